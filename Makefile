@@ -1,0 +1,46 @@
+# netlens: `make run` serves the page, `make test` runs every test (native, wasm, browser).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WASM_OUT := target/wasm32-unknown-unknown/wasm/netlens.wasm
+# simd128 comes from .cargo/config.toml so the page build and the wasm tests share compiled dependencies.
+
+.PHONY: run serve toolchain wasm assets cli node-deps test test-native test-wasm test-browser bench
+
+run: toolchain wasm assets serve
+
+serve:
+	python3 www/serve.py --host $(HOST) --port $(PORT)
+
+toolchain:
+	scripts/install-toolchain.sh
+
+wasm: toolchain
+	cargo build --lib --target wasm32-unknown-unknown --profile wasm
+	wasm-bindgen --target web --no-typescript --out-dir pkg $(WASM_OUT)
+
+assets:
+	scripts/setup-assets.sh
+
+cli:
+	cargo build --release --bin netlens
+
+node-deps:
+	@if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
+
+test: test-native test-wasm test-browser
+
+test-native:
+	cargo test --release
+
+# wasm-bindgen-test in Node: the wasm layer against the real model (runner set in .cargo/config.toml).
+test-wasm: toolchain assets
+	NETLENS_ASSETS=$(CURDIR)/assets cargo test --target wasm32-unknown-unknown --profile wasm --test wasm
+
+test-browser: wasm assets cli node-deps
+	node --test --test-concurrency=1 tests/browser/
+
+bench:
+	@echo "make bench: see issue 4"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the wasm build needs and is missing: the wasm32 target and the wasm-bindgen CLI at the exact
+# version Cargo.lock pins (the CLI refuses modules built by another wasm-bindgen version).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+  echo "error: cargo not found; install Rust from rustup first" >&2
+  exit 1
+fi
+
+if command -v rustup >/dev/null; then
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
+else
+  echo "warning: no rustup; assuming the wasm32-unknown-unknown target is installed" >&2
+fi
+
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [ -z "$want" ]; then
+  echo "error: could not read the wasm-bindgen version from Cargo.lock" >&2
+  exit 1
+fi
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$have" != "$want" ]; then
+  echo "installing wasm-bindgen-cli $want (found: ${have:-none})"
+  # Not --locked: the CLI's own lock file pins crates that no longer build with current compilers.
+  cargo install wasm-bindgen-cli --version "$want"
+fi

@@ -1,0 +1,199 @@
+//! The engine: an ONNX graph run forward by tract and backward by our reverse pass.
+
+use crate::backward;
+use crate::error::{Error, Result};
+use crate::forward::{self, Forward};
+use crate::graph::{self, Graph, ValueId};
+use crate::tensor::Tensor;
+use crate::vjp::{self, Values};
+
+/// Where the reverse pass starts: the gradient of a scalar objective with respect to some value.
+#[derive(Clone, Debug)]
+pub enum Seed {
+    /// d output[0, class]: one class logit.
+    Class(usize),
+    /// d sum_k w_k output[0, k]: a weighted sum of logits.
+    Weighted(Vec<(usize, f32)>),
+    /// An explicit gradient on the graph output (same shape as the output).
+    OutputGrad(Tensor),
+    /// d sum(value[0, channel, ..]): one channel of an intermediate activation, by ONNX value name.
+    Channel { value: String, channel: usize },
+    /// An explicit gradient on any named value.
+    ValueGrad { value: String, grad: Tensor },
+}
+
+pub struct Engine {
+    graph: Graph,
+    forward: Forward,
+    /// For each plan output (after the graph output), the value it records.
+    recorded: Vec<ValueId>,
+}
+
+/// What one forward pass leaves for the reverse pass: the output and the recorded activations.
+pub struct Activations<'a> {
+    graph: &'a Graph,
+    input: Tensor,
+    output: Tensor,
+    recorded: Vec<Option<Tensor>>,
+}
+
+impl Activations<'_> {
+    pub fn output(&self) -> &Tensor {
+        &self.output
+    }
+
+    /// A recorded activation or constant, by ONNX value name.
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.graph.value_id(name).and_then(|id| Values::get(self, id))
+    }
+}
+
+impl Values for Activations<'_> {
+    fn get(&self, id: ValueId) -> Option<&Tensor> {
+        if id == self.graph.input {
+            return Some(&self.input);
+        }
+        if id == self.graph.output {
+            return Some(&self.output);
+        }
+        self.graph.consts[id].as_ref().or(self.recorded[id].as_ref())
+    }
+}
+
+impl Engine {
+    /// Loads an ONNX model from its bytes. Fails (never panics) on bytes that are not a model,
+    /// and names the op and node of anything the reverse pass cannot differentiate.
+    pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Engine> {
+        let proto = graph::decode_proto(bytes)?;
+        // Unsupported ops are reported before tract gets a chance to fail on them less clearly.
+        check_ops(&proto)?;
+        let analysed = forward::analyse(&proto)?;
+        let graph = graph::build(&proto, &analysed.shapes())?;
+        if graph.shape(graph.input) != analysed.input_shape.as_slice() {
+            return Err(Error::Model("input shape disagrees with tract's analysis".into()));
+        }
+        let mut recorded = vec![];
+        for node in graph.nodes.iter().filter(|n| graph.depends_on_input[n.output]) {
+            let needs = vjp::needs(&node.op);
+            let mut want = needs.inputs.iter().map(|&i| node.inputs[i]).collect::<Vec<_>>();
+            if needs.output {
+                want.push(node.output);
+            }
+            for id in want {
+                let is_fed = id == graph.input || id == graph.output || graph.consts[id].is_some();
+                if !is_fed && !recorded.contains(&id) {
+                    recorded.push(id);
+                }
+            }
+        }
+        let mut outputs = vec![graph.values[graph.output].name.clone()];
+        outputs.extend(recorded.iter().map(|&id| graph.values[id].name.clone()));
+        let forward = Forward::new(analysed, outputs)?;
+        Ok(Engine { graph, forward, recorded })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn input_shape(&self) -> &[usize] {
+        self.graph.shape(self.graph.input)
+    }
+
+    pub fn output_shape(&self) -> &[usize] {
+        self.graph.shape(self.graph.output)
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<()> {
+        if x.shape != self.input_shape() {
+            return Err(Error::Invalid(format!("input has shape {:?}, the model takes {:?}", x.shape, self.input_shape())));
+        }
+        if x.data.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Invalid("input holds NaN or infinite values".into()));
+        }
+        Ok(())
+    }
+
+    /// The graph output only.
+    pub fn forward_only(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward(x)?.output)
+    }
+
+    /// The graph output and every activation the reverse pass reads.
+    pub fn forward(&self, x: &Tensor) -> Result<Activations<'_>> {
+        self.check_input(x)?;
+        let mut results = self.forward.run(x)?.into_iter();
+        let output = results.next().ok_or_else(|| Error::Forward("tract returned no output".into()))?;
+        let mut recorded = vec![None; self.graph.values.len()];
+        for (&id, t) in self.recorded.iter().zip(results) {
+            recorded[id] = Some(t);
+        }
+        Ok(Activations { graph: &self.graph, input: x.clone(), output, recorded })
+    }
+
+    /// d objective / d input, where the objective is given by `seed`.
+    pub fn backward(&self, acts: &Activations, seed: &Seed) -> Result<Tensor> {
+        let (value, grad) = self.seed_gradient(seed)?;
+        backward::backward(&self.graph, acts, value, grad)
+    }
+
+    /// As [`Engine::backward`], reporting each node's op type after its VJP (for profiling).
+    pub fn backward_timed(&self, acts: &Activations, seed: &Seed, timed: &mut dyn FnMut(&str, usize)) -> Result<Tensor> {
+        let (value, grad) = self.seed_gradient(seed)?;
+        backward::backward_timed(&self.graph, acts, value, grad, timed)
+    }
+
+    fn named(&self, name: &str) -> Result<ValueId> {
+        self.graph.value_id(name).ok_or_else(|| Error::Invalid(format!("the model has no value named '{name}'")))
+    }
+
+    fn seed_gradient(&self, seed: &Seed) -> Result<(ValueId, Tensor)> {
+        let out = self.graph.output;
+        let out_shape = self.graph.shape(out);
+        let classes: usize = out_shape.iter().product();
+        let one_hot = |pairs: &[(usize, f32)]| -> Result<Tensor> {
+            let mut g = Tensor::zeros(out_shape);
+            for &(k, w) in pairs {
+                if k >= classes {
+                    return Err(Error::Invalid(format!("class {k} is out of range 0..{classes}")));
+                }
+                g.data[k] += w;
+            }
+            Ok(g)
+        };
+        Ok(match seed {
+            Seed::Class(k) => (out, one_hot(&[(*k, 1.0)])?),
+            Seed::Weighted(pairs) => (out, one_hot(pairs)?),
+            Seed::OutputGrad(g) => (out, g.clone()),
+            Seed::ValueGrad { value, grad } => (self.named(value)?, grad.clone()),
+            Seed::Channel { value, channel } => {
+                let id = self.named(value)?;
+                let shape = self.graph.shape(id);
+                if shape.len() < 2 || *channel >= shape[1] {
+                    return Err(Error::Invalid(format!("'{value}' of shape {shape:?} has no channel {channel}")));
+                }
+                let plane: usize = shape[2..].iter().product();
+                let mut g = Tensor::zeros(shape);
+                g.data[channel * plane..(channel + 1) * plane].iter_mut().for_each(|v| *v = 1.0);
+                (id, g)
+            }
+        })
+    }
+}
+
+/// Every op must be one we can differentiate (or fold away as a constant).
+fn check_ops(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
+    const SUPPORTED: &[&str] = &[
+        "Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Flatten", "Reshape",
+        "Squeeze", "Unsqueeze", "Identity", "Dropout", "Add", "Gemm", "MatMul", "BatchNormalization", "Clip",
+        "Softmax", "LogSoftmax", "Constant",
+    ];
+    let graph = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
+    for (ix, node) in graph.node.iter().enumerate() {
+        if !SUPPORTED.contains(&node.op_type.as_str()) || !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            let name = if node.name.is_empty() { format!("{}#{ix}", node.op_type) } else { node.name.clone() };
+            return Err(Error::UnsupportedOp { op: node.op_type.clone(), node: name });
+        }
+    }
+    Ok(())
+}

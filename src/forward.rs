@@ -1,0 +1,88 @@
+//! The forward pass, run by tract. Besides the graph output, the optimised plan also outputs
+//! every activation the reverse pass will read, so one run records all of them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::graph;
+use crate::tensor::Tensor;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// tract's parse of the model, analysed at a fixed input shape: the source of every value's shape.
+pub struct Analysed {
+    model: InferenceModel,
+    outlets: HashMap<String, OutletId>,
+    pub input_shape: Vec<usize>,
+}
+
+fn model_err(e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("{e:#}"))
+}
+
+pub fn analyse(proto: &pb::ModelProto) -> Result<Analysed> {
+    let g = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
+    let input_shape = graph::declared_input_shape(graph::feed_input(g)?)?;
+    let parsed = onnx().parse(proto, None).map_err(model_err)?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(Error::Model(format!("values used but never defined: {:?}", parsed.unresolved_inputs)));
+    }
+    let mut model = parsed.model;
+    model.set_input_fact(0, f32::fact(&input_shape).into()).map_err(model_err)?;
+    model.analyse(false).map_err(model_err)?;
+    Ok(Analysed { model, outlets: parsed.outlets_by_name, input_shape })
+}
+
+impl Analysed {
+    /// Concrete shapes of every value tract could resolve, by ONNX value name.
+    pub fn shapes(&self) -> HashMap<String, Vec<usize>> {
+        let mut shapes = HashMap::new();
+        for (name, &outlet) in &self.outlets {
+            if let Ok(fact) = self.model.outlet_fact(outlet) {
+                if let Ok(Some(s)) = fact.shape.as_concrete_finite() {
+                    shapes.insert(name.clone(), s.to_vec());
+                }
+            }
+        }
+        shapes
+    }
+}
+
+pub struct Forward {
+    plan: Plan,
+    /// The value names the plan outputs, in order: graph output first, then recorded activations.
+    pub outputs: Vec<String>,
+}
+
+impl Forward {
+    /// Optimises the model with `outputs` (ONNX value names) as its outputs.
+    pub fn new(analysed: Analysed, outputs: Vec<String>) -> Result<Forward> {
+        let Analysed { mut model, outlets, .. } = analysed;
+        let selected = outputs
+            .iter()
+            .map(|n| outlets.get(n).copied().ok_or_else(|| Error::Model(format!("no value named '{n}'"))))
+            .collect::<Result<Vec<_>>>()?;
+        model.select_output_outlets(&selected).map_err(model_err)?;
+        let plan = model.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
+        Ok(Forward { plan, outputs })
+    }
+
+    /// Runs the plan; returns the tensors in the order of `self.outputs`.
+    pub fn run(&self, input: &Tensor) -> Result<Vec<Tensor>> {
+        let x = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data)
+            .map_err(|e| Error::Forward(e.to_string()))?;
+        let results = self.plan.run(tvec!(x.into())).map_err(|e| Error::Forward(format!("{e:#}")))?;
+        results
+            .iter()
+            .map(|t| {
+                let view = t.try_as_plain_ram().map_err(|e| Error::Forward(e.to_string()))?;
+                let data = view.as_slice::<f32>().map_err(|e| Error::Forward(e.to_string()))?;
+                Ok(Tensor::new(t.shape().to_vec(), data.to_vec()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,407 @@
+//! Our own view of the exported ONNX graph: an op list with attributes and constant weights,
+//! which the reverse pass walks backwards. tract runs the same graph forward; shapes come from
+//! tract's analysis so the two can never disagree about them.
+
+use std::collections::HashMap;
+
+use tract_onnx::data_resolver::FopenDataResolver;
+use tract_onnx::pb::{self, NodeProto};
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+pub type ValueId = usize;
+
+#[derive(Clone, Debug)]
+pub struct Value {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+/// Spatial window shared by Conv and the pools (2-D only: N, C, H, W).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    pub dilations: [usize; 2],
+    /// Padding before each spatial axis (top, left).
+    pub pads_begin: [usize; 2],
+    /// Padding after (bottom, right): output sizes come from tract, but AveragePool's
+    /// count_include_pad divisor depends on it.
+    pub pads_end: [usize; 2],
+}
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Weights [O, C/group, kh, kw] are input 1 (a constant); bias input 2 adds nothing to the input gradient.
+    Conv { window: Window, group: usize },
+    Relu,
+    MaxPool { window: Window },
+    AveragePool { window: Window, count_include_pad: bool },
+    GlobalAveragePool,
+    Concat { axis: usize },
+    /// Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout (inference): values unchanged, shape changes.
+    Reshape,
+    /// Numpy-broadcasting addition of two operands.
+    Add,
+    Gemm { alpha: f32, trans_a: bool, trans_b: bool, beta: f32 },
+    MatMul,
+    /// Inference mode: y = x * scale[c] + shift[c], so only the per-channel scale matters backwards.
+    BatchNorm { scale: Vec<f32> },
+    Clip { min: f32, max: f32 },
+    /// Softmax over `inner` contiguous elements, in `outer` independent rows (ONNX's axis rule already applied).
+    Softmax { rows: usize, len: usize, inner: usize, log: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub op_type: String,
+    pub op: Op,
+    pub inputs: Vec<ValueId>,
+    pub output: ValueId,
+}
+
+pub struct Graph {
+    pub values: Vec<Value>,
+    /// Initializers and Constant nodes, by value id.
+    pub consts: Vec<Option<Tensor>>,
+    pub nodes: Vec<Node>,
+    pub input: ValueId,
+    pub output: ValueId,
+    /// Whether a value changes when the input changes: only those carry gradients.
+    pub depends_on_input: Vec<bool>,
+}
+
+/// The ONNX proto decoded once; tract parses the same proto into its own model.
+pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
+    if bytes.is_empty() {
+        return Err(Error::Model("the model file is empty".into()));
+    }
+    let proto = onnx()
+        .proto_model_for_read(&mut &*bytes)
+        .map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
+    if proto.graph.as_ref().map_or(true, |g| g.node.is_empty()) {
+        return Err(Error::Model("not an ONNX model: it holds no graph".into()));
+    }
+    Ok(proto)
+}
+
+fn opset(proto: &pb::ModelProto) -> i64 {
+    proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .unwrap_or(13)
+}
+
+/// The graph input fed by the caller: the first declared input that no initializer fills.
+pub fn feed_input<'a>(graph: &'a pb::GraphProto) -> Result<&'a pb::ValueInfoProto> {
+    let inits: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let mut feeds = graph.input.iter().filter(|i| !inits.contains(&i.name.as_str()));
+    let first = feeds.next().ok_or_else(|| Error::Model("the graph has no input".into()))?;
+    if let Some(second) = feeds.next() {
+        return Err(Error::Model(format!(
+            "the graph takes more than one input ('{}', '{}'); netlens needs exactly one image input",
+            first.name, second.name
+        )));
+    }
+    Ok(first)
+}
+
+/// The declared input shape with symbolic dimensions (the batch `N`) fixed to 1.
+pub fn declared_input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>> {
+    use pb::tensor_shape_proto::dimension::Value as Dim;
+    use pb::type_proto::Value as Ty;
+    let Some(Ty::TensorType(tt)) = input.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err(Error::Model(format!("input '{}' is not a tensor", input.name)));
+    };
+    if tt.elem_type != pb::tensor_proto::DataType::Float as i32 {
+        return Err(Error::Model(format!("input '{}' is not float32", input.name)));
+    }
+    let shape = tt.shape.as_ref().ok_or_else(|| Error::Model(format!("input '{}' has no shape", input.name)))?;
+    Ok(shape
+        .dim
+        .iter()
+        .map(|d| match d.value {
+            Some(Dim::DimValue(v)) if v > 0 => v as usize,
+            _ => 1,
+        })
+        .collect())
+}
+
+struct Builder<'a> {
+    opset: i64,
+    ids: HashMap<String, ValueId>,
+    values: Vec<Value>,
+    consts: Vec<Option<Tensor>>,
+    shapes: &'a HashMap<String, Vec<usize>>,
+}
+
+impl Builder<'_> {
+    fn value(&mut self, name: &str) -> Result<ValueId> {
+        if let Some(&id) = self.ids.get(name) {
+            return Ok(id);
+        }
+        let shape = self
+            .shapes
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::Model(format!("tract could not infer the shape of '{name}'")))?;
+        let id = self.values.len();
+        self.values.push(Value { name: name.to_string(), shape });
+        self.consts.push(None);
+        self.ids.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    fn constant(&self, id: ValueId) -> Option<&Tensor> {
+        self.consts[id].as_ref()
+    }
+}
+
+fn tract_err(node: &NodeProto, e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("node '{}' ({}): {e}", node.name, node.op_type))
+}
+
+fn to_tensor(t: &tract_onnx::prelude::Tensor) -> Result<Tensor> {
+    let t = t.cast_to::<f32>().map_err(|e| Error::Model(e.to_string()))?;
+    let view = t.try_as_plain_ram().map_err(|e| Error::Model(e.to_string()))?;
+    let data = view.as_slice::<f32>().map_err(|e| Error::Model(e.to_string()))?.to_vec();
+    Ok(Tensor::new(t.shape().to_vec(), data))
+}
+
+fn load_tensor(proto: &pb::TensorProto) -> Result<Tensor> {
+    let t = tract_onnx::tensor::load_tensor(&FopenDataResolver, proto, None)
+        .map_err(|e| Error::Model(format!("initializer '{}': {e}", proto.name)))?;
+    to_tensor(&t)
+}
+
+fn ints(node: &NodeProto, name: &str) -> Result<Option<Vec<i64>>> {
+    node.get_attr_opt_vec::<i64>(name).map_err(|e| tract_err(node, e))
+}
+
+fn int(node: &NodeProto, name: &str, default: i64) -> Result<i64> {
+    Ok(node.get_attr_opt::<i64>(name).map_err(|e| tract_err(node, e))?.unwrap_or(default))
+}
+
+fn float(node: &NodeProto, name: &str, default: f32) -> Result<f32> {
+    Ok(node.get_attr_opt::<f32>(name).map_err(|e| tract_err(node, e))?.unwrap_or(default))
+}
+
+fn pair(node: &NodeProto, name: &str, values: Option<Vec<i64>>, default: usize) -> Result<[usize; 2]> {
+    match values {
+        None => Ok([default; 2]),
+        Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => Ok([v[0] as usize, v[1] as usize]),
+        Some(v) => Err(tract_err(node, format!("{name} {v:?}: only 2-D windows are supported"))),
+    }
+}
+
+/// Reads kernel/strides/dilations/pads (incl. auto_pad) of a 2-D window.
+fn window(node: &NodeProto, kernel: [usize; 2], in_hw: [usize; 2], out_hw: [usize; 2]) -> Result<Window> {
+    let strides = pair(node, "strides", ints(node, "strides")?, 1)?;
+    let dilations = pair(node, "dilations", ints(node, "dilations")?, 1)?;
+    let auto_pad = node.get_attr_opt::<String>("auto_pad").map_err(|e| tract_err(node, e))?.unwrap_or_default();
+    let (pads_begin, pads_end) = match auto_pad.as_str() {
+        "" | "NOTSET" => match ints(node, "pads")? {
+            None => ([0, 0], [0, 0]),
+            Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+                ([p[0] as usize, p[1] as usize], [p[2] as usize, p[3] as usize])
+            }
+            Some(p) => return Err(tract_err(node, format!("pads {p:?}: only 2-D windows are supported"))),
+        },
+        "VALID" => ([0, 0], [0, 0]),
+        "SAME_UPPER" | "SAME_LOWER" => {
+            let (mut begin, mut end) = ([0; 2], [0; 2]);
+            for a in 0..2 {
+                let span = (kernel[a] - 1) * dilations[a] + 1;
+                let total = ((out_hw[a] - 1) * strides[a] + span).saturating_sub(in_hw[a]);
+                let small = total / 2;
+                (begin[a], end[a]) = if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+            }
+            (begin, end)
+        }
+        other => return Err(tract_err(node, format!("auto_pad '{other}' is not an ONNX value"))),
+    };
+    Ok(Window { kernel, strides, dilations, pads_begin, pads_end })
+}
+
+fn norm_axis(node: &NodeProto, axis: i64, rank: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if a < 0 || a >= rank as i64 {
+        return Err(tract_err(node, format!("axis {axis} out of range for rank {rank}")));
+    }
+    Ok(a as usize)
+}
+
+fn hw(shape: &[usize]) -> [usize; 2] {
+    [shape[2], shape[3]]
+}
+
+impl Builder<'_> {
+    fn op(&self, node: &NodeProto, inputs: &[ValueId], output: ValueId) -> Result<Op> {
+        let shape = |i: usize| -> &[usize] { &self.values[inputs[i]].shape };
+        let out_shape = &self.values[output].shape;
+        let rank4 = |what: &str| -> Result<()> {
+            if shape(0).len() == 4 {
+                Ok(())
+            } else {
+                Err(tract_err(node, format!("{what} on a rank-{} input: only 2-D (N,C,H,W) is supported", shape(0).len())))
+            }
+        };
+        let need_const = |i: usize| -> Result<&Tensor> {
+            inputs.get(i).and_then(|&id| self.constant(id)).ok_or_else(|| {
+                tract_err(node, format!("input {i} must be a constant (an initializer) for the reverse pass"))
+            })
+        };
+        Ok(match node.op_type.as_str() {
+            "Conv" => {
+                rank4("Conv")?;
+                let w = need_const(1)?;
+                if w.shape.len() != 4 {
+                    return Err(tract_err(node, "weights must be [O, C/group, kh, kw]"));
+                }
+                let window = window(node, [w.shape[2], w.shape[3]], hw(shape(0)), hw(out_shape))?;
+                Op::Conv { window, group: int(node, "group", 1)?.max(1) as usize }
+            }
+            "Relu" => Op::Relu,
+            "MaxPool" | "AveragePool" => {
+                rank4(&node.op_type)?;
+                let kernel = pair(node, "kernel_shape", ints(node, "kernel_shape")?, 1)?;
+                let window = window(node, kernel, hw(shape(0)), hw(out_shape))?;
+                if node.op_type == "MaxPool" {
+                    if node.output.iter().filter(|o| !o.is_empty()).count() > 1 {
+                        return Err(tract_err(node, "MaxPool's Indices output is not supported"));
+                    }
+                    Op::MaxPool { window }
+                } else {
+                    Op::AveragePool { window, count_include_pad: int(node, "count_include_pad", 0)? != 0 }
+                }
+            }
+            "GlobalAveragePool" => {
+                rank4("GlobalAveragePool")?;
+                Op::GlobalAveragePool
+            }
+            "Concat" => Op::Concat { axis: norm_axis(node, int(node, "axis", 0)?, out_shape.len())? },
+            "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => Op::Reshape,
+            "Add" => Op::Add,
+            "Gemm" => Op::Gemm {
+                alpha: float(node, "alpha", 1.0)?,
+                beta: float(node, "beta", 1.0)?,
+                trans_a: int(node, "transA", 0)? != 0,
+                trans_b: int(node, "transB", 0)? != 0,
+            },
+            "MatMul" => {
+                if shape(0).len() != 2 || shape(1).len() != 2 {
+                    return Err(tract_err(node, "MatMul is supported for 2-D operands only"));
+                }
+                Op::MatMul
+            }
+            "BatchNormalization" => {
+                let (gamma, var) = (need_const(1)?, need_const(4)?);
+                let eps = float(node, "epsilon", 1e-5)?;
+                let scale = gamma.data.iter().zip(&var.data).map(|(g, v)| g / (v + eps).sqrt()).collect();
+                Op::BatchNorm { scale }
+            }
+            "Clip" => {
+                let (mut min, mut max) = (f32::NEG_INFINITY, f32::INFINITY);
+                if self.opset < 11 {
+                    min = float(node, "min", min)?;
+                    max = float(node, "max", max)?;
+                } else {
+                    if inputs.len() > 1 {
+                        min = need_const(1)?.data[0];
+                    }
+                    if inputs.len() > 2 {
+                        max = need_const(2)?.data[0];
+                    }
+                }
+                Op::Clip { min, max }
+            }
+            "Softmax" | "LogSoftmax" => {
+                let s = shape(0);
+                let default_axis = if self.opset < 13 { 1 } else { -1 };
+                let axis = norm_axis(node, int(node, "axis", default_axis)?, s.len())?;
+                let log = node.op_type == "LogSoftmax";
+                if self.opset < 13 {
+                    // Before opset 13 the input is coerced to 2-D at `axis`.
+                    let len: usize = s[axis..].iter().product();
+                    Op::Softmax { rows: s[..axis].iter().product(), len, inner: 1, log }
+                } else {
+                    let inner: usize = s[axis + 1..].iter().product();
+                    Op::Softmax { rows: s[..axis].iter().product(), len: s[axis], inner, log }
+                }
+            }
+            other => return Err(Error::UnsupportedOp { op: other.to_string(), node: node.name.clone() }),
+        })
+    }
+}
+
+/// Builds our op list from the decoded proto, with every value's shape as tract analysed it.
+pub fn build(proto: &pb::ModelProto, shapes: &HashMap<String, Vec<usize>>) -> Result<Graph> {
+    let g = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
+    let mut b = Builder { opset: opset(proto), ids: HashMap::new(), values: vec![], consts: vec![], shapes };
+
+    for init in &g.initializer {
+        let t = load_tensor(init)?;
+        let id = b.values.len();
+        b.values.push(Value { name: init.name.clone(), shape: t.shape.clone() });
+        b.consts.push(Some(t));
+        b.ids.insert(init.name.clone(), id);
+    }
+    let input = b.value(&feed_input(g)?.name)?;
+
+    let mut nodes = vec![];
+    for (ix, node) in g.node.iter().enumerate() {
+        let name = if node.name.is_empty() { format!("{}#{ix}", node.op_type) } else { node.name.clone() };
+        let mut node = node.clone();
+        node.name = name;
+        let outputs: Vec<&String> = node.output.iter().filter(|o| !o.is_empty()).collect();
+        let out_name = outputs.first().ok_or_else(|| tract_err(&node, "node has no output"))?.to_string();
+        if node.op_type == "Constant" {
+            let t = node
+                .get_attr_opt::<&pb::TensorProto>("value")
+                .map_err(|e| tract_err(&node, e))?
+                .ok_or_else(|| tract_err(&node, "Constant without a tensor 'value' is not supported"))?;
+            let t = load_tensor(t)?;
+            let id = b.values.len();
+            b.values.push(Value { name: out_name.clone(), shape: t.shape.clone() });
+            b.consts.push(Some(t));
+            b.ids.insert(out_name, id);
+            continue;
+        }
+        let mut inputs = vec![];
+        for name in node.input.iter().filter(|i| !i.is_empty()) {
+            let id = *b.ids.get(name).ok_or_else(|| {
+                tract_err(&node, format!("input '{name}' is not produced before this node (graph not topologically sorted?)"))
+            })?;
+            inputs.push(id);
+        }
+        let output = b.value(&out_name)?;
+        let op = b.op(&node, &inputs, output)?;
+        nodes.push(Node { name: node.name.clone(), op_type: node.op_type.clone(), op, inputs, output });
+    }
+    let out_name = &g.output.first().ok_or_else(|| Error::Model("the graph has no output".into()))?.name;
+    let output = *b.ids.get(out_name).ok_or_else(|| Error::Model(format!("output '{out_name}' is never produced")))?;
+
+    let mut depends_on_input = vec![false; b.values.len()];
+    depends_on_input[input] = true;
+    for n in &nodes {
+        if n.inputs.iter().any(|&i| depends_on_input[i]) {
+            depends_on_input[n.output] = true;
+        }
+    }
+    Ok(Graph { values: b.values, consts: b.consts, nodes, input, output, depends_on_input })
+}
+
+impl Graph {
+    pub fn value_id(&self, name: &str) -> Option<ValueId> {
+        self.values.iter().position(|v| v.name == name)
+    }
+
+    pub fn shape(&self, id: ValueId) -> &[usize] {
+        &self.values[id].shape
+    }
+}

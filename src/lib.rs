@@ -1,0 +1,25 @@
+//! netlens: what a pretrained ImageNet CNN has learned.
+//!
+//! Data flows one way, one module per stage:
+//! image bytes --[`imageio`]--> [`Tensor`] --[`forward`] (tract, recording activations)-->
+//! [`backward`] (our reverse pass, one VJP per op in [`vjp`]) --> [`methods`] --> [`render`] --> RGBA.
+
+pub mod backward;
+pub mod engine;
+pub mod classes;
+pub mod error;
+pub mod forward;
+pub mod graph;
+pub mod imageio;
+pub mod methods;
+pub mod network;
+pub mod render;
+pub mod tensor;
+pub mod vjp;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{Error, Result};
+pub use network::Classifier;
+pub use tensor::Tensor;

@@ -1,0 +1,259 @@
+//! Class visualization (Simonyan et al. 2014 with Yosinski et al. 2015's regularisers, as in CS231n):
+//! gradient ascent from noise on `logit_class - l2_reg * ||I||^2`, with random jitter, pixel-range clamping
+//! and a periodic Gaussian blur.
+//!
+//! Randomness comes from ChaCha8 seeded with `seed`, drawn in a fixed order (the whole noise image, then per
+//! iteration `ox` then `oy` as u32), so native and wasm builds draw the same numbers.
+
+use rand::Rng;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use super::{check_finite, check_iters, check_positive, clamp_to_pixels, MAX_ITERS};
+use crate::error::{Error, Result};
+use crate::network::{Classifier, INPUT_SHAPE};
+use crate::tensor::Tensor;
+
+/// How the ascent step is scaled.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Update {
+    /// `I += lr * dI / ||dI||_2`: every step has length `lr`.
+    #[default]
+    Normalized,
+    /// `I += lr * dI`.
+    Plain,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ClassVizSettings {
+    pub class: usize,
+    /// lambda in `logit - lambda * ||I||^2`.
+    pub l2_reg: f32,
+    pub lr: f32,
+    pub iters: usize,
+    /// Blur at iterations 0, k, 2k, ...; 0 never blurs.
+    pub blur_every: usize,
+    pub blur_sigma: f32,
+    /// Each iteration rolls the image by up to this many pixels along each axis.
+    pub max_jitter: usize,
+    pub update: Update,
+    pub seed: u64,
+}
+
+impl Default for ClassVizSettings {
+    /// The CS231n notebook's values (class 76 = tarantula).
+    fn default() -> Self {
+        ClassVizSettings {
+            class: 76,
+            l2_reg: 1e-3,
+            lr: 25.0,
+            iters: 100,
+            blur_every: 10,
+            blur_sigma: 0.5,
+            max_jitter: 16,
+            update: Update::Normalized,
+            seed: 0,
+        }
+    }
+}
+
+/// Past this the blur kernel (radius 4 sigma) spans most of the image and only greys it out.
+pub const MAX_BLUR_SIGMA: f32 = 20.0;
+
+impl ClassVizSettings {
+    /// Everything that can be checked without the network (the class range needs it: see `step`).
+    pub fn validate(&self) -> Result<()> {
+        check_finite("L2 regularisation", self.l2_reg)?;
+        if self.l2_reg < 0.0 {
+            return Err(Error::Invalid(format!("L2 regularisation must not be negative, got {}", self.l2_reg)));
+        }
+        check_positive("learning rate", self.lr)?;
+        check_iters("iterations", self.iters)?;
+        if self.blur_every > MAX_ITERS {
+            return Err(Error::Invalid(format!("blur every must be at most {MAX_ITERS} (0 = never), got {}", self.blur_every)));
+        }
+        if self.blur_every > 0 {
+            check_positive("blur sigma", self.blur_sigma)?;
+            if self.blur_sigma > MAX_BLUR_SIGMA {
+                return Err(Error::Invalid(format!("blur sigma must be at most {MAX_BLUR_SIGMA}, got {}", self.blur_sigma)));
+            }
+        }
+        if self.max_jitter >= INPUT_SHAPE[3] {
+            return Err(Error::Invalid(format!("jitter must be below {} pixels, got {}", INPUT_SHAPE[3], self.max_jitter)));
+        }
+        Ok(())
+    }
+}
+
+/// One class visualization, advanced one iteration per `step` call.
+pub struct ClassVizRun {
+    rng: ChaCha8Rng,
+    image: Tensor,
+    /// The jittered image the network sees, then the updated one before it is rolled back.
+    rolled: Tensor,
+    /// Blur scratch: one row or column.
+    line: Vec<f32>,
+    iteration: usize,
+    last_logits: Vec<f32>,
+}
+
+impl ClassVizRun {
+    /// Draws the starting noise from `settings.seed`.
+    pub fn new(settings: &ClassVizSettings) -> Result<ClassVizRun> {
+        settings.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+        let n: usize = INPUT_SHAPE.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+        Ok(ClassVizRun {
+            rng,
+            image: Tensor::new(INPUT_SHAPE.to_vec(), data),
+            rolled: Tensor::zeros(&INPUT_SHAPE),
+            line: Vec::with_capacity(INPUT_SHAPE[2].max(INPUT_SHAPE[3])),
+            iteration: 0,
+            last_logits: Vec::new(),
+        })
+    }
+
+    /// The current image, normalised [1,3,224,224].
+    pub fn image(&self) -> &Tensor {
+        &self.image
+    }
+
+    /// Iterations done.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// Class scores of the (jittered) image the last iteration started from.
+    pub fn last_logits(&self) -> &[f32] {
+        &self.last_logits
+    }
+
+    /// One iteration. Takes the settings each time so that a page can change them mid-run; the seed and `iters`
+    /// are ignored here (the seed only shapes the starting noise; the caller decides when to stop).
+    pub fn step(&mut self, net: &Classifier, settings: &ClassVizSettings) -> Result<()> {
+        settings.validate()?;
+        net.check_class(settings.class)?;
+        let t = self.iteration;
+        let jitter = settings.max_jitter as u32;
+        // u32, not usize: the draw must not depend on the pointer width (wasm32 vs 64-bit native).
+        let ox = self.rng.gen_range(0..=jitter) as usize;
+        let oy = self.rng.gen_range(0..=jitter) as usize;
+        roll(&self.image, &mut self.rolled, ox, oy);
+
+        let (logits, mut grad) = net.logits_and_grad(&self.rolled, settings.class)?;
+        self.last_logits = logits;
+        // d/dI (logit - lambda ||I||^2) = g - 2 lambda I
+        let decay = 2.0 * settings.l2_reg;
+        for (g, v) in grad.data.iter_mut().zip(&self.rolled.data) {
+            *g -= decay * v;
+        }
+        let scale = match settings.update {
+            Update::Plain => settings.lr,
+            Update::Normalized => {
+                let norm = grad.l2_norm();
+                if norm > 0.0 && norm.is_finite() {
+                    settings.lr / norm
+                } else {
+                    0.0
+                }
+            }
+        };
+        for (v, g) in self.rolled.data.iter_mut().zip(&grad.data) {
+            *v += scale * g;
+        }
+
+        let (h, w) = (INPUT_SHAPE[2], INPUT_SHAPE[3]);
+        roll(&self.rolled, &mut self.image, (w - ox) % w, (h - oy) % h);
+        clamp_to_pixels(&mut self.image);
+        if settings.blur_every > 0 && t % settings.blur_every == 0 {
+            gaussian_blur_hw(&mut self.image, settings.blur_sigma, &mut self.line);
+        }
+        self.iteration += 1;
+        Ok(())
+    }
+}
+
+/// Run `settings.iters` iterations. After every `every`-th iteration (and the last) `callback(done, image)` sees
+/// a snapshot; returning false cancels the run and gives `None`. `every == 0` only reports the end.
+pub fn class_visualization(
+    net: &Classifier,
+    settings: &ClassVizSettings,
+    every: usize,
+    mut callback: impl FnMut(usize, &Tensor) -> bool,
+) -> Result<Option<Tensor>> {
+    let mut run = ClassVizRun::new(settings)?;
+    while run.iteration() < settings.iters {
+        run.step(net, settings)?;
+        let done = run.iteration();
+        let due = (every > 0 && done % every == 0) || done == settings.iters;
+        if due && !callback(done, run.image()) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(run.image))
+}
+
+/// `dst = torch.roll(src, shifts=(oy, ox), dims=(2, 3))` for a [N, C, H, W] tensor: `dst[.., y, x] = src[.., y-oy, x-ox]`.
+pub fn roll(src: &Tensor, dst: &mut Tensor, ox: usize, oy: usize) {
+    assert_eq!(src.shape, dst.shape);
+    let (h, w) = (src.shape[2], src.shape[3]);
+    let (ox, oy) = (ox % w, oy % h);
+    for (s_plane, d_plane) in src.data.chunks(h * w).zip(dst.data.chunks_mut(h * w)) {
+        for y in 0..h {
+            let s_row = &s_plane[((y + h - oy) % h) * w..][..w];
+            let d_row = &mut d_plane[y * w..][..w];
+            d_row[ox..].copy_from_slice(&s_row[..w - ox]);
+            d_row[..ox].copy_from_slice(&s_row[w - ox..]);
+        }
+    }
+}
+
+/// scipy.ndimage.gaussian_filter1d's kernel: radius `int(4 sigma + 0.5)`, weights `exp(-x^2 / 2 sigma^2)` normalised.
+pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let sigma = f64::from(sigma);
+    let radius = (4.0 * sigma + 0.5) as i64;
+    let weights: Vec<f64> = (-radius..=radius).map(|x| (-((x * x) as f64) / (2.0 * sigma * sigma)).exp()).collect();
+    let sum: f64 = weights.iter().sum();
+    weights.iter().map(|w| (w / sum) as f32).collect()
+}
+
+/// scipy's mode 'reflect' (half-sample symmetric: d c b a | a b c d | d c b a) for any offset.
+fn reflect_index(i: i64, n: usize) -> usize {
+    let n = n as i64;
+    let m = i.rem_euclid(2 * n);
+    (if m < n { m } else { 2 * n - 1 - m }) as usize
+}
+
+/// Correlate one line with `kernel` (odd length, centred), reflecting at the ends; `scratch` is reused.
+fn blur_line(values: &mut [f32], stride: usize, n: usize, kernel: &[f32], scratch: &mut Vec<f32>) {
+    let radius = (kernel.len() / 2) as i64;
+    scratch.clear();
+    scratch.extend((0..n).map(|i| values[i * stride]));
+    for i in 0..n {
+        let mut acc = 0.0f32;
+        for (k, w) in kernel.iter().enumerate() {
+            acc += w * scratch[reflect_index(i as i64 + k as i64 - radius, n)];
+        }
+        values[i * stride] = acc;
+    }
+}
+
+/// Gaussian blur along H then W of a [N, C, H, W] tensor, like
+/// `gaussian_filter1d(gaussian_filter1d(x, sigma, axis=2), sigma, axis=3)` (CS231n's `blur_image`).
+pub fn gaussian_blur_hw(x: &mut Tensor, sigma: f32, scratch: &mut Vec<f32>) {
+    let kernel = gaussian_kernel(sigma);
+    let (h, w) = (x.shape[2], x.shape[3]);
+    for plane in x.data.chunks_mut(h * w) {
+        for col in 0..w {
+            blur_line(&mut plane[col..], w, h, &kernel, scratch);
+        }
+        for row in 0..h {
+            blur_line(&mut plane[row * w..], 1, w, &kernel, scratch);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Maps and tensors to RGBA pixels a page or a PNG file can show.
+//!
+//! Heatmaps use the perceptually uniform INFERNO colormap (black → purple → orange → pale yellow), normalised
+//! per map: `t = (v − lo) / (hi − lo)` with `lo = min(0, min v)` and `hi = max v`, so a non-negative saliency
+//! map is simply `v / max`. A constant map (e.g. all zeros) and non-finite values give `t = 0`, never NaN.
+
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder};
+
+use crate::error::{Error, Result};
+use crate::imageio::to_pixel_value;
+use crate::tensor::Tensor;
+
+/// Each value mapped to 0..=1 as described in the module docs.
+pub fn normalise(map: &[f32]) -> Vec<f32> {
+    let finite = map.iter().copied().filter(|v| v.is_finite());
+    let lo = finite.clone().fold(0.0f32, f32::min);
+    let hi = finite.fold(f32::NEG_INFINITY, f32::max);
+    let span = hi - lo;
+    map.iter()
+        .map(|&v| if v.is_finite() && span > 0.0 { ((v - lo) / span).clamp(0.0, 1.0) } else { 0.0 })
+        .collect()
+}
+
+fn inferno(t: f32) -> [u8; 3] {
+    let c = colorous::INFERNO.eval_continuous(t as f64);
+    [c.r, c.g, c.b]
+}
+
+/// Opaque RGBA heatmap, one pixel per map value.
+pub fn heatmap_rgba(map: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(map.len() * 4);
+    for t in normalise(map) {
+        let [r, g, b] = inferno(t);
+        out.extend_from_slice(&[r, g, b, 255]);
+    }
+    out
+}
+
+/// The heatmap blended over the photo, each pixel weighted by its normalised saliency: where the network does
+/// not look the photo shows through, where it looks hardest the colormap's bright end covers it.
+pub fn overlay_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
+    assert_eq!(image_rgba.len(), map.len() * 4, "overlay: the image has {} bytes for {} map values", image_rgba.len(), map.len());
+    let mut out = Vec::with_capacity(image_rgba.len());
+    for (px, t) in image_rgba.chunks_exact(4).zip(normalise(map)) {
+        let heat = inferno(t);
+        for c in 0..3 {
+            let v = px[c] as f32 * (1.0 - t) + heat[c] as f32 * t;
+            out.push(v.round().clamp(0.0, 255.0) as u8);
+        }
+        out.push(255);
+    }
+    out
+}
+
+/// `128 + gain · (changed − original)` per channel, in 0–255 pixel units, clamped and rounded: grey where
+/// nothing changed. Gain 10 makes a fooling image's few-pixel-unit perturbation visible.
+pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
+    assert_eq!(original.shape, changed.shape, "diff of tensors with different shapes");
+    assert!(original.shape.len() == 4 && original.shape[..2] == [1, 3], "expected [1, 3, H, W], got {:?}", original.shape);
+    let plane = original.shape[2] * original.shape[3];
+    let mut out = Vec::with_capacity(plane * 4);
+    for i in 0..plane {
+        for c in 0..3 {
+            let k = c * plane + i;
+            let d = to_pixel_value(changed.data[k], c) - to_pixel_value(original.data[k], c);
+            let v = 128.0 + gain * d;
+            out.push(if v.is_nan() { 128 } else { v.round().clamp(0.0, 255.0) as u8 });
+        }
+        out.push(255);
+    }
+    out
+}
+
+/// PNG file bytes of an RGBA buffer.
+pub fn encode_png_rgba(rgba: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+    if rgba.len() as u64 != w as u64 * h as u64 * 4 {
+        return Err(Error::Invalid(format!("PNG: {} bytes do not make a {w}×{h} RGBA image", rgba.len())));
+    }
+    let mut bytes = Vec::new();
+    PngEncoder::new(&mut bytes)
+        .write_image(rgba, w, h, ExtendedColorType::Rgba8)
+        .map_err(|e| Error::Invalid(format!("PNG encoding failed: {e}")))?;
+    Ok(bytes)
+}

@@ -1,0 +1,97 @@
+//! Conv's input gradient: a transposed convolution, done as one GEMM per group
+//! (dcol = Wᵀ · dY) followed by col2im, which scatters the columns back onto the input plane.
+
+use super::Step;
+use crate::error::{Error, Result};
+use crate::graph::Window;
+use crate::tensor::Tensor;
+
+/// C (m×n) = A (m×k) · B (k×n), all given by pointer and (row, column) strides.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (usize, usize),
+    b: &[f32],
+    (rsb, csb): (usize, usize),
+    c: &mut [f32],
+    alpha: f32,
+) {
+    // The bounds matrixmultiply will touch, checked here so the unsafe call cannot read or write outside.
+    let last = |rows: usize, cols: usize, rs: usize, cs: usize| (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs;
+    assert!(m == 0 || k == 0 || a.len() > last(m, k, rsa, csa));
+    assert!(k == 0 || n == 0 || b.len() > last(k, n, rsb, csb));
+    assert!(m == 0 || n == 0 || c.len() >= m * n);
+    unsafe {
+        matrixmultiply::sgemm(
+            m, k, n, alpha,
+            a.as_ptr(), rsa as isize, csa as isize,
+            b.as_ptr(), rsb as isize, csb as isize,
+            0.0, c.as_mut_ptr(), n as isize, 1,
+        );
+    }
+}
+
+pub fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> {
+    let in_shape = step.input_shape(0);
+    let weights = step.input(1)?;
+    let [n, c, h, wd] = [in_shape[0], in_shape[1], in_shape[2], in_shape[3]];
+    let [o, oh, ow] = [grad.shape[1], grad.shape[2], grad.shape[3]];
+    if c % group != 0 || o % group != 0 || weights.shape[1] * group != c {
+        return Err(Error::Model(format!("node '{}': channels do not split into {group} groups", step.node.name)));
+    }
+    let (cg, og) = (c / group, o / group);
+    let [kh, kw] = w.kernel;
+    let k = cg * kh * kw;
+    let (plane, out_plane) = (h * wd, oh * ow);
+    let pointwise = kh == 1 && kw == 1 && w.strides == [1, 1] && w.pads_begin == [0, 0] && out_plane == plane;
+
+    let mut dx = vec![0.0f32; n * c * plane];
+    let mut cols = if pointwise { vec![] } else { vec![0.0f32; k * out_plane] };
+    for b in 0..n {
+        for gi in 0..group {
+            let wg = &weights.data[gi * og * k..(gi + 1) * og * k];
+            let gg = &grad.data[(b * o + gi * og) * out_plane..(b * o + (gi + 1) * og) * out_plane];
+            let dst = &mut dx[(b * c + gi * cg) * plane..(b * c + (gi + 1) * cg) * plane];
+            if pointwise {
+                gemm(k, og, out_plane, wg, (1, k), gg, (out_plane, 1), dst, 1.0);
+            } else {
+                gemm(k, og, out_plane, wg, (1, k), gg, (out_plane, 1), &mut cols, 1.0);
+                col2im(&cols, dst, cg, [h, wd], [oh, ow], w);
+            }
+        }
+    }
+    Ok(Tensor::new(in_shape.to_vec(), dx))
+}
+
+/// Adds each column entry back to the input pixel it was read from in the forward pass.
+fn col2im(cols: &[f32], dx: &mut [f32], channels: usize, [h, wd]: [usize; 2], [oh, ow]: [usize; 2], w: &Window) {
+    let [kh, kw] = w.kernel;
+    let [sh, sw] = w.strides;
+    let [dh, dw] = w.dilations;
+    let [ph, pw] = w.pads_begin;
+    for ch in 0..channels {
+        let plane = &mut dx[ch * h * wd..(ch + 1) * h * wd];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = &cols[((ch * kh + ky) * kw + kx) * oh * ow..][..oh * ow];
+                for oy in 0..oh {
+                    let iy = (oy * sh + ky * dh) as isize - ph as isize;
+                    if iy < 0 || iy as usize >= h {
+                        continue;
+                    }
+                    let dst = &mut plane[iy as usize * wd..(iy as usize + 1) * wd];
+                    let src = &row[oy * ow..(oy + 1) * ow];
+                    for (ox, &v) in src.iter().enumerate() {
+                        let ix = (ox * sw + kx * dw) as isize - pw as isize;
+                        if ix >= 0 && (ix as usize) < wd {
+                            dst[ix as usize] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Gemm and MatMul: Y = alpha·A'·B' + beta·C with A' = A or Aᵀ, B' = B or Bᵀ.
+
+use super::conv::gemm as sgemm;
+use super::pointwise::unbroadcast;
+use super::Step;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// (row stride, column stride) of the logical matrix X' where X is stored [rows, cols] row-major.
+fn strides(cols: usize, transposed: bool) -> (usize, usize) {
+    if transposed { (1, cols) } else { (cols, 1) }
+}
+
+pub fn gemm(step: &Step, grad: &Tensor, alpha: f32, beta: f32, trans_a: bool, trans_b: bool) -> Result<Vec<Option<Tensor>>> {
+    let (m, n) = (grad.shape[0], grad.shape[1]);
+    let a_shape = step.input_shape(0).to_vec();
+    let b_shape = step.input_shape(1).to_vec();
+    let k = if trans_a { a_shape[0] } else { a_shape[1] };
+    let mut out: Vec<Option<Tensor>> = vec![None; step.node.inputs.len()];
+    if step.wants(0) {
+        // dA' = alpha · G · B'ᵀ  (m×k); stored back as A (transposed again when trans_a).
+        let b = step.input(1)?;
+        let (rs, cs) = strides(b_shape[1], trans_b);
+        let mut da = vec![0.0f32; m * k];
+        sgemm(m, n, k, &grad.data, (n, 1), &b.data, (cs, rs), &mut da, alpha);
+        out[0] = Some(Tensor::new(a_shape.clone(), if trans_a { transpose(&da, m, k) } else { da }));
+    }
+    if step.wants(1) {
+        // dB' = alpha · A'ᵀ · G  (k×n).
+        let a = step.input(0)?;
+        let (rs, cs) = strides(a_shape[1], trans_a);
+        let mut db = vec![0.0f32; k * n];
+        sgemm(k, m, n, &a.data, (cs, rs), &grad.data, (n, 1), &mut db, alpha);
+        out[1] = Some(Tensor::new(b_shape.clone(), if trans_b { transpose(&db, k, n) } else { db }));
+    }
+    if step.node.inputs.len() > 2 && step.wants(2) {
+        let mut dc = unbroadcast(grad, step.input_shape(2));
+        dc.data.iter_mut().for_each(|v| *v *= beta);
+        out[2] = Some(dc);
+    }
+    Ok(out)
+}
+
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = x[r * cols + c];
+        }
+    }
+    t
+}

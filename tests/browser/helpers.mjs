@@ -1,0 +1,128 @@
+// Shared plumbing for the browser tests: the page's own server, the system Chromium, the native CLI.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SHARED = process.env.NETLENS_SHARED || path.resolve(REPO, '../shared');
+export const OUT = path.join(REPO, 'tests/browser/out');
+export const CLI = path.join(REPO, 'target/release/netlens');
+export const MODEL = path.join(REPO, 'assets/models/squeezenet1_1.onnx');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+/** Starts www/serve.py on a free port; resolves to {url, stop}. */
+export function startServer() {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('python3', [path.join(REPO, 'www/serve.py'), '--port', '0'], {
+      env: { ...process.env, NETLENS_SERVE_QUIET: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/serving on (http:\/\/\S+)/);
+      if (m) resolve({ url: m[1], stop: () => proc.kill() });
+    });
+    proc.stderr.on('data', (d) => { err += d; });
+    proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
+  });
+}
+
+/** A fresh browser profile each time, so no cache or storage leaks between runs. */
+export async function startBrowser() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'netlens-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 720 },
+    acceptDownloads: true,
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A page that records uncaught exceptions and dialogs (an injected alert() would open one). */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  const problems = { pageErrors: [], dialogs: [], consoleErrors: [] };
+  page.on('pageerror', (e) => problems.pageErrors.push(String(e)));
+  page.on('dialog', (d) => {
+    problems.dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.consoleErrors.push(m.text());
+  });
+  if (url) await page.goto(url);
+  return { page, problems };
+}
+
+export async function waitReady(page, timeout = 120_000) {
+  await page.waitForFunction(() => window.__netlens?.ready === true, null, { timeout });
+}
+
+/** Waits until the input is this sample (or any image when id is null) and its top-5 is shown. */
+export async function waitImage(page, id, timeout = 60_000) {
+  await page.waitForFunction((want) => {
+    const h = window.__netlens;
+    return h?.top5 && h.imageSource && (want === null || h.imageSource.id === want);
+  }, id, { timeout });
+}
+
+export function screenshotPath(name) {
+  mkdirSync(OUT, { recursive: true });
+  return path.join(OUT, `${name}.png`);
+}
+
+/** float32 little-endian .npy (version 1 or 2, C order), as written by the CLI's --npy. */
+export function readNpyF32(file) {
+  const b = readFileSync(file);
+  if (b.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file} is not an npy file`);
+  const major = b[6];
+  const headerLen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
+  const start = (major === 1 ? 10 : 12) + headerLen;
+  const header = b.toString('latin1', major === 1 ? 10 : 12, start);
+  if (!/'descr':\s*'<f4'/.test(header) || /'fortran_order':\s*True/.test(header)) {
+    throw new Error(`${file}: expected little-endian float32 in C order, header ${header}`);
+  }
+  const data = b.subarray(start);
+  return new Float32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length));
+}
+
+export function runCli(args) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make cli\` (cargo build --release)`);
+  return execFileSync(CLI, [...args, '--model', MODEL], { encoding: 'utf8', timeout: 300_000 });
+}
+
+/** Decodes a PNG to RGBA in the page's browser (no color management), returning a plain array. */
+export async function decodePngInPage(page, bytes) {
+  return page.evaluate(async (b64) => {
+    const bin = atob(b64);
+    const u8 = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+    const bmp = await createImageBitmap(new Blob([u8], { type: 'image/png' }),
+      { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bmp, 0, 0);
+    return Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data);
+  }, Buffer.from(bytes).toString('base64'));
+}
+
+/** Types a query in a class search box and takes the best match with Enter. */
+export async function pickClass(page, prefix, query, expectClass) {
+  await page.fill(`#${prefix}-search`, query);
+  await page.press(`#${prefix}-search`, 'Enter');
+  await page.waitForFunction(([p, c]) => document.getElementById(`${p}-chosen`).textContent.includes(`#${c})`),
+    [prefix, expectClass], { timeout: 10_000 });
+}

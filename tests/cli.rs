@@ -1,0 +1,118 @@
+//! The `netlens` command as a teacher runs it: outputs on disk, clear failures on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared() -> PathBuf {
+    match std::env::var_os("NETLENS_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    }
+}
+
+fn chelsea() -> String {
+    shared().join("images/chelsea.png").display().to_string()
+}
+
+/// The model from shared/ explicitly, so the test does not depend on the build having copied assets.
+fn netlens(args: &[&str]) -> Output {
+    let model = shared().join("models/squeezenet1_1.onnx");
+    let classes = shared().join("models/imagenet_classes.txt");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--model", model.to_str().unwrap(), "--classes", classes.to_str().unwrap()]);
+    netlens_raw(&all)
+}
+
+fn netlens_raw(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netlens")).args(args).output().expect("netlens runs")
+}
+
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netlens-cli-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_fails(out: &Output, stderr_mentions: &str) {
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "exited with success; stdout: {}", text(&out.stdout));
+    assert!(
+        err.to_lowercase().contains(&stderr_mentions.to_lowercase()),
+        "stderr does not mention '{stderr_mentions}': {err}"
+    );
+    assert!(!err.contains("panicked"), "panicked: {err}");
+}
+
+#[test]
+fn classify_names_the_cat() {
+    let out = netlens(&["classify", &chelsea()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let first = stdout.lines().find(|l| l.trim_start().starts_with("1.")).expect("a ranked line");
+    assert!(first.contains("Egyptian cat") && first.contains("285"), "top-1 line: {first}");
+    assert_eq!(stdout.lines().filter(|l| l.contains('%')).count(), 5, "{stdout}");
+}
+
+#[test]
+fn saliency_writes_the_figure_and_the_raw_map() {
+    let dir = scratch_dir("saliency");
+    let png = dir.join("cat.png");
+    let npy = dir.join("cat.npy");
+    let out = netlens(&["saliency", &chelsea(), "--class", "Egyptian cat", "-o", png.to_str().unwrap(), "--npy", npy.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let figure = image::open(&png).expect("a readable PNG");
+    assert_eq!((figure.width(), figure.height()), (3 * 224, 224));
+
+    let bytes = std::fs::read(&npy).unwrap();
+    let array = npyz::NpyFile::new(&bytes[..]).expect("a .npy file");
+    assert_eq!(array.shape(), &[224, 224]);
+    let map: Vec<f32> = array.into_vec().expect("float32 values");
+    assert_eq!(map.len(), 224 * 224);
+    assert!(map.iter().all(|&v| v >= 0.0 && v.is_finite()));
+    assert!(map.iter().any(|&v| v > 0.0));
+
+    let heat = dir.join("heat.png");
+    let out = netlens(&["saliency", &chelsea(), "--heatmap-only", "-o", heat.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(image::open(&heat).unwrap().width(), 224);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn classviz_writes_an_image() {
+    let dir = scratch_dir("classviz");
+    let png = dir.join("viz.png");
+    let out = netlens(&["classviz", "--class", "tarantula", "--seed", "3", "--iters", "2", "-o", png.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (224, 224));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_inputs_fail_with_a_message() {
+    let dir = scratch_dir("bad");
+    let out_png = dir.join("out.png");
+    let out = out_png.to_str().unwrap();
+    let text_file = dir.join("notes.png");
+    std::fs::write(&text_file, "this is not an image\n").unwrap();
+    let missing = dir.join("missing.png");
+    assert!(!Path::new(&missing).exists());
+
+    assert_fails(&netlens(&["classify", missing.to_str().unwrap()]), "missing.png");
+    assert_fails(&netlens(&["classify", text_file.to_str().unwrap()]), "notes.png");
+    assert_fails(&netlens(&["saliency", &chelsea(), "--class", "5000", "-o", out]), "5000");
+    assert_fails(&netlens(&["fool", &chelsea(), "--target", "zzzqxj", "-o", out]), "zzzqxj");
+    assert_fails(&netlens(&["frobnicate", &chelsea()]), "frobnicate");
+    assert_fails(&netlens(&["classify", &chelsea(), "--colour"]), "--colour");
+    assert_fails(&netlens(&["saliency", &chelsea()]), "-o");
+    assert_fails(&netlens(&["classviz", "--class", "76", "--lr", "nan", "-o", out]), "learning rate");
+    assert_fails(&netlens_raw(&["classify", &chelsea(), "--model", text_file.to_str().unwrap()]), "model");
+    assert_fails(&netlens_raw(&["classify", &chelsea(), "--model", missing.to_str().unwrap()]), "missing.png");
+    assert!(!out_png.exists(), "a failed run wrote an output");
+    std::fs::remove_dir_all(dir).ok();
+}

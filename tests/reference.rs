@@ -1,0 +1,188 @@
+//! The real model (SqueezeNet 1.1 from ../shared) against references that do not come from
+//! this crate: the outputs published with the weights, the documented top-1 of the sample
+//! photos, and input gradients computed by PyTorch autograd.
+
+mod common;
+
+use common::*;
+use netlens::engine::Seed;
+use netlens::{Classifier, Tensor};
+
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+fn classifier() -> Classifier {
+    Classifier::from_onnx_bytes(&squeezenet_bytes()).unwrap_or_else(|e| panic!("squeezenet1_1.onnx does not load: {e}"))
+}
+
+fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0f32, |m, x| m.max(x.abs()))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// The preprocessing the reference used, written out here rather than taken from the crate:
+/// pixels as they are, /255, ImageNet mean/std, NCHW.
+fn png_224_to_tensor(rel: &str) -> Tensor {
+    let img = image::load_from_memory_with_format(&read_shared(rel), image::ImageFormat::Png)
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+        .to_rgb8();
+    assert_eq!(img.dimensions(), (224, 224), "{rel} must be a 224x224 crop");
+    let mut data = vec![0f32; 3 * 224 * 224];
+    for (x, y, p) in img.enumerate_pixels() {
+        for c in 0..3 {
+            data[c * 224 * 224 + y as usize * 224 + x as usize] = (p[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    Tensor::new(vec![1, 3, 224, 224], data)
+}
+
+/// Where two gradients differ most, and how many elements differ by more than `rel`·max|b|:
+/// tells a local routing difference (a MaxPool tie) from a wrong VJP (differences everywhere).
+fn worst_place(a: &[f32], b: &[f32], rel: f32) -> String {
+    let scale = max_abs(b);
+    let (mut at, mut worst) = (0, 0f32);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if (x - y).abs() > worst {
+            (at, worst) = (i, (x - y).abs());
+        }
+    }
+    let many = a.iter().zip(b).filter(|(x, y)| (*x - *y).abs() > rel * scale).count();
+    let plane = 224 * 224;
+    format!(
+        "worst at [c {}, y {}, x {}] ours {:.5} ref {:.5}; {many} of {} elements off by > {rel:e}·max",
+        at / plane,
+        (at % plane) / 224,
+        at % 224,
+        a[at],
+        b[at],
+        a.len()
+    )
+}
+
+fn channel_max_abs(g: &Tensor) -> Vec<f32> {
+    let plane = 224 * 224;
+    (0..plane).map(|i| (0..3).fold(0f32, |m, c| m.max(g.data[c * plane + i].abs()))).collect()
+}
+
+#[test]
+fn forward_matches_published_outputs() {
+    let net = classifier();
+    for set in 0..3 {
+        let x = read_npy(&format!("models/reference/test_data_set_{set}/input_0.npy"));
+        let want = read_npy(&format!("models/reference/test_data_set_{set}/output_0.npy"));
+        assert_eq!(x.shape, [1, 3, 224, 224]);
+        let got = net.logits(&x).unwrap_or_else(|e| panic!("set {set}: {e}"));
+        let diff = max_abs_diff(&got, &want.data);
+        eprintln!(
+            "test_data_set_{set}: max |ours - published| = {diff:.3e} (logits up to {:.1}), top-1 ours {} published {}",
+            max_abs(&want.data),
+            netlens::tensor::argmax(&got),
+            want.argmax()
+        );
+        assert!(diff <= 2e-3, "test_data_set_{set}: logits differ by {diff} > 2e-3");
+        assert_eq!(netlens::tensor::argmax(&got), want.argmax(), "test_data_set_{set}: top-1");
+    }
+}
+
+#[test]
+fn sample_images_top1_as_documented() {
+    // From ../shared/models/PROVENANCE.md (onnxruntime on the full photos, resize 256 + crop 224).
+    let expected = [
+        ("chelsea.png", 285),
+        ("coffee.png", 967),
+        ("rocket.jpg", 657),
+        ("motorcycle_left.png", 665),
+        ("astronaut.png", 823),
+    ];
+    let net = classifier();
+    let mut wrong = vec![];
+    for (file, class) in expected {
+        let img = netlens::imageio::load_224(&read_shared(&format!("images/{file}"))).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(img.dimensions(), (224, 224), "{file}");
+        let x = netlens::imageio::rgb_to_tensor(&img);
+        let logits = net.logits(&x).unwrap();
+        let p = netlens::tensor::softmax(&logits);
+        let top = netlens::tensor::argmax(&logits);
+        eprintln!("{file}: top-1 {top} (p {:.3}), expected {class} (p {:.3})", p[top], p[class]);
+        if top != class {
+            wrong.push(format!("{file}: got {top}, expected {class}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+}
+
+#[test]
+fn input_gradients_match_pytorch_autograd() {
+    let index: serde_json::Value =
+        serde_json::from_slice(&read_shared("models/reference/gradients/index.json")).expect("index.json");
+    let entries = index["entries"].as_array().expect("entries");
+    assert!(!entries.is_empty());
+    let net = classifier();
+    let engine = net.engine();
+    let mut failures = vec![];
+    let mut checked = 0;
+    for entry in entries {
+        let image = entry["image"].as_str().unwrap();
+        let x = png_224_to_tensor(&format!("models/reference/gradients/{image}"));
+        let acts = engine.forward(&x).unwrap_or_else(|e| panic!("{image}: {e}"));
+        let logits = &acts.output().data;
+
+        let pred = entry["pred"].as_u64().unwrap() as usize;
+        assert_eq!(netlens::tensor::argmax(logits), pred, "{image}: predicted class");
+        for pair in entry["top5"].as_array().unwrap() {
+            let (k, want) = (pair[0].as_u64().unwrap() as usize, pair[1].as_f64().unwrap() as f32);
+            let diff = (logits[k] - want).abs();
+            assert!(diff <= 2e-3, "{image}: logit {k} is {} , PyTorch {want} (diff {diff:.2e})", logits[k]);
+        }
+
+        for grad in entry["grads"].as_array().unwrap() {
+            let class = grad["class"].as_u64().unwrap() as usize;
+            let want = read_npy(&format!("models/reference/gradients/{}", grad["grad"].as_str().unwrap()));
+            let want_sal = read_npy(&format!("models/reference/gradients/{}", grad["saliency"].as_str().unwrap()));
+            assert_eq!(want.shape, [3, 224, 224]);
+            assert_eq!(want_sal.shape, [224, 224]);
+            let scale = max_abs(&want.data);
+            assert!((scale - grad["max_abs_grad"].as_f64().unwrap() as f32).abs() <= 1e-6 * scale.max(1.0));
+
+            let ours = engine.backward(&acts, &Seed::Class(class)).unwrap_or_else(|e| panic!("{image} class {class}: {e}"));
+            assert_eq!(ours.shape, [1, 3, 224, 224]);
+            let grad_ratio = max_abs_diff(&ours.data, &want.data) / scale;
+
+            let sal = channel_max_abs(&ours);
+            let sal_ratio = max_abs_diff(&sal, &want_sal.data) / max_abs(&want_sal.data);
+
+            // The same through the public methods.
+            let (_, via_classifier) = net.logits_and_grad(&x, class).unwrap();
+            let classifier_ratio = max_abs_diff(&via_classifier.data, &want.data) / scale;
+            let s = netlens::methods::saliency::saliency(&net, &x, Some(class)).unwrap();
+            assert_eq!(s.class, class);
+            assert_eq!(s.map.len(), 224 * 224);
+            let method_ratio = max_abs_diff(&s.map, &want_sal.data) / max_abs(&want_sal.data);
+
+            eprintln!(
+                "{image} class {class}: max|ref| {scale:.4}, grad ratio {grad_ratio:.2e}, saliency ratio {sal_ratio:.2e}, \
+                 Classifier::logits_and_grad ratio {classifier_ratio:.2e}, methods::saliency ratio {method_ratio:.2e}"
+            );
+            if grad_ratio > 1e-3 {
+                eprintln!("  {}", worst_place(&ours.data, &want.data, 1e-3));
+            }
+            for (what, r) in [
+                ("gradient", grad_ratio),
+                ("saliency", sal_ratio),
+                ("Classifier::logits_and_grad", classifier_ratio),
+                ("methods::saliency map", method_ratio),
+            ] {
+                if !(r <= 1e-3) {
+                    failures.push(format!("{image} class {class}: {what} max|ours-ref|/max|ref| = {r:.3e} > 1e-3"));
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} gradients in index.json");
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -1,0 +1,817 @@
+//! Every VJP of the reverse pass against central finite differences of tract's forward, on
+//! small random graphs built in memory: one test per op and attribute variant, then chains
+//! (a SqueezeNet fire module, a model-zoo style classifier head) with every kind of seed.
+
+mod common;
+
+use common::*;
+use netlens::Tensor;
+
+fn gauss(shape: &[usize]) -> impl Fn(u64) -> Tensor {
+    let shape = shape.to_vec();
+    move |attempt| randn_tensor(&shape, 1000 + attempt)
+}
+
+/// For MaxPool as the first op: distinct values 0.05 apart, five FD steps.
+fn grid(shape: &[usize]) -> impl Fn(u64) -> Tensor {
+    let shape = shape.to_vec();
+    move |attempt| shuffled_grid(&shape, 2000 + attempt, 0.05)
+}
+
+/// For Relu/Clip as the first op: no element within 5 FD steps of a kink.
+fn away(shape: &[usize], scale: f32, kinks: &[f32]) -> impl Fn(u64) -> Tensor {
+    let (shape, kinks) = (shape.to_vec(), kinks.to_vec());
+    move |attempt| randn_away_from(&shape, 3000 + attempt, scale, &kinks, 0.05)
+}
+
+/// Deep piecewise-linear chains have many kinks: a smaller step crosses fewer of them.
+fn chain() -> FdOptions {
+    FdOptions { eps: 2e-3, attempts: 16, ..FdOptions::default() }
+}
+
+fn smooth() -> FdOptions {
+    FdOptions { smooth: true, ..FdOptions::default() }
+}
+
+/// Seeds the graph output with a random gradient and checks d sum(w ⊙ out) / dx.
+fn check_output(label: &str, net: &Net, out: &str, make_x: impl Fn(u64) -> Tensor, opts: FdOptions) {
+    let obj = Objective::output_grad(net, out, 7);
+    check_fd(label, &net.bytes(out), &obj, make_x, opts);
+}
+
+// ------------------------------------------------------------------ Conv
+
+fn conv_case(label: &str, shape: &[usize], cout: usize, kernel: [usize; 2], bias: bool, attrs: Vec<tract_onnx::pb::AttributeProto>) {
+    let mut net = Net::new(shape, 13, 1);
+    let y = net.conv("conv", "x", shape[1], cout, kernel, bias, attrs);
+    check_output(label, &net, &y, gauss(shape), smooth());
+}
+
+#[test]
+fn conv_3x3_pad1_bias() {
+    conv_case("conv 3x3 pad 1 bias", &[1, 3, 7, 7], 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+}
+
+#[test]
+fn conv_3x3_no_pad_no_bias() {
+    conv_case("conv 3x3 no pad", &[1, 3, 7, 7], 4, [3, 3], false, vec![]);
+}
+
+#[test]
+fn conv_stride2_asymmetric_pads() {
+    conv_case(
+        "conv stride 2 pads [1,0,0,2]",
+        &[1, 3, 7, 7],
+        4,
+        [3, 3],
+        true,
+        vec![attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 0, 0, 2])],
+    );
+}
+
+#[test]
+fn conv_stride2_drops_last_rows() {
+    // (8 - 3) / 2 is not whole: the last input row and column feed no output.
+    conv_case("conv stride 2 on 8x8", &[1, 2, 8, 8], 3, [3, 3], false, vec![attr_ints("strides", &[2, 2])]);
+}
+
+#[test]
+fn conv_dilation2() {
+    conv_case(
+        "conv dilation 2 pad 2",
+        &[1, 3, 7, 7],
+        4,
+        [3, 3],
+        false,
+        vec![attr_ints("dilations", &[2, 2]), attr_ints("pads", &[2, 2, 2, 2])],
+    );
+}
+
+#[test]
+fn conv_depthwise_group3() {
+    conv_case(
+        "conv depthwise group 3",
+        &[1, 3, 7, 7],
+        3,
+        [3, 3],
+        true,
+        vec![attr_i("group", 3), attr_ints("pads", &[1, 1, 1, 1])],
+    );
+}
+
+#[test]
+fn conv_depthwise_multiplier2() {
+    conv_case("conv group 3, 2 outputs per group", &[1, 3, 6, 6], 6, [3, 3], true, vec![attr_i("group", 3)]);
+}
+
+#[test]
+fn conv_group3_two_channels_per_group() {
+    conv_case("conv group 3, 6 -> 9", &[1, 6, 5, 5], 9, [3, 3], false, vec![attr_i("group", 3)]);
+}
+
+#[test]
+fn conv_1x1_no_bias() {
+    conv_case("conv 1x1", &[1, 3, 5, 5], 5, [1, 1], false, vec![]);
+}
+
+#[test]
+fn conv_1x1_stride2_bias() {
+    conv_case("conv 1x1 stride 2", &[1, 3, 7, 7], 2, [1, 1], true, vec![attr_ints("strides", &[2, 2])]);
+}
+
+#[test]
+fn conv_non_square_everything() {
+    conv_case(
+        "conv 6x9 input, kernel 3x2, strides 2x1, dilations 1x2, pads [1,0,0,1]",
+        &[1, 2, 6, 9],
+        3,
+        [3, 2],
+        true,
+        vec![attr_ints("strides", &[2, 1]), attr_ints("dilations", &[1, 2]), attr_ints("pads", &[1, 0, 0, 1])],
+    );
+}
+
+#[test]
+fn conv_auto_pad_same_upper() {
+    // Kernel 2 on 7 at stride 1 needs one pad: SAME_UPPER puts it after.
+    conv_case("conv SAME_UPPER k2", &[1, 2, 7, 7], 3, [2, 2], true, vec![attr_s("auto_pad", "SAME_UPPER")]);
+}
+
+#[test]
+fn conv_auto_pad_same_lower() {
+    conv_case("conv SAME_LOWER k2", &[1, 2, 7, 7], 3, [2, 2], true, vec![attr_s("auto_pad", "SAME_LOWER")]);
+}
+
+#[test]
+fn conv_auto_pad_same_upper_stride2() {
+    conv_case(
+        "conv SAME_UPPER k3 s2 on 8x8",
+        &[1, 2, 8, 8],
+        3,
+        [3, 3],
+        false,
+        vec![attr_s("auto_pad", "SAME_UPPER"), attr_ints("strides", &[2, 2])],
+    );
+}
+
+#[test]
+fn conv_chain_two_layers() {
+    // The second Conv's VJP must take the gradient of an activation, not of the input.
+    let mut net = Net::new(&[1, 3, 8, 8], 13, 2);
+    let a = net.conv("c1", "x", 3, 4, [3, 3], true, vec![attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1])]);
+    let b = net.conv("c2", &a, 4, 5, [3, 3], true, vec![attr_ints("pads", &[0, 1, 1, 0])]);
+    check_output("conv -> conv", &net, &b, gauss(&[1, 3, 8, 8]), smooth());
+}
+
+// ------------------------------------------------------------------ Relu
+
+#[test]
+fn relu_on_input() {
+    let mut net = Net::new(&[1, 3, 7, 7], 13, 3);
+    let y = net.node("Relu", &["x"], "relu", vec![]);
+    check_output("relu", &net, &y, away(&[1, 3, 7, 7], 1.0, &[0.0]), FdOptions::default());
+}
+
+#[test]
+fn relu_after_conv() {
+    let mut net = Net::new(&[1, 3, 7, 7], 13, 4);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let y = net.node("Relu", &[&c], "relu", vec![]);
+    check_output("conv -> relu", &net, &y, gauss(&[1, 3, 7, 7]), FdOptions::default());
+}
+
+// ------------------------------------------------------------------ MaxPool
+
+fn maxpool_case(label: &str, shape: &[usize], attrs: Vec<tract_onnx::pb::AttributeProto>) {
+    let mut net = Net::new(shape, 13, 5);
+    let y = net.node("MaxPool", &["x"], "pool", attrs);
+    check_output(label, &net, &y, grid(shape), FdOptions::default());
+}
+
+#[test]
+fn maxpool_k2_s2() {
+    maxpool_case("maxpool k2 s2 on 7x7", &[1, 2, 7, 7], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+}
+
+#[test]
+fn maxpool_k3_s1_pad1() {
+    maxpool_case(
+        "maxpool k3 s1 pad 1",
+        &[1, 2, 6, 6],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1])],
+    );
+}
+
+#[test]
+fn maxpool_k3_s2_ceil() {
+    maxpool_case(
+        "maxpool k3 s2 ceil on 8x8",
+        &[1, 2, 8, 8],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_i("ceil_mode", 1)],
+    );
+}
+
+#[test]
+fn maxpool_k3_s2_floor_on_8x8() {
+    maxpool_case(
+        "maxpool k3 s2 floor on 8x8",
+        &[1, 2, 8, 8],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_i("ceil_mode", 0)],
+    );
+}
+
+#[test]
+fn maxpool_k2_s2_ceil() {
+    maxpool_case(
+        "maxpool k2 s2 ceil on 7x7",
+        &[1, 2, 7, 7],
+        vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_i("ceil_mode", 1)],
+    );
+}
+
+#[test]
+fn maxpool_k3_s2_ceil_pad1() {
+    maxpool_case(
+        "maxpool k3 s2 ceil pad 1 on 8x8",
+        &[1, 2, 8, 8],
+        vec![
+            attr_ints("kernel_shape", &[3, 3]),
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[1, 1, 1, 1]),
+            attr_i("ceil_mode", 1),
+        ],
+    );
+}
+
+#[test]
+fn maxpool_asymmetric_pads() {
+    maxpool_case(
+        "maxpool k3 s2 pads [0,1,1,0]",
+        &[1, 2, 7, 7],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_ints("pads", &[0, 1, 1, 0])],
+    );
+}
+
+#[test]
+fn maxpool_non_square() {
+    maxpool_case(
+        "maxpool k [2,3] s [1,2] on 5x7",
+        &[1, 2, 5, 7],
+        vec![attr_ints("kernel_shape", &[2, 3]), attr_ints("strides", &[1, 2])],
+    );
+}
+
+#[test]
+fn maxpool_dilation2() {
+    maxpool_case(
+        "maxpool k2 dilation 2",
+        &[1, 1, 6, 6],
+        vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("dilations", &[2, 2])],
+    );
+}
+
+#[test]
+fn maxpool_after_conv_relu() {
+    // SqueezeNet's stem: zeros from Relu tie inside pool windows; the gradient there is zero
+    // either way, so only positive ties would be kinks (the FD check resamples those).
+    let mut net = Net::new(&[1, 3, 9, 9], 13, 6);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![]);
+    let r = net.node("Relu", &[&c], "relu", vec![]);
+    let y = net.node(
+        "MaxPool",
+        &[&r],
+        "pool",
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_i("ceil_mode", 1)],
+    );
+    check_output("conv -> relu -> maxpool ceil", &net, &y, gauss(&[1, 3, 9, 9]), FdOptions::default());
+}
+
+// ------------------------------------------------------------------ AveragePool
+
+fn avgpool_case(label: &str, shape: &[usize], attrs: Vec<tract_onnx::pb::AttributeProto>) {
+    let mut net = Net::new(shape, 13, 7);
+    let y = net.node("AveragePool", &["x"], "pool", attrs);
+    check_output(label, &net, &y, gauss(shape), smooth());
+}
+
+#[test]
+fn avgpool_pad1_exclude_pad() {
+    avgpool_case(
+        "avgpool k3 s1 pad 1 count_include_pad 0",
+        &[1, 2, 6, 6],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1]), attr_i("count_include_pad", 0)],
+    );
+}
+
+#[test]
+fn avgpool_pad1_include_pad() {
+    avgpool_case(
+        "avgpool k3 s1 pad 1 count_include_pad 1",
+        &[1, 2, 6, 6],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1]), attr_i("count_include_pad", 1)],
+    );
+}
+
+#[test]
+fn avgpool_k2_s2_no_pad() {
+    avgpool_case(
+        "avgpool k2 s2 on 7x7",
+        &[1, 2, 7, 7],
+        vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])],
+    );
+}
+
+#[test]
+fn avgpool_ceil_exclude_pad() {
+    avgpool_case(
+        "avgpool k2 s2 ceil on 7x7 count_include_pad 0",
+        &[1, 2, 7, 7],
+        vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_i("ceil_mode", 1)],
+    );
+}
+
+#[test]
+fn avgpool_ceil_include_pad() {
+    avgpool_case(
+        "avgpool k2 s2 ceil on 7x7 count_include_pad 1",
+        &[1, 2, 7, 7],
+        vec![
+            attr_ints("kernel_shape", &[2, 2]),
+            attr_ints("strides", &[2, 2]),
+            attr_i("ceil_mode", 1),
+            attr_i("count_include_pad", 1),
+        ],
+    );
+}
+
+#[test]
+fn avgpool_ceil_asymmetric_pads_include_pad() {
+    avgpool_case(
+        "avgpool k3 s2 pads [1,0,0,1] ceil count_include_pad 1 on 8x8",
+        &[1, 2, 8, 8],
+        vec![
+            attr_ints("kernel_shape", &[3, 3]),
+            attr_ints("strides", &[2, 2]),
+            attr_ints("pads", &[1, 0, 0, 1]),
+            attr_i("ceil_mode", 1),
+            attr_i("count_include_pad", 1),
+        ],
+    );
+}
+
+#[test]
+fn avgpool_asymmetric_pads_exclude_pad() {
+    avgpool_case(
+        "avgpool k3 s2 pads [0,1,1,0] count_include_pad 0",
+        &[1, 2, 7, 7],
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_ints("pads", &[0, 1, 1, 0])],
+    );
+}
+
+#[test]
+fn avgpool_whole_plane() {
+    avgpool_case("avgpool kernel = whole 5x4 plane", &[1, 3, 5, 4], vec![attr_ints("kernel_shape", &[5, 4])]);
+}
+
+// ------------------------------------------------------------------ GlobalAveragePool
+
+#[test]
+fn global_average_pool() {
+    let mut net = Net::new(&[1, 3, 5, 4], 13, 8);
+    let y = net.node("GlobalAveragePool", &["x"], "gap", vec![]);
+    check_output("global average pool", &net, &y, gauss(&[1, 3, 5, 4]), smooth());
+}
+
+#[test]
+fn global_average_pool_after_conv() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 9);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![]);
+    let y = net.node("GlobalAveragePool", &[&c], "gap", vec![]);
+    check_output("conv -> global average pool", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+// ------------------------------------------------------------------ Concat
+
+#[test]
+fn concat_axis1_three_branches() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 10);
+    let a = net.conv("a", "x", 3, 2, [1, 1], true, vec![]);
+    let b = net.conv("b", "x", 3, 3, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    // The input itself is the third branch: its gradient gets a direct share too.
+    let y = net.node("Concat", &[&a, "x", &b], "cat", vec![attr_i("axis", 1)]);
+    check_output("concat axis 1 of conv1x1, x, conv3x3", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+#[test]
+fn concat_axis3() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 11);
+    let a = net.conv("a", "x", 3, 3, [1, 1], true, vec![]);
+    let y = net.node("Concat", &["x", &a], "cat", vec![attr_i("axis", 3)]);
+    check_output("concat axis 3", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn concat_negative_axis() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 12);
+    let a = net.conv("a", "x", 3, 3, [3, 3], false, vec![attr_ints("pads", &[0, 1, 0, 1])]);
+    let y = net.node("Concat", &[&a, "x"], "cat", vec![attr_i("axis", -2)]);
+    check_output("concat axis -2", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+// ------------------------------------------------------------------ Flatten, Reshape, Identity, Dropout
+
+#[test]
+fn flatten_axis1_then_gemm() {
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 13);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let f = net.node("Flatten", &[&c], "flat", vec![attr_i("axis", 1)]);
+    let w = net.randn("fc.weight", &[5, 64], 0.2);
+    let b = net.randn("fc.bias", &[5], 0.2);
+    let y = net.node("Gemm", &[&f, &w, &b], "fc", vec![attr_i("transB", 1)]);
+    check_output("conv -> flatten -> gemm", &net, &y, gauss(&[1, 3, 4, 4]), smooth());
+}
+
+#[test]
+fn flatten_axis2() {
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 14);
+    let c = net.conv("conv", "x", 3, 2, [1, 1], true, vec![]);
+    let y = net.node("Flatten", &[&c], "flat", vec![attr_i("axis", 2)]);
+    check_output("conv -> flatten axis 2", &net, &y, gauss(&[1, 3, 4, 4]), smooth());
+}
+
+#[test]
+fn reshape_zero_and_minus_one() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 15);
+    let c = net.conv("conv", "x", 3, 4, [1, 1], true, vec![]);
+    let s = net.init_i64("shape", &[3], vec![0, -1, 5]);
+    let y = net.node("Reshape", &[&c, &s], "reshaped", vec![]);
+    check_output("conv -> reshape [0,-1,5]", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn reshape_then_conv_sees_new_layout() {
+    // A reshape in the middle: the next op's VJP hands back a gradient in the new shape.
+    let mut net = Net::new(&[1, 4, 3, 6], 13, 16);
+    let s = net.init_i64("shape", &[4], vec![1, 2, 6, -1]);
+    let r = net.node("Reshape", &["x", &s], "reshaped", vec![]);
+    let y = net.conv("conv", &r, 2, 3, [3, 3], true, vec![]);
+    check_output("reshape [1,2,6,-1] -> conv", &net, &y, gauss(&[1, 4, 3, 6]), smooth());
+}
+
+#[test]
+fn identity() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 17);
+    let c = net.conv("conv", "x", 3, 2, [3, 3], true, vec![]);
+    let y = net.node("Identity", &[&c], "same", vec![]);
+    check_output("conv -> identity", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn dropout_opset7_ratio_attribute() {
+    let mut net = Net::new(&[1, 3, 5, 5], 7, 18);
+    let c = net.conv("conv", "x", 3, 2, [3, 3], true, vec![]);
+    let y = net.node("Dropout", &[&c], "drop", vec![attr_f("ratio", 0.3)]);
+    check_output("opset 7 dropout ratio 0.3 (identity at inference)", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn dropout_opset13() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 19);
+    let c = net.conv("conv", "x", 3, 2, [3, 3], true, vec![]);
+    let y = net.node("Dropout", &[&c], "drop", vec![]);
+    check_output("opset 13 dropout", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn dropout_opset13_ratio_input() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 20);
+    let c = net.conv("conv", "x", 3, 2, [3, 3], true, vec![]);
+    let ratio = net.init("ratio", &[], vec![0.5]);
+    let y = net.node("Dropout", &[&c, &ratio], "drop", vec![]);
+    check_output("opset 13 dropout with ratio input", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+// ------------------------------------------------------------------ Add
+
+#[test]
+fn add_two_activations_same_shape() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 21);
+    let a = net.conv("a", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let b = net.conv("b", "x", 3, 4, [1, 1], false, vec![]);
+    let y = net.node("Add", &[&a, &b], "sum", vec![]);
+    check_output("add conv3x3 + conv1x1", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+#[test]
+fn add_residual_with_input() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 22);
+    let a = net.conv("a", "x", 3, 3, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let y = net.node("Add", &["x", &a], "sum", vec![]);
+    check_output("residual x + conv(x)", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+#[test]
+fn add_same_value_twice() {
+    let mut net = Net::new(&[1, 2, 4, 4], 13, 23);
+    let a = net.conv("a", "x", 2, 3, [1, 1], true, vec![]);
+    let y = net.node("Add", &[&a, &a], "twice", vec![]);
+    check_output("add a + a", &net, &y, gauss(&[1, 2, 4, 4]), smooth());
+}
+
+#[test]
+fn add_broadcast_constant_c11() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 24);
+    let a = net.conv("a", "x", 3, 4, [3, 3], false, vec![]);
+    let bias = net.randn("bias", &[4, 1, 1], 1.0);
+    let y = net.node("Add", &[&a, &bias], "sum", vec![]);
+    check_output("add [1,4,3,3] + const [4,1,1]", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn add_broadcast_constant_first() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 25);
+    let bias = net.randn("bias", &[3, 1, 1], 1.0);
+    let y = net.node("Add", &[&bias, "x"], "sum", vec![]);
+    check_output("add const [3,1,1] + x", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn add_broadcast_two_activations() {
+    // [1,4,H,W] + [1,4,1,1] where both depend on x: the small operand's VJP must sum over H, W.
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 26);
+    let a = net.conv("a", "x", 3, 4, [3, 3], true, vec![]);
+    let b = net.conv("b", "x", 3, 4, [1, 1], true, vec![]);
+    let g = net.node("GlobalAveragePool", &[&b], "gap", vec![]);
+    let y = net.node("Add", &[&g, &a], "sum", vec![]);
+    check_output("add gap(conv) [1,4,1,1] + conv [1,4,4,4]", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+// ------------------------------------------------------------------ Gemm, MatMul
+
+#[test]
+fn gemm_plain() {
+    let mut net = Net::new(&[2, 5], 13, 27);
+    let b = net.randn("B", &[5, 4], 0.5);
+    let y = net.node("Gemm", &["x", &b], "fc", vec![]);
+    check_output("gemm transB 0 no C", &net, &y, gauss(&[2, 5]), smooth());
+}
+
+#[test]
+fn gemm_trans_b_alpha_beta_bias() {
+    let mut net = Net::new(&[2, 5], 13, 28);
+    let b = net.randn("B", &[4, 5], 0.5);
+    let c = net.randn("C", &[4], 0.5);
+    let y = net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transB", 1), attr_f("alpha", 0.7), attr_f("beta", 1.3)]);
+    check_output("gemm transB 1 alpha 0.7 beta 1.3 C[4]", &net, &y, gauss(&[2, 5]), smooth());
+}
+
+#[test]
+fn gemm_trans_a() {
+    let mut net = Net::new(&[5, 2], 13, 29);
+    let b = net.randn("B", &[5, 4], 0.5);
+    let c = net.randn("C", &[2, 4], 0.5);
+    let y = net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transA", 1), attr_f("alpha", -1.5)]);
+    check_output("gemm transA 1 alpha -1.5 C[2,4]", &net, &y, gauss(&[5, 2]), smooth());
+}
+
+#[test]
+fn gemm_both_transposed() {
+    let mut net = Net::new(&[5, 2], 13, 30);
+    let b = net.randn("B", &[3, 5], 0.5);
+    let y = net.node("Gemm", &["x", &b], "fc", vec![attr_i("transA", 1), attr_i("transB", 1)]);
+    check_output("gemm transA 1 transB 1", &net, &y, gauss(&[5, 2]), smooth());
+}
+
+#[test]
+fn matmul() {
+    let mut net = Net::new(&[2, 5], 13, 31);
+    let w = net.randn("W", &[5, 3], 0.5);
+    let y = net.node("MatMul", &["x", &w], "mm", vec![]);
+    check_output("matmul [2,5] x [5,3]", &net, &y, gauss(&[2, 5]), smooth());
+}
+
+// ------------------------------------------------------------------ BatchNormalization
+
+fn batchnorm(net: &mut Net, name: &str, input: &str, c: usize) -> String {
+    let scale = net.randn(&format!("{name}.scale"), &[c], 1.0);
+    let b = net.randn(&format!("{name}.B"), &[c], 0.5);
+    let mean = net.randn(&format!("{name}.mean"), &[c], 0.5);
+    let var = net.uniform(&format!("{name}.var"), &[c], 0.2, 2.0);
+    net.node("BatchNormalization", &[input, &scale, &b, &mean, &var], name, vec![attr_f("epsilon", 1e-3)])
+}
+
+#[test]
+fn batchnorm_on_input() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 32);
+    let y = batchnorm(&mut net, "bn", "x", 3);
+    check_output("batchnorm", &net, &y, gauss(&[1, 3, 5, 5]), smooth());
+}
+
+#[test]
+fn conv_batchnorm_relu() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 33);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], false, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let b = batchnorm(&mut net, "bn", &c, 4);
+    let y = net.node("Relu", &[&b], "relu", vec![]);
+    check_output("conv -> batchnorm -> relu", &net, &y, gauss(&[1, 3, 6, 6]), FdOptions::default());
+}
+
+// ------------------------------------------------------------------ Clip
+
+#[test]
+fn clip_opset6_attributes() {
+    let mut net = Net::new(&[1, 3, 5, 5], 6, 34);
+    let y = net.node("Clip", &["x"], "clip", vec![attr_f("min", -0.5), attr_f("max", 0.8)]);
+    check_output("opset 6 clip min -0.5 max 0.8", &net, &y, away(&[1, 3, 5, 5], 1.0, &[-0.5, 0.8]), FdOptions::default());
+}
+
+#[test]
+fn clip_opset13_relu6_inputs() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 35);
+    let lo = net.init("lo", &[], vec![0.0]);
+    let hi = net.init("hi", &[], vec![6.0]);
+    let y = net.node("Clip", &["x", &lo, &hi], "relu6", vec![]);
+    check_output("opset 13 clip [0, 6] (ReLU6)", &net, &y, away(&[1, 3, 5, 5], 4.0, &[0.0, 6.0]), FdOptions::default());
+}
+
+#[test]
+fn clip_opset11_after_conv() {
+    let mut net = Net::new(&[1, 3, 6, 6], 11, 36);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![]);
+    let lo = net.init("lo", &[], vec![-0.3]);
+    let hi = net.init("hi", &[], vec![0.4]);
+    let y = net.node("Clip", &[&c, &lo, &hi], "clip", vec![]);
+    check_output("opset 11 conv -> clip [-0.3, 0.4]", &net, &y, gauss(&[1, 3, 6, 6]), FdOptions::default());
+}
+
+#[test]
+fn clip_opset13_min_only() {
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 37);
+    let lo = net.init("lo", &[], vec![0.25]);
+    let y = net.node("Clip", &["x", &lo], "clip", vec![]);
+    check_output("opset 13 clip min 0.25 only", &net, &y, away(&[1, 3, 5, 5], 1.0, &[0.25]), FdOptions::default());
+}
+
+#[test]
+fn clip_opset13_max_only_empty_min() {
+    // The min input is omitted by an empty name: the single constant is the max.
+    let mut net = Net::new(&[1, 3, 5, 5], 13, 38);
+    let hi = net.init("hi", &[], vec![0.25]);
+    let y = net.node("Clip", &["x", "", &hi], "clip", vec![]);
+    check_output("opset 13 clip max 0.25 only (min = '')", &net, &y, away(&[1, 3, 5, 5], 1.0, &[0.25]), FdOptions::default());
+}
+
+// ------------------------------------------------------------------ Softmax, LogSoftmax
+
+fn softmax_case(label: &str, op: &str, opset: i64, shape: &[usize], axis: Option<i64>) {
+    let mut net = Net::new(shape, opset, 39);
+    let attrs = axis.map(|a| vec![attr_i("axis", a)]).unwrap_or_default();
+    let y = net.node(op, &["x"], "sm", attrs);
+    let opts = FdOptions { eps: 1e-3, ..smooth() };
+    check_output(label, &net, &y, |a| Tensor::new(shape.to_vec(), randn_tensor(shape, 4000 + a).data.iter().map(|v| 2.0 * v).collect()), opts);
+}
+
+#[test]
+fn softmax_axis1() {
+    softmax_case("softmax axis 1 on [2,5]", "Softmax", 13, &[2, 5], Some(1));
+}
+
+#[test]
+fn log_softmax_axis1() {
+    softmax_case("log-softmax axis 1 on [2,5]", "LogSoftmax", 13, &[2, 5], Some(1));
+}
+
+#[test]
+fn softmax_opset13_axis1_on_4d() {
+    // From opset 13 the axis is a real axis: rows over channels at each (h, w).
+    softmax_case("opset 13 softmax axis 1 on [1,3,2,2]", "Softmax", 13, &[1, 3, 2, 2], Some(1));
+}
+
+#[test]
+fn softmax_opset11_axis1_on_4d() {
+    // Before opset 13 the input is coerced to 2-D at the axis: one row of 12.
+    softmax_case("opset 11 softmax axis 1 on [1,3,2,2]", "Softmax", 11, &[1, 3, 2, 2], Some(1));
+}
+
+#[test]
+fn log_softmax_opset13_default_axis() {
+    softmax_case("opset 13 log-softmax default axis on [2,3,4]", "LogSoftmax", 13, &[2, 3, 4], None);
+}
+
+#[test]
+fn gemm_softmax_head() {
+    let mut net = Net::new(&[1, 6], 13, 40);
+    let b = net.randn("B", &[4, 6], 0.7);
+    let c = net.randn("C", &[4], 0.3);
+    let z = net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transB", 1)]);
+    let y = net.node("Softmax", &[&z], "prob", vec![attr_i("axis", 1)]);
+    let obj = Objective::class(&net, &y, 2);
+    check_fd("gemm -> softmax, Seed::Class(2)", &net.bytes(&y), &obj, gauss(&[1, 6]), FdOptions { eps: 1e-3, ..smooth() });
+}
+
+// ------------------------------------------------------------------ chains and seeds
+
+/// SqueezeNet in miniature: stem conv, fire module (squeeze 1x1, expand 1x1 + 3x3, concat),
+/// maxpool with ceil_mode, global average pool, flatten.
+fn fire_net() -> Net {
+    let mut net = Net::new(&[1, 3, 15, 15], 13, 41);
+    net.positive_bias = true;
+    let c = net.conv("stem", "x", 3, 4, [3, 3], true, vec![attr_ints("strides", &[2, 2])]);
+    let r = net.node("Relu", &[&c], "stem_relu", vec![]);
+    let s = net.conv("squeeze", &r, 4, 3, [1, 1], true, vec![]);
+    let s = net.node("Relu", &[&s], "squeeze_relu", vec![]);
+    let e1 = net.conv("expand1x1", &s, 3, 3, [1, 1], true, vec![]);
+    let e1 = net.node("Relu", &[&e1], "expand1x1_relu", vec![]);
+    let e3 = net.conv("expand3x3", &s, 3, 3, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let e3 = net.node("Relu", &[&e3], "expand3x3_relu", vec![]);
+    let cat = net.node("Concat", &[&e1, &e3], "fire_concat", vec![attr_i("axis", 1)]);
+    let p = net.node(
+        "MaxPool",
+        &[&cat],
+        "pool",
+        vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("strides", &[2, 2]), attr_i("ceil_mode", 1)],
+    );
+    let g = net.node("GlobalAveragePool", &[&p], "gap", vec![]);
+    net.node("Flatten", &[&g], "logits", vec![attr_i("axis", 1)]);
+    net
+}
+
+#[test]
+fn fire_module_output_grad() {
+    let net = fire_net();
+    check_output("fire module, Seed::OutputGrad", &net, "logits", gauss(&[1, 3, 15, 15]), chain());
+}
+
+#[test]
+fn fire_module_class_seed() {
+    let net = fire_net();
+    for k in [1, 4] {
+        let obj = Objective::class(&net, "logits", k);
+        check_fd(&format!("fire module, Seed::Class({k})"), &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
+    }
+}
+
+#[test]
+fn fire_module_weighted_seed() {
+    let net = fire_net();
+    let obj = Objective::weighted(&net, "logits", &[(0, 0.5), (3, -1.25), (5, 2.0), (0, 0.25)]);
+    check_fd("fire module, Seed::Weighted", &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
+}
+
+#[test]
+fn fire_module_channel_seeds() {
+    let net = fire_net();
+    for (value, channel) in [("fire_concat", 4), ("expand1x1_relu", 0), ("stem", 2), ("pool", 5)] {
+        let obj = Objective::channel(&net, value, channel);
+        check_fd(
+            &format!("fire module, Seed::Channel {{ {value}, {channel} }}"),
+            &net.bytes("logits"),
+            &obj,
+            gauss(&[1, 3, 15, 15]),
+            chain(),
+        );
+    }
+}
+
+#[test]
+fn fire_module_value_grad_seed() {
+    let net = fire_net();
+    let obj = Objective::value_grad(&net, "squeeze_relu", 8);
+    check_fd("fire module, Seed::ValueGrad on squeeze_relu", &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
+}
+
+/// The public model zoo's squeezenet1.1-7 head (MXNet export, opset 7): Dropout, final Conv,
+/// Relu, an AveragePool over the whole plane, Reshape to [1, -1].
+#[test]
+fn model_zoo_head_opset7_avgpool_reshape() {
+    let mut net = Net::new(&[1, 3, 9, 9], 7, 42);
+    net.positive_bias = true;
+    let c = net.conv("features", "x", 3, 6, [3, 3], true, vec![attr_ints("strides", &[2, 2])]);
+    let r = net.node("Relu", &[&c], "features_relu", vec![]);
+    let d = net.node("Dropout", &[&r], "drop", vec![attr_f("ratio", 0.5)]);
+    let f = net.conv("final_conv", &d, 6, 10, [1, 1], true, vec![]);
+    let f = net.node("Relu", &[&f], "final_relu", vec![]);
+    let p = net.node("AveragePool", &[&f], "pool", vec![attr_ints("kernel_shape", &[4, 4])]);
+    let s = net.init_i64("shape", &[2], vec![1, -1]);
+    let y = net.node("Reshape", &[&p, &s], "logits", vec![]);
+    let x = gauss(&[1, 3, 9, 9]);
+    check_output("zoo head opset 7, Seed::OutputGrad", &net, &y, &x, chain());
+    let obj = Objective::class(&net, &y, 3);
+    check_fd("zoo head opset 7, Seed::Class(3)", &net.bytes(&y), &obj, &x, chain());
+}
+
+#[test]
+fn model_zoo_head_opset13_gap_reshape() {
+    let mut net = Net::new(&[1, 3, 9, 9], 13, 43);
+    net.positive_bias = true;
+    let c = net.conv("features", "x", 3, 6, [3, 3], true, vec![attr_ints("strides", &[2, 2])]);
+    let r = net.node("Relu", &[&c], "features_relu", vec![]);
+    let d = net.node("Dropout", &[&r], "drop", vec![]);
+    let f = net.conv("final_conv", &d, 6, 10, [1, 1], true, vec![]);
+    let f = net.node("Relu", &[&f], "final_relu", vec![]);
+    let p = net.node("GlobalAveragePool", &[&f], "pool", vec![]);
+    let s = net.init_i64("shape", &[2], vec![1, -1]);
+    let y = net.node("Reshape", &[&p, &s], "logits", vec![]);
+    let obj = Objective::weighted(&net, &y, &[(1, 1.0), (7, -0.5)]);
+    check_fd("zoo head opset 13 GAP, Seed::Weighted", &net.bytes(&y), &obj, gauss(&[1, 3, 9, 9]), chain());
+}

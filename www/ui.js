@@ -1,0 +1,146 @@
+// Small DOM helpers. Every piece of text that could come from a user, a link or a file goes in with
+// textContent, never innerHTML.
+
+export const SIZE = 224;
+
+export const $ = (id) => document.getElementById(id);
+
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'text') node.textContent = v;
+    else if (k === 'class') node.className = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+export function drawRgba(canvas, rgba) {
+  const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length);
+  canvas.getContext('2d').putImageData(new ImageData(data, SIZE, SIZE), 0, 0);
+}
+
+export function clearCanvas(canvas) {
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+}
+
+/** FNV-1a over bytes: a cheap fingerprint the tests compare across page loads. */
+export function fnv1a(bytes) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < b.length; i++) {
+    h ^= b[i];
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+const MAX_MESSAGES = 6;
+
+/** A dismissable message; kind is 'error', 'warn' or 'info'. */
+export function showMessage(kind, text) {
+  const box = $('messages');
+  const close = el('button', { type: 'button', class: 'close', 'aria-label': 'Dismiss message', text: '×' });
+  const item = el('div', { class: `msg ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, el('span', { text }), close);
+  close.addEventListener('click', () => item.remove());
+  box.append(item);
+  // Errors and warnings stay until dismissed; notes go away on their own.
+  if (kind === 'info') setTimeout(() => item.remove(), 8000);
+  while (box.children.length > MAX_MESSAGES) box.firstElementChild.remove();
+  window.__netlens?.messages.push({ kind, text });
+}
+
+export function percent(p) {
+  return `${(p * 100).toFixed(p >= 0.1 ? 1 : 2)}%`;
+}
+
+/** Fills the five fixed rows of a top-5 list (rows exist from the start so nothing shifts). */
+export function renderTop5(list, top, labels) {
+  if (list.children.length !== 5) {
+    list.replaceChildren();
+    for (let i = 0; i < 5; i++) {
+      list.append(
+        el('li', {},
+          el('div', { class: 'label' }, el('span', { class: 'name' }), el('span', { class: 'pct' })),
+          el('div', { class: 'bar' }, el('div', { class: 'fill' })),
+          el('div', { class: 'syn' })),
+      );
+    }
+  }
+  [...list.children].forEach((li, i) => {
+    const entry = top?.[i];
+    const label = entry ? labels?.[entry.class] : null;
+    li.querySelector('.name').textContent = entry ? `${label?.name ?? `class ${entry.class}`}` : '–';
+    li.querySelector('.pct').textContent = entry ? percent(entry.prob) : '';
+    li.querySelector('.fill').style.width = entry ? `${Math.max(0, Math.min(1, entry.prob)) * 100}%` : '0';
+    const syn = label ? label.synonyms.filter((s) => s !== label.name).join(', ') : '';
+    li.querySelector('.syn').textContent = entry ? `#${entry.class}${syn ? ` · ${syn}` : ''}` : '';
+    li.title = syn;
+  });
+}
+
+export function classText(c, labels) {
+  return `${labels?.[c]?.name ?? 'class'} (#${c})`;
+}
+
+/**
+ * A class search box: typing asks the worker (search(query) -> Promise<number[]>), results go in a listbox;
+ * Enter in the box takes the best match, Enter or a click in the list takes that entry.
+ */
+export function classPicker(prefix, { search, labels, onChoose }) {
+  const input = $(`${prefix}-search`);
+  const list = $(`${prefix}-results`);
+  const chosen = $(`${prefix}-chosen`);
+  let latest = 0;
+
+  async function refresh() {
+    const q = input.value.trim();
+    const mine = ++latest;
+    const classes = q === '' ? [] : await search(q);
+    if (mine !== latest) return; // an older query answered late
+    list.replaceChildren(
+      ...classes.map((c) => {
+        const l = labels()[c];
+        const syn = l.synonyms.filter((s) => s !== l.name).slice(0, 3).join(', ');
+        return el('option', { value: String(c), text: `${l.name}${syn ? ` — ${syn}` : ''} (#${c})` });
+      }),
+    );
+    if (q !== '' && classes.length === 0) list.append(el('option', { disabled: '', text: 'No class matches' }));
+  }
+
+  function take(value) {
+    if (value === '' || value === undefined) return;
+    onChoose(Number(value));
+  }
+
+  input.addEventListener('input', refresh);
+  input.addEventListener('keydown', async (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      await refresh();
+      const first = list.querySelector('option:not([disabled])');
+      if (first) take(first.value);
+    } else if (e.key === 'ArrowDown' && list.options.length) {
+      e.preventDefault();
+      list.focus();
+      if (list.selectedIndex < 0) list.selectedIndex = 0;
+    }
+  });
+  list.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      take(list.value);
+    }
+  });
+  list.addEventListener('click', (e) => {
+    if (e.target instanceof HTMLOptionElement && !e.target.disabled) take(e.target.value);
+  });
+
+  return {
+    show(c, note = '') {
+      chosen.textContent = c === null ? note : `Chosen: ${classText(c, labels())}${note}`;
+    },
+  };
+}

@@ -4,7 +4,8 @@ use crate::backward;
 use crate::error::{Error, Result};
 use crate::forward::{self, Forward};
 use crate::graph::{self, Graph, ValueId};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
+use tract_onnx::prelude::TValue;
 use crate::vjp::{self, Values};
 
 /// Where the reverse pass starts: the gradient of a scalar objective with respect to some value.
@@ -25,8 +26,11 @@ pub enum Seed {
 pub struct Engine {
     graph: Graph,
     forward: Forward,
-    /// For each plan output (after the graph output), the value it records.
+    /// For each plan output after the graph output, the value it records.
     recorded: Vec<ValueId>,
+    /// Concat outputs the reverse pass reads, rebuilt from their recorded inputs after each forward
+    /// pass: recording them from tract would keep it from writing the branches straight into one buffer.
+    assembled: Vec<ValueId>,
 }
 
 /// What one forward pass leaves for the reverse pass: the output and the recorded activations.
@@ -34,7 +38,8 @@ pub struct Activations<'a> {
     graph: &'a Graph,
     input: Tensor,
     output: Tensor,
-    recorded: Vec<Option<Tensor>>,
+    recorded: Vec<Option<TValue>>,
+    assembled: Vec<Option<Tensor>>,
 }
 
 impl Activations<'_> {
@@ -43,20 +48,51 @@ impl Activations<'_> {
     }
 
     /// A recorded activation or constant, by ONNX value name.
-    pub fn get(&self, name: &str) -> Option<&Tensor> {
+    pub fn get(&self, name: &str) -> Option<View<'_>> {
         self.graph.value_id(name).and_then(|id| Values::get(self, id))
     }
 }
 
 impl Values for Activations<'_> {
-    fn get(&self, id: ValueId) -> Option<&Tensor> {
+    fn get(&self, id: ValueId) -> Option<View<'_>> {
         if id == self.graph.input {
-            return Some(&self.input);
+            return Some(self.input.view());
         }
         if id == self.graph.output {
-            return Some(&self.output);
+            return Some(self.output.view());
         }
-        self.graph.consts[id].as_ref().or(self.recorded[id].as_ref())
+        if let Some(t) = self.graph.consts[id].as_ref().or(self.assembled[id].as_ref()) {
+            return Some(t.view());
+        }
+        self.recorded[id].as_ref().and_then(|t| forward::view(t).ok())
+    }
+}
+
+/// Decides how each value the reverse pass reads will be available after a forward pass.
+struct Recording<'g> {
+    graph: &'g Graph,
+    recorded: Vec<ValueId>,
+    assembled: Vec<ValueId>,
+}
+
+impl Recording<'_> {
+    fn require(&mut self, id: ValueId) {
+        let g = self.graph;
+        if id == g.input || id == g.output || g.consts[id].is_some() {
+            return;
+        }
+        if self.recorded.contains(&id) || self.assembled.contains(&id) {
+            return;
+        }
+        match g.nodes.iter().find(|n| n.output == id) {
+            Some(node) if matches!(node.op, graph::Op::Concat { .. }) => {
+                for &input in &node.inputs {
+                    self.require(input);
+                }
+                self.assembled.push(id);
+            }
+            _ => self.recorded.push(id),
+        }
     }
 }
 
@@ -72,24 +108,21 @@ impl Engine {
         if graph.shape(graph.input) != analysed.input_shape.as_slice() {
             return Err(Error::Model("input shape disagrees with tract's analysis".into()));
         }
-        let mut recorded = vec![];
+        let mut recording = Recording { graph: &graph, recorded: vec![], assembled: vec![] };
         for node in graph.nodes.iter().filter(|n| graph.depends_on_input[n.output]) {
             let needs = vjp::needs(&node.op);
-            let mut want = needs.inputs.iter().map(|&i| node.inputs[i]).collect::<Vec<_>>();
-            if needs.output {
-                want.push(node.output);
+            for &i in needs.inputs {
+                recording.require(node.inputs[i]);
             }
-            for id in want {
-                let is_fed = id == graph.input || id == graph.output || graph.consts[id].is_some();
-                if !is_fed && !recorded.contains(&id) {
-                    recorded.push(id);
-                }
+            if needs.output {
+                recording.require(node.output);
             }
         }
+        let Recording { recorded, assembled, .. } = recording;
         let mut outputs = vec![graph.values[graph.output].name.clone()];
         outputs.extend(recorded.iter().map(|&id| graph.values[id].name.clone()));
         let forward = Forward::new(analysed, outputs)?;
-        Ok(Engine { graph, forward, recorded })
+        Ok(Engine { graph, forward, recorded, assembled })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -116,19 +149,48 @@ impl Engine {
 
     /// The graph output only.
     pub fn forward_only(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward(x)?.output)
+        self.check_input(x)?;
+        let results = self.forward.run(x)?;
+        output_tensor(&results)
     }
 
     /// The graph output and every activation the reverse pass reads.
     pub fn forward(&self, x: &Tensor) -> Result<Activations<'_>> {
         self.check_input(x)?;
-        let mut results = self.forward.run(x)?.into_iter();
-        let output = results.next().ok_or_else(|| Error::Forward("tract returned no output".into()))?;
-        let mut recorded = vec![None; self.graph.values.len()];
-        for (&id, t) in self.recorded.iter().zip(results) {
-            recorded[id] = Some(t);
+        let results = self.forward.run(x)?;
+        let output = output_tensor(&results)?;
+        let n = self.graph.values.len();
+        let mut acts =
+            Activations { graph: &self.graph, input: x.clone(), output, recorded: vec![None; n], assembled: vec![None; n] };
+        for (&id, t) in self.recorded.iter().zip(results.into_iter().skip(1)) {
+            acts.recorded[id] = Some(t);
         }
-        Ok(Activations { graph: &self.graph, input: x.clone(), output, recorded })
+        for &id in &self.assembled {
+            let concat = self.assemble(&acts, id)?;
+            acts.assembled[id] = Some(concat);
+        }
+        Ok(acts)
+    }
+
+    /// Rebuilds a Concat output from its inputs (already available in `acts`).
+    fn assemble(&self, acts: &Activations, id: ValueId) -> Result<Tensor> {
+        let node = self.graph.nodes.iter().find(|n| n.output == id).expect("assembled values come from Concat nodes");
+        let graph::Op::Concat { axis } = node.op else { unreachable!("only Concat outputs are assembled") };
+        let shape = self.graph.shape(id);
+        let outer: usize = shape[..axis].iter().product();
+        let parts = node
+            .inputs
+            .iter()
+            .map(|&i| Values::get(acts, i).ok_or_else(|| Error::Forward(format!("'{}' was not recorded", node.name))))
+            .collect::<Result<Vec<_>>>()?;
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for o in 0..outer {
+            for p in &parts {
+                let width = p.data.len() / outer;
+                data.extend_from_slice(&p.data[o * width..(o + 1) * width]);
+            }
+        }
+        Ok(Tensor::new(shape.to_vec(), data))
     }
 
     /// d objective / d input, where the objective is given by `seed`.
@@ -179,6 +241,14 @@ impl Engine {
             }
         })
     }
+}
+
+fn output_tensor(results: &[TValue]) -> Result<Tensor> {
+    let out = forward::view(results.first().ok_or_else(|| Error::Forward("tract returned no output".into()))?)?;
+    if out.data.iter().any(|v| v.is_nan()) {
+        return Err(Error::Forward("the model produced NaN".into()));
+    }
+    Ok(Tensor::new(out.shape.to_vec(), out.data.to_vec()))
 }
 
 /// Every op must be one we can differentiate (or fold away as a constant).

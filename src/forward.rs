@@ -9,7 +9,7 @@ use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::graph;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -71,18 +71,19 @@ impl Forward {
         Ok(Forward { plan, outputs })
     }
 
-    /// Runs the plan; returns the tensors in the order of `self.outputs`.
-    pub fn run(&self, input: &Tensor) -> Result<Vec<Tensor>> {
+    /// Runs the plan; returns tract's tensors in the order of `self.outputs`, left in tract's buffers.
+    pub fn run(&self, input: &Tensor) -> Result<TVec<TValue>> {
         let x = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data)
             .map_err(|e| Error::Forward(e.to_string()))?;
-        let results = self.plan.run(tvec!(x.into())).map_err(|e| Error::Forward(format!("{e:#}")))?;
-        results
-            .iter()
-            .map(|t| {
-                let view = t.try_as_plain_ram().map_err(|e| Error::Forward(e.to_string()))?;
-                let data = view.as_slice::<f32>().map_err(|e| Error::Forward(e.to_string()))?;
-                Ok(Tensor::new(t.shape().to_vec(), data.to_vec()))
-            })
-            .collect()
+        self.plan.run(tvec!(x.into())).map_err(|e| Error::Forward(format!("{e:#}")))
     }
+}
+
+/// Borrows a tract f32 tensor in place.
+pub fn view(t: &TValue) -> Result<View<'_>> {
+    let data = t
+        .try_as_plain_ram()
+        .and_then(|v| v.as_slice::<f32>())
+        .map_err(|e| Error::Forward(format!("expected float32 values: {e}")))?;
+    Ok(View { shape: t.shape(), data })
 }

@@ -82,8 +82,20 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
     let proto = onnx()
         .proto_model_for_read(&mut &*bytes)
         .map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
-    if proto.graph.as_ref().map_or(true, |g| g.node.is_empty()) {
+    let Some(graph) = proto.graph.as_ref().filter(|g| !g.node.is_empty()) else {
         return Err(Error::Model("not an ONNX model: it holds no graph".into()));
+    };
+    // tract panics on an output that nothing produces, so that is caught here first.
+    let defined = |name: &str| {
+        graph.input.iter().any(|i| i.name == name)
+            || graph.initializer.iter().any(|t| t.name == name)
+            || graph.node.iter().any(|n| n.output.iter().any(|o| o == name))
+    };
+    if let Some(out) = graph.output.iter().find(|o| !defined(&o.name)) {
+        return Err(Error::Model(format!("the graph output '{}' is not produced by any node", out.name)));
+    }
+    if graph.output.is_empty() {
+        return Err(Error::Model("the graph has no output".into()));
     }
     Ok(proto)
 }
@@ -311,12 +323,22 @@ impl Builder<'_> {
                     min = float(node, "min", min)?;
                     max = float(node, "max", max)?;
                 } else {
-                    if inputs.len() > 1 {
-                        min = need_const(1)?.data[0];
-                    }
-                    if inputs.len() > 2 {
-                        max = need_const(2)?.data[0];
-                    }
+                    // Optional inputs may be left out by an empty name, so min and max are found by
+                    // their position in the proto, not among the present inputs.
+                    let bound = |pos: usize| -> Result<Option<f32>> {
+                        match node.input.get(pos).filter(|n| !n.is_empty()) {
+                            None => Ok(None),
+                            Some(name) => self
+                                .ids
+                                .get(name)
+                                .and_then(|&id| self.constant(id))
+                                .and_then(|t| t.data.first().copied())
+                                .map(Some)
+                                .ok_or_else(|| tract_err(node, format!("Clip bound '{name}' must be a constant"))),
+                        }
+                    };
+                    min = bound(1)?.unwrap_or(min);
+                    max = bound(2)?.unwrap_or(max);
                 }
                 Op::Clip { min, max }
             }

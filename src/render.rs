@@ -18,7 +18,13 @@ pub fn normalise(map: &[f32]) -> Vec<f32> {
     let hi = finite.fold(f32::NEG_INFINITY, f32::max);
     let span = hi - lo;
     map.iter()
-        .map(|&v| if v.is_finite() && span > 0.0 { ((v - lo) / span).clamp(0.0, 1.0) } else { 0.0 })
+        .map(|&v| {
+            if v.is_finite() && span > 0.0 {
+                ((v - lo) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        })
         .collect()
 }
 
@@ -40,7 +46,13 @@ pub fn heatmap_rgba(map: &[f32]) -> Vec<u8> {
 /// The heatmap blended over the photo, each pixel weighted by its normalised saliency: where the network does
 /// not look the photo shows through, where it looks hardest the colormap's bright end covers it.
 pub fn overlay_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
-    assert_eq!(image_rgba.len(), map.len() * 4, "overlay: the image has {} bytes for {} map values", image_rgba.len(), map.len());
+    assert_eq!(
+        image_rgba.len(),
+        map.len() * 4,
+        "overlay: the image has {} bytes for {} map values",
+        image_rgba.len(),
+        map.len()
+    );
     let mut out = Vec::with_capacity(image_rgba.len());
     for (px, t) in image_rgba.chunks_exact(4).zip(normalise(map)) {
         let heat = inferno(t);
@@ -56,8 +68,15 @@ pub fn overlay_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
 /// `128 + gain · (changed − original)` per channel, in 0–255 pixel units, clamped and rounded: grey where
 /// nothing changed. Gain 10 makes a fooling image's few-pixel-unit perturbation visible.
 pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
-    assert_eq!(original.shape, changed.shape, "diff of tensors with different shapes");
-    assert!(original.shape.len() == 4 && original.shape[..2] == [1, 3], "expected [1, 3, H, W], got {:?}", original.shape);
+    assert_eq!(
+        original.shape, changed.shape,
+        "diff of tensors with different shapes"
+    );
+    assert!(
+        original.shape.len() == 4 && original.shape[..2] == [1, 3],
+        "expected [1, 3, H, W], got {:?}",
+        original.shape
+    );
     let plane = original.shape[2] * original.shape[3];
     let mut out = Vec::with_capacity(plane * 4);
     for i in 0..plane {
@@ -65,7 +84,11 @@ pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
             let k = c * plane + i;
             let d = to_pixel_value(changed.data[k], c) - to_pixel_value(original.data[k], c);
             let v = 128.0 + gain * d;
-            out.push(if v.is_nan() { 128 } else { v.round().clamp(0.0, 255.0) as u8 });
+            out.push(if v.is_nan() {
+                128
+            } else {
+                v.round().clamp(0.0, 255.0) as u8
+            });
         }
         out.push(255);
     }
@@ -75,7 +98,10 @@ pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
 /// PNG file bytes of an RGBA buffer.
 pub fn encode_png_rgba(rgba: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     if rgba.len() as u64 != w as u64 * h as u64 * 4 {
-        return Err(Error::Invalid(format!("PNG: {} bytes do not make a {w}×{h} RGBA image", rgba.len())));
+        return Err(Error::Invalid(format!(
+            "PNG: {} bytes do not make a {w}×{h} RGBA image",
+            rgba.len()
+        )));
     }
     let mut bytes = Vec::new();
     PngEncoder::new(&mut bytes)

@@ -6,7 +6,18 @@ pub struct Tensor {
     pub data: Vec<f32>,
 }
 
+/// A borrowed tensor: the recorded activations stay in tract's buffers and are read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub shape: &'a [usize],
+    pub data: &'a [f32],
+}
+
 impl Tensor {
+    pub fn view(&self) -> View<'_> {
+        View { shape: &self.shape, data: &self.data }
+    }
+
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
         assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?} does not hold {} values", data.len());
         Tensor { shape, data }

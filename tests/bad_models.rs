@@ -198,7 +198,10 @@ fn bad_seeds() {
         ("output gradient of the wrong shape", Seed::OutputGrad(Tensor::zeros(&[1, 5]))),
         ("unknown value", Seed::Channel { value: "no_such_value".into(), channel: 0 }),
         ("channel out of range", Seed::Channel { value: "relu".into(), channel: 4 }),
-        ("value gradient of the wrong shape", Seed::ValueGrad { value: "relu".into(), grad: Tensor::zeros(&[1, 4, 3, 3]) }),
+        (
+            "value gradient of the wrong shape",
+            Seed::ValueGrad { value: "relu".into(), grad: Tensor::zeros(&[1, 4, 3, 3]) },
+        ),
         ("value gradient on an unknown value", Seed::ValueGrad { value: "nope".into(), grad: Tensor::zeros(&[1, 4]) }),
     ];
     for (what, seed) in bad {
@@ -217,4 +220,115 @@ fn classifier_class_out_of_range() {
     assert!(net.logits_and_grad(&x, 4).is_err());
     assert!(net.check_class(4).is_err());
     assert!(netlens::methods::saliency::saliency(&net, &x, Some(1000)).is_err());
+}
+
+// Decodable but malformed graphs: the places where a loader is tempted to index and unwrap.
+
+#[test]
+fn maxpool_without_kernel_shape() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 11);
+    let y = net.node("MaxPool", &["x"], "pool", vec![]);
+    load_err("MaxPool without kernel_shape", &net.bytes(&y));
+}
+
+#[test]
+fn conv_weights_do_not_match_channels() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 12);
+    let w = net.randn("w", &[4, 5, 3, 3], 0.1);
+    let y = net.node("Conv", &["x", &w], "conv", vec![]);
+    load_err("Conv with 5-channel weights on a 3-channel input", &net.bytes(&y));
+}
+
+#[test]
+fn conv_weights_wrong_rank() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 13);
+    let w = net.randn("w", &[4, 3], 0.1);
+    let y = net.node("Conv", &["x", &w], "conv", vec![]);
+    load_err("Conv with rank-2 weights", &net.bytes(&y));
+}
+
+#[test]
+fn reshape_to_impossible_shape() {
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 14);
+    let s = net.init_i64("shape", &[2], vec![7, -1]);
+    let y = net.node("Reshape", &["x", &s], "r", vec![]);
+    load_err("Reshape 48 values to [7, -1]", &net.bytes(&y));
+}
+
+#[test]
+fn concat_of_mismatched_shapes() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 15);
+    let c = net.conv("conv", "x", 3, 2, [3, 3], true, vec![]);
+    let y = net.node("Concat", &["x", &c], "cat", vec![attr_i("axis", 1)]);
+    load_err("Concat of 6x6 and 4x4 planes", &net.bytes(&y));
+}
+
+#[test]
+fn gemm_of_mismatched_shapes() {
+    let mut net = Net::new(&[2, 5], 13, 16);
+    let b = net.randn("B", &[6, 3], 0.1);
+    let y = net.node("Gemm", &["x", &b], "fc", vec![]);
+    load_err("Gemm [2,5] x [6,3]", &net.bytes(&y));
+}
+
+#[test]
+fn initializer_with_too_few_values() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 17);
+    let w = net.init("w", &[4, 3, 3, 3], vec![0.5; 4 * 3 * 3 * 3]);
+    let y = net.node("Conv", &["x", &w], "conv", vec![]);
+    let mut model = net.model(&y);
+    model.graph.as_mut().unwrap().initializer[0].float_data.truncate(10);
+    load_err("initializer declares 108 values, holds 10", &prost::Message::encode_to_vec(&model));
+}
+
+#[test]
+fn input_without_shape_or_type() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 18);
+    let y = net.node("Relu", &["x"], "relu", vec![]);
+    let mut model = net.model(&y);
+    model.graph.as_mut().unwrap().input[0].r#type = None;
+    load_err("input without a type", &prost::Message::encode_to_vec(&model));
+}
+
+#[test]
+fn integer_input() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 19);
+    let y = net.node("Relu", &["x"], "relu", vec![]);
+    let mut model = net.model(&y);
+    if let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) =
+        model.graph.as_mut().unwrap().input[0].r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.elem_type = tract_onnx::pb::tensor_proto::DataType::Int64 as i32;
+    }
+    load_err("int64 input", &prost::Message::encode_to_vec(&model));
+}
+
+#[test]
+fn two_graph_inputs() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 20);
+    let y = net.node("Add", &["x", "x2"], "sum", vec![]);
+    let mut model = net.model(&y);
+    let g = model.graph.as_mut().unwrap();
+    let mut second = g.input[0].clone();
+    second.name = "x2".into();
+    g.input.push(second);
+    load_err("two inputs", &prost::Message::encode_to_vec(&model));
+}
+
+#[test]
+fn node_without_outputs() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 21);
+    net.node("Relu", &["x"], "relu", vec![]);
+    let y = net.node("Relu", &["relu"], "relu2", vec![]);
+    let mut model = net.model(&y);
+    model.graph.as_mut().unwrap().node[0].output.clear();
+    load_err("a node with no outputs", &prost::Message::encode_to_vec(&model));
+}
+
+#[test]
+fn cyclic_graph() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 22);
+    net.node("Add", &["x", "b"], "a", vec![]);
+    let y = net.node("Relu", &["a"], "b", vec![]);
+    load_err("a -> b -> a", &net.bytes(&y));
 }

@@ -113,6 +113,8 @@ fn bad_inputs_fail_with_a_message() {
     assert_fails(&netlens(&["classviz", "--class", "76", "--lr", "nan", "-o", out]), "learning rate");
     assert_fails(&netlens_raw(&["classify", &chelsea(), "--model", text_file.to_str().unwrap()]), "model");
     assert_fails(&netlens_raw(&["classify", &chelsea(), "--model", missing.to_str().unwrap()]), "missing.png");
+    let nowhere = dir.join("no-such-folder/out.png");
+    assert_fails(&netlens(&["classviz", "--class", "76", "-o", nowhere.to_str().unwrap()]), "no-such-folder");
     assert!(!out_png.exists(), "a failed run wrote an output");
     std::fs::remove_dir_all(dir).ok();
 }

@@ -41,7 +41,14 @@ fn check_output(label: &str, net: &Net, out: &str, make_x: impl Fn(u64) -> Tenso
 
 // ------------------------------------------------------------------ Conv
 
-fn conv_case(label: &str, shape: &[usize], cout: usize, kernel: [usize; 2], bias: bool, attrs: Vec<tract_onnx::pb::AttributeProto>) {
+fn conv_case(
+    label: &str,
+    shape: &[usize],
+    cout: usize,
+    kernel: [usize; 2],
+    bias: bool,
+    attrs: Vec<tract_onnx::pb::AttributeProto>,
+) {
     let mut net = Net::new(shape, 13, 1);
     let y = net.conv("conv", "x", shape[1], cout, kernel, bias, attrs);
     check_output(label, &net, &y, gauss(shape), smooth());
@@ -158,7 +165,8 @@ fn conv_auto_pad_same_upper_stride2() {
 fn conv_chain_two_layers() {
     // The second Conv's VJP must take the gradient of an activation, not of the input.
     let mut net = Net::new(&[1, 3, 8, 8], 13, 2);
-    let a = net.conv("c1", "x", 3, 4, [3, 3], true, vec![attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1])]);
+    let a =
+        net.conv("c1", "x", 3, 4, [3, 3], true, vec![attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1])]);
     let b = net.conv("c2", &a, 4, 5, [3, 3], true, vec![attr_ints("pads", &[0, 1, 1, 0])]);
     check_output("conv -> conv", &net, &b, gauss(&[1, 3, 8, 8]), smooth());
 }
@@ -190,7 +198,11 @@ fn maxpool_case(label: &str, shape: &[usize], attrs: Vec<tract_onnx::pb::Attribu
 
 #[test]
 fn maxpool_k2_s2() {
-    maxpool_case("maxpool k2 s2 on 7x7", &[1, 2, 7, 7], vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+    maxpool_case(
+        "maxpool k2 s2 on 7x7",
+        &[1, 2, 7, 7],
+        vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])],
+    );
 }
 
 #[test]
@@ -561,7 +573,8 @@ fn gemm_trans_b_alpha_beta_bias() {
     let mut net = Net::new(&[2, 5], 13, 28);
     let b = net.randn("B", &[4, 5], 0.5);
     let c = net.randn("C", &[4], 0.5);
-    let y = net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transB", 1), attr_f("alpha", 0.7), attr_f("beta", 1.3)]);
+    let y =
+        net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transB", 1), attr_f("alpha", 0.7), attr_f("beta", 1.3)]);
     check_output("gemm transB 1 alpha 0.7 beta 1.3 C[4]", &net, &y, gauss(&[2, 5]), smooth());
 }
 
@@ -622,7 +635,13 @@ fn conv_batchnorm_relu() {
 fn clip_opset6_attributes() {
     let mut net = Net::new(&[1, 3, 5, 5], 6, 34);
     let y = net.node("Clip", &["x"], "clip", vec![attr_f("min", -0.5), attr_f("max", 0.8)]);
-    check_output("opset 6 clip min -0.5 max 0.8", &net, &y, away(&[1, 3, 5, 5], 1.0, &[-0.5, 0.8]), FdOptions::default());
+    check_output(
+        "opset 6 clip min -0.5 max 0.8",
+        &net,
+        &y,
+        away(&[1, 3, 5, 5], 1.0, &[-0.5, 0.8]),
+        FdOptions::default(),
+    );
 }
 
 #[test]
@@ -658,7 +677,13 @@ fn clip_opset13_max_only_empty_min() {
     let mut net = Net::new(&[1, 3, 5, 5], 13, 38);
     let hi = net.init("hi", &[], vec![0.25]);
     let y = net.node("Clip", &["x", "", &hi], "clip", vec![]);
-    check_output("opset 13 clip max 0.25 only (min = '')", &net, &y, away(&[1, 3, 5, 5], 1.0, &[0.25]), FdOptions::default());
+    check_output(
+        "opset 13 clip max 0.25 only (min = '')",
+        &net,
+        &y,
+        away(&[1, 3, 5, 5], 1.0, &[0.25]),
+        FdOptions::default(),
+    );
 }
 
 // ------------------------------------------------------------------ Softmax, LogSoftmax
@@ -668,7 +693,13 @@ fn softmax_case(label: &str, op: &str, opset: i64, shape: &[usize], axis: Option
     let attrs = axis.map(|a| vec![attr_i("axis", a)]).unwrap_or_default();
     let y = net.node(op, &["x"], "sm", attrs);
     let opts = FdOptions { eps: 1e-3, ..smooth() };
-    check_output(label, &net, &y, |a| Tensor::new(shape.to_vec(), randn_tensor(shape, 4000 + a).data.iter().map(|v| 2.0 * v).collect()), opts);
+    check_output(
+        label,
+        &net,
+        &y,
+        |a| Tensor::new(shape.to_vec(), randn_tensor(shape, 4000 + a).data.iter().map(|v| 2.0 * v).collect()),
+        opts,
+    );
 }
 
 #[test]
@@ -706,7 +737,13 @@ fn gemm_softmax_head() {
     let z = net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transB", 1)]);
     let y = net.node("Softmax", &[&z], "prob", vec![attr_i("axis", 1)]);
     let obj = Objective::class(&net, &y, 2);
-    check_fd("gemm -> softmax, Seed::Class(2)", &net.bytes(&y), &obj, gauss(&[1, 6]), FdOptions { eps: 1e-3, ..smooth() });
+    check_fd(
+        "gemm -> softmax, Seed::Class(2)",
+        &net.bytes(&y),
+        &obj,
+        gauss(&[1, 6]),
+        FdOptions { eps: 1e-3, ..smooth() },
+    );
 }
 
 // ------------------------------------------------------------------ chains and seeds
@@ -747,7 +784,13 @@ fn fire_module_class_seed() {
     let net = fire_net();
     for k in [1, 4] {
         let obj = Objective::class(&net, "logits", k);
-        check_fd(&format!("fire module, Seed::Class({k})"), &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
+        check_fd(
+            &format!("fire module, Seed::Class({k})"),
+            &net.bytes("logits"),
+            &obj,
+            gauss(&[1, 3, 15, 15]),
+            chain(),
+        );
     }
 }
 
@@ -777,7 +820,13 @@ fn fire_module_channel_seeds() {
 fn fire_module_value_grad_seed() {
     let net = fire_net();
     let obj = Objective::value_grad(&net, "squeeze_relu", 8);
-    check_fd("fire module, Seed::ValueGrad on squeeze_relu", &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
+    check_fd(
+        "fire module, Seed::ValueGrad on squeeze_relu",
+        &net.bytes("logits"),
+        &obj,
+        gauss(&[1, 3, 15, 15]),
+        chain(),
+    );
 }
 
 /// The public model zoo's squeezenet1.1-7 head (MXNet export, opset 7): Dropout, final Conv,

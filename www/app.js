@@ -162,7 +162,7 @@ async function loadInput(bytes, source) {
   hook.top5 = reply.top.map((t) => ({ ...t, name: labels[t.class].name }));
   hook.imageSource = source;
   renderTop5($('top5'), reply.top, labels);
-  $('crop-caption').textContent = `${describe(source)}, as the network sees it (224×224)`;
+  $('crop-caption').textContent = `${describe(source)}, 224×224 crop`;
   $('fool-run').disabled = !hook.ready;
   return true;
 }

@@ -85,9 +85,20 @@ impl Args {
     fn switch(&self, name: &str) -> bool {
         self.switches.contains(&name)
     }
+    /// Fail before the work, not after it, when an output cannot be written where asked.
+    fn output(&self, name: &str) -> Outcome<Option<String>> {
+        let Some(path) = self.value(name) else { return Ok(None) };
+        let parent = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
+        match parent {
+            Some(dir) if !dir.is_dir() => Err(Failure::Usage(format!("cannot write '{path}': no folder '{}'", dir.display()))),
+            _ => Ok(Some(path.to_string())),
+        }
+    }
+    fn required_output(&self) -> Outcome<String> {
+        self.output("output")?.ok_or_else(|| Failure::Usage("missing -o OUT.png".into()))
+    }
     fn required(&self, name: &str) -> Outcome<&str> {
-        let flag = if name == "output" { "-o OUT.png".to_string() } else { format!("--{name}") };
-        self.value(name).ok_or_else(|| Failure::Usage(format!("missing {flag}")))
+        self.value(name).ok_or_else(|| Failure::Usage(format!("missing --{name}")))
     }
     fn parsed<T: std::str::FromStr>(&self, name: &str) -> Outcome<Option<T>> {
         match self.value(name) {
@@ -221,7 +232,7 @@ fn resolve_class(text: &str, names: &Option<ClassNames>, net: &Classifier, flag:
         return if index < k {
             Ok(index)
         } else {
-            Err(Failure::Usage(format!("--{flag}: class {index} is out of range 0..{}", k - 1)))
+            Err(Failure::Usage(format!("--{flag}: class {index} is out of range (0 to {})", k - 1)))
         };
     }
     let names = names
@@ -303,7 +314,8 @@ fn classify(args: Args) -> Outcome<()> {
 }
 
 fn saliency_cmd(args: Args) -> Outcome<()> {
-    let out = args.required("output")?.to_string();
+    let out = args.required_output()?;
+    let npy = args.output("npy")?;
     let (_, x) = load_image(&args)?;
     let net = load_model(&args)?;
     let names = load_classes(&args)?;
@@ -321,8 +333,8 @@ fn saliency_cmd(args: Args) -> Outcome<()> {
         let overlay = render::overlay_rgba(&image, &s.map);
         write_png(&out, &hstack(&[&image, &heat, &overlay], side), 3 * side as u32, side as u32)?;
     }
-    if let Some(npy) = args.value("npy") {
-        write_npy(npy, &s.map, side)?;
+    if let Some(npy) = npy {
+        write_npy(&npy, &s.map, side)?;
     }
     let predicted = argmax(&s.logits);
     println!(
@@ -351,7 +363,8 @@ fn write_npy(path: &str, map: &[f32], side: usize) -> Outcome<()> {
 }
 
 fn fool_cmd(args: Args) -> Outcome<()> {
-    let out = args.required("output")?.to_string();
+    let out = args.required_output()?;
+    let strip = args.output("strip")?;
     let target_text = args.required("target")?.to_string();
     let defaults = FoolingSettings::default();
     let lr = args.parsed("lr")?.unwrap_or(defaults.lr);
@@ -373,7 +386,7 @@ fn fool_cmd(args: Args) -> Outcome<()> {
     })?;
     let side = imageio::INPUT_SIZE as usize;
     write_png(&out, &imageio::tensor_to_rgba(&report.fooled), side as u32, side as u32)?;
-    if let Some(strip) = args.value("strip") {
+    if let Some(strip) = strip {
         let original = imageio::quantize(&x);
         let panels = [
             imageio::tensor_to_rgba(&original),
@@ -382,7 +395,7 @@ fn fool_cmd(args: Args) -> Outcome<()> {
             render::diff_rgba(&original, &report.fooled, 10.0),
         ];
         let refs: Vec<&[u8]> = panels.iter().map(Vec::as_slice).collect();
-        write_png(strip, &hstack(&refs, side), 4 * side as u32, side as u32)?;
+        write_png(&strip, &hstack(&refs, side), 4 * side as u32, side as u32)?;
     }
     println!("original class:  {}", label(names.as_ref(), report.original_class));
     println!("target class:    {}", label(names.as_ref(), report.target));
@@ -403,7 +416,7 @@ fn fool_cmd(args: Args) -> Outcome<()> {
 
 fn classviz_cmd(args: Args) -> Outcome<()> {
     no_positional(&args)?;
-    let out = args.required("output")?.to_string();
+    let out = args.required_output()?;
     let class_text = args.required("class")?.to_string();
     let d = ClassVizSettings::default();
     let mut settings = ClassVizSettings {

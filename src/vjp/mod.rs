@@ -9,7 +9,7 @@ mod reshape;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, Op, ValueId};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 
 /// Which forward values an op's VJP reads. The forward pass records exactly these.
 pub struct Needs {
@@ -36,7 +36,7 @@ pub fn needs(op: &Op) -> Needs {
 
 /// The forward values a VJP may read: constants and the recorded activations.
 pub trait Values {
-    fn get(&self, id: ValueId) -> Option<&Tensor>;
+    fn get(&self, id: ValueId) -> Option<View<'_>>;
 }
 
 pub struct Step<'a> {
@@ -46,15 +46,15 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
-    fn value(&self, id: ValueId) -> Result<&Tensor> {
+    fn value(&self, id: ValueId) -> Result<View<'_>> {
         self.values.get(id).ok_or_else(|| {
             Error::Forward(format!("value '{}' was not recorded for node '{}'", self.graph.values[id].name, self.node.name))
         })
     }
-    fn input(&self, i: usize) -> Result<&Tensor> {
+    fn input(&self, i: usize) -> Result<View<'_>> {
         self.value(self.node.inputs[i])
     }
-    fn output(&self) -> Result<&Tensor> {
+    fn output(&self) -> Result<View<'_>> {
         self.value(self.node.output)
     }
     fn input_shape(&self, i: usize) -> &[usize] {

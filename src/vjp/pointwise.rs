@@ -1,15 +1,15 @@
 //! Element-wise ops: Relu, Clip, BatchNormalization (inference), Add, Softmax/LogSoftmax.
 
 use super::Step;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 
-pub fn relu(output: &Tensor, grad: &Tensor) -> Tensor {
+pub fn relu(output: View, grad: &Tensor) -> Tensor {
     let data = output.data.iter().zip(&grad.data).map(|(&y, &g)| if y > 0.0 { g } else { 0.0 }).collect();
     Tensor::new(grad.shape.clone(), data)
 }
 
 /// The gradient passes where the input was strictly inside [min, max] (PyTorch's hardtanh rule).
-pub fn clip(input: &Tensor, grad: &Tensor, min: f32, max: f32) -> Tensor {
+pub fn clip(input: View, grad: &Tensor, min: f32, max: f32) -> Tensor {
     let data =
         input.data.iter().zip(&grad.data).map(|(&x, &g)| if x > min && x < max { g } else { 0.0 }).collect();
     Tensor::new(grad.shape.clone(), data)
@@ -63,7 +63,7 @@ pub fn add(step: &Step, grad: &Tensor) -> Vec<Option<Tensor>> {
 }
 
 /// y = softmax(x): dx = y * (g - sum(g * y)); y = log_softmax(x): dx = g - softmax(x) * sum(g).
-pub fn softmax(output: &Tensor, grad: &Tensor, rows: usize, len: usize, inner: usize, log: bool) -> Tensor {
+pub fn softmax(output: View, grad: &Tensor, rows: usize, len: usize, inner: usize, log: bool) -> Tensor {
     let mut dx = vec![0.0f32; grad.len()];
     for r in 0..rows {
         for j in 0..inner {

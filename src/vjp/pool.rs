@@ -1,7 +1,7 @@
 //! Pools: MaxPool routes each output's gradient to its window's maximum; the averages spread it.
 
 use crate::graph::Window;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 
 /// Input positions covered by output position `o` along one axis, as (position, in_bounds).
 fn taps(w: &Window, axis: usize, o: usize) -> impl Iterator<Item = isize> + '_ {
@@ -9,31 +9,46 @@ fn taps(w: &Window, axis: usize, o: usize) -> impl Iterator<Item = isize> + '_ {
     (0..w.kernel[axis]).map(move |k| start + (k * w.dilations[axis]) as isize)
 }
 
-/// Routes the gradient to the first maximum of each window (padding never wins), as PyTorch does.
-pub fn max_pool(input: &Tensor, grad: &Tensor, w: &Window) -> Tensor {
+/// Routes the gradient to the first maximum of each window in scan order (padding never wins),
+/// as PyTorch does.
+pub fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
     let [n, c, h, wd] = [input.shape[0], input.shape[1], input.shape[2], input.shape[3]];
     let [oh, ow] = [grad.shape[2], grad.shape[3]];
-    let mut dx = vec![0.0f32; input.len()];
-    let mut cells = Vec::with_capacity(w.kernel[0] * w.kernel[1]);
+    let [kh, kw] = w.kernel;
+    let [sh, sw] = w.strides;
+    let [dh, dw] = w.dilations;
+    let [ph, pw] = [w.pads_begin[0] as isize, w.pads_begin[1] as isize];
+    let mut dx = vec![0.0f32; input.data.len()];
     for plane in 0..n * c {
         let x = &input.data[plane * h * wd..(plane + 1) * h * wd];
         let g = &grad.data[plane * oh * ow..(plane + 1) * oh * ow];
         let d = &mut dx[plane * h * wd..(plane + 1) * h * wd];
         for oy in 0..oh {
+            let y0 = (oy * sh) as isize - ph;
             for ox in 0..ow {
-                cells.clear();
-                for iy in taps(w, 0, oy).filter(|&p| p >= 0 && (p as usize) < h) {
-                    cells.extend(taps(w, 1, ox).filter(|&p| p >= 0 && (p as usize) < wd).map(|ix| iy as usize * wd + ix as usize));
+                let x0 = (ox * sw) as isize - pw;
+                let (mut best, mut best_at) = (f32::NEG_INFINITY, usize::MAX);
+                for ky in 0..kh {
+                    let iy = y0 + (ky * dh) as isize;
+                    if iy < 0 || iy as usize >= h {
+                        continue;
+                    }
+                    let row = iy as usize * wd;
+                    for kx in 0..kw {
+                        let ix = x0 + (kx * dw) as isize;
+                        if ix >= 0 && (ix as usize) < wd && x[row + ix as usize] > best {
+                            best = x[row + ix as usize];
+                            best_at = row + ix as usize;
+                        }
+                    }
                 }
-                let max = cells.iter().map(|&at| x[at]).fold(f32::NEG_INFINITY, f32::max);
-                // Exact ties go to the first cell in scan order, as in PyTorch.
-                if let Some(&at) = cells.iter().find(|&&at| x[at] == max) {
-                    d[at] += g[oy * ow + ox];
+                if best_at != usize::MAX {
+                    d[best_at] += g[oy * ow + ox];
                 }
             }
         }
     }
-    Tensor::new(input.shape.clone(), dx)
+    Tensor::new(input.shape.to_vec(), dx)
 }
 
 pub fn average_pool(in_shape: &[usize], grad: &Tensor, w: &Window, count_include_pad: bool) -> Tensor {

@@ -103,7 +103,12 @@ pub fn shuffled_grid(shape: &[usize], seed: u64, step: f32) -> Tensor {
 // ---------------------------------------------------------------- ONNX models in memory
 
 pub fn attr_i(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
 }
 
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
@@ -116,7 +121,12 @@ pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
 }
 
 pub fn attr_f(name: &str, v: f32) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Float as i32, f: v, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Float as i32,
+        f: v,
+        ..Default::default()
+    }
 }
 
 pub fn attr_s(name: &str, v: &str) -> AttributeProto {
@@ -166,7 +176,14 @@ pub struct Net {
 
 impl Net {
     pub fn new(input_shape: &[usize], opset: i64, seed: u64) -> Net {
-        Net { input_shape: input_shape.to_vec(), opset, nodes: vec![], inits: vec![], rng: rng(seed ^ 0x5eed), positive_bias: false }
+        Net {
+            input_shape: input_shape.to_vec(),
+            opset,
+            nodes: vec![],
+            inits: vec![],
+            rng: rng(seed ^ 0x5eed),
+            positive_bias: false,
+        }
     }
 
     pub fn init(&mut self, name: &str, dims: &[usize], data: Vec<f32>) -> String {
@@ -229,11 +246,19 @@ impl Net {
     ) -> String {
         let group = attrs.iter().find(|a| a.name == "group").map_or(1, |a| a.i as usize);
         let fan_in = cin / group * kernel[0] * kernel[1];
-        let w = self.randn(&format!("{name}.weight"), &[cout, cin / group, kernel[0], kernel[1]], (2.0 / fan_in as f32).sqrt());
+        let w = self.randn(
+            &format!("{name}.weight"),
+            &[cout, cin / group, kernel[0], kernel[1]],
+            (2.0 / fan_in as f32).sqrt(),
+        );
         let mut inputs = vec![input.to_string(), w];
         if bias {
             let b = format!("{name}.bias");
-            inputs.push(if self.positive_bias { self.uniform(&b, &[cout], 0.05, 0.5) } else { self.randn(&b, &[cout], 0.3) });
+            inputs.push(if self.positive_bias {
+                self.uniform(&b, &[cout], 0.05, 0.5)
+            } else {
+                self.randn(&b, &[cout], 0.3)
+            });
         }
         attrs.push(attr_ints("kernel_shape", &[kernel[0] as i64, kernel[1] as i64]));
         let refs: Vec<&str> = inputs.iter().map(|s| s.as_str()).collect();
@@ -304,7 +329,9 @@ impl Objective {
     pub fn channel(net: &Net, value: &str, channel: usize) -> Objective {
         let shape = value_shape(net, value);
         let plane: usize = shape[2..].iter().product();
-        let w = (0..shape.iter().product::<usize>()).map(|i| if (i / plane) % shape[1] == channel { 1.0 } else { 0.0 }).collect();
+        let w = (0..shape.iter().product::<usize>())
+            .map(|i| if (i / plane) % shape[1] == channel { 1.0 } else { 0.0 })
+            .collect();
         Objective { seed: Seed::Channel { value: value.into(), channel }, probe: net.bytes(value), w }
     }
 
@@ -392,7 +419,10 @@ pub fn check_fd(label: &str, model: &[u8], obj: &Objective, make_x: impl Fn(u64)
         let direct = engine.forward_only(&x).expect("forward_only");
         assert_eq!(acts.output().shape, direct.shape, "{label}: forward output shape");
         let out_diff = acts.output().data.iter().zip(&direct.data).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(out_diff <= 1e-5 * (1.0 + direct.data.iter().fold(0f32, |m, v| m.max(v.abs()))), "{label}: forward() and forward_only() disagree by {out_diff}");
+        assert!(
+            out_diff <= 1e-5 * (1.0 + direct.data.iter().fold(0f32, |m, v| m.max(v.abs()))),
+            "{label}: forward() and forward_only() disagree by {out_diff}"
+        );
 
         let g = engine.backward(&acts, &obj.seed).unwrap_or_else(|e| panic!("{label}: backward: {e}"));
         assert_eq!(g.shape, x.shape, "{label}: gradient shape");

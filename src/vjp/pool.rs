@@ -14,31 +14,23 @@ fn taps(w: &Window, axis: usize, o: usize) -> impl Iterator<Item = isize> + '_ {
 pub fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
     let [n, c, h, wd] = [input.shape[0], input.shape[1], input.shape[2], input.shape[3]];
     let [oh, ow] = [grad.shape[2], grad.shape[3]];
-    let [kh, kw] = w.kernel;
-    let [sh, sw] = w.strides;
-    let [dh, dw] = w.dilations;
-    let [ph, pw] = [w.pads_begin[0] as isize, w.pads_begin[1] as isize];
+    // The window rows/columns that fall inside the input, per output row/column, computed once
+    // so the inner loops carry no bounds tests.
+    let rows: Vec<Vec<usize>> = (0..oh).map(|o| inside(w, 0, o, h).map(|iy| iy * wd).collect()).collect();
+    let cols: Vec<Vec<usize>> = (0..ow).map(|o| inside(w, 1, o, wd).collect()).collect();
     let mut dx = vec![0.0f32; input.data.len()];
     for plane in 0..n * c {
         let x = &input.data[plane * h * wd..(plane + 1) * h * wd];
         let g = &grad.data[plane * oh * ow..(plane + 1) * oh * ow];
         let d = &mut dx[plane * h * wd..(plane + 1) * h * wd];
-        for oy in 0..oh {
-            let y0 = (oy * sh) as isize - ph;
-            for ox in 0..ow {
-                let x0 = (ox * sw) as isize - pw;
+        for (oy, row_starts) in rows.iter().enumerate() {
+            for (ox, col_offsets) in cols.iter().enumerate() {
                 let (mut best, mut best_at) = (f32::NEG_INFINITY, usize::MAX);
-                for ky in 0..kh {
-                    let iy = y0 + (ky * dh) as isize;
-                    if iy < 0 || iy as usize >= h {
-                        continue;
-                    }
-                    let row = iy as usize * wd;
-                    for kx in 0..kw {
-                        let ix = x0 + (kx * dw) as isize;
-                        if ix >= 0 && (ix as usize) < wd && x[row + ix as usize] > best {
-                            best = x[row + ix as usize];
-                            best_at = row + ix as usize;
+                for &r in row_starts {
+                    for &c in col_offsets {
+                        if x[r + c] > best {
+                            best = x[r + c];
+                            best_at = r + c;
                         }
                     }
                 }
@@ -49,6 +41,11 @@ pub fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
         }
     }
     Tensor::new(input.shape.to_vec(), dx)
+}
+
+/// Input positions of output position `o`'s window along `axis` that lie inside [0, len).
+fn inside(w: &Window, axis: usize, o: usize, len: usize) -> impl Iterator<Item = usize> + '_ {
+    taps(w, axis, o).filter(move |&p| p >= 0 && (p as usize) < len).map(|p| p as usize)
 }
 
 pub fn average_pool(in_shape: &[usize], grad: &Tensor, w: &Window, count_include_pad: bool) -> Tensor {

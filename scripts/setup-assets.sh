@@ -38,7 +38,8 @@ if [ -f "$shared/models/squeezenet1_1.onnx" ]; then
   ref="$shared/models/reference/gradients"
   if [ -f "$ref/chelsea_224.png" ]; then
     mkdir -p "$out/reference"
-    install -m 644 "$ref/chelsea_224.png" "$ref/saliency_chelsea_285.npy" "$out/reference/"
+    install -m 644 "$ref/chelsea_224.png" "$ref/motorcycle_left_224.png" "$ref/saliency_motorcycle_left_665.npy" \
+      "$out/reference/"
   fi
   source_note="$shared"
 else

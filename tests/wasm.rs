@@ -9,8 +9,11 @@ const MODEL: &[u8] = include_bytes!("../assets/models/squeezenet1_1.onnx");
 const CLASSES: &str = include_str!("../assets/models/imagenet_classes.txt");
 const SYNSETS: &str = include_str!("../assets/models/imagenet_synset_words.txt");
 const CHELSEA_224: &[u8] = include_bytes!("../assets/reference/chelsea_224.png");
-// PyTorch autograd's saliency of chelsea_224 for class 285 (see shared/models/reference/gradients/index.json).
-const SALIENCY_285: &[u8] = include_bytes!("../assets/reference/saliency_chelsea_285.npy");
+// PyTorch autograd's saliency of motorcycle_left_224 for class 665 (shared/models/reference/gradients/index.json).
+// This entry, not chelsea's: chelsea has a MaxPool near-tie on which tract's and PyTorch's float32 rounding
+// choose different inputs (see tests/reference.rs), which the strict 1e-3 bar cannot absorb.
+const MOTORCYCLE_224: &[u8] = include_bytes!("../assets/reference/motorcycle_left_224.png");
+const SALIENCY_665: &[u8] = include_bytes!("../assets/reference/saliency_motorcycle_left_665.npy");
 
 fn lens() -> NetLens {
     NetLens::new(MODEL, CLASSES, SYNSETS).unwrap_or_else(|_| panic!("the model must load"))
@@ -38,9 +41,9 @@ fn classifies_the_cat_and_names_it() {
 #[wasm_bindgen_test]
 fn saliency_in_wasm_matches_pytorch() {
     let lens = lens();
-    let image = Image::decode(CHELSEA_224).unwrap_or_else(|_| panic!("decode"));
-    let s = lens.saliency(&image, Some(285)).unwrap_or_else(|_| panic!("saliency"));
-    let reference = npy_f32(SALIENCY_285);
+    let image = Image::decode(MOTORCYCLE_224).unwrap_or_else(|_| panic!("decode"));
+    let s = lens.saliency(&image, Some(665)).unwrap_or_else(|_| panic!("saliency"));
+    let reference = npy_f32(SALIENCY_665);
     let ours = s.map();
     assert_eq!(ours.len(), reference.len());
     let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));

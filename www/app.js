@@ -195,6 +195,7 @@ async function useFile(file, how) {
     showMessage('error', `“${file.name}” is ${(file.size / 1e6).toFixed(0)} MB; netlens takes image files up to ${MAX_FILE_BYTES / 1e6} MB.`);
     return;
   }
+  ++inputSeq;
   const bytes = new Uint8Array(await file.arrayBuffer());
   const name = file.name || `${how} image`;
   if (!(await loadInput(bytes, { kind: 'file', name }))) return;
@@ -211,7 +212,23 @@ async function useFile(file, how) {
   afterInputChanged();
 }
 
-async function useSample(id) {
+let inputSeq = 0; // counts input requests, so a slow sample download cannot override a later choice
+let sampleLoad = null; // {id, promise} of the sample being fetched and decoded
+
+// Clicking the sample that is already the input (or already on its way) does nothing: reloading it would
+// cancel a fooling run started meanwhile on the very same image.
+function useSample(id) {
+  if (sampleLoad?.id === id) return sampleLoad.promise;
+  if (state.image?.kind === 'sample' && state.image.id === id && lastInput?.source.id === id) return Promise.resolve(true);
+  const promise = loadSample(id).finally(() => {
+    if (sampleLoad?.promise === promise) sampleLoad = null;
+  });
+  sampleLoad = { id, promise };
+  return promise;
+}
+
+async function loadSample(id) {
+  const mine = ++inputSeq;
   const sample = samples.find((s) => s.id === id);
   if (!sample) {
     showMessage('error', `There is no sample image called “${id}”.`);
@@ -226,6 +243,7 @@ async function useSample(id) {
     showMessage('error', `Could not fetch the sample “${id}”: ${e.message}`);
     return false;
   }
+  if (mine !== inputSeq) return false; // the user chose another image while this one downloaded
   if (!(await loadInput(bytes, { kind: 'sample', id }))) return false;
   state.image = { kind: 'sample', id };
   setShareProblem(null);
@@ -654,7 +672,14 @@ async function onReady() {
 }
 
 function init() {
-  const search = async (query) => (await request({ type: 'search', query })).classes;
+  const search = async (query) => {
+    if (!hook.ready) return [];
+    try {
+      return (await request({ type: 'search', query })).classes;
+    } catch {
+      return []; // the engine restarted mid-search; the next keystroke asks again
+    }
+  };
   const getLabels = () => labels;
   salPicker = classPicker('sal', {
     search, labels: getLabels,

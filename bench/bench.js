@@ -1,0 +1,274 @@
+// One suite per page load, so that each peer starts from a fresh wasm instance and its own thread setting.
+// The driver (run-browser.mjs) reads window.__bench when `done` is set.
+import { measure, summarize, maxAbsDiff, maxAbs, argmax } from './stats.js';
+import { parseNpy } from './npy.js';
+
+const params = new URLSearchParams(location.search);
+const SUITE = params.get('suite') ?? 'netlens';
+const THREADS = Number(params.get('threads') ?? 1);
+const RUNS = Math.max(1, Number(params.get('runs') ?? 10));
+const WARMUP = 3;
+const REF_CLASS = 285; // Egyptian cat: the class of grad_chelsea_285.npy
+const FOOL_TARGET = 76; // tarantula, as in the native bench
+const MEAN = [0.485, 0.456, 0.406];
+const STD = [0.229, 0.224, 0.225];
+
+window.__bench = { done: false };
+const out = document.getElementById('out');
+
+async function bytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+const text = async (url) => new TextDecoder().decode(await bytes(url));
+const npy = async (url) => parseNpy((await bytes(url)).buffer);
+
+/** The reference image as the network sees it: pixels /255, minus mean, over std, NCHW [1,3,224,224]. */
+async function chelseaTensor() {
+  const blob = new Blob([await bytes('/reference/gradients/chelsea_224.png')], { type: 'image/png' });
+  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const canvas = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(bmp, 0, 0);
+  const { data, width, height } = ctx.getImageData(0, 0, bmp.width, bmp.height);
+  const plane = width * height;
+  const x = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) x[c * plane + i] = (data[4 * i + c] / 255 - MEAN[c]) / STD[c];
+  }
+  return { data: x, shape: [1, 3, height, width] };
+}
+
+const MODEL_URL = '/assets/models/squeezenet1_1.onnx';
+
+// ---------------- netlens ----------------
+
+async function netlensModule() {
+  const probe = await fetch('/pkg/netlens_bg.wasm', { method: 'HEAD' });
+  if (!probe.ok) throw new Error('not built: pkg/netlens_bg.wasm is missing (make wasm)');
+  return import('/pkg/netlens.js');
+}
+
+async function netlensInputs() {
+  const [model, classes, synsets, png] = await Promise.all([
+    bytes(MODEL_URL), text('/assets/models/imagenet_classes.txt'),
+    text('/assets/models/imagenet_synset_words.txt'), bytes('/reference/gradients/chelsea_224.png'),
+  ]);
+  return { model, classes, synsets, png };
+}
+
+/** Cold start in this fresh page: module init, model download and load, first classification. */
+async function suiteStartup() {
+  const t0 = performance.now(); // ms since navigation start
+  const mod = await netlensModule();
+  await mod.default({ module_or_path: '/pkg/netlens_bg.wasm' });
+  const tInit = performance.now();
+  const { model, classes, synsets, png } = await netlensInputs();
+  const tFetched = performance.now();
+  const lens = new mod.NetLens(model, classes, synsets);
+  const tModel = performance.now();
+  const image = mod.Image.decode(png);
+  const probs = lens.classify(image);
+  const tFirst = performance.now();
+  return {
+    moduleStartMs: t0, wasmInitMs: tInit - t0, fetchMs: tFetched - tInit, modelLoadMs: tModel - tFetched,
+    firstClassifyMs: tFirst - tModel, navigationToFirstClassMs: tFirst, top1: argmax(probs),
+  };
+}
+
+async function suiteNetlens() {
+  const mod = await netlensModule();
+  const wasmBytes = await bytes('/pkg/netlens_bg.wasm');
+  await mod.default({ module_or_path: wasmBytes });
+  mod.installPanicHook?.();
+  const { model, classes, synsets, png } = await netlensInputs();
+  const r = { available: {}, checks: {} };
+
+  r.wasmCompile = await measure(() => WebAssembly.compile(wasmBytes), { warmup: 1, runs: RUNS });
+  r.modelLoad = await measure(() => new mod.NetLens(model, classes, synsets).free(), { warmup: 1, runs: RUNS });
+  const lens = new mod.NetLens(model, classes, synsets);
+  const image = mod.Image.decode(png);
+
+  const probs = lens.classify(image);
+  r.checks.top1 = argmax(probs);
+  r.forward = await measure(() => lens.classify(image), { warmup: WARMUP, runs: RUNS });
+
+  // Bindings a bench needs beyond the page's API; timed when the wasm layer has them.
+  r.available.forwardBackward = typeof lens.benchForwardBackward === 'function';
+  if (r.available.forwardBackward) {
+    r.forwardBackward = await measure(() => lens.benchForwardBackward(image, REF_CLASS), { warmup: WARMUP, runs: RUNS });
+  }
+  r.available.forwardOnly = typeof lens.benchForward === 'function';
+  if (r.available.forwardOnly) {
+    r.forwardOnly = await measure(() => lens.benchForward(image), { warmup: WARMUP, runs: RUNS });
+  }
+
+  // What the page's worker does for a saliency request: compute, then copy the map and both pictures out.
+  r.saliency = await measure(() => {
+    const s = lens.saliency(image, REF_CLASS);
+    s.map();
+    s.heatmap();
+    s.overlay();
+    s.free();
+  }, { warmup: WARMUP, runs: RUNS });
+
+  // A fresh run each time, so its first step is a full ascent step (as in the native bench).
+  const foolJson = JSON.stringify({ target: FOOL_TARGET });
+  r.foolingIteration = await measure((run) => run.step(lens), {
+    warmup: WARMUP, runs: RUNS, prepare: () => lens.startFooling(image, foolJson), cleanup: (run) => run.free(),
+  });
+
+  // One class-visualization iteration as the page's worker runs it: step, frame out, probabilities out.
+  const vizJson = JSON.stringify({ class: FOOL_TARGET, iters: 100, seed: 1 });
+  const warmViz = lens.startClassViz(vizJson);
+  for (let i = 0; i < WARMUP; i++) warmViz.step(lens, vizJson);
+  warmViz.free();
+  const viz = lens.startClassViz(vizJson);
+  const steps = [];
+  const vizStart = performance.now();
+  for (let i = 0; i < 100; i++) {
+    const t = performance.now();
+    viz.step(lens, vizJson);
+    viz.rgba();
+    viz.probs();
+    steps.push(performance.now() - t);
+  }
+  r.classVizRun100Loop = summarize([performance.now() - vizStart]);
+  viz.free();
+  r.classVizIteration = summarize(steps);
+
+  r.available.backwardTimed = typeof lens.backwardTimed === 'function';
+  if (r.available.backwardTimed) r.backwardByOp = await backwardByOp(lens, image);
+
+  r.wasmBytes = wasmBytes.length;
+  lens.free();
+  image.free();
+  return r;
+}
+
+/**
+ * Per-op-type backward time, from a binding `lens.backwardTimed(image, class, callback)` that calls
+ * `callback(opType, nodeIndex)` right after each node's VJP (Engine::backward_timed) and is timed from its first
+ * VJP on: the forward it needs runs before the first callback's reference mark `start` would be taken, so the
+ * binding calls `callback("", -1)` once when the backward pass begins.
+ */
+async function backwardByOp(lens, image) {
+  const perOp = new Map();
+  let total = 0;
+  for (let run = 0; run < WARMUP + RUNS; run++) {
+    let mark = null;
+    let start = null;
+    lens.backwardTimed(image, REF_CLASS, (op, node) => {
+      const now = performance.now();
+      if (node < 0) {
+        mark = start = now;
+        return;
+      }
+      if (run >= WARMUP) {
+        const e = perOp.get(op) ?? { ms: 0, nodes: 0 };
+        e.ms += now - mark;
+        e.nodes += 1;
+        perOp.set(op, e);
+      }
+      mark = now;
+    });
+    if (run >= WARMUP) total += mark - start;
+  }
+  return {
+    runs: RUNS, backwardMs: total / RUNS,
+    ops: [...perOp].map(([op, e]) => ({ op, nodes: e.nodes / RUNS, ms: e.ms / RUNS })).sort((a, b) => b.ms - a.ms),
+  };
+}
+
+// ---------------- onnxruntime-web ----------------
+
+async function suiteOrt() {
+  const ort = await import('/ort/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/ort/';
+  ort.env.wasm.numThreads = THREADS;
+  ort.env.wasm.proxy = false;
+  const model = await bytes(MODEL_URL);
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const createMs = performance.now() - t0;
+  const input = await npy('/reference/test_data_set_0/input_0.npy');
+  const want = await npy('/reference/test_data_set_0/output_0.npy');
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+  const got = (await session.run(feeds))[session.outputNames[0]].data;
+  const checks = {
+    maxAbsErr: maxAbsDiff(got, want.data), refMaxAbs: maxAbs(want.data), top1: argmax(got), top1Ref: argmax(want.data),
+  };
+  const forward = await measure(() => session.run(feeds), { warmup: WARMUP, runs: RUNS });
+  return {
+    version: ort.env.versions?.web ?? ort.env.versions?.common, threads: THREADS,
+    crossOriginIsolated: self.crossOriginIsolated, createMs, checks, forward,
+  };
+}
+
+// ---------------- TensorFlow.js ----------------
+
+async function suiteTfjs() {
+  let bundle;
+  try {
+    bundle = await import('./out/tfjs.js');
+  } catch (e) {
+    throw new Error(`bench/out/tfjs.js is missing or broken (built by \`make -f bench/bench.mk bench-deps\`): ${e.message}`);
+  }
+  const { tf, wasm, protobuf } = bundle;
+  const { buildSqueezeNet, nhwcFromNchw } = await import('./tfjs-squeezenet.js');
+  wasm.setWasmPaths('/tfjs-wasm/');
+  wasm.setThreadsCount(THREADS);
+  if (!(await tf.setBackend('wasm'))) throw new Error('the TF.js wasm backend did not start');
+  await tf.ready();
+  const env = {
+    version: tf.version_core, backend: tf.getBackend(), threads: wasm.getThreadsCount?.(),
+    simd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+    multithread: await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+    crossOriginIsolated: self.crossOriginIsolated,
+  };
+  const onnx = await bytes(MODEL_URL);
+  const input = await npy('/reference/test_data_set_0/input_0.npy');
+  const want = await npy('/reference/test_data_set_0/output_0.npy');
+  const chelsea = await chelseaTensor();
+  const wantGrad = await npy('/reference/gradients/grad_chelsea_285.npy');
+  const x = nhwcFromNchw(tf, input.data, input.shape);
+  const xc = nhwcFromNchw(tf, chelsea.data, chelsea.shape);
+
+  const variants = {};
+  for (const fused of [true, false]) {
+    const net = buildSqueezeNet(tf, protobuf, onnx, { fused });
+    const logits = tf.tidy(() => net.forward(x)).dataSync();
+    // The gradient comes back NHWC; the reference is NCHW.
+    const grad = tf.tidy(() => tf.transpose(net.inputGradient(xc, REF_CLASS), [0, 3, 1, 2])).dataSync();
+    const chelseaTop1 = argmax(tf.tidy(() => net.forward(xc)).dataSync());
+    const checks = {
+      logitsMaxAbsErr: maxAbsDiff(logits, want.data), logitsRefMaxAbs: maxAbs(want.data),
+      top1: argmax(logits), top1Ref: argmax(want.data), chelseaTop1,
+      gradMaxAbsErr: maxAbsDiff(grad, wantGrad.data), gradRefMaxAbs: maxAbs(wantGrad.data),
+    };
+    const forward = await measure(() => tf.tidy(() => net.forward(x).dataSync()), { warmup: WARMUP, runs: RUNS });
+    const forwardGradient = await measure(() => tf.tidy(() => net.inputGradient(xc, REF_CLASS).dataSync()),
+      { warmup: WARMUP, runs: RUNS });
+    net.dispose();
+    variants[fused ? 'fused' : 'unfused'] = { checks, forward, forwardGradient };
+  }
+  x.dispose();
+  xc.dispose();
+  return { env, variants, tensorsLeft: tf.memory().numTensors };
+}
+
+const SUITES = { netlens: suiteNetlens, startup: suiteStartup, ort: suiteOrt, tfjs: suiteTfjs };
+
+(async () => {
+  try {
+    const suite = SUITES[SUITE];
+    if (!suite) throw new Error(`unknown suite ${SUITE}`);
+    const result = await suite();
+    window.__bench = { done: true, suite: SUITE, result };
+    out.textContent = JSON.stringify(result, (k, v) => (k === 'samples' ? undefined : v), 2);
+  } catch (e) {
+    window.__bench = { done: true, suite: SUITE, error: `${e?.message ?? e}\n${e?.stack ?? ''}` };
+    out.textContent = `error: ${e?.message ?? e}`;
+  }
+})();

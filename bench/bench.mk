@@ -1,0 +1,47 @@
+# `make bench` (issue 4): native and browser benchmarks, peers in the same run, one table.
+# Included from the top-level Makefile (`include bench/bench.mk`, and `bench: bench-all`); it relies on that
+# Makefile's `wasm`, `assets` and `toolchain` targets. Results go to bench/out/ (git-ignored), the table to
+# stdout and bench/out/report.txt. BENCH_RUNS / BENCH_VIZ_RUNS set the timed runs (default 10 each).
+
+BENCH_OUT := bench/out
+BENCH_RUNS ?= 10
+BENCH_VIZ_RUNS ?= 10
+BENCH_VENV := bench/.venv
+# The Makefile that includes this one, for the recursive calls that keep going when one part fails.
+BENCH_TOP := $(firstword $(MAKEFILE_LIST))
+
+.PHONY: bench-all bench-deps bench-native bench-browser bench-report
+
+bench-all: bench-deps wasm assets
+	@mkdir -p $(BENCH_OUT); status=0; \
+	$(MAKE) --no-print-directory -f $(BENCH_TOP) bench-native || status=1; \
+	$(MAKE) --no-print-directory -f $(BENCH_TOP) bench-browser || status=1; \
+	$(MAKE) --no-print-directory -f $(BENCH_TOP) bench-report; \
+	if [ $$status -ne 0 ]; then echo "make bench: a part failed (see above; its rows say so)" >&2; fi; \
+	exit $$status
+
+# The peers' npm packages, TF.js bundled with its gradients, and a venv with the native onnxruntime peer.
+bench-deps:
+	@if [ ! -d node_modules/onnxruntime-web ] || [ ! -d node_modules/esbuild ] || [ ! -d node_modules/playwright-core ]; then \
+		npm ci --no-audit --no-fund; fi
+	@mkdir -p $(BENCH_OUT)
+	node_modules/.bin/esbuild bench/tfjs-entry.js --bundle --format=esm --minify --platform=browser \
+		--log-level=warning --outfile=$(BENCH_OUT)/tfjs.js
+	@if [ ! -x $(BENCH_VENV)/bin/python ] || ! $(BENCH_VENV)/bin/python -c 'import onnxruntime, numpy' 2>/dev/null; then \
+		python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q -r bench/requirements.txt \
+		|| echo "bench: no venv for the native onnxruntime peer; its rows will say 'not run'" >&2; fi
+
+bench-native:
+	@mkdir -p $(BENCH_OUT)
+	@rm -f $(BENCH_OUT)/native.txt $(BENCH_OUT)/native_peers.json
+	@if [ -x $(BENCH_VENV)/bin/python ]; then \
+		BENCH_RUNS=$(BENCH_RUNS) $(BENCH_VENV)/bin/python bench/native_peers.py > $(BENCH_OUT)/native_peers.json.partial \
+		&& mv $(BENCH_OUT)/native_peers.json.partial $(BENCH_OUT)/native_peers.json; fi
+	cargo bench --bench engine > $(BENCH_OUT)/native.txt.partial && mv $(BENCH_OUT)/native.txt.partial $(BENCH_OUT)/native.txt
+
+bench-browser:
+	@rm -f $(BENCH_OUT)/browser.json
+	node bench/run-browser.mjs --runs $(BENCH_RUNS) --viz-runs $(BENCH_VIZ_RUNS) --out $(BENCH_OUT)/browser.json
+
+bench-report:
+	@node bench/report.mjs $(BENCH_OUT) | tee $(BENCH_OUT)/report.txt

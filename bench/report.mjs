@@ -1,0 +1,274 @@
+// `node bench/report.mjs [outdir]`: one table from the results bench/bench.mk collected in bench/out/:
+// native.txt (`cargo bench --bench engine`), native_peers.json (bench/native_peers.py) and browser.json
+// (bench/run-browser.mjs). A missing or failed part shows as such in its rows; nothing is made up.
+import { readFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = process.argv[2] ?? path.join(REPO, 'bench/out');
+
+const readJson = (name) => {
+  const file = path.join(OUT, name);
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    return { error: `${name}: ${e.message}` };
+  }
+};
+const readText = (file) => (existsSync(file) ? readFileSync(file, 'utf8') : null);
+const run = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+};
+
+// ---------- machine and build ----------
+
+function machine() {
+  const cpuinfo = readText('/proc/cpuinfo') ?? '';
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const flags = /flags\s*:\s*(.+)/.exec(cpuinfo)?.[1].split(' ') ?? [];
+  const simd = ['avx2', 'avx512f', 'fma'].filter((f) => flags.includes(f)).join(' ');
+  return `${model}, ${os.cpus().length} cores (${simd || 'no avx2'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; `
+    + `load average at report ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+}
+
+/** The keys of one [section] of a TOML file, as written (enough for Cargo.toml's profiles). */
+function tomlSection(text, name) {
+  if (!text) return {};
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.trim() === `[${name}]`);
+  if (at < 0) return {};
+  const out = {};
+  for (const line of lines.slice(at + 1)) {
+    if (/^\s*\[/.test(line)) break;
+    const m = /^\s*([\w-]+)\s*=\s*(.+?)\s*(#.*)?$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function buildFlags() {
+  const cargo = readText(path.join(REPO, 'Cargo.toml'));
+  const config = readText(path.join(REPO, '.cargo/config.toml'));
+  const fmt = (o) => Object.entries(o).map(([k, v]) => `${k}=${v}`).join(' ') || '(not found)';
+  const wasmFlags = tomlSection(config, 'target.wasm32-unknown-unknown').rustflags ?? '(none)';
+  const wasm = path.join(REPO, 'pkg/netlens_bg.wasm');
+  let size = 'pkg/netlens_bg.wasm missing';
+  if (existsSync(wasm)) {
+    const bytes = readFileSync(wasm);
+    size = `${(bytes.length / 1e6).toFixed(2)} MB, ${(gzipSync(bytes, { level: 9 }).length / 1e6).toFixed(2)} MB gzip -9`;
+  }
+  return [
+    `rustc: ${run('rustc', ['--version']) ?? 'unknown'}; wasm-bindgen: ${run('wasm-bindgen', ['--version']) ?? 'not installed'}`,
+    `native (cargo bench, profile release): ${fmt(tomlSection(cargo, 'profile.release'))}`,
+    `wasm (profile wasm): ${fmt(tomlSection(cargo, 'profile.wasm'))}; rustflags ${wasmFlags}; ${size}`,
+  ];
+}
+
+// ---------- native bench text ----------
+
+function parseNative(text) {
+  if (!text) return null;
+  const rows = {};
+  const ops = [];
+  let inOps = false;
+  const runsCount = Number(/(\d+) runs after/.exec(text)?.[1] ?? NaN) || '';
+  for (const line of text.split('\n')) {
+    if (/backward time per op type/.test(line)) {
+      inOps = true;
+      continue;
+    }
+    if (inOps) {
+      const m = /^(\S+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)%/.exec(line);
+      if (m) ops.push({ op: m[1], nodes: Number(m[2]), ms: Number(m[3]) });
+      continue;
+    }
+    const m = /^(.+?)\s{2,}([\d.]+)\s+([\d.]+)\s*$/.exec(line);
+    if (m) rows[m[1].trim()] = { median: Number(m[2]), min: Number(m[3]), runs: runsCount };
+  }
+  const find = (re) => Object.entries(rows).find(([k]) => re.test(k))?.[1] ?? null;
+  const runs = /(\d+) runs after (\d+) warm-up/.exec(text);
+  return {
+    runs: runs ? `${runs[1]} runs after ${runs[2]} warm-up` : '?',
+    forward: find(/^forward \(tract/),
+    forwardRecording: find(/^forward \(recording/),
+    backward: find(/^backward/),
+    forwardBackward: find(/^forward \+ backward/),
+    fooling: find(/fooling iteration/),
+    classviz: find(/class-visualization iteration/),
+    ops,
+  };
+}
+
+// ---------- table ----------
+
+const rows = [];
+const ms = (v) => (v == null ? '–' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`);
+const stat = (s) => (s && !s.error && s.median != null ? s : null);
+
+/** One row; `peer` is [name, stats] or null; the ratio is netlens median / peer median. */
+function row(what, ours, peer = null, goal = '') {
+  const o = stat(ours);
+  const p = peer && stat(peer[1]);
+  rows.push([
+    what,
+    o ? ms(o.median) : (ours?.missing ?? 'not measured'),
+    o ? ms(o.min) : '',
+    o ? String(o.runs ?? '') : '',
+    peer ? peer[0] : '',
+    p ? ms(p.median) : (peer ? (peer[1]?.missing ?? 'not measured') : ''),
+    p ? ms(p.min) : '',
+    o && p ? `${(o.median / p.median).toFixed(2)}×` : '',
+    goal,
+  ]);
+}
+const section = (title) => rows.push([`— ${title}`, '', '', '', '', '', '', '', '']);
+const missing = (why) => ({ missing: why });
+
+function printTable() {
+  const head = ['measurement', 'netlens median', 'min', 'n', 'peer', 'peer median', 'min', 'netlens/peer', 'goal'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+function main() {
+  const browser = readJson('browser.json');
+  const peersNative = readJson('native_peers.json');
+  const native = parseNative(readText(path.join(OUT, 'native.txt')));
+  const s = browser?.suites ?? {};
+  const nl = s.netlens?.error ? null : s.netlens;
+  const nlError = s.netlens?.error ?? '';
+  const nlMissing = missing(nlError.startsWith('not built') ? 'not built' : nlError ? 'suite failed' : browser ? 'not run' : 'browser not run');
+  const nlOr = (v, why = 'not in wasm API') => (nl ? (v ?? missing(why)) : nlMissing);
+  // A peer whose output disagrees with the reference computes something else: its time is not shown.
+  const ortOk = (o) => o?.checks && o.checks.top1 === o.checks.top1Ref && o.checks.maxAbsErr <= 1e-3 * o.checks.refMaxAbs;
+  const ortTime = (o) => (o?.error ? missing('ORT failed') : !o ? missing('not run') : ortOk(o) ? o.forward : missing('CHECK FAILED'));
+  const ort1 = ortTime(s.ort1);
+  const ort2 = ortTime(s.ort2);
+  const tfOk = (c) => c.top1 === c.top1Ref && c.chelseaTop1 === 285 && c.logitsMaxAbsErr <= 1e-3 * c.logitsRefMaxAbs
+    && c.gradMaxAbsErr <= 1e-3 * c.gradRefMaxAbs;
+  // The faster of TF.js's two builds of the same graph (fused conv+bias+relu as tfjs-converter does, or plain ops).
+  const tfBest = (suite, key) => {
+    const v = suite?.variants;
+    if (!v) return [`TF.js wasm`, missing(suite?.error ? 'TF.js failed' : 'not run')];
+    const trusted = Object.entries(v).filter(([, r]) => tfOk(r.checks));
+    if (!trusted.length) return ['TF.js wasm', missing('CHECK FAILED')];
+    const [name, best] = trusted.sort((a, b) => a[1][key].median - b[1][key].median)[0];
+    return [`TF.js wasm 1t (${name})`, best[key]];
+  };
+  const tfFwd = tfBest(s.tfjs1, 'forward');
+  const tfGrad = tfBest(s.tfjs1, 'forwardGradient');
+  const st = s.startup?.error ? null : s.startup;
+  for (const [name, suite] of Object.entries(s)) {
+    if (suite?.error) console.error(`bench: suite ${name} failed: ${suite.error.split('\n')[0]}`);
+  }
+
+  console.log('netlens benchmark — SqueezeNet 1.1, 1×3×224×224, float32');
+  console.log(`machine: ${machine()}`);
+  const load = (l) => (l ? l.map((x) => x.toFixed(2)).join(' ') : '?');
+  console.log(`browser: ${browser?.browser ?? 'not run'} (headless, playwright-core; one page per suite, wasm SIMD); `
+    + `load average before/after the browser run ${load(browser?.loadBefore)} / ${load(browser?.loadAfter)}`);
+  for (const l of buildFlags()) console.log(`build: ${l}`);
+  console.log(`runs: browser median/min of ${browser?.runs ?? '?'} after 3 warm-up (class-viz iteration: 100 steps of one run); `
+    + `native ${native?.runs ?? 'not run'}; times are wall clock on a shared 2-core machine`);
+  console.log('');
+
+  section('browser (headless Chromium)');
+  row('wasm compile (WebAssembly.compile)', nlOr(nl?.wasmCompile));
+  row('wasm start-up (init, fresh page, HTTP cache)', st ? st.wasmInit : missing('not run'));
+  row('model load (new NetLens)', nlOr(nl?.modelLoad), ['ORT session create (n=1)', s.ort1?.createMs != null ? { median: s.ort1.createMs, min: s.ort1.createMs, runs: 1 } : missing('not run')]);
+  row('bench page: navigation → first classification', st ? st.navigationToFirstClass : missing('not run'));
+  row('page: load → first top-5 shown (HTTP cache)', browser?.page?.load?.warmCache ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 2 s');
+  row('forward (classify)', nlOr(nl?.forward), ['ORT web wasm 1t', ort1], '≤ 1.2× ORT');
+  row('forward (classify)', nlOr(nl?.forward), ['ORT web wasm 2t (COI)', ort2]);
+  row('forward (classify)', nlOr(nl?.forward), tfFwd);
+  row('forward only (tract)', nlOr(nl?.forwardOnly));
+  row('forward + backward', nlOr(nl?.forwardBackward), tfGrad, '≤ 0.25× TF.js');
+  if (stat(nl?.forwardBackward) && stat(nl?.forward)) {
+    rows.push(['forward+backward / forward (browser)', `${(nl.forwardBackward.median / (nl.forwardOnly ?? nl.forward).median).toFixed(2)}×`, '', '', '', '', '', '', '≤ 2.5×']);
+  }
+  row('saliency end to end (incl. heatmap, overlay)', nlOr(nl?.saliency), tfGrad);
+  row('one fooling iteration', nlOr(nl?.foolingIteration));
+  row('one class-viz iteration (+frame, probs)', nlOr(nl?.classVizIteration));
+  row('class viz 100 it., bench loop (n=1)', nlOr(nl?.classVizRun100Loop));
+  row('class viz 100 it., page button → done', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 10 s (5 s)');
+  const bo = nl?.backwardByOp;
+  if (bo) {
+    row('backward (per-op callbacks)', { median: bo.backwardMs, min: bo.backwardMs, runs: bo.runs });
+    for (const o of bo.ops) row(`  backward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: bo.runs });
+  } else {
+    row('backward per op type', nlOr(null, 'needs backwardTimed binding'));
+  }
+
+  section('native (cargo bench --bench engine; peer: onnxruntime CPU)');
+  const nativeMissing = missing('native bench not run');
+  const n = (v) => (native ? v ?? missing('not printed') : nativeMissing);
+  const ortN = (t) => {
+    const r = peersNative?.results?.[t];
+    if (!r) return missing('native peer not run');
+    const ok = r.top1 === r.top1_reference && r.max_abs_err_vs_reference <= 1e-3 * (r.reference_max_abs ?? NaN);
+    return ok ? r.forward : missing('CHECK FAILED');
+  };
+  row('forward (tract)', n(native?.forward), [`onnxruntime ${peersNative?.onnxruntime ?? ''} 1t`, ortN('threads1')]);
+  row('forward (tract)', n(native?.forward), [`onnxruntime ${peersNative?.onnxruntime ?? ''} 2t`, ortN('threads2')]);
+  row('forward (recording activations)', n(native?.forwardRecording));
+  row('backward', n(native?.backward));
+  row('forward + backward', n(native?.forwardBackward), null, '≤ 2.5× forward');
+  if (native?.forwardBackward && native?.forward) {
+    rows.push(['forward+backward / forward (native)', `${(native.forwardBackward.median / native.forward.median).toFixed(2)}×`, '', '', '', '', '', '', '≤ 2.5×']);
+  }
+  row('one fooling iteration', n(native?.fooling));
+  row('one class-viz iteration', n(native?.classviz), null, '≤ ~40 ms (PyTorch CPU)');
+  for (const o of native?.ops ?? []) row(`  backward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: native.runs.split(' ')[0] });
+
+  section('peers on their own (browser)');
+  row('ORT web 1t forward', ort1);
+  row('ORT web 2t forward (cross-origin isolated)', ort2);
+  for (const [label, suite] of [['TF.js 1t', s.tfjs1], ['TF.js 2t req. (COI)', s.tfjs2]]) {
+    for (const [variant, v] of Object.entries(suite?.variants ?? {})) {
+      const ok = tfOk(v.checks);
+      row(`${label} ${variant} forward`, ok ? v.forward : missing('CHECK FAILED'));
+      row(`${label} ${variant} forward + input gradient`, ok ? v.forwardGradient : missing('CHECK FAILED'));
+    }
+  }
+  printTable();
+
+  console.log('');
+  console.log('peer checks (before trusting their times):');
+  for (const [name, o] of [['ORT web 1t', s.ort1], ['ORT web 2t', s.ort2]]) {
+    if (o?.checks) console.log(`  ${name} ${o.version} ${ortOk(o) ? 'OK' : 'CHECK FAILED'}: logits max |Δ| vs output_0.npy ${o.checks.maxAbsErr.toExponential(2)} (max |logit| ${o.checks.refMaxAbs.toFixed(1)}), top-1 ${o.checks.top1} (ref ${o.checks.top1Ref}); threads ${o.threads}, crossOriginIsolated ${o.crossOriginIsolated}`);
+    else if (o?.error) console.log(`  ${name}: FAILED ${o.error.split('\n')[0]}`);
+  }
+  for (const [name, o] of [['TF.js 1t', s.tfjs1], ['TF.js 2t req.', s.tfjs2]]) {
+    if (o?.error) {
+      console.log(`  ${name}: FAILED ${o.error.split('\n')[0]}`);
+      continue;
+    }
+    for (const [variant, v] of Object.entries(o?.variants ?? {})) {
+      const c = v.checks;
+      console.log(`  ${name} ${variant} ${tfOk(c) ? 'OK' : 'CHECK FAILED'} (${o.env.version}, backend ${o.env.backend}, simd ${o.env.simd}, threads ${o.env.threads}): `
+        + `logits max |Δ| ${c.logitsMaxAbsErr.toExponential(2)} (max |logit| ${c.logitsRefMaxAbs.toFixed(1)}), top-1 ${c.top1} (ref ${c.top1Ref}); `
+        + `chelsea top-1 ${c.chelseaTop1}; grad_chelsea_285 max |Δ| ${c.gradMaxAbsErr.toExponential(2)} (max |grad| ${c.gradRefMaxAbs.toFixed(3)})`);
+    }
+  }
+  for (const [t, r] of Object.entries(peersNative?.results ?? {})) {
+    console.log(`  onnxruntime native ${t}: logits max |Δ| ${r.max_abs_err_vs_reference.toExponential(2)}, top-1 ${r.top1} (ref ${r.top1_reference})`);
+  }
+  if (nl) {
+    console.log(`  netlens: chelsea top-1 ${nl.checks.top1}; bindings present: ${Object.entries(nl.available).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`);
+  }
+  if (peersNative?.error) console.log(`  native peers: ${peersNative.error}`);
+}
+
+main();

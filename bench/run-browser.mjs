@@ -1,0 +1,178 @@
+// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
+// tfjs1, tfjs2, startup, page): runs the bench suites in
+// headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
+// times the real page (load to first classification, the default 100-iteration class visualization).
+// Writes one JSON file for bench/report.mjs.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startBenchServer, REPO } from './serve.mjs';
+import { summarize } from './stats.js';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const RUNS = Number(option('--runs', process.env.BENCH_RUNS ?? 10));
+const VIZ_RUNS = Number(option('--viz-runs', process.env.BENCH_VIZ_RUNS ?? 10));
+const ONLY = option('--only', null)?.split(',');
+const OUT = option('--out', path.join(REPO, 'bench/out/browser.json'));
+const SUITE_TIMEOUT = 20 * 60_000;
+
+const want = (name) => !ONLY || ONLY.includes(name);
+const log = (...a) => console.error('[bench]', ...a);
+
+function browserVersion() {
+  try {
+    return execFileSync(CHROMIUM, ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function runSuite(context, base, query) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  try {
+    await page.goto(`${base}/bench/index.html?${query}`);
+    await page.waitForFunction(() => window.__bench?.done === true, null, { timeout: SUITE_TIMEOUT, polling: 100 });
+    const b = await page.evaluate(() => window.__bench);
+    if (b.error) return { error: b.error, consoleErrors: errors };
+    return { ...b.result, userAgent: await page.evaluate(() => navigator.userAgent) };
+  } catch (e) {
+    return { error: String(e), consoleErrors: errors };
+  } finally {
+    await page.close();
+  }
+}
+
+/** The page's own server (www/serve.py), as `make run` serves it. */
+function startPageServer() {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('python3', [path.join(REPO, 'www/serve.py'), '--port', '0'], {
+      env: { ...process.env, NETLENS_SERVE_QUIET: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let outText = '';
+    proc.stdout.on('data', (d) => {
+      outText += d;
+      const m = outText.match(/serving on (http:\/\/\S+)/);
+      if (m) resolve({ url: m[1].replace(/\/$/, ''), stop: () => proc.kill() });
+    });
+    proc.on('exit', (code) => reject(new Error(`www/serve.py exited (${code})`)));
+  });
+}
+
+/** Navigation to the first top-5 on screen, with the files in the HTTP cache after the first (cold) load. */
+async function pageLoad(context, url, runs) {
+  const ms = [];
+  let cold = null;
+  for (let i = 0; i <= runs; i++) {
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.waitForFunction(() => window.__netlens?.ready === true || window.__netlens?.modelError,
+      null, { timeout: 120_000, polling: 5 });
+    if (await page.evaluate(() => window.__netlens.modelError)) throw new Error('the page could not load the model');
+    await page.click('[data-sample="chelsea"]');
+    await page.waitForFunction(() => window.__netlens.top5 && window.__netlens.imageSource?.id === 'chelsea',
+      null, { timeout: 60_000, polling: 5 });
+    const t = await page.evaluate(() => performance.now());
+    if (i === 0) cold = t;
+    else ms.push(t);
+    await page.close();
+  }
+  return { cold, warmCache: summarize(ms) };
+}
+
+/** The default class visualization (100 iterations) started from the page's button, to the "done" message. */
+async function pageClassViz(context, url, runs) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.__netlens?.ready === true, null, { timeout: 120_000 });
+  await page.click('#tab-classviz');
+  const iters = await page.inputValue('#viz-iters');
+  const ms = [];
+  for (let i = 0; i <= runs; i++) {
+    const before = await page.evaluate(() => window.__netlens.vizDone);
+    const t0 = await page.evaluate(() => performance.now());
+    await page.click('#viz-run');
+    await page.waitForFunction((n) => window.__netlens.vizDone > n, before, { timeout: 600_000, polling: 5 });
+    const t1 = await page.evaluate(() => performance.now());
+    if (i > 0) ms.push(t1 - t0); // the first run is the warm-up
+    log(`page class viz run ${i}: ${(t1 - t0).toFixed(0)} ms`);
+  }
+  await page.close();
+  return { iterations: Number(iters), ...summarize(ms) };
+}
+
+async function main() {
+  const result = { browser: browserVersion(), runs: RUNS, loadBefore: loadavg(), suites: {}, page: {} };
+  const server = await startBenchServer();
+  const profile = mkdtempSync(path.join(tmpdir(), 'netlens-bench-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 720 },
+  });
+  try {
+    const suites = [
+      ['netlens', `suite=netlens&runs=${RUNS}`],
+      ['ort1', `suite=ort&threads=1&runs=${RUNS}`],
+      ['ort2', `suite=ort&threads=2&coi=1&runs=${RUNS}`],
+      ['tfjs1', `suite=tfjs&threads=1&runs=${RUNS}`],
+      ['tfjs2', `suite=tfjs&threads=2&coi=1&runs=${RUNS}`],
+    ];
+    for (const [name, query] of suites) {
+      if (!want(name)) continue;
+      log(`suite ${name} …`);
+      const t = Date.now();
+      result.suites[name] = await runSuite(context, server.url, query);
+      log(`suite ${name}: ${result.suites[name].error ? `ERROR ${result.suites[name].error}` : 'ok'} (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+    }
+    if (want('startup')) {
+      // A fresh page each time; the first load fills the HTTP cache.
+      const loads = [];
+      for (let i = 0; i <= RUNS; i++) loads.push(await runSuite(context, server.url, 'suite=startup'));
+      const bad = loads.find((l) => l.error);
+      result.suites.startup = bad ? { error: bad.error } : {
+        cold: loads[0],
+        wasmInit: summarize(loads.slice(1).map((l) => l.wasmInitMs)),
+        modelLoad: summarize(loads.slice(1).map((l) => l.modelLoadMs)),
+        navigationToFirstClass: summarize(loads.slice(1).map((l) => l.navigationToFirstClassMs)),
+      };
+      log('suite startup done');
+    }
+    if (want('page')) {
+      let pageServer = null;
+      try {
+        pageServer = await startPageServer();
+        result.page.load = await pageLoad(context, `${pageServer.url}/`, RUNS);
+        log('page load done');
+        result.page.classViz = await pageClassViz(context, `${pageServer.url}/`, VIZ_RUNS);
+      } catch (e) {
+        result.page.error = String(e);
+        log(`page: ERROR ${e}`);
+      } finally {
+        pageServer?.stop();
+      }
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    await server.close();
+  }
+  result.loadAfter = loadavg();
+  mkdirSync(path.dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(result, (k, v) => (k === 'samples' ? undefined : v), 1));
+  log(`wrote ${OUT}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -19,7 +19,7 @@ toolchain:
 
 wasm: toolchain
 	cargo build --lib --target wasm32-unknown-unknown --profile wasm
-	wasm-bindgen --target web --no-typescript --out-dir pkg $(WASM_OUT)
+	wasm-bindgen --target web --no-typescript --remove-name-section --out-dir pkg $(WASM_OUT)
 
 assets:
 	scripts/setup-assets.sh
@@ -42,5 +42,7 @@ test-wasm: toolchain assets
 test-browser: wasm assets cli node-deps
 	node --test --test-concurrency=1 tests/browser/
 
-bench:
-	@echo "make bench: see issue 4"
+# Native + headless-Chromium benchmarks against onnxruntime(-web) and TensorFlow.js: see bench/bench.mk.
+bench: bench-all
+
+include bench/bench.mk

@@ -1,8 +1,10 @@
 //! Maps and tensors to RGBA pixels a page or a PNG file can show.
 //!
 //! Heatmaps use the perceptually uniform INFERNO colormap (black → purple → orange → pale yellow), normalised
-//! per map: `t = (v − lo) / (hi − lo)` with `lo = min(0, min v)` and `hi = max v`, so a non-negative saliency
-//! map is simply `v / max`. A constant map (e.g. all zeros) and non-finite values give `t = 0`, never NaN.
+//! per map: `t = (v − lo) / (hi − lo)` with `lo = min(0, min v)` and `hi` the 99th percentile of v (nearest rank),
+//! values above it saturating. Saliency is heavy-tailed: scaled by its single largest value, a map on a projector
+//! is black but for a few dots; the top 1% saturating shows where the network looks. For maps under 100 values
+//! the 99th percentile is the maximum. A constant map (e.g. all zeros) and non-finite values give `t = 0`, never NaN.
 
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
@@ -13,9 +15,15 @@ use crate::tensor::Tensor;
 
 /// Each value mapped to 0..=1 as described in the module docs.
 pub fn normalise(map: &[f32]) -> Vec<f32> {
-    let finite = map.iter().copied().filter(|v| v.is_finite());
-    let lo = finite.clone().fold(0.0f32, f32::min);
-    let hi = finite.fold(f32::NEG_INFINITY, f32::max);
+    let mut finite: Vec<f32> = map.iter().copied().filter(|v| v.is_finite()).collect();
+    let lo = finite.iter().copied().fold(0.0f32, f32::min);
+    let hi = match finite.len() {
+        0 => f32::NEG_INFINITY,
+        n => {
+            let rank = ((0.99 * n as f64).ceil() as usize).clamp(1, n) - 1;
+            *finite.select_nth_unstable_by(rank, f32::total_cmp).1
+        }
+    };
     let span = hi - lo;
     map.iter()
         .map(|&v| {

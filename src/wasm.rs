@@ -149,6 +149,37 @@ impl NetLens {
         })
     }
 
+    /// Bench hook: the forward pass alone (tract); returns the top logit so the call can't be optimised away.
+    #[wasm_bindgen(js_name = benchForward)]
+    pub fn bench_forward(&self, image: &Image) -> Result<f32, JsError> {
+        let logits = self.net.logits(&image.tensor).map_err(js_err)?;
+        Ok(logits.iter().copied().fold(f32::MIN, f32::max))
+    }
+
+    /// Bench hook: forward + our reverse pass for one class logit.
+    #[wasm_bindgen(js_name = benchForwardBackward)]
+    pub fn bench_forward_backward(&self, image: &Image, class: usize) -> Result<f32, JsError> {
+        let (_, grad) = self.net.logits_and_grad(&image.tensor, class).map_err(js_err)?;
+        Ok(grad.data[0])
+    }
+
+    /// Bench hook: calls `on_node("", -1)` as the reverse pass starts, then `on_node(opType, nodeIndex)`
+    /// after each node's VJP, so the page can attribute time to op types.
+    #[wasm_bindgen(js_name = backwardTimed)]
+    pub fn backward_timed(&self, image: &Image, class: usize, on_node: &js_sys::Function) -> Result<(), JsError> {
+        self.net.check_class(class).map_err(js_err)?;
+        let engine = self.net.engine();
+        let acts = engine.forward(&image.tensor).map_err(js_err)?;
+        let call = |op: &str, n: f64| {
+            let _ = on_node.call2(&JsValue::NULL, &JsValue::from_str(op), &JsValue::from_f64(n));
+        };
+        call("", -1.0);
+        engine
+            .backward_timed(&acts, &crate::engine::Seed::Class(class), &mut |op, n| call(op, n as f64))
+            .map_err(js_err)?;
+        Ok(())
+    }
+
     /// Starts a fooling run; `settings_json` is a `FoolingSettings` (missing fields take the defaults).
     #[wasm_bindgen(js_name = startFooling)]
     pub fn start_fooling(&self, image: &Image, settings_json: &str) -> Result<Fooling, JsError> {

@@ -238,3 +238,21 @@ fn search_finds_what_a_student_types() {
     assert!(names.search("cat", 0).is_empty());
     assert_eq!(names.search("a", 7).len(), 7);
 }
+
+#[test]
+fn heatmap_saturates_the_top_percent_so_a_heavy_tailed_map_stays_visible() {
+    // 1000 values: one huge outlier, the rest a ramp. Scaled by the outlier the ramp would be black.
+    let mut map: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+    map[999] = 1e6;
+    let hm = heatmap_rgba(&map);
+    // The 99th percentile (nearest rank: the 990th value, 989.0) and everything above is the bright end.
+    let bright = &hm[989 * 4..990 * 4];
+    assert_eq!(&hm[999 * 4..1000 * 4], bright);
+    assert!(luminance(bright) > 200.0);
+    // Mid-ramp is mid-colormap, not black.
+    let c = colorous::INFERNO.eval_continuous(494.0 / 989.0);
+    let mid = &hm[494 * 4..495 * 4];
+    for k in 0..3 {
+        assert!((mid[k] as i32 - [c.r, c.g, c.b][k] as i32).abs() <= 2, "{mid:?} vs {c:?}");
+    }
+}

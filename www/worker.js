@@ -7,7 +7,15 @@ let image = null; // the wasm Image of the current input
 let run = null; // {id, kind, settingsJson, iters} of the run in progress
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
-const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+// One iteration per event-loop turn, so that cancel and settings messages get in between. A
+// MessageChannel round trip, unlike setTimeout(0), is not clamped to 4 ms once timers nest.
+const turns = new MessageChannel();
+const waiting = [];
+turns.port1.onmessage = () => waiting.shift()?.();
+const nextTurn = () => new Promise((resolve) => {
+  waiting.push(resolve);
+  turns.port2.postMessage(null);
+});
 
 // A tiny module using one SIMD instruction (i8x16.splat); validate() says whether this browser has wasm SIMD.
 const SIMD_PROBE = new Uint8Array([

@@ -382,3 +382,40 @@ test('a model that fails to load is reported; the page stays usable', TIMEOUT, a
     await own.close();
   }
 });
+
+test('an image pasted with Ctrl+V is used', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  const coffee = readFileSync(path.join(SHARED, 'images/coffee.png')).toString('base64');
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'clipboard.png', { type: 'image/png' }));
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, coffee);
+  await page.waitForFunction(() => window.__netlens.imageSource?.name === 'clipboard.png');
+  await page.waitForFunction(() => window.__netlens.top5?.[0]?.class === 967);
+  assertClean(problems);
+  await page.close();
+});
+
+test('a browser without WebAssembly SIMD gets a clear message', TIMEOUT, async () => {
+  const own = await startBrowser();
+  try {
+    // The SIMD probe runs in the worker, so the worker script is served with validate() answering "no".
+    await own.context.route('**/www/worker.js', async (route) => {
+      const response = await route.fetch();
+      const body = `WebAssembly.validate = () => false;\n${await response.text()}`;
+      await route.fulfill({ response, body });
+    });
+    const { page, problems } = await openPage(own.context, server.url);
+    await page.waitForFunction(() => window.__netlens.modelError !== null, null, { timeout: 60_000 });
+    assert.match(await page.textContent('#messages'), /lacks WebAssembly SIMD/);
+    await page.click('#tab-classviz');
+    assert.equal(await page.isHidden('#panel-classviz'), false, 'the page stays usable');
+    assertClean(problems);
+  } finally {
+    await own.close();
+  }
+});

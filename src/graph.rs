@@ -110,7 +110,7 @@ fn opset(proto: &pb::ModelProto) -> i64 {
 }
 
 /// The graph input fed by the caller: the first declared input that no initializer fills.
-pub fn feed_input<'a>(graph: &'a pb::GraphProto) -> Result<&'a pb::ValueInfoProto> {
+pub fn feed_input(graph: &pb::GraphProto) -> Result<&pb::ValueInfoProto> {
     let inits: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let mut feeds = graph.input.iter().filter(|i| !inits.contains(&i.name.as_str()));
     let first = feeds.next().ok_or_else(|| Error::Model("the graph has no input".into()))?;

@@ -39,16 +39,6 @@ impl Classifier {
         &self.engine
     }
 
-    fn check_input(&self, x: &Tensor) -> Result<()> {
-        if x.shape != INPUT_SHAPE {
-            return Err(Error::Invalid(format!("input must have shape {:?}, got {:?}", INPUT_SHAPE, x.shape)));
-        }
-        if x.data.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Invalid("input holds NaN or infinite values".into()));
-        }
-        Ok(())
-    }
-
     pub fn check_class(&self, class: usize) -> Result<()> {
         if class >= self.num_classes {
             return Err(Error::Invalid(format!("class {class} is out of range 0..{}", self.num_classes)));
@@ -58,7 +48,7 @@ impl Classifier {
 
     /// Raw class scores (before softmax).
     pub fn logits(&self, x: &Tensor) -> Result<Vec<f32>> {
-        self.check_input(x)?;
+        // The engine checks the shape (this classifier's input shape) and that every value is finite.
         Ok(self.engine.forward_only(x)?.data)
     }
 
@@ -70,7 +60,6 @@ impl Classifier {
 
     /// Class scores and the gradient of any scalar objective given by `seed`.
     pub fn logits_and_seed_grad(&self, x: &Tensor, seed: &Seed) -> Result<(Vec<f32>, Tensor)> {
-        self.check_input(x)?;
         let acts = self.engine.forward(x)?;
         let grad = self.engine.backward(&acts, seed)?;
         Ok((acts.output().data.clone(), grad))

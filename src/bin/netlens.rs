@@ -444,7 +444,7 @@ fn classviz_cmd(args: Args) -> Outcome<()> {
         }
     }
     let image = imageio::quantize(run.image());
-    let side = imageio::INPUT_SIZE as u32;
+    let side = imageio::INPUT_SIZE;
     write_png(&out, &imageio::tensor_to_rgba(&image), side, side)?;
     let logits = net.logits(&image).map_err(run_err("classification failed"))?;
     let top = argmax(&logits);

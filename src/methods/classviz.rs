@@ -170,7 +170,7 @@ impl ClassVizRun {
         let (h, w) = (INPUT_SHAPE[2], INPUT_SHAPE[3]);
         roll(&self.rolled, &mut self.image, (w - ox) % w, (h - oy) % h);
         clamp_to_pixels(&mut self.image);
-        if settings.blur_every > 0 && t % settings.blur_every == 0 {
+        if settings.blur_every > 0 && t.is_multiple_of(settings.blur_every) {
             gaussian_blur_hw(&mut self.image, settings.blur_sigma, &mut self.line);
         }
         self.iteration += 1;

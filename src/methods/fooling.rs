@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{check_image, check_iters, check_positive, clamp_to_pixels};
+use super::{check_iters, check_positive, clamp_to_pixels};
 use crate::error::Result;
 use crate::imageio;
 use crate::network::Classifier;
@@ -95,7 +95,6 @@ pub struct FoolingRun {
 impl FoolingRun {
     /// Validates the settings and classifies the original (one forward pass).
     pub fn new(net: &Classifier, x: &Tensor, settings: &FoolingSettings) -> Result<FoolingRun> {
-        check_image(x)?;
         settings.validate(net)?;
         let logits = net.logits(x)?;
         let mut x = x.clone();

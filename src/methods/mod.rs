@@ -9,7 +9,6 @@ pub mod saliency;
 
 use crate::error::{Error, Result};
 use crate::imageio;
-use crate::network::INPUT_SHAPE;
 use crate::tensor::Tensor;
 
 /// Upper bound on iteration counts: the page sends user-typed numbers, and 10k steps is already minutes.
@@ -39,17 +38,6 @@ fn check_iters(name: &str, value: usize) -> Result<()> {
     } else {
         Err(Error::Invalid(format!("{name} must be between 1 and {MAX_ITERS}, got {value}")))
     }
-}
-
-/// The methods index the input as one 3x224x224 image; catch anything else before it reaches the engine.
-fn check_image(x: &Tensor) -> Result<()> {
-    if x.shape != INPUT_SHAPE {
-        return Err(Error::Invalid(format!("input must have shape {INPUT_SHAPE:?}, got {:?}", x.shape)));
-    }
-    if x.data.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Invalid("input holds NaN or infinite values".into()));
-    }
-    Ok(())
 }
 
 /// Keep every value a pixel can represent, so that rounding to 8 bits changes each value by at most half a step.

@@ -1,6 +1,5 @@
 //! Saliency map (Simonyan et al. 2014, as in CS231n): how much each pixel moves one class score.
 
-use super::check_image;
 use crate::engine::Seed;
 use crate::error::Result;
 use crate::network::Classifier;
@@ -18,7 +17,6 @@ pub struct Saliency {
 
 /// Saliency of `class` for image `x` ([1,3,224,224], normalised); `None` means the predicted class.
 pub fn saliency(net: &Classifier, x: &Tensor, class: Option<usize>) -> Result<Saliency> {
-    check_image(x)?;
     if let Some(c) = class {
         net.check_class(c)?;
     }

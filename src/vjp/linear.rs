@@ -22,7 +22,7 @@ pub fn gemm(step: &Step, grad: &Tensor, alpha: f32, beta: f32, trans_a: bool, tr
         let b = step.input(1)?;
         let (rs, cs) = strides(b_shape[1], trans_b);
         let mut da = vec![0.0f32; m * k];
-        sgemm(m, n, k, &grad.data, (n, 1), &b.data, (cs, rs), &mut da, alpha);
+        sgemm(m, n, k, &grad.data, (n, 1), b.data, (cs, rs), &mut da, alpha);
         out[0] = Some(Tensor::new(a_shape.clone(), if trans_a { transpose(&da, m, k) } else { da }));
     }
     if step.wants(1) {
@@ -30,7 +30,7 @@ pub fn gemm(step: &Step, grad: &Tensor, alpha: f32, beta: f32, trans_a: bool, tr
         let a = step.input(0)?;
         let (rs, cs) = strides(a_shape[1], trans_a);
         let mut db = vec![0.0f32; k * n];
-        sgemm(k, m, n, &a.data, (cs, rs), &grad.data, (n, 1), &mut db, alpha);
+        sgemm(k, m, n, a.data, (cs, rs), &grad.data, (n, 1), &mut db, alpha);
         out[1] = Some(Tensor::new(b_shape.clone(), if trans_b { transpose(&db, k, n) } else { db }));
     }
     if step.node.inputs.len() > 2 && step.wants(2) {

@@ -83,7 +83,7 @@ pub fn global_average_pool(in_shape: &[usize], grad: &Tensor) -> Tensor {
     let plane: usize = in_shape[2..].iter().product();
     let mut dx = Vec::with_capacity(in_shape.iter().product());
     for &g in &grad.data {
-        dx.extend(std::iter::repeat(g / plane as f32).take(plane));
+        dx.extend(std::iter::repeat_n(g / plane as f32, plane));
     }
     Tensor::new(in_shape.to_vec(), dx)
 }

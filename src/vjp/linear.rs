@@ -1,6 +1,6 @@
 //! Gemm and MatMul: Y = alpha·A'·B' + beta·C with A' = A or Aᵀ, B' = B or Bᵀ.
 
-use super::conv::gemm as sgemm;
+use super::gemm::gemm as sgemm;
 use super::pointwise::unbroadcast;
 use super::Step;
 use crate::error::Result;

@@ -2,6 +2,7 @@
 //! output. Weights are frozen, so no op computes gradients for its constant inputs.
 
 mod conv;
+mod gemm;
 mod linear;
 mod pointwise;
 mod pool;

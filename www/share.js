@@ -1,22 +1,22 @@
 // Share links: the whole page state in the URL hash, and its strict parsing. Anything in a hash is untrusted:
-// each value is checked against a pattern and a range, and what fails becomes a message plus the default.
-// No DOM here, so node's test runner can load it directly.
+// each value is checked against its setting in the method registry's schema (src/methods/registry.rs, see
+// docs/registry.md), and what fails becomes a message plus the default.
+// No DOM here, so node's test runner can load it directly; the schema is always a parameter.
 
-export const PANELS = ['saliency', 'fooling', 'classviz'];
-
-// The core's defaults (FoolingSettings / ClassVizSettings in src/methods), except the fooling target:
-// tarantula shows the effect on every sample image.
-export const DEFAULTS = Object.freeze({
-  fool: Object.freeze({ target: 76, lr: 1, maxIters: 200 }),
-  viz: Object.freeze({
-    class: 76, l2Reg: 1e-3, lr: 25, iters: 100, blurEvery: 10, blurSigma: 0.5, maxJitter: 16,
-    update: 'normalized', seed: 0,
-  }),
-});
-
-// Bounds the page accepts; the core checks again (src/methods: MAX_ITERS, MAX_BLUR_SIGMA, jitter < 224).
-export const LIMITS = Object.freeze({
-  iters: 1000, lr: 1e4, l2Reg: 10, blurSigma: 20, maxJitter: 223, seed: 2 ** 32 - 1,
+// The compare view is a page-only "method": one class for every method with `compare: true`.
+export const COMPARE = Object.freeze({
+  id: 'compare',
+  title: 'Compare',
+  summary: 'Every attribution method on one image and one class, side by side.',
+  group: 'compare',
+  needs_image: true,
+  link_prefix: 'cmp',
+  compare: false,
+  settings: [{
+    key: 'class', link: 'class', label: 'Class', type: 'class', optional: true, default: null,
+    help: 'The class every method explains (default: the predicted one).',
+  }],
+  outputs: [],
 });
 
 // Whole link at most this long: browsers, chat apps and mail clients cope with it.
@@ -26,18 +26,38 @@ const OTHER_PARAMS_CHARS = 512;
 export const MAX_JPEG_BYTES = Math.floor(((MAX_LINK_CHARS - OTHER_PARAMS_CHARS) * 3) / 4);
 
 const SAMPLE_ID = /^[a-z0-9_-]{1,64}$/;
-const UINT = /^[0-9]{1,10}$/;
+const INT = /^[+-]?[0-9]{1,17}$/;
 const NUMBER = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const RESERVED = new Set(['v', 'img', 'panel']);
 
-export function defaultState() {
-  return {
-    image: null, // {kind: 'sample', id} | {kind: 'jpeg', bytes: Uint8Array}
-    panel: 'saliency',
-    salClass: null, // null = the predicted class
-    fool: { ...DEFAULTS.fool },
-    viz: { ...DEFAULTS.viz },
-  };
+/** The schema's methods plus the compare view: every panel the page has, in order. */
+export function pageMethods(schema) {
+  return [...schema.methods, COMPARE];
+}
+
+export function panelIds(schema) {
+  return pageMethods(schema).map((m) => m.id);
+}
+
+export function methodById(schema, id) {
+  return pageMethods(schema).find((m) => m.id === id) ?? null;
+}
+
+/** The setting a method's class picker edits (its first `class` setting), or null. */
+export function classSetting(method) {
+  return method.settings.find((s) => s.type === 'class') ?? null;
+}
+
+export function defaultValues(method) {
+  return Object.fromEntries(method.settings.map((s) => [s.key, s.default ?? null]));
+}
+
+/** {image, panel, [link_prefix]: {[setting.key]: value}} with every default. */
+export function defaultState(schema) {
+  const state = { image: null, panel: schema.methods[0]?.id ?? COMPARE.id };
+  for (const m of pageMethods(schema)) state[m.link_prefix] = defaultValues(m);
+  return state;
 }
 
 // Shows a value from the link in a message without letting a huge or odd value take over the page.
@@ -68,51 +88,83 @@ export function base64urlToBytes(text) {
   return out;
 }
 
-// Field parsers: each returns {ok: value} or {error: text}.
-function uintIn(min, max) {
-  return (raw) => {
-    if (!UINT.test(raw)) return { error: 'is not a whole number' };
-    const v = Number(raw);
-    if (v < min || v > max) return { error: `must be between ${min} and ${max}` };
-    return { ok: v };
-  };
+function rangeText(s) {
+  const lo = s.min === undefined || s.min === null ? null : `${s.min_exclusive ? 'greater than' : 'at least'} ${s.min}`;
+  const hi = s.max === undefined || s.max === null ? null : `at most ${s.max}`;
+  return [lo, hi].filter(Boolean).join(' and ');
 }
 
-function numberIn(min, max, { minExclusive = false } = {}) {
-  return (raw) => {
-    if (!NUMBER.test(raw)) return { error: 'is not a number' };
-    const v = Number(raw);
-    if (!Number.isFinite(v)) return { error: 'is not a finite number' };
-    if (v > max || v < min || (minExclusive && v === min)) {
-      return { error: `must be ${minExclusive ? 'above' : 'at least'} ${min} and at most ${max}` };
+/**
+ * Checks one raw (text) value of a setting, from a link or a form: {ok: value} or {error: text}.
+ * The text completes "<setting> …" ("must be at least 1 and at most 10000, got 0").
+ */
+export function parseSetting(setting, raw, { numClasses = 1000 } = {}) {
+  const text = String(raw).trim();
+  switch (setting.type) {
+    case 'int': {
+      if (!INT.test(text)) return { error: `is not a whole number, got ${quote(text)}` };
+      const v = Number(text);
+      const below = setting.min !== undefined && setting.min !== null && (v < setting.min || (setting.min_exclusive && v === setting.min));
+      const above = setting.max !== undefined && setting.max !== null && v > setting.max;
+      if (!Number.isSafeInteger(v) || below || above) return { error: `must be ${rangeText(setting)}, got ${quote(text)}` };
+      return { ok: v };
     }
-    return { ok: v };
-  };
+    case 'float': {
+      if (!NUMBER.test(text)) return { error: `is not a number, got ${quote(text)}` };
+      const v = Number(text);
+      if (!Number.isFinite(v)) return { error: `is not a finite number, got ${quote(text)}` };
+      const below = setting.min !== undefined && setting.min !== null && (v < setting.min || (setting.min_exclusive && v === setting.min));
+      const above = setting.max !== undefined && setting.max !== null && v > setting.max;
+      if (below || above) return { error: `must be ${rangeText(setting)}, got ${quote(text)}` };
+      return { ok: v };
+    }
+    case 'class': {
+      if (!/^[0-9]{1,10}$/.test(text)) return { error: `is not a class index, got ${quote(text)}` };
+      const v = Number(text);
+      if (v >= numClasses) return { error: `must be a class index between 0 and ${numClasses - 1}, got ${quote(text)}` };
+      return { ok: v };
+    }
+    case 'choice': {
+      const values = (setting.options ?? []).map((o) => (typeof o === 'object' ? String(o.value) : String(o)));
+      return values.includes(text) ? { ok: text } : { error: `must be one of ${values.join(', ')}, got ${quote(text)}` };
+    }
+    case 'bool':
+      if (text === 'true' || text === '1') return { ok: true };
+      if (text === 'false' || text === '0') return { ok: false };
+      return { error: `must be true or false, got ${quote(text)}` };
+    case 'text': {
+      let re = null;
+      try {
+        re = setting.pattern ? new RegExp(setting.pattern, 'u') : null;
+      } catch {
+        re = null;
+      }
+      if (text.length > 256 || (re && !re.test(text))) return { error: `is not allowed here, got ${quote(text)}` };
+      return { ok: text };
+    }
+    default:
+      return { error: `has an unknown type ${quote(setting.type)}` };
+  }
 }
 
-function oneOf(values) {
-  return (raw) => (values.includes(raw) ? { ok: raw } : { error: `must be one of ${values.join(', ')}` });
+/** "Learning rate (fool.lr)": how messages name a setting, in the form and in links alike. */
+export function settingName(method, setting) {
+  return `${setting.label ?? setting.key} (${method.link_prefix}.${setting.link ?? setting.key})`;
 }
 
-function fieldsFor(numClasses) {
-  const cls = uintIn(0, numClasses - 1);
-  // key in the link -> [where it goes in the state, parser]
-  return {
-    'panel': [['panel'], oneOf(PANELS)],
-    'sal.class': [['salClass'], cls],
-    'fool.target': [['fool', 'target'], cls],
-    'fool.lr': [['fool', 'lr'], numberIn(0, LIMITS.lr, { minExclusive: true })],
-    'fool.iters': [['fool', 'maxIters'], uintIn(1, LIMITS.iters)],
-    'viz.class': [['viz', 'class'], cls],
-    'viz.l2': [['viz', 'l2Reg'], numberIn(0, LIMITS.l2Reg)],
-    'viz.lr': [['viz', 'lr'], numberIn(0, LIMITS.lr, { minExclusive: true })],
-    'viz.iters': [['viz', 'iters'], uintIn(1, LIMITS.iters)],
-    'viz.blur': [['viz', 'blurEvery'], uintIn(0, LIMITS.iters)],
-    'viz.sigma': [['viz', 'blurSigma'], numberIn(0, LIMITS.blurSigma, { minExclusive: true })],
-    'viz.jitter': [['viz', 'maxJitter'], uintIn(0, LIMITS.maxJitter)],
-    'viz.update': [['viz', 'update'], oneOf(['normalized', 'plain'])],
-    'viz.seed': [['viz', 'seed'], uintIn(0, LIMITS.seed)],
-  };
+/** Checks a value typed in the page: {ok} or {error} where error is a whole sentence naming the setting. */
+export function checkSetting(method, setting, raw, numClasses = 1000) {
+  const r = parseSetting(setting, raw, { numClasses });
+  return r.error ? { error: `${settingName(method, setting)} ${r.error}.` } : r;
+}
+
+// link key -> {method, setting}
+function linkFields(schema) {
+  const fields = new Map();
+  for (const m of pageMethods(schema)) {
+    for (const s of m.settings) fields.set(`${m.link_prefix}.${s.link ?? s.key}`, { method: m, setting: s });
+  }
+  return fields;
 }
 
 function parseImage(raw, sampleIds) {
@@ -134,12 +186,12 @@ function parseImage(raw, sampleIds) {
 }
 
 /**
- * Parses a location hash ("#panel=fooling&fool.target=76…").
+ * Parses a location hash ("#panel=fooling&fool.target=76…") against the schema.
  * Returns {state, problems, present}: problems are plain-text sentences for the page to show (as text);
  * present is false for an empty hash (a plain visit, nothing to reproduce).
  */
-export function parseShareHash(hash, { numClasses = 1000, sampleIds = null } = {}) {
-  const state = defaultState();
+export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = null }) {
+  const state = defaultState(schema);
   const problems = [];
   const text = String(hash || '').replace(/^#/, '');
   if (text === '') return { state, problems, present: false };
@@ -154,7 +206,8 @@ export function parseShareHash(hash, { numClasses = 1000, sampleIds = null } = {
     problems.push('The link could not be read; it was ignored.');
     return { state, problems, present: false };
   }
-  const fields = fieldsFor(numClasses);
+  const fields = linkFields(schema);
+  const panels = panelIds(schema);
   const seen = new Set();
   for (const [key, raw] of params) {
     if (seen.has(key)) {
@@ -172,43 +225,45 @@ export function parseShareHash(hash, { numClasses = 1000, sampleIds = null } = {
       else state.image = r.ok;
       continue;
     }
-    const field = fields[key];
+    if (key === 'panel') {
+      if (panels.includes(raw)) state.panel = raw;
+      else problems.push(`Link parameter "panel" = ${quote(raw)} must be one of ${panels.join(', ')}; the default is used.`);
+      continue;
+    }
+    const field = fields.get(key);
     if (!field) {
       problems.push(`Link parameter ${quote(key)} is unknown and was ignored.`);
       continue;
     }
-    const [path, parse] = field;
-    const r = parse(raw);
+    const r = parseSetting(field.setting, raw, { numClasses });
     if (r.error) {
-      problems.push(`Link parameter ${quote(key)} = ${quote(raw)} ${r.error}; the default is used.`);
+      problems.push(`Link parameter ${quote(key)} (${field.setting.label ?? field.setting.key}) ${r.error}; the default is used.`);
       continue;
     }
-    if (path.length === 1) state[path[0]] = r.ok;
-    else state[path[0]][path[1]] = r.ok;
+    state[field.method.link_prefix][field.setting.key] = r.ok;
   }
   return { state, problems, present: true };
 }
 
-/** The hash (with "#") for a state. Throws when the image cannot go in a link; the message says why. */
-export function buildShareHash(state) {
+/**
+ * The hash (with "#") for a state. Every setting of the shown method is written (so the link reproduces the run
+ * even if a default changes later); other methods' settings only where they differ from the default.
+ * Throws when the image cannot go in a link; the message says why.
+ */
+export function buildShareHash(state, schema) {
   const p = new URLSearchParams();
   p.set('v', '1');
   if (state.image?.kind === 'sample') p.set('img', `sample:${state.image.id}`);
   p.set('panel', state.panel);
-  if (state.salClass !== null && state.salClass !== undefined) p.set('sal.class', String(state.salClass));
-  p.set('fool.target', String(state.fool.target));
-  p.set('fool.lr', String(state.fool.lr));
-  p.set('fool.iters', String(state.fool.maxIters));
-  const v = state.viz;
-  p.set('viz.class', String(v.class));
-  p.set('viz.l2', String(v.l2Reg));
-  p.set('viz.lr', String(v.lr));
-  p.set('viz.iters', String(v.iters));
-  p.set('viz.blur', String(v.blurEvery));
-  p.set('viz.sigma', String(v.blurSigma));
-  p.set('viz.jitter', String(v.maxJitter));
-  p.set('viz.update', v.update);
-  p.set('viz.seed', String(v.seed));
+  for (const m of pageMethods(schema)) {
+    const values = state[m.link_prefix] ?? {};
+    for (const s of m.settings) {
+      const v = values[s.key];
+      if (v === null || v === undefined) continue; // an optional class left to the prediction
+      if (m.id !== state.panel && v === s.default) continue;
+      p.set(`${m.link_prefix}.${s.link ?? s.key}`, String(v));
+    }
+  }
   let hash = p.toString();
   if (state.image?.kind === 'jpeg') {
     if (state.image.bytes.length > MAX_JPEG_BYTES) {
@@ -223,21 +278,18 @@ export function buildShareHash(state) {
   return `#${hash}`;
 }
 
-/** Settings as the core's serde structs spell them (src/methods/{fooling,classviz}.rs). */
-export function foolingSettingsJson(fool) {
-  return JSON.stringify({ target: fool.target, lr: fool.lr, max_iters: fool.maxIters });
+/** The settings JSON a run takes (keyed by setting key, as docs/registry.md says); `over` replaces values. */
+export function settingsJson(method, values, over = {}) {
+  const out = {};
+  for (const s of method.settings) {
+    const v = s.key in over ? over[s.key] : values?.[s.key];
+    if (v === undefined) continue;
+    out[s.key] = v;
+  }
+  return JSON.stringify(out);
 }
 
-export function classVizSettingsJson(viz) {
-  return JSON.stringify({
-    class: viz.class, l2_reg: viz.l2Reg, lr: viz.lr, iters: viz.iters, blur_every: viz.blurEvery,
-    blur_sigma: viz.blurSigma, max_jitter: viz.maxJitter, update: viz.update, seed: viz.seed,
-  });
-}
-
-/** Checks one setting as typed in the page, with the same rules as a link: {ok: value} or {error: text}. */
-export function checkSetting(key, raw, numClasses = 1000) {
-  const field = fieldsFor(numClasses)[key];
-  if (!field) return { error: 'is not a setting' };
-  return field[1](String(raw).trim());
+/** True for the names the page itself uses in a link (not settings). */
+export function isReservedLinkKey(key) {
+  return RESERVED.has(key);
 }

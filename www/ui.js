@@ -1,5 +1,6 @@
 // Small DOM helpers. Every piece of text that could come from a user, a link or a file goes in with
 // textContent, never innerHTML.
+import { emit } from './bus.js';
 
 export const SIZE = 224;
 
@@ -16,9 +17,12 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-export function drawRgba(canvas, rgba) {
+/** Draws RGBA pixels (width x height, 224x224 unless given), resizing the canvas's bitmap to match. */
+export function drawRgba(canvas, rgba, width = SIZE, height = SIZE) {
+  if (canvas.width !== width) canvas.width = width;
+  if (canvas.height !== height) canvas.height = height;
   const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length);
-  canvas.getContext('2d').putImageData(new ImageData(data, SIZE, SIZE), 0, 0);
+  canvas.getContext('2d').putImageData(new ImageData(data, width, height), 0, 0);
 }
 
 export function clearCanvas(canvas) {
@@ -49,7 +53,7 @@ export function showMessage(kind, text) {
   // Errors and warnings stay until dismissed; notes go away on their own.
   if (kind === 'info') setTimeout(() => item.remove(), 8000);
   while (box.children.length > MAX_MESSAGES) box.firstElementChild.remove();
-  window.__netlens?.messages.push({ kind, text });
+  emit('message', { kind, text });
 }
 
 export function percent(p) {

@@ -1,10 +1,10 @@
-// The engine runs here, never on the main thread. Long runs take one iteration per event-loop turn, so that
-// "cancel", "settings" and a new run's message get handled between two iterations.
-import init, { NetLens, Image, installPanicHook, encodePng } from '../pkg/netlens.js';
+// The engine runs here, never on the main thread. Every method runs through one loop (docs/registry.md:
+// lens.start -> step ... -> panels/report), one step per event-loop turn, so that "cancel", "settings" and
+// other requests get handled between two steps.
+import init, { NetLens, Image, installPanicHook, encodePng, schema } from '../pkg/netlens.js';
 
 let lens = null;
 let image = null; // the wasm Image of the current input
-let run = null; // {id, kind, settingsJson, iters} of the run in progress
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 // One iteration per event-loop turn, so that cancel and settings messages get in between. A
@@ -65,7 +65,10 @@ async function start() {
     throw new Error('this browser lacks WebAssembly SIMD, which netlens needs; use a current Chrome, Edge, Firefox or Safari');
   }
   const manifest = await (await fetchOk('../assets/manifest.json', 'the asset list')).json();
-  const wasmReady = init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
+  // The schema needs only the wasm module: the page can build its panels while the model downloads.
+  const wasmReady = init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) })
+    .then(() => post({ type: 'schema', schema: JSON.parse(schema()) }));
+  wasmReady.catch(() => {}); // awaited below; this only keeps an early model error from leaving it unhandled
   const model = await downloadWithProgress(`../assets/${manifest.model}`, manifest.model_bytes);
   if (manifest.model_sha256 && (await sha256Hex(model)) !== manifest.model_sha256) {
     throw new Error('the model file is corrupt (its sha256 does not match); re-run `make assets`');
@@ -77,7 +80,7 @@ async function start() {
   lens = new NetLens(model, classes, synsets);
   const labels = [];
   for (let i = 0; i < lens.numClasses(); i++) labels.push({ name: lens.shortName(i), synonyms: lens.synonyms(i) });
-  post({ type: 'ready', labels, samples: manifest.samples });
+  post({ type: 'ready', labels, samples: manifest.samples, schema: JSON.parse(schema()) });
 }
 
 function top5(probs) {
@@ -87,8 +90,12 @@ function top5(probs) {
     .map((c) => ({ class: c, prob: probs[c] }));
 }
 
+// The step JSON's "top" is [[class, prob], …]; the page's is [{class, prob}, …].
+function topOf(step) {
+  return Array.isArray(step.top) ? step.top.map((t) => (Array.isArray(t) ? { class: t[0], prob: t[1] } : t)) : [];
+}
+
 function loadImage(msg) {
-  if (run?.kind === 'fooling') run = null; // a fooling run on the old input is moot
   const next = Image.decode(new Uint8Array(msg.bytes));
   const probs = lens.classify(next);
   image?.free();
@@ -97,76 +104,73 @@ function loadImage(msg) {
   post({ type: 'image', reqId: msg.reqId, rgba, top: top5(probs), source: msg.source }, [rgba.buffer]);
 }
 
-function saliency(msg) {
-  if (!image) throw new Error('load an image first');
-  const s = lens.saliency(image, msg.class ?? undefined);
-  try {
-    const out = { map: s.map(), heatmap: s.heatmap(), overlay: s.overlay() };
-    post({ type: 'saliency', reqId: msg.reqId, classIndex: s.classIndex, top: top5(s.probs()), ...out },
-      [out.map.buffer, out.heatmap.buffer, out.overlay.buffer]);
-  } finally {
-    s.free();
+// PNG bytes of the very pixels the page shows, and their classification after decoding them again: a
+// downloaded fooling image is judged as the file the user gets.
+function png(msg) {
+  const bytes = encodePng(msg.rgba, msg.width, msg.height);
+  let top = null;
+  if (msg.classify) {
+    const reloaded = Image.decode(bytes);
+    try {
+      top = top5(lens.classify(reloaded));
+    } finally {
+      reloaded.free();
+    }
   }
+  post({ type: 'png', reqId: msg.reqId, bytes, top }, [bytes.buffer]);
 }
 
-async function fooling(msg) {
-  if (!image) throw new Error('load an image first');
-  const me = { id: msg.runId, kind: 'fooling' };
-  const fool = lens.startFooling(image, msg.settingsJson);
-  run = me;
+// Runs in progress, by runId. Each advances one step per event-loop turn, so several can interleave and
+// "settings" / "cancel" messages get handled between two steps.
+const runs = new Map();
+
+function panelsOf(handle) {
+  const panels = [];
+  const transfer = [];
+  for (const p of handle.panels()) {
+    const panel = {
+      id: p.id, kind: p.kind, title: p.title, width: p.width, height: p.height, rgba: p.rgba,
+      raw: p.raw ?? null, rawShape: p.rawShape ? Array.from(p.rawShape) : null,
+    };
+    panels.push(panel);
+    if (panel.rgba?.buffer) transfer.push(panel.rgba.buffer);
+    if (panel.raw?.buffer) transfer.push(panel.raw.buffer);
+  }
+  return { panels, transfer };
+}
+
+async function runMethod(msg) {
+  const me = { id: msg.runId, method: msg.method, settingsJson: msg.settingsJson, cancelled: false };
+  if (msg.needsImage && !image) throw new Error('load an image first');
+  // Throws (bad settings, unknown method) before anything runs: the page shows the message.
+  const handle = lens.start(msg.method, msg.needsImage ? image : undefined, msg.settingsJson);
+  runs.set(me.id, me);
   try {
     for (;;) {
       await nextTurn();
-      if (run !== me) {
-        post({ type: 'cancelled', runId: me.id, kind: me.kind });
+      if (me.cancelled) {
+        post({ type: 'cancelled', runId: me.id });
         return;
       }
-      const step = JSON.parse(fool.step(lens));
-      if (step.running) {
-        post({ type: 'fooling-progress', runId: me.id, ...step.running });
-        continue;
+      const step = JSON.parse(handle.step(lens, me.settingsJson));
+      const progress = {
+        type: 'run-progress', runId: me.id, step: step.step, total: step.total, text: step.text ?? '', top: topOf(step),
+      };
+      const transfer = [];
+      if (step.frame) {
+        progress.frame = handle.frame();
+        transfer.push(progress.frame.buffer);
       }
-      const fooled = fool.fooledRgba();
-      const diff = fool.diffRgba(1);
-      const diff10 = fool.diffRgba(10);
-      const png = encodePng(fooled);
-      // The proof: decode the very PNG bytes the user downloads and classify them again.
-      const reloaded = Image.decode(png);
-      const recheck = top5(lens.classify(reloaded));
-      reloaded.free();
-      run = null;
-      post({ type: 'fooling-done', runId: me.id, report: step.done, fooled, diff, diff10, png, recheck },
-        [fooled.buffer, diff.buffer, diff10.buffer]);
+      post(progress, transfer);
+      if (!step.done) continue;
+      const report = JSON.parse(handle.report());
+      const out = panelsOf(handle);
+      post({ type: 'run-done', runId: me.id, report, panels: out.panels, text: step.text ?? '' }, out.transfer);
       return;
     }
   } finally {
-    fool.free();
-  }
-}
-
-async function classviz(msg) {
-  const me = { id: msg.runId, kind: 'classviz', settingsJson: msg.settingsJson, iters: msg.iters };
-  const viz = lens.startClassViz(msg.settingsJson);
-  run = me;
-  try {
-    for (;;) {
-      await nextTurn();
-      if (run !== me) {
-        post({ type: 'cancelled', runId: me.id, kind: me.kind });
-        return;
-      }
-      if (viz.iteration() >= me.iters) break;
-      viz.step(lens, me.settingsJson);
-      const rgba = viz.rgba();
-      const last = viz.iteration() >= me.iters;
-      post({ type: 'classviz-frame', runId: me.id, iteration: viz.iteration(), iters: me.iters, rgba,
-        top: top5(viz.probs()), png: last ? encodePng(rgba) : null });
-      if (last) break;
-    }
-    run = null;
-    post({ type: 'classviz-done', runId: me.id, iteration: viz.iteration() });
-  } finally {
-    viz.free();
+    runs.delete(me.id);
+    handle.free();
   }
 }
 
@@ -186,22 +190,21 @@ self.onmessage = async (event) => {
         return loadImage(msg);
       case 'search':
         return post({ type: 'search', reqId: msg.reqId, picker: msg.picker, classes: Array.from(lens.search(msg.query, 30)) });
-      case 'saliency':
-        return saliency(msg);
-      case 'fooling':
-        return await fooling(msg);
-      case 'classviz':
-        return await classviz(msg);
-      case 'settings':
-        // Read by the run loop before its next iteration.
-        if (run && run.id === msg.runId) {
-          run.settingsJson = msg.settingsJson;
-          run.iters = msg.iters;
-        }
+      case 'png':
+        return png(msg);
+      case 'run':
+        return await runMethod(msg);
+      case 'settings': {
+        // Read by the run before its next step.
+        const r = runs.get(msg.runId);
+        if (r) r.settingsJson = msg.settingsJson;
         return;
-      case 'cancel':
-        if (run && (msg.runId === undefined || run.id === msg.runId)) run = null;
+      }
+      case 'cancel': {
+        const r = runs.get(msg.runId);
+        if (r) r.cancelled = true;
         return;
+      }
       default:
         throw new Error(`unknown request ${msg.type}`);
     }

@@ -1,0 +1,141 @@
+// The worker client: requests with replies (image, search, png), runs (docs/registry.md's protocol: run ->
+// run-progress* -> run-done | cancelled | error), and a restart when the wasm module traps.
+import { emit } from './bus.js';
+
+let worker = null;
+let seq = 0;
+const pending = new Map(); // reqId -> {resolve, reject}
+const runs = new Map(); // runId -> handlers
+
+export const engine = {
+  ready: false,
+  labels: null,
+  samples: [],
+  schema: null,
+  failed: null, // text when the model could not load
+};
+
+/** One request, one reply; rejects with the worker's message (e.fatal when the engine had to restart). */
+export function request(msg, transfer = []) {
+  const reqId = ++seq;
+  return new Promise((resolve, reject) => {
+    pending.set(reqId, { resolve, reject });
+    worker.postMessage({ ...msg, reqId }, transfer);
+  });
+}
+
+/**
+ * Starts a run of `method` (a schema entry). Handlers: onProgress(m), onDone(m), onError(message), onEnd() (after
+ * any of done / error / cancel). Returns {runId, cancel(), settings(json)}; a cancelled run reports nothing more.
+ */
+export function startRun(method, settingsJson, handlers) {
+  const runId = ++seq;
+  const entry = { ...handlers, finished: false };
+  runs.set(runId, entry);
+  worker.postMessage({ type: 'run', runId, method: method.id, needsImage: method.needs_image !== false, settingsJson });
+  const end = () => {
+    if (entry.finished) return false;
+    entry.finished = true;
+    runs.delete(runId);
+    return true;
+  };
+  entry.end = end;
+  return {
+    runId,
+    cancel() {
+      if (!end()) return;
+      worker?.postMessage({ type: 'cancel', runId });
+      handlers.onEnd?.('cancelled');
+    },
+    settings(json) {
+      if (!entry.finished) worker.postMessage({ type: 'settings', runId, settingsJson: json });
+    },
+  };
+}
+
+function finishRun(runId, how, call) {
+  const r = runs.get(runId);
+  if (!r || !r.end()) return;
+  call?.(r);
+  r.onEnd?.(how);
+}
+
+function onMessage(m) {
+  if (m.reqId && pending.has(m.reqId)) {
+    const p = pending.get(m.reqId);
+    pending.delete(m.reqId);
+    if (m.type === 'error') p.reject(Object.assign(new Error(m.message), { fatal: m.fatal }));
+    else p.resolve(m);
+    if (m.type === 'error' && m.fatal) restart(m.message);
+    return;
+  }
+  switch (m.type) {
+    case 'progress':
+      emit('model-progress', { loaded: m.loaded, total: m.total });
+      break;
+    case 'schema':
+      engine.schema = m.schema;
+      emit('schema', { schema: m.schema });
+      break;
+    case 'ready':
+      engine.labels = m.labels;
+      engine.samples = m.samples;
+      engine.schema = m.schema;
+      engine.ready = true;
+      emit('ready', { labels: m.labels, samples: m.samples, schema: m.schema });
+      break;
+    case 'run-progress':
+      runs.get(m.runId)?.onProgress?.(m);
+      break;
+    case 'run-done':
+      finishRun(m.runId, 'done', (r) => r.onDone?.(m));
+      break;
+    case 'cancelled':
+      break; // the page already ended it when it asked
+    case 'error':
+      if (m.scope === 'start') {
+        failed(m.message);
+      } else if (m.fatal) {
+        restart(m.message);
+      } else if (m.scope === 'run' && runs.has(m.runId)) {
+        finishRun(m.runId, 'error', (r) => r.onError?.(m.message));
+      } else {
+        emit('engine-error', { message: m.message });
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+function failed(text) {
+  engine.failed = text;
+  emit('model-error', { text });
+}
+
+export function startEngine() {
+  if (typeof WebAssembly !== 'object') {
+    failed('this browser has no WebAssembly');
+    return;
+  }
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = (e) => onMessage(e.data);
+  worker.onerror = (e) => {
+    e.preventDefault();
+    failed(`the engine could not start (${e.message || 'worker script failed'})`);
+  };
+  emit('model-starting');
+  worker.postMessage({ type: 'start' });
+}
+
+/** A trap leaves the wasm module unusable: a new worker, every request and run ended with the reason. */
+function restart(reason) {
+  worker.terminate();
+  worker = null;
+  engine.ready = false;
+  for (const p of pending.values()) p.reject(Object.assign(new Error('the engine restarted'), { fatal: true }));
+  pending.clear();
+  for (const [runId] of [...runs]) finishRun(runId, 'error', (r) => r.onError?.(`the engine stopped (${reason})`));
+  emit('restart', { reason });
+  startEngine();
+}

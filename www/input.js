@@ -1,0 +1,213 @@
+// Image input: a file chosen, dropped or pasted, a sample, or the JPEG a link carries. An image that arrives
+// before the model is ready is kept (the latest one wins) and used as soon as the model is ready.
+import { emit } from './bus.js';
+import { engine, request } from './engine.js';
+import { MAX_JPEG_BYTES } from './share.js';
+import { $, el, drawRgba, showMessage, renderTop5 } from './ui.js';
+
+// Larger files are refused before reading them; the core's pixel limit guards the decode itself.
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+export const input = {
+  current: null, // {bytes, source, rgba, top} of the image in use
+  seq: 0, // counts images taken into use: output made from another image is stale
+  pending: null, // {kind: 'file', file, how} | {kind: 'sample', id} | {kind: 'jpeg', bytes}: waiting for the model
+};
+
+let inputSeq = 0; // counts input requests, so a slow sample download cannot override a later choice
+let sampleLoad = null; // {id, promise} of the sample being fetched and decoded
+
+export function describe(source) {
+  if (source.kind === 'sample') return `sample “${source.id}”`;
+  if (source.kind === 'jpeg') return source.name ? `“${source.name}” (as shared JPEG)` : 'the shared image';
+  return source.name ? `“${source.name}”` : 'the pasted image';
+}
+
+function pendingName(p) {
+  if (p.kind === 'file') return `“${p.file.name || `${p.how} image`}”`;
+  if (p.kind === 'sample') return `sample “${p.id}”`;
+  return 'the shared image';
+}
+
+/** Before the model is ready: keep the image and say so where the image will appear. */
+function keepForLater(p) {
+  ++inputSeq;
+  input.pending = p;
+  $('crop-caption').textContent = `Waiting for the model: ${pendingName(p)} will be used as soon as it is ready`;
+  $('drop-zone').classList.add('waiting');
+  emit('input-waiting', { name: pendingName(p) });
+}
+
+/** Called once the model is ready: uses the image kept meanwhile. Resolves to false when there was none. */
+export async function usePending() {
+  const p = input.pending;
+  input.pending = null;
+  $('drop-zone').classList.remove('waiting');
+  if (!p) return false;
+  if (p.kind === 'file') await useFile(p.file, p.how);
+  else if (p.kind === 'sample') await useSample(p.id);
+  else await useJpeg(p.bytes);
+  return true;
+}
+
+/** Decodes and classifies; on success draws the crop and top-5 and emits 'image'. */
+async function loadInput(bytes, source) {
+  let reply;
+  try {
+    reply = await request({ type: 'image', bytes: bytes.slice(0), source });
+  } catch (e) {
+    if (!e.fatal) showMessage('error', `Could not use ${describe(source)}: ${e.message}`);
+    return false;
+  }
+  input.current = { bytes, source, rgba: reply.rgba, top: reply.top };
+  input.seq++;
+  drawRgba($('crop-canvas'), reply.rgba);
+  renderTop5($('top5'), reply.top, engine.labels);
+  $('crop-caption').textContent = `${describe(source)}, 224×224 crop`;
+  emit('image', { source, rgba: reply.rgba, top: reply.top });
+  return true;
+}
+
+/**
+ * A user's own image goes into share links as a 224×224 JPEG (the crop, compressed until the link is short
+ * enough). The page itself keeps working on the exact file, so a downloaded fooling PNG is judged as it is.
+ */
+async function toShareableJpeg() {
+  const canvas = $('crop-canvas');
+  for (const quality of [0.92, 0.85, 0.75, 0.6, 0.5]) {
+    const blob = await new Promise((r) => canvas.toBlob(r, 'image/jpeg', quality));
+    if (blob && blob.size <= MAX_JPEG_BYTES) return { bytes: new Uint8Array(await blob.arrayBuffer()), quality };
+  }
+  return null;
+}
+
+export async function useFile(file, how) {
+  if (file.size > MAX_FILE_BYTES) {
+    showMessage('error', `“${file.name}” is ${(file.size / 1e6).toFixed(0)} MB; netlens takes image files up to ${MAX_FILE_BYTES / 1e6} MB.`);
+    return false;
+  }
+  if (!engine.ready) {
+    keepForLater({ kind: 'file', file, how });
+    return false;
+  }
+  const mine = ++inputSeq;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (mine !== inputSeq) return false;
+  const name = file.name || `${how} image`;
+  if (!(await loadInput(bytes, { kind: 'file', name }))) return false;
+  const jpeg = await toShareableJpeg();
+  if (jpeg) {
+    emit('input-changed', {
+      link: { kind: 'jpeg', bytes: jpeg.bytes },
+      note: `“${name}” travels in the link as a 224×224 JPEG (${(jpeg.bytes.length / 1024).toFixed(1)} KB, ` +
+        `quality ${jpeg.quality}); runs on it can differ slightly from runs on the original file.`,
+    });
+  } else {
+    emit('input-changed', {
+      link: null,
+      problem: `“${name}” cannot go in a link: even as a low-quality 224×224 JPEG it is over ${Math.floor(MAX_JPEG_BYTES / 1024)} KB. Use a sample image to share.`,
+    });
+  }
+  return true;
+}
+
+/** The image a share link carries. */
+export async function useJpeg(bytes) {
+  if (!engine.ready) {
+    keepForLater({ kind: 'jpeg', bytes });
+    return false;
+  }
+  ++inputSeq;
+  if (!(await loadInput(bytes, { kind: 'jpeg' }))) return false;
+  emit('input-changed', { link: { kind: 'jpeg', bytes } });
+  return true;
+}
+
+// Clicking the sample that is already the input (or already on its way) does nothing: reloading it would
+// cancel a run started meanwhile on the very same image.
+export function useSample(id) {
+  if (!engine.ready) {
+    keepForLater({ kind: 'sample', id });
+    return Promise.resolve(false);
+  }
+  if (sampleLoad?.id === id) return sampleLoad.promise;
+  if (input.current?.source.kind === 'sample' && input.current.source.id === id) return Promise.resolve(true);
+  const promise = loadSample(id).finally(() => {
+    if (sampleLoad?.promise === promise) sampleLoad = null;
+  });
+  sampleLoad = { id, promise };
+  return promise;
+}
+
+async function loadSample(id) {
+  const mine = ++inputSeq;
+  const sample = engine.samples.find((s) => s.id === id);
+  if (!sample) {
+    showMessage('error', `There is no sample image called “${id}”.`);
+    return false;
+  }
+  let bytes;
+  try {
+    const res = await fetch(`assets/${sample.file}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    showMessage('error', `Could not fetch the sample “${id}”: ${e.message}`);
+    return false;
+  }
+  if (mine !== inputSeq) return false; // the user chose another image while this one downloaded
+  if (!(await loadInput(bytes, { kind: 'sample', id }))) return false;
+  emit('input-changed', { link: { kind: 'sample', id } });
+  return true;
+}
+
+/** After a worker restart: the same input again (no new share state, no re-run requests). */
+export async function reloadCurrent() {
+  const c = input.current;
+  if (!c) return false;
+  return loadInput(c.bytes, c.source);
+}
+
+export function setupInputs() {
+  $('file-input').addEventListener('change', (e) => {
+    const file = e.target.files?.[0];
+    if (file) useFile(file, 'chosen');
+    e.target.value = '';
+  });
+  document.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', (e) => {
+    if (e.relatedTarget === null) document.body.classList.remove('dragging');
+  });
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    document.body.classList.remove('dragging');
+    const file = e.dataTransfer?.files?.[0];
+    if (file) useFile(file, 'dropped');
+    else showMessage('warn', 'Drop an image file (PNG, JPEG, WebP, GIF or BMP).');
+  });
+  document.addEventListener('paste', (e) => {
+    const item = [...(e.clipboardData?.items ?? [])].find((i) => i.kind === 'file');
+    if (!item) return; // ordinary text pasted into a field
+    e.preventDefault();
+    const file = item.getAsFile();
+    if (file) useFile(file, 'pasted');
+  });
+  renderTop5($('top5'), null, null);
+}
+
+export function buildGallery(samples) {
+  const gallery = $('gallery');
+  gallery.replaceChildren(
+    ...samples.map((s) => {
+      const name = s.id.replace(/_/g, ' ');
+      const button = el('button', { type: 'button', class: 'sample', 'data-sample': s.id, title: `Sample: ${name}`, 'aria-label': `Sample image: ${name}` },
+        el('img', { src: `assets/${s.file}`, alt: '', width: '40', height: '40' }));
+      button.addEventListener('click', () => useSample(s.id));
+      return button;
+    }),
+  );
+  if (samples.length === 0) gallery.append(el('p', { class: 'hint', text: 'No sample images (see README: assets).' }));
+}

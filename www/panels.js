@@ -1,0 +1,590 @@
+// The tabs and each method's panel, built from the registry's schema (docs/registry.md): the summary and paper
+// link, one field per setting (label, bounds, step, help, default), the run controls, and one figure per output
+// kind (image / heatmap / diverging / overlay in a row, the live image with its strip of frames, stats lines).
+import { emit } from './bus.js';
+import { engine, request, startRun } from './engine.js';
+import { input } from './input.js';
+import { classSetting, checkSetting, settingsJson, COMPARE } from './share.js';
+import { state, updateShareLink } from './state.js';
+import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, percent, SIZE } from './ui.js';
+
+const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
+const FRAME_SLOTS = 5;
+
+/** The output offered as "Download PNG" (and re-classified when it is an image). */
+export function downloadOutput(method) {
+  const outs = method.outputs ?? [];
+  return outs.find((o) => o.download) ?? outs.find((o) => o.kind === 'live') ?? outs.find((o) => o.id === 'fooled')
+    ?? outs.find((o) => o.kind === 'heatmap' || o.kind === 'diverging') ?? null;
+}
+
+/** The map a method shows in the compare view and its figure. */
+export function mainOutput(method) {
+  const outs = method.outputs ?? [];
+  return outs.find((o) => o.compare) ?? outs.find((o) => o.kind === 'diverging' || o.kind === 'heatmap')
+    ?? outs.find((o) => o.kind === 'overlay') ?? null;
+}
+
+/** Methods the page runs by itself when their panel shows and the image or a setting changes. */
+export function isAuto(method) {
+  return method.auto_run ?? (method.group === 'attribution' || method.id === 'saliency');
+}
+
+export function tabOf(method) {
+  return method.group === 'attribution' ? 'attribution' : method.id;
+}
+
+function checkpoints(total) {
+  const marks = [1, Math.round(total / 4), Math.round(total / 2), Math.round((3 * total) / 4), total];
+  return marks.map((m) => Math.min(total, Math.max(1, m)));
+}
+
+function slug(text) {
+  return String(text).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+const objectUrls = new Map();
+
+function setDownload(a, png, name) {
+  if (objectUrls.has(a)) URL.revokeObjectURL(objectUrls.get(a));
+  objectUrls.delete(a);
+  if (!png) {
+    a.removeAttribute('href');
+    a.classList.add('disabled');
+    a.setAttribute('aria-disabled', 'true');
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+  objectUrls.set(a, url);
+  a.href = url;
+  if (name) a.download = name;
+  a.classList.remove('disabled');
+  a.setAttribute('aria-disabled', 'false');
+}
+
+export { setDownload };
+
+/** The summary line with its paper link (text only, never HTML). */
+export function introOf(method) {
+  const p = el('p', { class: 'summary' }, el('span', { text: method.summary ?? '' }));
+  if (method.paper?.url) {
+    p.append(' ', el('a', { href: method.paper.url, target: '_blank', rel: 'noopener noreferrer', text: method.paper.cite ?? 'paper' }));
+  }
+  if (method.cost) p.append(el('span', { class: 'cost', text: ` · cost: ${method.cost}` }));
+  return p;
+}
+
+/** One input per setting (the class setting has its picker instead). */
+function fieldFor(method, s) {
+  const id = `${method.link_prefix}-${s.link ?? s.key}`;
+  const attrs = { id, name: `${method.link_prefix}.${s.link ?? s.key}`, 'data-key': s.key };
+  if (s.help) attrs.title = s.help;
+  let control;
+  if (s.type === 'choice') {
+    control = el('select', attrs, ...(s.options ?? []).map((o) => (typeof o === 'object'
+      ? el('option', { value: String(o.value), text: o.label ?? String(o.value) })
+      : el('option', { value: String(o), text: String(o) }))));
+  } else if (s.type === 'bool') {
+    control = el('input', { ...attrs, type: 'checkbox' });
+  } else if (s.type === 'text') {
+    control = el('input', { ...attrs, type: 'text', spellcheck: 'false', ...(s.pattern ? { pattern: s.pattern } : {}) });
+  } else {
+    const num = { ...attrs, type: 'number', step: String(s.step ?? (s.type === 'int' ? 1 : 'any')) };
+    if (s.min !== undefined && s.min !== null) num.min = String(s.min);
+    if (s.max !== undefined && s.max !== null) num.max = String(s.max);
+    num.inputmode = s.type === 'int' ? 'numeric' : 'decimal';
+    control = el('input', num);
+  }
+  const label = el('label', s.help ? { title: s.help } : {}, el('span', { text: s.label ?? s.key }), control);
+  return { setting: s, control, label };
+}
+
+function readControl(f) {
+  if (f.setting.type === 'bool') return f.control.checked ? 'true' : 'false';
+  return f.control.value;
+}
+
+function writeControl(f, v) {
+  if (f.setting.type === 'bool') f.control.checked = Boolean(v);
+  else f.control.value = v === null || v === undefined ? '' : String(v);
+  f.control.setAttribute('aria-invalid', 'false');
+}
+
+/** Labels for a picker or a text; the worker answers class searches. */
+export async function searchClasses(query) {
+  if (!engine.ready) return [];
+  try {
+    return (await request({ type: 'search', query })).classes;
+  } catch {
+    return []; // the engine restarted mid-search; the next keystroke asks again
+  }
+}
+
+/** A class picker (search box, matches, chosen line, "Use predicted class" when optional). */
+export function pickerFor(prefix, setting, { onChoose }) {
+  const wrap = el('div', { class: 'class-picker', 'data-picker': prefix },
+    el('label', { for: `${prefix}-search`, text: setting.optional ? `${setting.label ?? 'Class'} (default: the predicted one)` : (setting.label ?? 'Class') }),
+    el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { title: setting.help } : {}) }),
+    el('label', { class: 'visually-hidden', for: `${prefix}-results`, text: 'Matching classes' }),
+    el('select', { id: `${prefix}-results`, size: '4' }),
+    el('div', { class: 'chosen', id: `${prefix}-chosen` }));
+  return wrap;
+}
+
+export class MethodPanel {
+  constructor(method, { showPanelOf }) {
+    this.method = method;
+    this.prefix = method.link_prefix;
+    this.auto = isAuto(method);
+    this.fields = [];
+    this.run = null; // {handle, step, total}
+    this.lastKey = null; // the image + settings of the output on show
+    this.frame = null;
+    this.showPanelOf = showPanelOf;
+    this.node = this.build();
+  }
+
+  get values() {
+    return state[this.prefix];
+  }
+
+  build() {
+    const m = this.method;
+    const p = this.prefix;
+    const node = el('div', { class: 'method', 'data-method': m.id });
+    node.append(introOf(m));
+    const controls = el('div', { class: 'controls' });
+    this.classSetting = classSetting(m);
+    if (this.classSetting) controls.append(pickerFor(p, this.classSetting, {}));
+    const others = m.settings.filter((s) => s !== this.classSetting);
+    if (others.length) {
+      this.fields = others.map((s) => fieldFor(m, s));
+      controls.append(el('div', { class: `fields${others.length > 2 ? ' grid' : ''}` }, ...this.fields.map((f) => f.label)));
+    }
+    const buttons = el('div', { class: 'buttons' });
+    if (this.classSetting?.optional) {
+      this.predictedButton = el('button', { type: 'button', id: `${p}-predicted`, text: 'Use predicted class' });
+      buttons.append(this.predictedButton);
+    }
+    this.runButton = el('button', { type: 'button', id: `${p}-run`, class: 'primary', text: m.run_label ?? (this.auto ? 'Run again' : 'Run'), disabled: '' });
+    this.cancelButton = el('button', { type: 'button', id: `${p}-cancel`, text: 'Cancel', disabled: '' });
+    buttons.append(this.runButton, this.cancelButton);
+    this.download = downloadOutput(m);
+    if (this.download) {
+      this.downloadLink = el('a', { id: `${p}-download`, class: 'button disabled', download: `${this.download.id}.png`, 'aria-disabled': 'true', text: 'Download PNG' });
+      buttons.append(this.downloadLink);
+    }
+    controls.append(buttons);
+    node.append(controls);
+
+    this.progress = el('progress', { id: `${p}-progress`, max: '1', value: '0', 'aria-label': `${m.title} progress` });
+    this.status = el('span', { id: `${p}-status`, text: 'Not started' });
+    node.append(el('div', { class: 'progress-line' }, this.progress, this.status));
+
+    // Outputs, grouped as the page has always shown them.
+    this.canvases = new Map();
+    const maps = (m.outputs ?? []).filter((o) => MAP_KINDS.includes(o.kind));
+    if (maps.length) {
+      const row = el('div', { class: `images ${['one', 'two', 'three', 'four', 'five', 'six'][maps.length - 1] ?? 'many'}` });
+      for (const o of maps) {
+        const canvas = el('canvas', { id: `${p}-${o.id}`, width: String(SIZE), height: String(SIZE), role: 'img', 'aria-label': `${m.title}: ${o.title}` });
+        this.canvases.set(o.id, canvas);
+        row.append(el('figure', { 'data-kind': o.kind }, canvas, el('figcaption', { text: o.title })));
+      }
+      node.append(row);
+      if (maps.some((o) => o.kind === 'diverging')) {
+        node.append(el('div', { class: 'legend diverging', 'aria-hidden': 'true' },
+          el('span', { text: 'lowers the score' }), el('span', { class: 'ramp' }), el('span', { text: 'raises it' })));
+      }
+    }
+    const live = (m.outputs ?? []).find((o) => o.kind === 'live');
+    const strip = (m.outputs ?? []).find((o) => o.kind === 'strip');
+    if (live || strip) {
+      const row = el('div', { class: 'viz-row' });
+      if (live) {
+        const canvas = el('canvas', { id: `${p}-${live.id}`, width: String(SIZE), height: String(SIZE), role: 'img', 'aria-label': `${m.title}: ${live.title}` });
+        this.canvases.set(live.id, canvas);
+        this.liveCanvas = canvas;
+        this.liveCaption = el('figcaption', { id: `${p}-${live.id}-caption`, text: live.title });
+        row.append(el('figure', { class: 'live' }, canvas, this.liveCaption));
+      }
+      if (strip) {
+        this.strip = el('div', { class: 'strip', id: `${p}-${strip.id}`, 'aria-label': strip.title });
+        for (let i = 0; i < FRAME_SLOTS; i++) {
+          this.strip.append(el('figure', {},
+            el('canvas', { width: String(SIZE), height: String(SIZE), role: 'img', 'aria-label': `${strip.title} ${i + 1}` }),
+            el('figcaption', { text: '–' })));
+        }
+        row.append(this.strip);
+      }
+      node.append(row);
+    }
+    this.hasStats = (m.outputs ?? []).some((o) => o.kind === 'stats');
+    this.recheck = this.download?.kind === 'image';
+    if (this.hasStats || this.recheck) {
+      this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
+      node.append(this.stats);
+    }
+    if (maps.length && this.classSetting) {
+      this.result = el('p', { class: 'result', id: `${p}-result`, text: `Load an image to see ${m.title.toLowerCase()}.` });
+      node.append(this.result);
+    }
+    return node;
+  }
+
+  /** Wires the controls; called once the elements are in the document. */
+  attach() {
+    const p = this.prefix;
+    if (this.classSetting) {
+      this.picker = classPicker(p, {
+        search: searchClasses, labels: () => engine.labels,
+        onChoose: (c) => this.setClass(c),
+      });
+    }
+    this.predictedButton?.addEventListener('click', () => {
+      $(`${p}-search`).value = '';
+      $(`${p}-results`).replaceChildren();
+      this.setClass(null);
+    });
+    for (const f of this.fields) f.control.addEventListener('change', () => this.onFieldChange(f));
+    this.runButton.addEventListener('click', () => this.start());
+    this.cancelButton.addEventListener('click', () => this.cancel());
+    this.reset();
+  }
+
+  setClass(c) {
+    this.values[this.classSetting.key] = c;
+    this.showClass();
+    updateShareLink();
+    this.changed(this.classSetting);
+  }
+
+  showClass() {
+    if (!this.picker) return;
+    const c = this.values[this.classSetting.key];
+    if (c === null) $(`${this.prefix}-chosen`).textContent = 'Predicted class';
+    else this.picker.show(c);
+  }
+
+  onFieldChange(f) {
+    if (!this.readField(f)) return;
+    updateShareLink();
+    this.changed(f.setting);
+  }
+
+  /** A setting changed: a live one reaches the run in progress; otherwise it applies to the next run. */
+  changed(setting) {
+    if (this.run) {
+      if (setting.live) {
+        this.run.handle.settings(settingsJson(this.method, this.values));
+        this.run.total = null;
+      } else if (!this.auto) {
+        showMessage('info', `${setting.label ?? setting.key} applies to the next run.`);
+      }
+    }
+    if (this.auto) this.maybeAutoRun();
+  }
+
+  readField(f) {
+    const r = checkSetting(this.method, f.setting, readControl(f), engine.labels?.length ?? 1000);
+    f.control.setAttribute('aria-invalid', r.error ? 'true' : 'false');
+    if (r.error) {
+      showMessage('error', r.error);
+      emit('setting-error', { method: this.method.id, key: f.setting.key, message: r.error });
+      return false;
+    }
+    this.values[f.setting.key] = r.ok;
+    return true;
+  }
+
+  /** State -> controls (after a link was applied). */
+  writeFields() {
+    for (const f of this.fields) writeControl(f, this.values[f.setting.key]);
+    this.showClass();
+  }
+
+  setReady(ready) {
+    this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current);
+  }
+
+  key() {
+    return `${this.method.needs_image !== false ? input.seq : ''}|${settingsJson(this.method, this.values)}`;
+  }
+
+  visible() {
+    return !this.node.closest('[hidden]') && !this.node.hidden;
+  }
+
+  /** Auto methods: run when shown and the image or settings differ from what is on show. */
+  maybeAutoRun() {
+    if (!this.auto || !engine.ready || !this.visible()) return;
+    if (this.method.needs_image !== false && !input.current) return;
+    if (this.key() === this.lastKey && !this.failedKey) return;
+    this.start();
+  }
+
+  reset(status) {
+    for (const [, canvas] of this.canvases) clearCanvas(canvas);
+    if (this.strip) {
+      for (const f of this.strip.children) {
+        clearCanvas(f.querySelector('canvas'));
+        f.querySelector('figcaption').textContent = '–';
+      }
+    }
+    if (this.stats) {
+      this.stats.replaceChildren();
+      if (this.recheck) this.addStat('Downloaded PNG re-classified', '–', `${this.prefix}-recheck`);
+    }
+    if (this.downloadLink) setDownload(this.downloadLink, null);
+    this.progress.value = 0;
+    this.status.textContent = status ?? (this.method.needs_image !== false && !input.current ? 'Load an image first' : 'Not started');
+    this.frame = null;
+    this.lastKey = null;
+  }
+
+  addStat(label, text, id) {
+    const dd = el('dd', { id: id ?? `${this.prefix}-stat-${slug(label)}`, text });
+    this.stats.append(el('div', {}, el('dt', { text: label }), dd));
+    return dd;
+  }
+
+  /** The image changed: output on show is moot, a run on the old image stops. */
+  imageChanged() {
+    if (this.method.needs_image === false) return;
+    if (this.run) this.cancel('Cancelled: the image changed');
+    this.reset();
+    this.setReady(engine.ready);
+    this.maybeAutoRun();
+  }
+
+  readAll() {
+    return this.fields.map((f) => this.readField(f)).every(Boolean);
+  }
+
+  start() {
+    if (!engine.ready) return;
+    if (this.method.needs_image !== false && !input.current) {
+      showMessage('warn', 'Load an image first.');
+      return;
+    }
+    if (!this.readAll()) return;
+    if (this.run) this.cancel(null);
+    this.reset(`Starting ${this.method.title.toLowerCase()}…`);
+    const key = this.key();
+    this.failedKey = false;
+    const json = settingsJson(this.method, this.values);
+    const me = { total: null, step: 0, handle: null, key };
+    me.handle = startRun(this.method, json, {
+      onProgress: (m) => this.onProgress(me, m),
+      onDone: (m) => this.onDone(me, m),
+      onError: (message) => this.onError(me, message),
+      onEnd: () => {
+        if (this.run === me) this.run = null;
+        this.cancelButton.disabled = true;
+      },
+    });
+    this.run = me;
+    this.cancelButton.disabled = false;
+    emit('run-start', { method: this.method.id });
+    updateShareLink();
+  }
+
+  cancel(status = undefined) {
+    const r = this.run;
+    if (!r) return;
+    this.run = null;
+    r.handle.cancel();
+    if (status !== null) this.status.textContent = status ?? `Cancelled at step ${r.step}${r.total ? ` of ${r.total}` : ''}`;
+    emit('run-cancelled', { method: this.method.id, step: r.step });
+  }
+
+  onProgress(me, m) {
+    if (this.run !== me) return;
+    me.step = m.step;
+    me.total = m.total;
+    this.progress.max = m.total || 1;
+    this.progress.value = m.step;
+    this.status.textContent = m.text || `Step ${m.step} / ${m.total}`;
+    if (m.frame) {
+      this.frame = m.frame;
+      if (this.liveCanvas) {
+        drawRgba(this.liveCanvas, m.frame);
+        this.liveCaption.textContent = `Iteration ${m.step}`;
+      }
+      const slot = checkpoints(m.total).indexOf(m.step);
+      if (this.strip && slot >= 0) {
+        const f = this.strip.children[slot];
+        drawRgba(f.querySelector('canvas'), m.frame);
+        f.querySelector('figcaption').textContent = `Iteration ${m.step}`;
+      }
+    }
+    emit('run-progress', { method: this.method.id, step: m.step, total: m.total, frame: m.frame ?? null });
+  }
+
+  async onDone(me, m) {
+    if (this.run !== me && this.run !== null) return;
+    this.progress.value = this.progress.max;
+    for (const panel of m.panels) {
+      const canvas = this.canvases.get(panel.id);
+      if (canvas && panel.rgba) drawRgba(canvas, panel.rgba, panel.width, panel.height);
+    }
+    const lines = m.report?.lines ?? [];
+    if (this.stats) {
+      this.stats.replaceChildren();
+      for (const [label, text] of lines) this.addStat(label, text);
+      if (this.recheck) this.addStat('Downloaded PNG re-classified', '…', `${this.prefix}-recheck`);
+    }
+    if (this.result) this.describeResult(m.report);
+    this.status.textContent = m.text || `Done: ${me.step} / ${me.total}`;
+    this.lastKey = me.key;
+
+    // The download: PNG bytes of the pixels on show; an image is classified again from those very bytes.
+    let recheck = null;
+    if (this.download) {
+      const panel = m.panels.find((p) => p.id === this.download.id);
+      const rgba = panel?.rgba ?? (this.download.kind === 'live' ? this.frame : null);
+      if (rgba) {
+        try {
+          const reply = await request({
+            type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE, classify: this.recheck,
+          });
+          if (this.lastKey !== me.key) return; // a newer run started meanwhile
+          setDownload(this.downloadLink, reply.bytes);
+          recheck = reply.top;
+        } catch (e) {
+          if (!e.fatal) showMessage('error', `${this.method.title}: the PNG could not be made: ${e.message}`);
+        }
+      }
+    }
+    if (recheck && this.recheck) {
+      const re = recheck[0];
+      const target = m.report?.target;
+      const verdict = target === undefined ? '' : ` — ${re.class === target ? 'still fools the network ✓' : 'no longer fools it ✗'}`;
+      $(`${this.prefix}-recheck`).textContent = `${classText(re.class, engine.labels)} (${percent(re.prob)})${verdict}`;
+    }
+    emit('run-done', { method: this.method.id, report: m.report, panels: m.panels, frame: this.frame, recheck });
+  }
+
+  describeResult(report) {
+    const c = report?.class;
+    if (c === undefined || c === null) {
+      this.result.textContent = '';
+      return;
+    }
+    const chosen = this.values[this.classSetting.key];
+    const top = input.current?.top ?? [];
+    const predicted = top[0]?.class;
+    const p = top.find((t) => t.class === c)?.prob;
+    this.result.textContent = `${this.method.title} of ${classText(c, engine.labels)}${chosen === null ? ', the predicted class' : ''}` +
+      (p !== undefined ? ` (p = ${percent(p)})` : '') +
+      (predicted !== undefined && c !== predicted ? `. The network predicts ${classText(predicted, engine.labels)}.` : '.');
+    if (chosen === null) $(`${this.prefix}-chosen`).textContent = `Predicted class: ${classText(c, engine.labels)}`;
+  }
+
+  onError(me, message) {
+    if (this.run !== me && this.run !== null) return;
+    this.status.textContent = 'Stopped by an error';
+    this.failedKey = true;
+    this.lastKey = me.key;
+    showMessage('error', `${this.method.title}: ${message}`);
+    emit('run-error', { method: this.method.id, message });
+  }
+}
+
+/**
+ * Builds the tab list and every panel inside `container` (index.html's empty panels section).
+ * Returns {panels: Map id -> MethodPanel, show(id), tabs}.
+ */
+export function buildPanels(container, schema, { compare }) {
+  const methods = schema.methods;
+  const panels = new Map();
+  const tabs = []; // {id, title, node}
+  const tablist = el('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Method' });
+  container.replaceChildren(tablist);
+
+  const addTab = (id, title, summary) => {
+    const button = el('button', { type: 'button', role: 'tab', id: `tab-${id}`, 'aria-controls': `panel-${id}`, 'aria-selected': 'false', tabindex: '-1', text: title });
+    if (summary) button.title = summary;
+    const node = el('div', { role: 'tabpanel', id: `panel-${id}`, 'aria-labelledby': `tab-${id}`, class: 'panel', hidden: '' });
+    tablist.append(button);
+    container.append(node);
+    tabs.push({ id, title, button, node });
+    return node;
+  };
+
+  let attribution = null;
+  for (const m of methods) {
+    const panel = new MethodPanel(m, {});
+    panels.set(m.id, panel);
+    if (tabOf(m) === 'attribution') {
+      if (!attribution) {
+        const node = addTab('attribution', 'Attribution', 'Which pixels the class score depends on: the attribution methods');
+        const chooser = el('div', { class: 'method-list', role: 'group', 'aria-label': 'Attribution method' });
+        node.append(chooser);
+        attribution = { node, chooser };
+      }
+      const button = el('button', { type: 'button', id: `method-${m.id}`, 'data-method': m.id, 'aria-pressed': 'false', title: m.summary ?? '', text: m.title });
+      attribution.chooser.append(button);
+      panel.node.id = `panel-${m.id}`;
+      panel.node.hidden = true;
+      attribution.node.append(panel.node);
+      panel.chooserButton = button;
+    } else {
+      const node = addTab(m.id, m.title, m.summary);
+      node.append(panel.node);
+    }
+  }
+  const compareNode = addTab(COMPARE.id, COMPARE.title, COMPARE.summary);
+  compare.build(compareNode, schema);
+
+  for (const p of panels.values()) p.attach();
+
+  function show(id, { focus = false } = {}) {
+    const method = methods.find((m) => m.id === id);
+    const tabId = method ? tabOf(method) : id;
+    state.panel = id;
+    for (const t of tabs) {
+      const on = t.id === tabId;
+      t.button.setAttribute('aria-selected', String(on));
+      t.button.tabIndex = on ? 0 : -1;
+      t.node.hidden = !on;
+      if (on && focus) t.button.focus();
+    }
+    for (const p of panels.values()) {
+      if (!p.chooserButton) continue;
+      const on = p.method.id === id;
+      p.node.hidden = !on;
+      p.chooserButton.setAttribute('aria-pressed', String(on));
+    }
+    updateShareLink();
+    panels.get(id)?.maybeAutoRun();
+    if (id === COMPARE.id) compare.shown();
+    emit('panel', { id });
+  }
+
+  // The attribution tab remembers which method it showed last.
+  let lastAttribution = methods.find((m) => tabOf(m) === 'attribution')?.id;
+  tabs.forEach((t, i) => {
+    const target = () => (t.id === 'attribution' ? lastAttribution : t.id);
+    t.button.addEventListener('click', () => show(target()));
+    t.button.addEventListener('keydown', (e) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+      if (!step) return;
+      e.preventDefault();
+      const next = tabs[(i + step + tabs.length) % tabs.length];
+      show(next.id === 'attribution' ? lastAttribution : next.id, { focus: true });
+    });
+  });
+  for (const p of panels.values()) {
+    p.chooserButton?.addEventListener('click', () => {
+      lastAttribution = p.method.id;
+      show(p.method.id);
+    });
+  }
+  const rememberedShow = (id, opts) => {
+    const m = methods.find((x) => x.id === id);
+    if (m && tabOf(m) === 'attribution') lastAttribution = id;
+    show(id, opts);
+  };
+  return { panels, show: rememberedShow };
+}

@@ -1,0 +1,81 @@
+// The page state (image, shown panel, every method's settings) and the share link that carries it.
+import { emit } from './bus.js';
+import { engine } from './engine.js';
+import { buildShareHash, defaultState, parseShareHash } from './share.js';
+import { $, showMessage } from './ui.js';
+
+// Filled by initState() once the schema is known; the object itself never changes (observers keep it).
+export const state = {};
+
+const share = {
+  problem: null, // why the current image cannot go in a link
+  note: null, // said once when a link carries a user's image
+  url: null, // the link last written to the address bar
+};
+
+export function initState(schema) {
+  for (const k of Object.keys(state)) delete state[k];
+  Object.assign(state, defaultState(schema));
+  emit('state', { state });
+}
+
+/** Reads the address bar's hash; shows its problems. Returns whether there was a link to reproduce. */
+export function applyLink() {
+  const { state: linked, problems, present } = parseShareHash(location.hash, {
+    schema: engine.schema, numClasses: engine.labels.length, sampleIds: engine.samples.map((s) => s.id),
+  });
+  for (const p of problems) showMessage('warn', p);
+  if (problems.length) showMessage('info', 'The link had problems; the values above were replaced with defaults.');
+  for (const k of Object.keys(state)) delete state[k];
+  Object.assign(state, linked);
+  emit('state', { state });
+  return present;
+}
+
+/** The input changed: what a link says about it ({kind:'sample',id} | {kind:'jpeg',bytes} | null). */
+export function setLinkImage({ link, problem = null, note = null }) {
+  state.image = link;
+  share.problem = problem;
+  share.note = note;
+  emit('share-problem', { problem });
+  updateShareLink();
+}
+
+export function updateShareLink() {
+  if (!engine.ready || !engine.schema) return;
+  let hash;
+  try {
+    hash = buildShareHash(state, engine.schema);
+  } catch (e) {
+    share.problem = e.message;
+    emit('share-problem', { problem: e.message });
+    return;
+  }
+  history.replaceState(null, '', hash);
+  share.url = location.href;
+  $('share-url').value = share.problem ? '' : location.href;
+  emit('share-url', { url: location.href });
+}
+
+/** A hash typed or pasted into this tab's address bar (not one the page wrote itself). */
+export function isForeignHash() {
+  return engine.ready && location.href !== share.url;
+}
+
+export async function copyLink() {
+  if (share.problem) {
+    showMessage('warn', share.problem);
+    return;
+  }
+  updateShareLink();
+  const url = location.href;
+  try {
+    await navigator.clipboard.writeText(url);
+    showMessage('info', 'Link copied: whoever opens it sees this image, panel and settings, and the same run.');
+    if (share.note) showMessage('info', share.note);
+  } catch {
+    $('share-url').focus();
+    $('share-url').select();
+    showMessage('info', 'Press Ctrl+C to copy the selected link.');
+  }
+}

@@ -1,0 +1,96 @@
+// window.__netlens: what the browser tests (tests/browser/*.mjs) read. It only listens to the page's events
+// (www/bus.js) and keeps what they said; no production module knows it exists.
+import { on } from './bus.js';
+import { fnv1a } from './ui.js';
+
+const hook = {
+  ready: false, modelError: null, messages: [], state: null, schema: null, top5: null, imageSource: null,
+  imageHash: null, labels: null, waiting: null, shareUrl: null, imageShareProblem: null,
+  // Every method's last run: {step, total, done, report, panels: {id: {hash, rawHash, rawShape, raw}}, frameHash}.
+  runs: {},
+  compare: { started: 0, done: 0, cells: {}, class: null, seconds: null, figure: null },
+  settingErrors: [],
+  // The original three methods, as the first browser tests read them.
+  saliencyMap: null, saliencyClass: null, fooling: null, recheck: null, vizIteration: 0, vizDone: 0, vizRgba: null,
+  hashes: {},
+};
+window.__netlens = hook;
+
+const panelsById = (panels) => Object.fromEntries((panels ?? []).map((p) => [p.id, {
+  hash: p.rgba ? fnv1a(p.rgba) : null, rawHash: p.raw ? fnv1a(p.raw) : null, rawShape: p.rawShape, raw: p.raw,
+  width: p.width, height: p.height, kind: p.kind,
+}]));
+
+on('ready', (d) => {
+  hook.ready = true;
+  hook.labels = d.labels;
+  hook.schema = d.schema;
+});
+on('restart', () => { hook.ready = false; });
+on('model-error', (d) => { hook.modelError = d.text; });
+on('message', (m) => hook.messages.push(m));
+on('state', (d) => { hook.state = d.state; });
+on('share-url', (d) => { hook.shareUrl = d.url; });
+on('share-problem', (d) => { hook.imageShareProblem = d.problem; });
+on('input-waiting', (d) => { hook.waiting = d.name; });
+on('image', (d) => {
+  hook.waiting = null;
+  hook.imageHash = fnv1a(d.rgba);
+  hook.imageSource = d.source;
+  hook.top5 = d.top.map((t) => ({ ...t, name: hook.labels?.[t.class]?.name }));
+});
+on('setting-error', (d) => hook.settingErrors.push(d));
+
+on('run-start', ({ method }) => {
+  hook.runs[method] = { step: 0, total: null, done: false, report: null, panels: null, frameHash: null };
+  if (method === 'fooling') {
+    hook.fooling = null;
+    hook.recheck = null;
+  }
+  if (method === 'classviz') hook.hashes.viz = null;
+});
+on('run-progress', ({ method, step, total, frame }) => {
+  const r = hook.runs[method];
+  if (r) Object.assign(r, { step, total });
+  if (method === 'classviz') hook.vizIteration = step;
+  if (frame && r) r.frameHash = fnv1a(frame);
+});
+on('run-error', ({ method, message }) => {
+  if (hook.runs[method]) hook.runs[method].error = message;
+});
+on('run-done', ({ method, report, panels, frame, recheck }) => {
+  const byId = panelsById(panels);
+  hook.runs[method] = { ...hook.runs[method], done: true, report, panels: byId, frameHash: frame ? fnv1a(frame) : null, recheck };
+  if (method === 'saliency') {
+    const map = (panels ?? []).find((p) => p.raw);
+    hook.saliencyMap = map?.raw ?? null;
+    hook.saliencyClass = report?.class ?? null;
+    hook.hashes.saliency = map?.raw ? fnv1a(map.raw) : null;
+  } else if (method === 'fooling') {
+    const fooled = (panels ?? []).find((p) => p.id === 'fooled');
+    hook.recheck = recheck;
+    hook.hashes.fooled = fooled?.rgba ? fnv1a(fooled.rgba) : null;
+    hook.fooling = report;
+  } else if (method === 'classviz') {
+    hook.vizRgba = frame;
+    hook.hashes.viz = frame ? fnv1a(frame) : null;
+    hook.vizDone++;
+  }
+});
+
+on('compare-start', (d) => {
+  hook.compare.started++;
+  hook.compare.cells = {};
+  hook.compare.class = d.class;
+  hook.compare.methods = d.methods;
+});
+on('compare-cell', (d) => {
+  hook.compare.cells[d.method] = d.error ? { error: d.error } : {
+    report: d.report, hash: d.panel?.rgba ? fnv1a(d.panel.rgba) : null, rawHash: d.panel?.raw ? fnv1a(d.panel.raw) : null,
+  };
+});
+on('compare-done', (d) => {
+  hook.compare.done++;
+  hook.compare.seconds = d.seconds;
+  hook.compare.figure = d.figure;
+});

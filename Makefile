@@ -20,6 +20,7 @@ toolchain:
 wasm: toolchain
 	cargo build --lib --target wasm32-unknown-unknown --profile wasm
 	wasm-bindgen --target web --no-typescript --remove-name-section --out-dir pkg $(WASM_OUT)
+	node scripts/schema-json.mjs
 
 assets:
 	scripts/setup-assets.sh

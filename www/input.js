@@ -196,6 +196,12 @@ export function setupInputs() {
     if (file) useFile(file, 'pasted');
   });
   renderTop5($('top5'), null, null);
+  // A file chosen before this module ran (slow network, fast hand) is not lost either.
+  const early = $('file-input').files?.[0];
+  if (early) {
+    useFile(early, 'chosen');
+    $('file-input').value = '';
+  }
 }
 
 export function buildGallery(samples) {

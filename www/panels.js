@@ -10,6 +10,7 @@ import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, perc
 
 const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
+const RECHECK = 'Downloaded PNG re-classified';
 
 /** The output offered as "Download PNG" (and re-classified when it is an image). */
 export function downloadOutput(method) {
@@ -183,13 +184,26 @@ export class MethodPanel {
 
     // Outputs, grouped as the page has always shown them.
     this.canvases = new Map();
-    const maps = (m.outputs ?? []).filter((o) => MAP_KINDS.includes(o.kind));
+    this.captions = new Map();
+    const live = (m.outputs ?? []).find((o) => o.kind === 'live');
+    // With a live output, an `image` output is its last frame: the live figure shows it.
+    const maps = (m.outputs ?? []).filter((o) => MAP_KINDS.includes(o.kind) && !(live && o.kind === 'image'));
     if (maps.length) {
-      const row = el('div', { class: `images ${['one', 'two', 'three', 'four', 'five', 'six'][maps.length - 1] ?? 'many'}` });
+      // The input first, as the page always showed it: "Original" beside a changed image, else "Image".
+      const withInput = m.needs_image !== false && !maps.some((o) => o.id === 'image' || o.id === 'original');
+      const count = maps.length + (withInput ? 1 : 0);
+      const row = el('div', { class: `images ${['one', 'two', 'three', 'four', 'five', 'six'][count - 1] ?? 'many'}` });
+      if (withInput) {
+        const title = maps.some((o) => o.kind === 'image') ? 'Original' : 'Image';
+        this.inputCanvas = el('canvas', { id: `${p}-input`, width: String(SIZE), height: String(SIZE), role: 'img', 'aria-label': `${m.title}: the input image` });
+        row.append(el('figure', { 'data-kind': 'input' }, this.inputCanvas, el('figcaption', { text: title })));
+      }
       for (const o of maps) {
         const canvas = el('canvas', { id: `${p}-${o.id}`, width: String(SIZE), height: String(SIZE), role: 'img', 'aria-label': `${m.title}: ${o.title}` });
+        const caption = el('figcaption', { text: o.title });
         this.canvases.set(o.id, canvas);
-        row.append(el('figure', { 'data-kind': o.kind }, canvas, el('figcaption', { text: o.title })));
+        this.captions.set(o.id, caption);
+        row.append(el('figure', { 'data-kind': o.kind }, canvas, caption));
       }
       node.append(row);
       if (maps.some((o) => o.kind === 'diverging')) {
@@ -197,7 +211,6 @@ export class MethodPanel {
           el('span', { text: 'lowers the score' }), el('span', { class: 'ramp' }), el('span', { text: 'raises it' })));
       }
     }
-    const live = (m.outputs ?? []).find((o) => o.kind === 'live');
     const strip = (m.outputs ?? []).find((o) => o.kind === 'strip');
     if (live || strip) {
       const row = el('div', { class: 'viz-row' });
@@ -221,10 +234,9 @@ export class MethodPanel {
     }
     this.hasStats = (m.outputs ?? []).some((o) => o.kind === 'stats');
     this.recheck = this.download?.kind === 'image';
-    if (this.hasStats || this.recheck) {
-      this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
-      node.append(this.stats);
-    }
+    // Report lines: every line for a `stats` output; otherwise the ones the result sentence does not say.
+    this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
+    node.append(this.stats);
     if (maps.length && this.classSetting) {
       this.result = el('p', { class: 'result', id: `${p}-result`, text: `Load an image to see ${m.title.toLowerCase()}.` });
       node.append(this.result);
@@ -331,10 +343,9 @@ export class MethodPanel {
         f.querySelector('figcaption').textContent = '–';
       }
     }
-    if (this.stats) {
-      this.stats.replaceChildren();
-      if (this.recheck) this.addStat('Downloaded PNG re-classified', '–', `${this.prefix}-recheck`);
-    }
+    this.stats.replaceChildren();
+    if (this.recheck) this.addStat(RECHECK, '–');
+    this.stats.hidden = this.stats.children.length === 0;
     if (this.downloadLink) setDownload(this.downloadLink, null);
     this.progress.value = 0;
     this.status.textContent = status ?? (this.method.needs_image !== false && !input.current ? 'Load an image first' : 'Not started');
@@ -342,8 +353,9 @@ export class MethodPanel {
     this.lastKey = null;
   }
 
-  addStat(label, text, id) {
-    const dd = el('dd', { id: id ?? `${this.prefix}-stat-${slug(label)}`, text });
+  addStat(label, text) {
+    const id = label === RECHECK ? `${this.prefix}-recheck` : `${this.prefix}-stat-${slug(label)}`;
+    const dd = el('dd', { id, text });
     this.stats.append(el('div', {}, el('dt', { text: label }), dd));
     return dd;
   }
@@ -353,6 +365,7 @@ export class MethodPanel {
     if (this.method.needs_image === false) return;
     if (this.run) this.cancel('Cancelled: the image changed');
     this.reset();
+    if (this.inputCanvas && input.current) drawRgba(this.inputCanvas, input.current.rgba);
     this.setReady(engine.ready);
     this.maybeAutoRun();
   }
@@ -427,13 +440,15 @@ export class MethodPanel {
     for (const panel of m.panels) {
       const canvas = this.canvases.get(panel.id);
       if (canvas && panel.rgba) drawRgba(canvas, panel.rgba, panel.width, panel.height);
+      if (panel.title && this.captions.has(panel.id)) this.captions.get(panel.id).textContent = panel.title;
     }
-    const lines = m.report?.lines ?? [];
-    if (this.stats) {
-      this.stats.replaceChildren();
-      for (const [label, text] of lines) this.addStat(label, text);
-      if (this.recheck) this.addStat('Downloaded PNG re-classified', '…', `${this.prefix}-recheck`);
-    }
+    const lines = (m.report?.lines ?? []).filter(([label]) => this.hasStats || label !== 'Class');
+    this.stats.replaceChildren();
+    for (const [label, text] of lines) this.addStat(label, String(text ?? ''));
+    // The engine re-classifies the PNG itself (fooling's report says so); otherwise the page does, below.
+    const pageRecheck = this.recheck && !lines.some(([label]) => label === RECHECK);
+    if (pageRecheck) this.addStat(RECHECK, '…');
+    this.stats.hidden = this.stats.children.length === 0;
     if (this.result) this.describeResult(m.report);
     this.status.textContent = m.text || `Done: ${me.step} / ${me.total}`;
     this.lastKey = me.key;
@@ -446,7 +461,7 @@ export class MethodPanel {
       if (rgba) {
         try {
           const reply = await request({
-            type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE, classify: this.recheck,
+            type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE, classify: pageRecheck,
           });
           if (this.lastKey !== me.key) return; // a newer run started meanwhile
           setDownload(this.downloadLink, reply.bytes);
@@ -456,7 +471,7 @@ export class MethodPanel {
         }
       }
     }
-    if (recheck && this.recheck) {
+    if (recheck && pageRecheck) {
       const re = recheck[0];
       const target = m.report?.target;
       const verdict = target === undefined ? '' : ` — ${re.class === target ? 'still fools the network ✓' : 'no longer fools it ✗'}`;
@@ -477,7 +492,8 @@ export class MethodPanel {
     const p = top.find((t) => t.class === c)?.prob;
     this.result.textContent = `${this.method.title} of ${classText(c, engine.labels)}${chosen === null ? ', the predicted class' : ''}` +
       (p !== undefined ? ` (p = ${percent(p)})` : '') +
-      (predicted !== undefined && c !== predicted ? `. The network predicts ${classText(predicted, engine.labels)}.` : '.');
+      (predicted !== undefined && c !== predicted ? `. The network predicts ${classText(predicted, engine.labels)}.` : '.') +
+      ({ heatmap: ' Brighter = changing that pixel moves the score more.', diverging: ' Red raises the score, blue lowers it.' }[mainOutput(this.method)?.kind] ?? '');
     if (chosen === null) $(`${this.prefix}-chosen`).textContent = `Predicted class: ${classText(c, engine.labels)}`;
   }
 

@@ -8,7 +8,8 @@ const hook = {
   imageHash: null, labels: null, waiting: null, shareUrl: null, imageShareProblem: null,
   // Every method's last run: {step, total, done, report, panels: {id: {hash, rawHash, rawShape, raw}}, frameHash}.
   runs: {},
-  compare: { started: 0, done: 0, cells: {}, class: null, seconds: null, figure: null },
+  sources: [], // every image taken into use, in order
+  compare: { started: 0, done: 0, cells: {}, progress: {}, class: null, seconds: null, figure: null },
   settingErrors: [],
   // The original three methods, as the first browser tests read them.
   saliencyMap: null, saliencyClass: null, fooling: null, recheck: null, vizIteration: 0, vizDone: 0, vizRgba: null,
@@ -37,6 +38,7 @@ on('image', (d) => {
   hook.waiting = null;
   hook.imageHash = fnv1a(d.rgba);
   hook.imageSource = d.source;
+  hook.sources.push(d.source);
   hook.top5 = d.top.map((t) => ({ ...t, name: hook.labels?.[t.class]?.name }));
 });
 on('setting-error', (d) => hook.settingErrors.push(d));
@@ -81,9 +83,14 @@ on('run-done', ({ method, report, panels, frame, recheck }) => {
 on('compare-start', (d) => {
   hook.compare.started++;
   hook.compare.cells = {};
+  hook.compare.progress = {};
   hook.compare.class = d.class;
   hook.compare.methods = d.methods;
 });
+on('compare-progress', (d) => {
+  hook.compare.progress[d.method] = Math.max(hook.compare.progress[d.method] ?? 0, d.step);
+});
+on('compare-cancelled', () => { hook.compare.cancelled = (hook.compare.cancelled ?? 0) + 1; });
 on('compare-cell', (d) => {
   hook.compare.cells[d.method] = d.error ? { error: d.error } : {
     report: d.report, hash: d.panel?.rgba ? fnv1a(d.panel.rgba) : null, rawHash: d.panel?.raw ? fnv1a(d.panel.raw) : null,

@@ -126,3 +126,18 @@ export async function pickClass(page, prefix, query, expectClass) {
   await page.waitForFunction(([p, c]) => document.getElementById(`${p}-chosen`).textContent.includes(`#${c})`),
     [prefix, expectClass], { timeout: 10_000 });
 }
+
+/** The method registry's schema as the native CLI prints it (`netlens schema`): the Rust side of every check. */
+export function loadSchema() {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make cli\` (cargo build --release)`);
+  return JSON.parse(execFileSync(CLI, ['schema'], { encoding: 'utf8', timeout: 60_000 }));
+}
+
+/** The setting of a share-link key ("viz.iters") in a schema: {method, setting}. */
+export function linkSetting(schema, linkKey) {
+  const [prefix, link] = linkKey.split('.');
+  const method = schema.methods.find((m) => m.link_prefix === prefix);
+  const setting = method?.settings.find((s) => (s.link ?? s.key) === link);
+  if (!setting) throw new Error(`the schema has no setting for the link key ${linkKey}`);
+  return { method, setting };
+}

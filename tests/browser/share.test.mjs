@@ -1,20 +1,36 @@
 // The share-link parser on its own (no browser): round trips, and junk that must become messages + defaults.
+// The settings, defaults and bounds come from the method registry's schema as the native CLI prints it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseShareHash, buildShareHash, defaultState, DEFAULTS, MAX_JPEG_BYTES, bytesToBase64url, base64urlToBytes,
+  parseShareHash, buildShareHash, defaultState, MAX_JPEG_BYTES, bytesToBase64url, base64urlToBytes,
 } from '../../www/share.js';
+import { loadSchema, linkSetting } from './helpers.mjs';
 
-const opts = { numClasses: 1000, sampleIds: ['chelsea', 'coffee'] };
+const schema = loadSchema();
+const opts = { schema, numClasses: 1000, sampleIds: ['chelsea', 'coffee'] };
+
+/** Sets a value by its link name ("viz.l2"), whatever the setting's key in the schema. */
+function setLink(state, linkKey, value) {
+  const { method, setting } = linkSetting(schema, linkKey);
+  state[method.link_prefix][setting.key] = value;
+}
+
+function getLink(state, linkKey) {
+  const { method, setting } = linkSetting(schema, linkKey);
+  return state[method.link_prefix][setting.key];
+}
 
 test('a built link parses back to the same state', () => {
-  const s = defaultState();
+  const s = defaultState(schema);
   s.image = { kind: 'sample', id: 'coffee' };
   s.panel = 'classviz';
-  s.salClass = 967;
-  s.fool = { target: 6, lr: 0.5, maxIters: 42 };
-  s.viz = { class: 130, l2Reg: 0.002, lr: 12.5, iters: 20, blurEvery: 0, blurSigma: 1.5, maxJitter: 8, update: 'plain', seed: 4294967295 };
-  const { state, problems, present } = parseShareHash(buildShareHash(s), opts);
+  for (const [k, v] of [
+    ['sal.class', 967], ['fool.target', 6], ['fool.lr', 0.5], ['fool.iters', 42], ['viz.class', 130], ['viz.l2', 0.002],
+    ['viz.lr', 12.5], ['viz.iters', 20], ['viz.blur', 0], ['viz.sigma', 1.5], ['viz.jitter', 8], ['viz.update', 'plain'],
+    ['viz.seed', 4294967295],
+  ]) setLink(s, k, v);
+  const { state, problems, present } = parseShareHash(buildShareHash(s, schema), opts);
   assert.deepEqual(problems, []);
   assert.equal(present, true);
   assert.deepEqual(state, s);
@@ -23,9 +39,9 @@ test('a built link parses back to the same state', () => {
 test('an embedded JPEG survives the round trip byte for byte', () => {
   const bytes = new Uint8Array(5000).map((_, i) => (i * 7919) & 255);
   bytes[0] = 0xff; bytes[1] = 0xd8;
-  const s = defaultState();
+  const s = defaultState(schema);
   s.image = { kind: 'jpeg', bytes };
-  const hash = buildShareHash(s);
+  const hash = buildShareHash(s, schema);
   const { state, problems } = parseShareHash(hash, opts);
   assert.deepEqual(problems, []);
   assert.deepEqual(state.image.bytes, bytes);
@@ -41,14 +57,14 @@ test('base64url helpers agree with Buffer', () => {
 });
 
 test('an image too large for a link is refused with the reason', () => {
-  const s = defaultState();
+  const s = defaultState(schema);
   s.image = { kind: 'jpeg', bytes: new Uint8Array(MAX_JPEG_BYTES + 1) };
-  assert.throws(() => buildShareHash(s), /does not fit in a link/);
+  assert.throws(() => buildShareHash(s, schema), /does not fit in a link/);
 });
 
 test('junk parameters give messages and defaults, never throw', () => {
   const { state, problems } = parseShareHash('#class=abc&lr=NaN&img=<script>alert(1)</script>', opts);
-  assert.deepEqual(state, defaultState());
+  assert.deepEqual(state, defaultState(schema));
   assert.equal(problems.length, 3);
   assert.match(problems.join('\n'), /"class" is unknown/);
   assert.match(problems.join('\n'), /"img"/);
@@ -63,7 +79,7 @@ test('each bad value falls back to its default and is named', () => {
   ];
   for (const [key, value] of cases) {
     const { state, problems } = parseShareHash(`#${key}=${encodeURIComponent(value)}`, opts);
-    assert.deepEqual(state, defaultState(), `${key}=${value}`);
+    assert.deepEqual(state, defaultState(schema), `${key}=${value}`);
     assert.equal(problems.length, 1, `${key}=${value}`);
     assert.ok(problems[0].includes(JSON.stringify(key)), problems[0]);
   }
@@ -88,5 +104,27 @@ test('messages quote long values shortened', () => {
 test('an empty hash is a plain visit', () => {
   assert.equal(parseShareHash('', opts).present, false);
   assert.equal(parseShareHash('#', opts).present, false);
-  assert.deepEqual(DEFAULTS.viz.seed, 0);
+  assert.deepEqual(getLink(defaultState(schema), 'viz.seed'), 0);
+});
+
+test('a link written before the method registry still opens, with every value it holds', () => {
+  const old = '#v=1&img=sample%3Achelsea&panel=fooling&sal.class=285&fool.target=6&fool.lr=0.5&fool.iters=42'
+    + '&viz.class=130&viz.l2=0.002&viz.lr=12.5&viz.iters=20&viz.blur=0&viz.sigma=1.5&viz.jitter=8&viz.update=plain&viz.seed=7';
+  const { state, problems } = parseShareHash(old, opts);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(state.image, { kind: 'sample', id: 'chelsea' });
+  assert.equal(state.panel, 'fooling');
+  for (const [k, v] of [['sal.class', 285], ['fool.target', 6], ['fool.lr', 0.5], ['fool.iters', 42], ['viz.class', 130],
+    ['viz.l2', 0.002], ['viz.lr', 12.5], ['viz.iters', 20], ['viz.blur', 0], ['viz.sigma', 1.5], ['viz.jitter', 8],
+    ['viz.update', 'plain'], ['viz.seed', 7]]) {
+    assert.deepEqual(getLink(state, k), v, k);
+  }
+});
+
+test('the iteration cap is the registry\'s (10000), not the old page\'s 1000', () => {
+  assert.equal(schema.max_iters, 10000);
+  for (const key of ['fool.iters', 'viz.iters']) {
+    assert.equal(getLink(parseShareHash(`#${key}=10000`, opts).state, key), 10000, key);
+    assert.equal(parseShareHash(`#${key}=10001`, opts).problems.length, 1, key);
+  }
 });

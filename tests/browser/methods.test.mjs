@@ -1,0 +1,292 @@
+// The page built from the method registry: its forms against the Rust schema, the attribution methods (share
+// links reproduce each map; one map equals the native CLI's), bad settings, the compare view, and an image
+// given before the model is ready (issue 12).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  REPO, SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli,
+  loadSchema, decodePngInPage,
+} from './helpers.mjs';
+
+const TIMEOUT = { timeout: 900_000 };
+const schema = loadSchema();
+const attribution = schema.methods.filter((m) => m.group === 'attribution');
+const compared = schema.methods.filter((m) => m.compare);
+let server;
+let browser;
+const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-methods-'));
+
+before(async () => {
+  server = await startServer();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+function assertClean(problems) {
+  assert.deepEqual(problems.pageErrors, [], 'uncaught exceptions in the page');
+  assert.deepEqual(problems.dialogs, [], 'dialogs opened');
+}
+
+async function waitRun(page, id, timeout = 300_000) {
+  await page.waitForFunction((m) => window.__netlens.runs[m]?.done === true, id, { timeout });
+  return page.evaluate((m) => {
+    const r = window.__netlens.runs[m];
+    return { report: r.report, panels: Object.fromEntries(Object.entries(r.panels).map(([k, p]) => [k, { ...p, raw: undefined }])) };
+  }, id);
+}
+
+test('the forms, pkg/schema.json and the worker\'s schema() are the registry the CLI prints', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await waitReady(page);
+  const fromWorker = await page.evaluate(() => window.__netlens.schema);
+  assert.deepEqual(fromWorker, schema, 'wasm schema() equals `netlens schema`');
+  const fromFile = await page.evaluate(async () => (await fetch('pkg/schema.json')).json());
+  assert.deepEqual(fromFile, schema, 'pkg/schema.json is the current build\'s');
+
+  let inputs = 0;
+  for (const m of schema.methods) {
+    assert.equal(await page.locator(`#panel-${m.id}`).count(), 1, `a panel for ${m.id}`);
+    const summary = await page.locator(`#panel-${m.id} .summary`).first().textContent();
+    assert.ok(summary.includes(m.summary), `${m.id}: its summary is shown`);
+    if (m.paper?.url) {
+      assert.equal(await page.locator(`#panel-${m.id} .summary a[href="${m.paper.url}"]`).count(), 1, `${m.id}: its paper link`);
+    }
+    for (const s of m.settings) {
+      const field = await page.evaluate(([prefix, link, type]) => {
+        const id = type === 'class' ? `${prefix}-search` : `${prefix}-${link}`;
+        const e = document.getElementById(id);
+        if (!e) return null;
+        const label = e.closest('label');
+        return {
+          tag: e.tagName, type: e.type, min: e.getAttribute('min'), max: e.getAttribute('max'), step: e.getAttribute('step'),
+          value: e.value, checked: e.checked, pattern: e.getAttribute('pattern'), title: label?.title || e.title,
+          options: e.tagName === 'SELECT' ? [...e.options].map((o) => o.value) : null,
+          label: label?.textContent ?? document.querySelector(`label[for="${id}"]`)?.textContent,
+          chosen: document.getElementById(`${prefix}-chosen`)?.textContent ?? null,
+        };
+      }, [m.link_prefix, s.link, s.type]);
+      const what = `${m.id}.${s.key}`;
+      assert.ok(field, `${what}: a form field`);
+      assert.ok(field.label.includes(s.label), `${what}: labelled "${s.label}" (${field.label})`);
+      if (s.help) assert.equal(field.title, s.help, `${what}: help text`);
+      if (s.type === 'int' || s.type === 'float') {
+        assert.equal(field.type, 'number', what);
+        assert.equal(field.min, String(s.min), `${what}: min`);
+        assert.equal(field.max, String(s.max), `${what}: max`);
+        assert.equal(field.step, s.type === 'int' ? '1' : 'any', `${what}: step`);
+        assert.equal(Number(field.value), s.default, `${what}: default`);
+      } else if (s.type === 'choice') {
+        assert.deepEqual(field.options, s.options.map((o) => o.value), `${what}: options`);
+        assert.equal(field.value, s.default, `${what}: default`);
+      } else if (s.type === 'bool') {
+        assert.equal(field.checked, s.default, `${what}: default`);
+      } else if (s.type === 'text') {
+        assert.equal(field.value, s.default, `${what}: default`);
+        assert.equal(field.pattern, s.pattern, `${what}: pattern`);
+      } else if (s.type === 'class') {
+        if (s.default === null) assert.match(field.chosen, /Predicted/, what);
+        else assert.ok(field.chosen.includes(`#${s.default})`), `${what}: default class ${s.default}: ${field.chosen}`);
+      }
+      inputs++;
+    }
+  }
+  assert.ok(inputs >= 20, `${inputs} fields checked`);
+  assertClean(problems);
+  await page.close();
+});
+
+test('each attribution method: a share link reproduces its map in a fresh browser', TIMEOUT, async () => {
+  const fresh = await startBrowser();
+  try {
+    for (const m of attribution) {
+      const classKey = m.settings.find((s) => s.type === 'class');
+      // A non-default class, so the link has something to carry.
+      const hash = `#v=1&img=sample:chelsea&panel=${m.id}${classKey ? `&${m.link_prefix}.${classKey.link}=281` : ''}`;
+      const { page, problems } = await openPage(browser.context, server.url + hash);
+      await waitReady(page);
+      const first = await waitRun(page, m.id);
+      if (classKey) assert.equal(first.report.class, 281, `${m.id} explains the linked class`);
+      const out = Object.values(first.panels).find((p) => p.rawHash);
+      assert.ok(out, `${m.id}: a panel with raw values`);
+      const link = await page.evaluate(() => window.__netlens.shareUrl);
+      assert.ok(link.includes(`panel=${m.id}`), link);
+      assert.equal(await page.isHidden(`#panel-${m.id}`), false, `${m.id}: its panel shows`);
+      await page.screenshot({ path: screenshotPath(`method-${m.id}`) });
+      assertClean(problems);
+      await page.close();
+
+      const { page: other, problems: otherProblems } = await openPage(fresh.context, link);
+      await waitReady(other);
+      const again = await waitRun(other, m.id);
+      const same = Object.values(again.panels).find((p) => p.rawHash);
+      assert.equal(same.rawHash, out.rawHash, `${m.id}: the same raw map after reopening the link`);
+      assert.deepEqual(same.rawShape, out.rawShape);
+      assert.deepEqual(await other.evaluate(() => window.__netlens.messages.filter((x) => x.kind !== 'info')), []);
+      assertClean(otherProblems);
+      await other.close();
+    }
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('Gradient × Input in the page equals the native CLI\'s --npy', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, `${server.url}#v=1&img=sample:chelsea&panel=ixg&ixg.class=285`);
+  await waitReady(page);
+  await waitRun(page, 'ixg');
+  const ours = await page.evaluate(() => {
+    const p = Object.values(window.__netlens.runs.ixg.panels).find((x) => x.raw);
+    return { raw: Array.from(p.raw), shape: p.rawShape };
+  });
+  const npy = path.join(scratch, 'ixg.npy');
+  runCli(['attribute', path.join(SHARED, 'images/chelsea.png'), '--method', 'ixg', '--class', '285', '-o', path.join(scratch, 'ixg.png'), '--npy', npy]);
+  const ref = readNpyF32(npy);
+  assert.deepEqual(ours.shape, [3, 224, 224]);
+  assert.equal(ours.raw.length, ref.length);
+  const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = ours.raw.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+  assert.ok(scale > 0, 'the reference map is not all zero');
+  assert.ok(worst / scale <= 1e-4, `page vs CLI ixg: max |diff| / max |ref| = ${worst / scale}`);
+  assertClean(problems);
+  await page.close();
+});
+
+test('a bad setting gives a message naming it, and the page keeps working', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  // An int setting of an attribution method, typed out of range.
+  const m = attribution.find((x) => x.settings.some((s) => s.type === 'int'));
+  const s = m.settings.find((x) => x.type === 'int');
+  await page.click('#tab-attribution');
+  await page.click(`#method-${m.id}`);
+  await page.fill(`#${m.link_prefix}-${s.link}`, String(s.max + 1));
+  await page.dispatchEvent(`#${m.link_prefix}-${s.link}`, 'change');
+  await page.waitForFunction((key) => window.__netlens.messages.some((x) => x.kind === 'error' && x.text.includes(key)), `${m.link_prefix}.${s.link}`);
+  const text = await page.evaluate(() => window.__netlens.messages.at(-1).text);
+  assert.ok(text.includes(s.label), `the message gives the label "${s.label}": ${text}`);
+  assert.ok(text.includes(String(s.max)), `the message gives the bound: ${text}`);
+  assert.equal(await page.getAttribute(`#${m.link_prefix}-${s.link}`, 'aria-invalid'), 'true');
+  // A value the form accepts but the engine rejects: a Grad-CAM layer that does not exist.
+  const gradcam = schema.methods.find((x) => x.id === 'gradcam');
+  const layer = gradcam.settings.find((x) => x.type === 'text');
+  await page.click('#method-gradcam');
+  await waitRun(page, 'gradcam');
+  await page.fill(`#gradcam-${layer.link}`, 'no.such.layer');
+  await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
+  await page.waitForFunction(() => window.__netlens.runs.gradcam?.error);
+  const error = await page.evaluate(() => window.__netlens.runs.gradcam.error);
+  assert.match(error, /no\.such\.layer/);
+  assert.ok(error.includes(layer.label) || error.includes(layer.key), `the engine's message names the setting: ${error}`);
+  assert.match(await page.textContent('#gradcam-status'), /error/i);
+  // Still working: the default layer again, then another method and another image.
+  await page.fill(`#gradcam-${layer.link}`, layer.default);
+  await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
+  await waitRun(page, 'gradcam');
+  await page.fill(`#${m.link_prefix}-${s.link}`, String(s.default));
+  await page.dispatchEvent(`#${m.link_prefix}-${s.link}`, 'change');
+  await page.click(`#method-${m.id}`);
+  await waitRun(page, m.id);
+  await page.click('[data-sample="coffee"]');
+  await waitImage(page, 'coffee');
+  await page.click('#tab-saliency');
+  await page.waitForFunction(() => window.__netlens.saliencyClass === 967);
+  assertClean(problems);
+  await page.close();
+});
+
+test('compare view: every compare method\'s map on one image and class, progress, cancel, one PNG figure', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  await page.click('#tab-compare');
+  await page.waitForFunction(() => window.__netlens.compare.done >= 1, null, { timeout: 600_000 });
+  const c = await page.evaluate(() => window.__netlens.compare);
+  assert.equal(c.class, 285, 'the predicted class');
+  assert.deepEqual(c.methods, compared.map((m) => m.id));
+  for (const m of compared) {
+    assert.ok(c.cells[m.id] && !c.cells[m.id].error, `${m.id}: ${JSON.stringify(c.cells[m.id])}`);
+    assert.equal(c.cells[m.id].report.class, 285, `${m.id} explains class 285`);
+    assert.ok(c.progress[m.id] >= 1, `${m.id}: progress was shown`);
+    // The map is drawn: its canvas is not blank.
+    const spread = await page.evaluate((id) => {
+      const cv = document.getElementById(`cmp-${id}`);
+      const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+      const seen = new Set();
+      for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return { colours: seen.size, alpha: d[3] };
+    }, m.id);
+    assert.ok(spread.colours > 20 && spread.alpha === 255, `${m.id}: the map is drawn (${JSON.stringify(spread)})`);
+    assert.equal(await page.textContent(`#cmp-cell-${m.id} .cell-status`), 'Done');
+  }
+  mkdirSync(path.join(REPO, 'docs'), { recursive: true });
+  await page.screenshot({ path: path.join(REPO, 'docs/compare.png') });
+  copyFileSync(path.join(REPO, 'docs/compare.png'), screenshotPath('compare'));
+
+  // The figure: one PNG with every map and the labels.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#cmp-download')]);
+  const file = path.join(scratch, 'compare.png');
+  await download.saveAs(file);
+  const png = readFileSync(file);
+  assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const cols = Math.min(4, compared.length);
+  assert.ok(width >= cols * 224 && height >= Math.ceil(compared.length / cols) * 224, `figure ${width}×${height}`);
+  const pixels = await decodePngInPage(page, png);
+  assert.equal(pixels.length, width * height * 4);
+  copyFileSync(file, screenshotPath('compare-figure'));
+
+  // Another class: everything runs again; cancel stops the rest.
+  const started = c.started;
+  await page.fill('#cmp-search', 'tarantula');
+  await page.press('#cmp-search', 'Enter');
+  await page.waitForFunction((n) => window.__netlens.compare.started > n && Object.keys(window.__netlens.compare.cells).length >= 1, started, { timeout: 120_000 });
+  await page.click('#cmp-cancel');
+  const cells = await page.evaluate(() => Object.keys(window.__netlens.compare.cells).length);
+  await page.waitForTimeout(3000);
+  const later = await page.evaluate(() => ({ n: Object.keys(window.__netlens.compare.cells).length, done: window.__netlens.compare.done, class: window.__netlens.compare.class }));
+  assert.equal(later.class, 76);
+  assert.ok(later.n <= cells + 1 && later.n < compared.length, `cells kept coming after cancel: ${cells} -> ${later.n}`);
+  assert.equal(later.done, 1, 'the cancelled comparison did not finish');
+  assert.match(await page.textContent('#cmp-status'), /Cancelled/);
+  assertClean(problems);
+  await page.close();
+});
+
+test('a photo chosen before the model is ready is kept, shown as waiting, then classified (issue 12)', TIMEOUT, async () => {
+  const own = await startBrowser();
+  try {
+    // The model arrives 6 s late.
+    await own.context.route('**/assets/models/*.onnx', async (route) => {
+      await new Promise((r) => setTimeout(r, 6000));
+      await route.continue();
+    });
+    const { page, problems } = await openPage(own.context);
+    await page.goto(server.url, { waitUntil: 'commit' });
+    await page.waitForTimeout(100);
+    await page.setInputFiles('#file-input', path.join(SHARED, 'images/rocket.jpg'));
+    await page.waitForFunction(() => /Waiting for the model/.test(document.getElementById('crop-caption').textContent));
+    assert.equal(await page.evaluate(() => window.__netlens.ready), false, 'the model was not ready yet');
+    await page.screenshot({ path: screenshotPath('waiting-for-model') });
+    await waitReady(page);
+    await page.waitForFunction(() => window.__netlens.imageSource?.name === 'rocket.jpg', null, { timeout: 60_000 });
+    const seen = await page.evaluate(() => ({ sources: window.__netlens.sources, top: window.__netlens.top5 }));
+    assert.equal(seen.top[0].class, 657, `the photo is classified: ${JSON.stringify(seen.top[0])}`);
+    assert.deepEqual(seen.sources.map((s) => s.kind), ['file'], 'no sample replaced it, before or after');
+    assert.match(await page.textContent('#crop-caption'), /rocket\.jpg/);
+    // The saliency of the photo follows, as for any image.
+    await page.waitForFunction(() => window.__netlens.saliencyClass === 657);
+    assertClean(problems);
+  } finally {
+    await own.close();
+  }
+});

@@ -70,9 +70,10 @@ on('run-done', ({ method, report, panels, frame, recheck }) => {
     hook.hashes.saliency = map?.raw ? fnv1a(map.raw) : null;
   } else if (method === 'fooling') {
     const fooled = (panels ?? []).find((p) => p.id === 'fooled');
-    hook.recheck = recheck;
+    // The engine's report nests the fooling numbers ({report, recheck, lines}).
+    hook.recheck = report?.recheck ?? recheck;
     hook.hashes.fooled = fooled?.rgba ? fnv1a(fooled.rgba) : null;
-    hook.fooling = report;
+    hook.fooling = report?.report ?? report;
   } else if (method === 'classviz') {
     hook.vizRgba = frame;
     hook.hashes.viz = frame ? fnv1a(frame) : null;

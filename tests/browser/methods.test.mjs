@@ -187,13 +187,19 @@ test('a bad setting gives a message naming it, and the page keeps working', TIME
   assert.ok(error.includes(layer.label) || error.includes(layer.key), `the engine's message names the setting: ${error}`);
   assert.match(await page.textContent('#gradcam-status'), /error/i);
   // Still working: the default layer again, then another method and another image.
+  await page.evaluate(() => { window.__netlens.runs.gradcam = null; });
   await page.fill(`#gradcam-${layer.link}`, layer.default);
   await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
-  await waitRun(page, 'gradcam');
-  await page.fill(`#${m.link_prefix}-${s.link}`, String(s.default));
-  await page.dispatchEvent(`#${m.link_prefix}-${s.link}`, 'change');
+  assert.equal((await waitRun(page, 'gradcam')).report.class, 285);
   await page.click(`#method-${m.id}`);
-  await waitRun(page, m.id);
+  await page.evaluate((id) => { window.__netlens.runs[id] = null; }, m.id);
+  const valid = Math.min(s.max, s.min + 2);
+  await page.fill(`#${m.link_prefix}-${s.link}`, String(valid));
+  await page.dispatchEvent(`#${m.link_prefix}-${s.link}`, 'change');
+  const rerun = await waitRun(page, m.id);
+  assert.equal(rerun.report.class, 285);
+  assert.equal(await page.getAttribute(`#${m.link_prefix}-${s.link}`, 'aria-invalid'), 'false');
+  assert.equal(await page.evaluate(([p, k]) => window.__netlens.state[p][k], [m.link_prefix, s.key]), valid);
   await page.click('[data-sample="coffee"]');
   await waitImage(page, 'coffee');
   await page.click('#tab-saliency');

@@ -7,7 +7,7 @@ import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli,
+  REPO, SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli,
   decodePngInPage, pickClass,
 } from './helpers.mjs';
 
@@ -358,7 +358,11 @@ test('junk share link: message, defaults, nothing injected', TIMEOUT, async () =
   assert.equal(state.fool.lr, 1);
   assert.equal(state.viz.iters, 100);
   assert.equal(state.panel, 'saliency');
-  assert.equal(await page.locator('script').count(), 1, 'only the page\'s own module script');
+  // Only the page's own module scripts (index.html's), nothing the link put in.
+  const scripts = await page.evaluate(() => [...document.scripts].map((x) => `${x.type} ${x.getAttribute('src')}`));
+  const own = readFileSync(path.join(REPO, 'index.html'), 'utf8').match(/<script\b/g).length;
+  assert.equal(scripts.length, own, `only the page's own module scripts: ${scripts}`);
+  assert.ok(scripts.every((x) => /^module www\/[a-z]+\.js$/.test(x)), scripts.join(', '));
   assert.equal(await page.locator('img[src="x"], [onerror]').count(), 0);
   // Still usable.
   await page.click('[data-sample="coffee"]');

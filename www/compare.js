@@ -210,7 +210,7 @@ export function createCompare() {
     ctx.font = '14px system-ui, sans-serif';
     ctx.fillStyle = '#5b6672';
     const source = input.current ? describe(input.current.source) : '';
-    ctx.fillText(`${source} · SqueezeNet 1.1 · netlens`, pad, pad + 26);
+    ctx.fillText(`${source} · SqueezeNet 1.1 · red raises the score, blue lowers it; heatmaps show magnitude · netlens`, pad, pad + 26, canvas.width - 2 * pad);
     done.forEach((c, i) => {
       const x = pad + (i % cols) * (SIZE + pad);
       const y = headH + Math.floor(i / cols) * (titleH + SIZE + pad);

@@ -234,7 +234,7 @@ test('compare view: every compare method\'s map on one image and class, progress
     assert.equal(await page.textContent(`#cmp-cell-${m.id} .cell-status`), 'Done');
   }
   mkdirSync(path.join(REPO, 'docs'), { recursive: true });
-  await page.screenshot({ path: path.join(REPO, 'docs/compare.png') });
+  await page.screenshot({ path: path.join(REPO, 'docs/compare.png'), fullPage: true });
   copyFileSync(path.join(REPO, 'docs/compare.png'), screenshotPath('compare'));
 
   // The figure: one PNG with every map and the labels.

@@ -5,7 +5,9 @@
 import './testhook.js';
 import { on } from './bus.js';
 import { engine, startEngine } from './engine.js';
-import { setupInputs, buildGallery, usePending, useSample, useJpeg, reloadCurrent } from './input.js';
+import {
+  setupInputs, buildGallery, usePending, useSample, useJpeg, reloadCurrent, showWaiting, clearWaiting,
+} from './input.js';
 import { buildPanels } from './panels.js';
 import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
@@ -104,12 +106,18 @@ on('ready', async () => {
   if (fromLink) reproduce = state.panel;
   // An image the user gave while the model loaded wins over the link's and over the default sample.
   if (await usePending()) return;
-  if (linked?.kind === 'sample') await useSample(linked.id);
+  if (linked?.kind === 'sample') {
+    if (!(await useSample(linked.id))) clearWaiting();
+  }
   else if (linked?.kind === 'jpeg') {
-    if (!(await useJpeg(linked.bytes))) state.image = null;
+    if (!(await useJpeg(linked.bytes))) {
+      state.image = null;
+      clearWaiting();
+    }
   } else if (!fromLink && engine.samples.some((s) => s.id === 'chelsea')) {
     await useSample('chelsea');
   } else {
+    clearWaiting();
     updateShareLink();
     const panel = ui.panels.get(state.panel);
     if (reproduce && panel && panel.method.needs_image === false) {
@@ -122,6 +130,8 @@ on('ready', async () => {
 function init() {
   setupInputs();
   setReady(false);
+  // A link's image is read once the model is ready (it may name a sample): say it is coming.
+  if (new URLSearchParams(location.hash.slice(1)).has('img')) showWaiting('the image in the link');
   $('copy-link').addEventListener('click', copyLink);
   window.addEventListener('hashchange', () => {
     // A link pasted into this tab's address bar: start over from it.

@@ -29,12 +29,23 @@ function pendingName(p) {
   return 'the shared image';
 }
 
+/** Says where the image will appear that it is on its way. */
+export function showWaiting(name) {
+  $('crop-caption').textContent = `Waiting for the model: ${name} will be used as soon as it is ready`;
+  $('drop-zone').classList.add('waiting');
+}
+
+/** No image came after all (a bad link): back to the plain state. */
+export function clearWaiting() {
+  $('drop-zone').classList.remove('waiting');
+  if (!input.current) $('crop-caption').textContent = 'No image yet';
+}
+
 /** Before the model is ready: keep the image and say so where the image will appear. */
 function keepForLater(p) {
   ++inputSeq;
   input.pending = p;
-  $('crop-caption').textContent = `Waiting for the model: ${pendingName(p)} will be used as soon as it is ready`;
-  $('drop-zone').classList.add('waiting');
+  showWaiting(pendingName(p));
   emit('input-waiting', { name: pendingName(p) });
 }
 
@@ -59,6 +70,7 @@ async function loadInput(bytes, source) {
     if (!e.fatal) showMessage('error', `Could not use ${describe(source)}: ${e.message}`);
     return false;
   }
+  $('drop-zone').classList.remove('waiting');
   input.current = { bytes, source, rgba: reply.rgba, top: reply.top };
   input.seq++;
   drawRgba($('crop-canvas'), reply.rgba);

@@ -7,7 +7,7 @@ PORT ?= 8000
 WASM_OUT := target/wasm32-unknown-unknown/wasm/netlens.wasm
 # simd128 comes from .cargo/config.toml so the page build and the wasm tests share compiled dependencies.
 
-.PHONY: run serve toolchain wasm assets cli node-deps test test-native test-wasm test-browser bench
+.PHONY: run serve toolchain wasm assets dist cli node-deps test test-native test-wasm test-browser bench
 
 run: toolchain wasm assets serve
 
@@ -25,11 +25,15 @@ wasm: toolchain
 assets:
 	scripts/setup-assets.sh
 
+# The page as a static folder for any host and sub-path (README: Publish).
+dist: wasm assets
+	python3 scripts/make-dist.py
+
 cli:
 	cargo build --release --bin netlens
 
 node-deps:
-	@if [ ! -d node_modules/playwright-core ]; then npm ci --no-audit --no-fund; fi
+	@if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/jsqr ]; then npm ci --no-audit --no-fund; fi
 
 test: test-native test-wasm test-browser
 

@@ -1,0 +1,195 @@
+// For a class: the share link's QR code ("Show QR", big enough to project) and length, offline use (the
+// published build's service worker, www/sw.js) and a "take a photo" input for phones. It needs only the share
+// link from the rest of the page, which it hears on the bus ('share-url' {url}, 'share-problem' {problem}).
+import { on } from './bus.js';
+
+const $ = (id) => document.getElementById(id);
+
+// Byte-mode capacity of the largest QR code (version 40, error correction L); src/qr.rs says the same.
+const QR_MAX_BYTES = 2953;
+
+let link = ''; // the current share link; '' while there is none
+let linkProblem = null; // why there is none (e.g. an image too large for a link)
+
+// ---------- share link: length, QR code ----------
+
+function setLink(url, problem) {
+  link = url || '';
+  linkProblem = problem || null;
+  $('link-length').textContent = link ? `${link.length} characters` : '';
+  $('show-qr').disabled = !link && !linkProblem;
+  if ($('qr-dialog').open) renderQr();
+}
+
+// The QR encoder is the crate's (src/qr.rs, `qrcode`), in its own instance of the page's wasm: loaded on the
+// first "Show QR" only, and independent of the engine worker (whose runs, restarts and protocol it never touches).
+let qrModule = null;
+function loadQr() {
+  qrModule ??= import('../pkg/netlens.js').then(async (m) => {
+    await m.default({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
+    return m;
+  });
+  return qrModule;
+}
+
+let qrUrl = null; // object URL of the SVG on show
+let qrSeq = 0;
+
+async function renderQr() {
+  const mine = ++qrSeq;
+  const img = $('qr-image');
+  const error = $('qr-error');
+  $('qr-link').textContent = link || '(no link yet)';
+  $('qr-length').textContent = link ? `${link.length} characters` : '';
+  let svg = null;
+  let why = null;
+  if (!link) {
+    why = linkProblem ?? 'There is no link yet: wait for the model to load.';
+  } else if (new TextEncoder().encode(link).length > QR_MAX_BYTES) {
+    why = `This link is ${link.length} characters: a QR code holds at most ${QR_MAX_BYTES}. Your own image travels ` +
+      'inside the link; links with a sample image are short enough. Copy the link instead.';
+  } else {
+    try {
+      svg = (await loadQr()).qrSvg(link);
+    } catch (e) {
+      why = `Could not make the QR code: ${e?.message ?? e}`;
+    }
+  }
+  if (mine !== qrSeq) return; // the link changed meanwhile; a newer call draws
+  if (qrUrl) URL.revokeObjectURL(qrUrl);
+  qrUrl = null;
+  img.hidden = svg === null;
+  error.hidden = svg !== null;
+  error.textContent = why ?? '';
+  if (svg !== null) {
+    qrUrl = URL.createObjectURL(new Blob([svg], { type: 'image/svg+xml' }));
+    img.src = qrUrl;
+    img.alt = `QR code of the share link (${link.length} characters)`;
+    await img.decode().catch(() => {});
+  } else {
+    img.removeAttribute('src');
+  }
+  if (mine === qrSeq) $('qr-dialog').dataset.link = svg !== null ? link : '';
+}
+
+async function showQr() {
+  const dialog = $('qr-dialog');
+  if (!dialog.open) dialog.showModal();
+  await renderQr();
+}
+
+async function copyFromDialog() {
+  if (!link) return;
+  try {
+    await navigator.clipboard.writeText(link);
+    $('qr-copy').textContent = 'Copied';
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents($('qr-link'));
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+    $('qr-copy').textContent = 'Press Ctrl+C';
+  }
+  setTimeout(() => { $('qr-copy').textContent = 'Copy link'; }, 2000);
+}
+
+// ---------- offline use ----------
+
+function setOffline(state, text) {
+  const status = $('offline-status');
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+/** Asks the active service worker which build it saved. */
+function savedVersion(worker) {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve(null), 5000);
+    channel.port1.onmessage = (e) => {
+      clearTimeout(timer);
+      resolve(e.data?.version ?? null);
+    };
+    worker.postMessage({ type: 'version' }, [channel.port2]);
+  });
+}
+
+async function setupOffline() {
+  // `make dist` stamps the build; the development server (`make run`) has neither the stamp nor a service worker.
+  const build = document.querySelector('meta[name="netlens-build"]')?.content;
+  if (!build) {
+    setOffline('dev', 'Development build: no offline copy (make dist)');
+    return;
+  }
+  if (!('serviceWorker' in navigator)) {
+    setOffline('unavailable', window.isSecureContext
+      ? 'Offline use: not supported by this browser'
+      : 'Offline use needs https (or localhost)');
+    return;
+  }
+  setOffline('saving', 'Saving for offline use…');
+  let reg;
+  try {
+    reg = await navigator.serviceWorker.register('sw.js');
+  } catch (e) {
+    setOffline('failed', `Offline use unavailable: ${e?.message ?? e}`);
+    return;
+  }
+  const check = async () => {
+    const active = reg.active;
+    if (!active) return;
+    const saved = await savedVersion(active);
+    if (saved === build) setOffline('ready', 'Ready for offline use');
+    else if (saved) setOffline('updated', 'A new version is saved for offline use: reload to use it');
+  };
+  const watch = (w) => w?.addEventListener('statechange', () => {
+    if (w.state === 'activated') check();
+    if (w.state === 'redundant' && !reg.active) setOffline('failed', 'Offline use unavailable: saving the files failed');
+  });
+  watch(reg.installing);
+  watch(reg.waiting);
+  reg.addEventListener('updatefound', () => watch(reg.installing));
+  // A new build on the server is saved on this visit, not some later one (offline, this just fails).
+  reg.update().catch(() => {});
+  await navigator.serviceWorker.ready;
+  await check();
+}
+
+// ---------- camera ----------
+
+// The photo goes through the ordinary file input, so it takes exactly the path of a chosen file.
+function setupCamera() {
+  const camera = $('camera-input');
+  camera.addEventListener('change', () => {
+    const file = camera.files?.[0];
+    camera.value = '';
+    if (!file) return;
+    const files = new DataTransfer();
+    files.items.add(file);
+    const input = $('file-input');
+    input.files = files.files;
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+}
+
+// ---------- start ----------
+
+function init() {
+  // 'share-problem' (the image cannot go in a link, or null) comes before the 'share-url' it affects.
+  on('share-problem', ({ problem }) => setLink(problem ? '' : link, problem));
+  on('share-url', ({ url }) => setLink(linkProblem ? '' : url, linkProblem));
+  $('show-qr').addEventListener('click', showQr);
+  $('qr-close').addEventListener('click', () => $('qr-dialog').close());
+  $('qr-copy').addEventListener('click', copyFromDialog);
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  $('qr-dialog').addEventListener('click', (e) => {
+    if (e.target === e.currentTarget) {
+      const r = e.currentTarget.getBoundingClientRect();
+      if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) e.currentTarget.close();
+    }
+  });
+  setupCamera();
+  setupOffline();
+}
+
+init();

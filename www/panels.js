@@ -12,11 +12,9 @@ const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
 const RECHECK = 'Downloaded PNG re-classified';
 
-/** The output offered as "Download PNG" (and re-classified when it is an image). */
+/** The output offered as "Download PNG" (`download: true` in the schema). */
 export function downloadOutput(method) {
-  const outs = method.outputs ?? [];
-  return outs.find((o) => o.download) ?? outs.find((o) => o.kind === 'live') ?? outs.find((o) => o.id === 'fooled')
-    ?? outs.find((o) => o.kind === 'heatmap' || o.kind === 'diverging') ?? null;
+  return (method.outputs ?? []).find((o) => o.download) ?? null;
 }
 
 /** The map a method shows in the compare view and its figure. */
@@ -28,7 +26,7 @@ export function mainOutput(method) {
 
 /** Methods the page runs by itself when their panel shows and the image or a setting changes. */
 export function isAuto(method) {
-  return method.auto_run ?? (method.group === 'attribution' || method.id === 'saliency');
+  return method.auto_run === true;
 }
 
 export function tabOf(method) {
@@ -167,7 +165,7 @@ export class MethodPanel {
       this.predictedButton = el('button', { type: 'button', id: `${p}-predicted`, text: 'Use predicted class' });
       buttons.append(this.predictedButton);
     }
-    this.runButton = el('button', { type: 'button', id: `${p}-run`, class: 'primary', text: m.run_label ?? (this.auto ? 'Run again' : 'Run'), disabled: '' });
+    this.runButton = el('button', { type: 'button', id: `${p}-run`, class: 'primary', text: m.run_label ?? 'Run', disabled: '' });
     this.cancelButton = el('button', { type: 'button', id: `${p}-cancel`, text: 'Cancel', disabled: '' });
     buttons.append(this.runButton, this.cancelButton);
     this.download = downloadOutput(m);

@@ -46,7 +46,26 @@ function keepForLater(p) {
   ++inputSeq;
   input.pending = p;
   showWaiting(pendingName(p));
+  if (p.kind === 'file') preview(p.file);
   emit('input-waiting', { name: pendingName(p) });
+}
+
+/** A faded preview of a kept photo (centre crop, as the network will see it) until the real crop arrives. */
+async function preview(file) {
+  try {
+    const bmp = await createImageBitmap(file);
+    if (input.pending?.file !== file) return;
+    const canvas = $('crop-canvas');
+    const side = Math.min(bmp.width, bmp.height);
+    const ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.globalAlpha = 0.5;
+    ctx.drawImage(bmp, (bmp.width - side) / 2, (bmp.height - side) / 2, side, side, 0, 0, canvas.width, canvas.height);
+    ctx.globalAlpha = 1;
+    bmp.close();
+  } catch {
+    // Not decodable by the browser: the engine will say why once it is ready.
+  }
 }
 
 /** Called once the model is ready: uses the image kept meanwhile. Resolves to false when there was none. */

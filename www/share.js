@@ -29,7 +29,6 @@ const SAMPLE_ID = /^[a-z0-9_-]{1,64}$/;
 const INT = /^[+-]?[0-9]{1,17}$/;
 const NUMBER = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const RESERVED = new Set(['v', 'img', 'panel']);
 
 /** The schema's methods plus the compare view: every panel the page has, in order. */
 export function pageMethods(schema) {
@@ -38,10 +37,6 @@ export function pageMethods(schema) {
 
 export function panelIds(schema) {
   return pageMethods(schema).map((m) => m.id);
-}
-
-export function methodById(schema, id) {
-  return pageMethods(schema).find((m) => m.id === id) ?? null;
 }
 
 /** The setting a method's class picker edits (its first `class` setting), or null. */
@@ -287,9 +282,4 @@ export function settingsJson(method, values, over = {}) {
     out[s.key] = v;
   }
   return JSON.stringify(out);
-}
-
-/** True for the names the page itself uses in a link (not settings). */
-export function isReservedLinkKey(key) {
-  return RESERVED.has(key);
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use netlens::engine::Seed;
+use netlens::engine::Objective;
 use netlens::methods::classviz::{ClassVizRun, ClassVizSettings};
 use netlens::methods::fooling::{FoolingRun, FoolingSettings};
 use netlens::{imageio, Classifier};
@@ -47,7 +47,7 @@ fn main() {
     let image = std::fs::read(shared().join("images/chelsea.png")).expect("chelsea.png in shared/images");
     let x = imageio::rgb_to_tensor(&imageio::load_224(&image).unwrap());
     let engine = net.engine();
-    let seed = Seed::Class(285);
+    let seed = Objective::Class(285);
 
     let forward_only = time(|| (), |_| drop(engine.forward_only(&x).unwrap()));
     let forward_recording = time(|| (), |_| drop(engine.forward(&x).unwrap()));
@@ -83,7 +83,7 @@ fn main() {
 }
 
 /// Time between consecutive `backward_timed` callbacks, summed per op type, averaged over RUNS passes.
-fn print_backward_by_op(net: &Classifier, x: &netlens::Tensor, seed: &Seed) {
+fn print_backward_by_op(net: &Classifier, x: &netlens::Tensor, seed: &Objective) {
     let engine = net.engine();
     let mut per_op: Vec<(String, f64, usize)> = Vec::new();
     let mut total = 0.0;
@@ -105,7 +105,7 @@ fn print_backward_by_op(net: &Classifier, x: &netlens::Tensor, seed: &Seed) {
             }
             mark = now;
         };
-        engine.backward_timed(&acts, seed, &mut record).unwrap();
+        engine.gradients_timed(&acts, seed, &netlens::backward::Wanted::input(), &mut record).unwrap();
         if run >= WARMUP {
             total += start.elapsed().as_secs_f64() * 1e3;
         }

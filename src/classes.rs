@@ -15,17 +15,9 @@ use crate::error::{Error, Result};
 /// student means. Kept short on purpose: only words the sample photos and the lessons invite.
 pub const ALIASES: &[(&[&str], &[usize])] = &[
     // tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat
-    (
-        &[
-            "kitty", "kitten", "kitties", "kittens", "cat", "cats", "pussycat",
-        ],
-        &[281, 282, 283, 284, 285],
-    ),
+    (&["kitty", "kitten", "kitties", "kittens", "cat", "cats", "pussycat"], &[281, 282, 283, 284, 285]),
     // golden retriever, Labrador retriever, German shepherd, Chihuahua, pug, Pomeranian, Pembroke, husky
-    (
-        &["puppy", "puppies", "pup", "doggy", "doggie", "dog", "dogs"],
-        &[207, 208, 235, 151, 254, 259, 263, 248],
-    ),
+    (&["puppy", "puppies", "pup", "doggy", "doggie", "dog", "dogs"], &[207, 208, 235, 151, 254, 259, 263, 248]),
     // wood rabbit, Angora, hare
     (&["bunny", "bunnies", "rabbit", "rabbits"], &[330, 332, 331]),
     // missile, projectile, space shuttle
@@ -57,11 +49,7 @@ fn lines(text: &str) -> Vec<&str> {
 }
 
 fn normalise(s: &str) -> String {
-    s.to_lowercase()
-        .replace(['-', '_', ','], " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    s.to_lowercase().replace(['-', '_', ','], " ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl ClassNames {
@@ -73,10 +61,7 @@ impl ClassNames {
             return Err(Error::Invalid("class names: the file is empty".into()));
         }
         if let Some(i) = short_lines.iter().position(|l| l.is_empty()) {
-            return Err(Error::Invalid(format!(
-                "class names: line {} is empty",
-                i + 1
-            )));
+            return Err(Error::Invalid(format!("class names: line {} is empty", i + 1)));
         }
         let short: Vec<String> = short_lines.iter().map(|s| s.to_string()).collect();
         let synonyms: Vec<Vec<String>> = match synset_words {
@@ -92,16 +77,10 @@ impl ClassNames {
                 }
                 let mut all = Vec::with_capacity(syn_lines.len());
                 for (i, line) in syn_lines.iter().enumerate() {
-                    let words: Vec<String> = line
-                        .split(',')
-                        .map(|w| w.trim().to_string())
-                        .filter(|w| !w.is_empty())
-                        .collect();
+                    let words: Vec<String> =
+                        line.split(',').map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect();
                     if words.is_empty() {
-                        return Err(Error::Invalid(format!(
-                            "class synonyms: line {} is empty",
-                            i + 1
-                        )));
+                        return Err(Error::Invalid(format!("class synonyms: line {} is empty", i + 1)));
                     }
                     all.push(words);
                 }
@@ -111,18 +90,9 @@ impl ClassNames {
         let search_names = short
             .iter()
             .zip(&synonyms)
-            .map(|(s, syn)| {
-                std::iter::once(s)
-                    .chain(syn)
-                    .map(|n| normalise(n))
-                    .collect()
-            })
+            .map(|(s, syn)| std::iter::once(s).chain(syn).map(|n| normalise(n)).collect())
             .collect();
-        Ok(ClassNames {
-            short,
-            synonyms,
-            search_names,
-        })
+        Ok(ClassNames { short, synonyms, search_names })
     }
 
     pub fn len(&self) -> usize {
@@ -135,10 +105,7 @@ impl ClassNames {
 
     /// The short name; an out-of-range index gives a placeholder rather than a panic in the page.
     pub fn short_name(&self, i: usize) -> &str {
-        self.short
-            .get(i)
-            .map(|s| s.as_str())
-            .unwrap_or("(no such class)")
+        self.short.get(i).map(|s| s.as_str()).unwrap_or("(no such class)")
     }
 
     pub fn synonyms(&self, i: usize) -> &[String] {
@@ -178,9 +145,7 @@ impl ClassNames {
             let best = names
                 .iter()
                 .enumerate()
-                .filter_map(|(k, name)| {
-                    name_rank(name, &q, &q_words).map(|r| (r, (k > 0) as usize, name.len()))
-                })
+                .filter_map(|(k, name)| name_rank(name, &q, &q_words).map(|r| (r, (k > 0) as usize, name.len())))
                 .min();
             if let Some((rank, is_synonym, len)) = best {
                 hits.push((rank, is_synonym, len, i));
@@ -212,11 +177,7 @@ fn name_rank(name: &str, q: &str, q_words: &[&str]) -> Option<u8> {
         Some(4)
     } else if name.contains(q) {
         Some(5)
-    } else if q_words.len() > 1
-        && q_words
-            .iter()
-            .all(|qw| name.split(' ').any(|w| w.starts_with(qw)))
-    {
+    } else if q_words.len() > 1 && q_words.iter().all(|qw| name.split(' ').any(|w| w.starts_with(qw))) {
         Some(6)
     } else {
         None
@@ -228,8 +189,7 @@ mod tests {
     use super::*;
 
     const SHORT: &str = "catamaran\ntabby\nEgyptian cat\ngreat white shark\n";
-    const SYN: &str =
-        "catamaran\ntabby, tabby cat\nEgyptian cat\ngreat white shark, white shark, man-eater\n";
+    const SYN: &str = "catamaran\ntabby, tabby cat\nEgyptian cat\ngreat white shark, white shark, man-eater\n";
 
     #[test]
     fn ranks_exact_then_prefix_then_word_then_substring() {

@@ -1,36 +1,53 @@
 //! The engine: an ONNX graph run forward by tract and backward by our reverse pass.
 
-use crate::backward;
+use std::sync::{Arc, Mutex};
+
+use tract_onnx::prelude::TValue;
+
+use crate::backward::{self, GradStore, Wanted};
 use crate::error::{Error, Result};
-use crate::forward::{self, Forward};
+use crate::forward::{self, Analysed, Forward};
 use crate::graph::{self, Graph, ValueId};
 use crate::tensor::{Tensor, View};
-use tract_onnx::prelude::TValue;
 use crate::vjp::{self, Values};
 
-/// Where the reverse pass starts: the gradient of a scalar objective with respect to some value.
+/// The scalar objective a reverse pass differentiates, given as its gradient on some value.
+/// (Not to be confused with a method's RNG seed.)
 #[derive(Clone, Debug)]
-pub enum Seed {
-    /// d output[0, class]: one class logit.
+pub enum Objective {
+    /// output[0, class]: one class logit.
     Class(usize),
-    /// d sum_k w_k output[0, k]: a weighted sum of logits.
+    /// sum_k w_k output[0, k]: a weighted sum of logits.
     Weighted(Vec<(usize, f32)>),
     /// An explicit gradient on the graph output (same shape as the output).
     OutputGrad(Tensor),
-    /// d sum(value[0, channel, ..]): one channel of an intermediate activation, by ONNX value name.
+    /// sum(value[0, channel, ..]): one channel of an intermediate activation, by ONNX value name.
     Channel { value: String, channel: usize },
     /// An explicit gradient on any named value.
     ValueGrad { value: String, grad: Tensor },
 }
 
-pub struct Engine {
-    graph: Graph,
+/// A forward plan and how it makes each value the reverse pass (or a method) reads available.
+struct Recorder {
     forward: Forward,
     /// For each plan output after the graph output, the value it records.
     recorded: Vec<ValueId>,
-    /// Concat outputs the reverse pass reads, rebuilt from their recorded inputs after each forward
-    /// pass: recording them from tract would keep it from writing the branches straight into one buffer.
+    /// Concat outputs rebuilt from their recorded inputs after each forward pass: recording them from
+    /// tract would keep it from writing the branches straight into one buffer.
     assembled: Vec<ValueId>,
+}
+
+/// (recorded, assembled) value ids.
+type RecordingKey = (Vec<ValueId>, Vec<ValueId>);
+
+pub struct Engine {
+    graph: Graph,
+    /// Records what the VJPs read.
+    base: Recorder,
+    /// tract's analysed model, kept to build plans that record more (a method asking for a layer's values).
+    analysed: Analysed,
+    /// Those plans, by the values they add to the base recording.
+    extra: Mutex<Vec<(RecordingKey, Arc<Recorder>)>>,
 }
 
 /// What one forward pass leaves for the reverse pass: the output and the recorded activations.
@@ -85,7 +102,7 @@ impl Recording<'_> {
             return;
         }
         match g.nodes.iter().find(|n| n.output == id) {
-            Some(node) if matches!(node.op, graph::Op::Concat { .. }) => {
+            Some(node) if node.op.concat_axis().is_some() => {
                 for &input in &node.inputs {
                     self.require(input);
                 }
@@ -110,7 +127,7 @@ impl Engine {
         }
         let mut recording = Recording { graph: &graph, recorded: vec![], assembled: vec![] };
         for node in graph.nodes.iter().filter(|n| graph.depends_on_input[n.output]) {
-            let needs = vjp::needs(&node.op);
+            let needs = node.op.needs();
             for &i in needs.inputs {
                 recording.require(node.inputs[i]);
             }
@@ -118,11 +135,8 @@ impl Engine {
                 recording.require(node.output);
             }
         }
-        let Recording { recorded, assembled, .. } = recording;
-        let mut outputs = vec![graph.values[graph.output].name.clone()];
-        outputs.extend(recorded.iter().map(|&id| graph.values[id].name.clone()));
-        let forward = Forward::new(analysed, outputs)?;
-        Ok(Engine { graph, forward, recorded, assembled })
+        let base = recorder(&graph, &analysed, recording.recorded, recording.assembled)?;
+        Ok(Engine { graph, base, analysed, extra: Mutex::new(vec![]) })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -139,7 +153,11 @@ impl Engine {
 
     fn check_input(&self, x: &Tensor) -> Result<()> {
         if x.shape != self.input_shape() {
-            return Err(Error::Invalid(format!("input has shape {:?}, the model takes {:?}", x.shape, self.input_shape())));
+            return Err(Error::Invalid(format!(
+                "input has shape {:?}, the model takes {:?}",
+                x.shape,
+                self.input_shape()
+            )));
         }
         if x.data.iter().any(|v| !v.is_finite()) {
             return Err(Error::Invalid("input holds NaN or infinite values".into()));
@@ -150,22 +168,65 @@ impl Engine {
     /// The graph output only.
     pub fn forward_only(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
-        let results = self.forward.run(x)?;
+        let results = self.base.forward.run(x)?;
         output_tensor(&results)
     }
 
     /// The graph output and every activation the reverse pass reads.
     pub fn forward(&self, x: &Tensor) -> Result<Activations<'_>> {
+        self.record(x, &self.base)
+    }
+
+    /// As [`Engine::forward`], also recording the named values (a layer a method reads). Recording more
+    /// builds (once, then cached) a plan with those outputs, so the plain forward pass never pays for it.
+    pub fn forward_with(&self, x: &Tensor, values: &[&str]) -> Result<Activations<'_>> {
+        let ids = values.iter().map(|v| self.named(v)).collect::<Result<Vec<_>>>()?;
+        let mut recording = Recording {
+            graph: &self.graph,
+            recorded: self.base.recorded.clone(),
+            assembled: self.base.assembled.clone(),
+        };
+        for &id in &ids {
+            recording.require(id);
+        }
+        if recording.recorded == self.base.recorded && recording.assembled == self.base.assembled {
+            return self.forward(x);
+        }
+        let key = (recording.recorded.clone(), recording.assembled.clone());
+        let cached = self
+            .extra
+            .lock()
+            .expect("no panic holds this lock")
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, r)| r.clone());
+        let rec = match cached {
+            Some(r) => r,
+            None => {
+                let r = Arc::new(recorder(&self.graph, &self.analysed, recording.recorded, recording.assembled)?);
+                self.extra.lock().expect("no panic holds this lock").push((key, r.clone()));
+                r
+            }
+        };
+        self.record(x, &rec)
+    }
+
+    fn record(&self, x: &Tensor, rec: &Recorder) -> Result<Activations<'_>> {
         self.check_input(x)?;
-        let results = self.forward.run(x)?;
+        let results = rec.forward.run(x)?;
         let output = output_tensor(&results)?;
         let n = self.graph.values.len();
-        let mut acts =
-            Activations { graph: &self.graph, input: x.clone(), output, recorded: vec![None; n], assembled: vec![None; n] };
-        for (&id, t) in self.recorded.iter().zip(results.into_iter().skip(1)) {
+        let mut acts = Activations {
+            graph: &self.graph,
+            input: x.clone(),
+            output,
+            recorded: vec![None; n],
+            assembled: vec![None; n],
+        };
+        for (&id, t) in rec.recorded.iter().zip(results.into_iter().skip(1)) {
             acts.recorded[id] = Some(t);
         }
-        for &id in &self.assembled {
+        for &id in &rec.assembled {
             let concat = self.assemble(&acts, id)?;
             acts.assembled[id] = Some(concat);
         }
@@ -175,7 +236,7 @@ impl Engine {
     /// Rebuilds a Concat output from its inputs (already available in `acts`).
     fn assemble(&self, acts: &Activations, id: ValueId) -> Result<Tensor> {
         let node = self.graph.nodes.iter().find(|n| n.output == id).expect("assembled values come from Concat nodes");
-        let graph::Op::Concat { axis } = node.op else { unreachable!("only Concat outputs are assembled") };
+        let axis = node.op.concat_axis().expect("only Concat outputs are assembled");
         let shape = self.graph.shape(id);
         let outer: usize = shape[..axis].iter().product();
         let parts = node
@@ -193,23 +254,39 @@ impl Engine {
         Ok(Tensor::new(shape.to_vec(), data))
     }
 
-    /// d objective / d input, where the objective is given by `seed`.
-    pub fn backward(&self, acts: &Activations, seed: &Seed) -> Result<Tensor> {
-        let (value, grad) = self.seed_gradient(seed)?;
+    /// d objective / d input.
+    pub fn backward(&self, acts: &Activations, objective: &Objective) -> Result<Tensor> {
+        let (value, grad) = self.seed_gradient(objective)?;
         backward::backward(&self.graph, acts, value, grad)
     }
 
-    /// As [`Engine::backward`], reporting each node's op type after its VJP (for profiling).
-    pub fn backward_timed(&self, acts: &Activations, seed: &Seed, timed: &mut dyn FnMut(&str, usize)) -> Result<Tensor> {
-        let (value, grad) = self.seed_gradient(seed)?;
-        backward::backward_timed(&self.graph, acts, value, grad, timed)
+    /// The gradients `wanted` asks for, by value name (`at`) and the input.
+    pub fn gradients(&self, acts: &Activations, objective: &Objective, wanted: &Wanted) -> Result<GradStore> {
+        self.gradients_timed(acts, objective, wanted, &mut |_, _| {})
+    }
+
+    /// As [`Engine::gradients`], reporting each node's op type after its VJP (for profiling).
+    pub fn gradients_timed(
+        &self,
+        acts: &Activations,
+        objective: &Objective,
+        wanted: &Wanted,
+        timed: &mut dyn FnMut(&str, usize),
+    ) -> Result<GradStore> {
+        let (value, grad) = self.seed_gradient(objective)?;
+        backward::backward_timed(&self.graph, acts, value, grad, wanted, timed)
+    }
+
+    /// A value's id by its ONNX name, with an error a page can show.
+    pub fn value_id(&self, name: &str) -> Result<ValueId> {
+        self.named(name)
     }
 
     fn named(&self, name: &str) -> Result<ValueId> {
         self.graph.value_id(name).ok_or_else(|| Error::Invalid(format!("the model has no value named '{name}'")))
     }
 
-    fn seed_gradient(&self, seed: &Seed) -> Result<(ValueId, Tensor)> {
+    fn seed_gradient(&self, objective: &Objective) -> Result<(ValueId, Tensor)> {
         let out = self.graph.output;
         let out_shape = self.graph.shape(out);
         let classes: usize = out_shape.iter().product();
@@ -223,12 +300,12 @@ impl Engine {
             }
             Ok(g)
         };
-        Ok(match seed {
-            Seed::Class(k) => (out, one_hot(&[(*k, 1.0)])?),
-            Seed::Weighted(pairs) => (out, one_hot(pairs)?),
-            Seed::OutputGrad(g) => (out, g.clone()),
-            Seed::ValueGrad { value, grad } => (self.named(value)?, grad.clone()),
-            Seed::Channel { value, channel } => {
+        Ok(match objective {
+            Objective::Class(k) => (out, one_hot(&[(*k, 1.0)])?),
+            Objective::Weighted(pairs) => (out, one_hot(pairs)?),
+            Objective::OutputGrad(g) => (out, g.clone()),
+            Objective::ValueGrad { value, grad } => (self.named(value)?, grad.clone()),
+            Objective::Channel { value, channel } => {
                 let id = self.named(value)?;
                 let shape = self.graph.shape(id);
                 if shape.len() < 2 || *channel >= shape[1] {
@@ -251,19 +328,22 @@ fn output_tensor(results: &[TValue]) -> Result<Tensor> {
     Ok(Tensor::new(out.shape.to_vec(), out.data.to_vec()))
 }
 
-/// Every op must be one we can differentiate (or fold away as a constant).
+/// Every op must be one we can differentiate (`vjp::OPS`) or a constant.
 fn check_ops(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
-    const SUPPORTED: &[&str] = &[
-        "Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Flatten", "Reshape",
-        "Squeeze", "Unsqueeze", "Identity", "Dropout", "Add", "Gemm", "MatMul", "BatchNormalization", "Clip",
-        "Softmax", "LogSoftmax", "Constant",
-    ];
     let graph = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
     for (ix, node) in graph.node.iter().enumerate() {
-        if !SUPPORTED.contains(&node.op_type.as_str()) || !(node.domain.is_empty() || node.domain == "ai.onnx") {
+        let known = node.op_type == "Constant" || vjp::decl(&node.op_type).is_some();
+        if !known || !(node.domain.is_empty() || node.domain == "ai.onnx") {
             let name = if node.name.is_empty() { format!("{}#{ix}", node.op_type) } else { node.name.clone() };
             return Err(Error::UnsupportedOp { op: node.op_type.clone(), node: name });
         }
     }
     Ok(())
+}
+
+fn recorder(graph: &Graph, analysed: &Analysed, recorded: Vec<ValueId>, assembled: Vec<ValueId>) -> Result<Recorder> {
+    let mut outputs = vec![graph.values[graph.output].name.clone()];
+    outputs.extend(recorded.iter().map(|&id| graph.values[id].name.clone()));
+    let forward = Forward::new(analysed.clone(), outputs)?;
+    Ok(Recorder { forward, recorded, assembled })
 }

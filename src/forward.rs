@@ -14,6 +14,7 @@ use crate::tensor::{Tensor, View};
 type Plan = Arc<TypedRunnableModel>;
 
 /// tract's parse of the model, analysed at a fixed input shape: the source of every value's shape.
+#[derive(Clone)]
 pub struct Analysed {
     model: InferenceModel,
     outlets: HashMap<String, OutletId>,

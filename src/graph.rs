@@ -3,6 +3,7 @@
 //! tract's analysis so the two can never disagree about them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tract_onnx::data_resolver::FopenDataResolver;
 use tract_onnx::pb::{self, NodeProto};
@@ -10,6 +11,7 @@ use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+use crate::vjp::{self, OpVjp};
 
 pub type ValueId = usize;
 
@@ -33,32 +35,11 @@ pub struct Window {
 }
 
 #[derive(Clone, Debug)]
-pub enum Op {
-    /// Weights [O, C/group, kh, kw] are input 1 (a constant); bias input 2 adds nothing to the input gradient.
-    Conv { window: Window, group: usize },
-    Relu,
-    MaxPool { window: Window },
-    AveragePool { window: Window, count_include_pad: bool },
-    GlobalAveragePool,
-    Concat { axis: usize },
-    /// Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout (inference): values unchanged, shape changes.
-    Reshape,
-    /// Numpy-broadcasting addition of two operands.
-    Add,
-    Gemm { alpha: f32, trans_a: bool, trans_b: bool, beta: f32 },
-    MatMul,
-    /// Inference mode: y = x * scale[c] + shift[c], so only the per-channel scale matters backwards.
-    BatchNorm { scale: Vec<f32> },
-    Clip { min: f32, max: f32 },
-    /// Softmax over `inner` contiguous elements, in `outer` independent rows (ONNX's axis rule already applied).
-    Softmax { rows: usize, len: usize, inner: usize, log: bool },
-}
-
-#[derive(Clone, Debug)]
 pub struct Node {
     pub name: String,
     pub op_type: String,
-    pub op: Op,
+    /// The op's parsed attributes and its VJP (declared with its parser in `vjp::OPS`).
+    pub op: Arc<dyn OpVjp>,
     pub inputs: Vec<ValueId>,
     pub output: ValueId,
 }
@@ -79,9 +60,8 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::Model("the model file is empty".into()));
     }
-    let proto = onnx()
-        .proto_model_for_read(&mut &*bytes)
-        .map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
+    let proto =
+        onnx().proto_model_for_read(&mut &*bytes).map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
     let Some(graph) = proto.graph.as_ref().filter(|g| !g.node.is_empty()) else {
         return Err(Error::Model("not an ONNX model: it holds no graph".into()));
     };
@@ -101,12 +81,7 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
 }
 
 fn opset(proto: &pb::ModelProto) -> i64 {
-    proto
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
-        .unwrap_or(13)
+    proto.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).unwrap_or(13)
 }
 
 /// The graph input fed by the caller: the first declared input that no initializer fills.
@@ -144,7 +119,7 @@ pub fn declared_input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>> {
         .collect())
 }
 
-struct Builder<'a> {
+pub struct Builder<'a> {
     opset: i64,
     ids: HashMap<String, ValueId>,
     values: Vec<Value>,
@@ -231,7 +206,8 @@ fn window(node: &NodeProto, kernel: [usize; 2], in_hw: [usize; 2], out_hw: [usiz
                 let span = (kernel[a] - 1) * dilations[a] + 1;
                 let total = ((out_hw[a] - 1) * strides[a] + span).saturating_sub(in_hw[a]);
                 let small = total / 2;
-                (begin[a], end[a]) = if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
+                (begin[a], end[a]) =
+                    if auto_pad == "SAME_UPPER" { (small, total - small) } else { (total - small, small) };
             }
             (begin, end)
         }
@@ -252,112 +228,83 @@ fn hw(shape: &[usize]) -> [usize; 2] {
     [shape[2], shape[3]]
 }
 
-impl Builder<'_> {
-    fn op(&self, node: &NodeProto, inputs: &[ValueId], output: ValueId) -> Result<Op> {
-        let shape = |i: usize| -> &[usize] { &self.values[inputs[i]].shape };
-        let out_shape = &self.values[output].shape;
-        let rank4 = |what: &str| -> Result<()> {
-            if shape(0).len() == 4 {
-                Ok(())
-            } else {
-                Err(tract_err(node, format!("{what} on a rank-{} input: only 2-D (N,C,H,W) is supported", shape(0).len())))
-            }
-        };
-        let need_const = |i: usize| -> Result<&Tensor> {
-            inputs.get(i).and_then(|&id| self.constant(id)).ok_or_else(|| {
-                tract_err(node, format!("input {i} must be a constant (an initializer) for the reverse pass"))
-            })
-        };
-        Ok(match node.op_type.as_str() {
-            "Conv" => {
-                rank4("Conv")?;
-                let w = need_const(1)?;
-                if w.shape.len() != 4 {
-                    return Err(tract_err(node, "weights must be [O, C/group, kh, kw]"));
-                }
-                let window = window(node, [w.shape[2], w.shape[3]], hw(shape(0)), hw(out_shape))?;
-                Op::Conv { window, group: int(node, "group", 1)?.max(1) as usize }
-            }
-            "Relu" => Op::Relu,
-            "MaxPool" | "AveragePool" => {
-                rank4(&node.op_type)?;
-                let kernel = pair(node, "kernel_shape", ints(node, "kernel_shape")?, 1)?;
-                let window = window(node, kernel, hw(shape(0)), hw(out_shape))?;
-                if node.op_type == "MaxPool" {
-                    if node.output.iter().filter(|o| !o.is_empty()).count() > 1 {
-                        return Err(tract_err(node, "MaxPool's Indices output is not supported"));
-                    }
-                    Op::MaxPool { window }
-                } else {
-                    Op::AveragePool { window, count_include_pad: int(node, "count_include_pad", 0)? != 0 }
-                }
-            }
-            "GlobalAveragePool" => {
-                rank4("GlobalAveragePool")?;
-                Op::GlobalAveragePool
-            }
-            "Concat" => Op::Concat { axis: norm_axis(node, int(node, "axis", 0)?, out_shape.len())? },
-            "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" | "Identity" | "Dropout" => Op::Reshape,
-            "Add" => Op::Add,
-            "Gemm" => Op::Gemm {
-                alpha: float(node, "alpha", 1.0)?,
-                beta: float(node, "beta", 1.0)?,
-                trans_a: int(node, "transA", 0)? != 0,
-                trans_b: int(node, "transB", 0)? != 0,
-            },
-            "MatMul" => {
-                if shape(0).len() != 2 || shape(1).len() != 2 {
-                    return Err(tract_err(node, "MatMul is supported for 2-D operands only"));
-                }
-                Op::MatMul
-            }
-            "BatchNormalization" => {
-                let (gamma, var) = (need_const(1)?, need_const(4)?);
-                let eps = float(node, "epsilon", 1e-5)?;
-                let scale = gamma.data.iter().zip(&var.data).map(|(g, v)| g / (v + eps).sqrt()).collect();
-                Op::BatchNorm { scale }
-            }
-            "Clip" => {
-                let (mut min, mut max) = (f32::NEG_INFINITY, f32::INFINITY);
-                if self.opset < 11 {
-                    min = float(node, "min", min)?;
-                    max = float(node, "max", max)?;
-                } else {
-                    // Optional inputs may be left out by an empty name, so min and max are found by
-                    // their position in the proto, not among the present inputs.
-                    let bound = |pos: usize| -> Result<Option<f32>> {
-                        match node.input.get(pos).filter(|n| !n.is_empty()) {
-                            None => Ok(None),
-                            Some(name) => self
-                                .ids
-                                .get(name)
-                                .and_then(|&id| self.constant(id))
-                                .and_then(|t| t.data.first().copied())
-                                .map(Some)
-                                .ok_or_else(|| tract_err(node, format!("Clip bound '{name}' must be a constant"))),
-                        }
-                    };
-                    min = bound(1)?.unwrap_or(min);
-                    max = bound(2)?.unwrap_or(max);
-                }
-                Op::Clip { min, max }
-            }
-            "Softmax" | "LogSoftmax" => {
-                let s = shape(0);
-                let default_axis = if self.opset < 13 { 1 } else { -1 };
-                let axis = norm_axis(node, int(node, "axis", default_axis)?, s.len())?;
-                let log = node.op_type == "LogSoftmax";
-                if self.opset < 13 {
-                    // Before opset 13 the input is coerced to 2-D at `axis`.
-                    let len: usize = s[axis..].iter().product();
-                    Op::Softmax { rows: s[..axis].iter().product(), len, inner: 1, log }
-                } else {
-                    let inner: usize = s[axis + 1..].iter().product();
-                    Op::Softmax { rows: s[..axis].iter().product(), len: s[axis], inner, log }
-                }
-            }
-            other => return Err(Error::UnsupportedOp { op: other.to_string(), node: node.name.clone() }),
-        })
+/// What an op's parser sees: its node, the shapes tract analysed, the constants among its inputs.
+pub struct ParseCtx<'a> {
+    pub node: &'a NodeProto,
+    builder: &'a Builder<'a>,
+    inputs: &'a [ValueId],
+    output: ValueId,
+}
+
+impl<'a> ParseCtx<'a> {
+    pub fn opset(&self) -> i64 {
+        self.builder.opset
+    }
+    pub fn input_shape(&self, i: usize) -> &'a [usize] {
+        &self.builder.values[self.inputs[i]].shape
+    }
+    pub fn output_shape(&self) -> &'a [usize] {
+        &self.builder.values[self.output].shape
+    }
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+    /// An error naming this node.
+    pub fn err(&self, msg: impl std::fmt::Display) -> Error {
+        tract_err(self.node, msg)
+    }
+    pub fn ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        ints(self.node, name)
+    }
+    pub fn int(&self, name: &str, default: i64) -> Result<i64> {
+        int(self.node, name, default)
+    }
+    pub fn float(&self, name: &str, default: f32) -> Result<f32> {
+        float(self.node, name, default)
+    }
+    pub fn string(&self, name: &str) -> Result<Option<String>> {
+        self.node.get_attr_opt::<String>(name).map_err(|e| tract_err(self.node, e))
+    }
+    /// A two-element attribute (kernel_shape, strides, ...) of a 2-D window.
+    pub fn pair(&self, name: &str, default: usize) -> Result<[usize; 2]> {
+        pair(self.node, name, ints(self.node, name)?, default)
+    }
+    /// kernel/strides/dilations/pads (incl. auto_pad) of a 2-D window over input 0.
+    pub fn window(&self, kernel: [usize; 2]) -> Result<Window> {
+        window(self.node, kernel, hw(self.input_shape(0)), hw(self.output_shape()))
+    }
+    pub fn axis(&self, axis: i64, rank: usize) -> Result<usize> {
+        norm_axis(self.node, axis, rank)
+    }
+    /// Input 0 must be N, C, H, W.
+    pub fn rank4(&self) -> Result<()> {
+        let rank = self.input_shape(0).len();
+        if rank == 4 {
+            Ok(())
+        } else {
+            Err(self.err(format!("{} on a rank-{rank} input: only 2-D (N,C,H,W) is supported", self.node.op_type)))
+        }
+    }
+    /// Input `i` (among the present inputs) must be a constant.
+    pub fn need_const(&self, i: usize) -> Result<&'a Tensor> {
+        self.inputs
+            .get(i)
+            .and_then(|&id| self.builder.constant(id))
+            .ok_or_else(|| self.err(format!("input {i} must be a constant (an initializer) for the reverse pass")))
+    }
+    /// The constant at position `pos` of the proto's input list, where optional inputs may be left out by an
+    /// empty name (so positions, not present inputs, count). `None` when absent.
+    pub fn const_at_position(&self, pos: usize) -> Result<Option<&'a Tensor>> {
+        match self.node.input.get(pos).filter(|n| !n.is_empty()) {
+            None => Ok(None),
+            Some(name) => self
+                .builder
+                .ids
+                .get(name)
+                .and_then(|&id| self.builder.constant(id))
+                .map(Some)
+                .ok_or_else(|| self.err(format!("input '{name}' must be a constant"))),
+        }
     }
 }
 
@@ -397,12 +344,17 @@ pub fn build(proto: &pb::ModelProto, shapes: &HashMap<String, Vec<usize>>) -> Re
         let mut inputs = vec![];
         for name in node.input.iter().filter(|i| !i.is_empty()) {
             let id = *b.ids.get(name).ok_or_else(|| {
-                tract_err(&node, format!("input '{name}' is not produced before this node (graph not topologically sorted?)"))
+                tract_err(
+                    &node,
+                    format!("input '{name}' is not produced before this node (graph not topologically sorted?)"),
+                )
             })?;
             inputs.push(id);
         }
         let output = b.value(&out_name)?;
-        let op = b.op(&node, &inputs, output)?;
+        let decl = vjp::decl(&node.op_type)
+            .ok_or_else(|| Error::UnsupportedOp { op: node.op_type.clone(), node: node.name.clone() })?;
+        let op = (decl.parse)(&ParseCtx { node: &node, builder: &b, inputs: &inputs, output })?;
         nodes.push(Node { name: node.name.clone(), op_type: node.op_type.clone(), op, inputs, output });
     }
     let out_name = &g.output.first().ok_or_else(|| Error::Model("the graph has no output".into()))?.name;

@@ -50,17 +50,13 @@ const SUPPORTED: &str = "PNG, JPEG, WebP, GIF, BMP";
 /// Decodes any supported image to upright RGB8, checking the size limits before the full decode.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     if bytes.is_empty() {
-        return Err(Error::Image(format!(
-            "the file is empty; expected an image ({SUPPORTED})"
-        )));
+        return Err(Error::Image(format!("the file is empty; expected an image ({SUPPORTED})")));
     }
     // The decoders are third-party code fed with untrusted bytes; a panic there must become an error, not a
     // crash of the CLI or the page (where panic=abort cannot catch it, but native callers and tests can).
     match std::panic::catch_unwind(|| decode_inner(bytes)) {
         Ok(result) => result,
-        Err(_) => Err(Error::Image(
-            "image is truncated or corrupt: the decoder failed on it".into(),
-        )),
+        Err(_) => Err(Error::Image("image is truncated or corrupt: the decoder failed on it".into())),
     }
 }
 
@@ -69,24 +65,14 @@ fn decode_inner(bytes: &[u8]) -> Result<RgbImage> {
         .with_guessed_format()
         .map_err(|e| Error::Image(format!("could not read the image: {e}")))?;
     let format = match reader.format() {
-        Some(
-            f @ (ImageFormat::Png
-            | ImageFormat::Jpeg
-            | ImageFormat::WebP
-            | ImageFormat::Gif
-            | ImageFormat::Bmp),
-        ) => f,
+        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif | ImageFormat::Bmp)) => f,
         Some(other) => {
             return Err(Error::Image(format!(
                 "not an image we can read ({SUPPORTED}); this looks like {}",
                 format_name(other)
             )))
         }
-        None => {
-            return Err(Error::Image(format!(
-                "not an image we can read ({SUPPORTED})"
-            )))
-        }
+        None => return Err(Error::Image(format!("not an image we can read ({SUPPORTED})"))),
     };
     // The PNG decoder sizes its row buffer from the header and refuses absurd widths with a bare "memory
     // limit" error; reading IHDR ourselves gives the same answer with the image's size in it.
@@ -97,8 +83,7 @@ fn decode_inner(bytes: &[u8]) -> Result<RgbImage> {
         // zune-jpeg fills a cut-off JPEG with grey and reports success; a half-downloaded photo must not be
         // classified as if it were whole.
         return Err(Error::Image(
-            "image is truncated or corrupt (JPEG): the data stops before the end-of-image marker"
-                .into(),
+            "image is truncated or corrupt (JPEG): the data stops before the end-of-image marker".into(),
         ));
     }
     // Header phase: no dimension limit yet, so that an oversized image gets our message with its size.
@@ -114,13 +99,9 @@ fn decode_inner(bytes: &[u8]) -> Result<RgbImage> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    decoder
-        .set_limits(limits)
-        .map_err(|e| describe(format, e))?;
+    decoder.set_limits(limits).map_err(|e| describe(format, e))?;
     // A broken EXIF block is not worth refusing a photo over: keep it as stored.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| describe(format, e))?;
     image.apply_orientation(orientation);
     Ok(to_rgb_on_white(image))
@@ -334,10 +315,7 @@ pub fn quantize(t: &Tensor) -> Tensor {
 
 /// Normalised values of pixel 0 and pixel 255 in `channel`: the box an image tensor must stay in.
 pub fn valid_range(channel: usize) -> (f32, f32) {
-    (
-        (0.0 - MEAN[channel]) / STD[channel],
-        (1.0 - MEAN[channel]) / STD[channel],
-    )
+    ((0.0 - MEAN[channel]) / STD[channel], (1.0 - MEAN[channel]) / STD[channel])
 }
 
 pub fn rgb_to_rgba(image: &RgbImage) -> Vec<u8> {

@@ -5,8 +5,8 @@
 //! [`backward`] (our reverse pass, one VJP per op in [`vjp`]) --> [`methods`] --> [`render`] --> RGBA.
 
 pub mod backward;
-pub mod engine;
 pub mod classes;
+pub mod engine;
 pub mod error;
 pub mod forward;
 pub mod graph;

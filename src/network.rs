@@ -1,7 +1,7 @@
 //! An ImageNet classifier: the [`Engine`](crate::engine::Engine) with the
 //! 1x3x224x224 -> 1xK contract the three methods rely on.
 
-use crate::engine::{Engine, Seed};
+use crate::engine::{Engine, Objective};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -55,11 +55,11 @@ impl Classifier {
     /// Class scores and d logit_class / d x.
     pub fn logits_and_grad(&self, x: &Tensor, class: usize) -> Result<(Vec<f32>, Tensor)> {
         self.check_class(class)?;
-        self.logits_and_seed_grad(x, &Seed::Class(class))
+        self.logits_and_seed_grad(x, &Objective::Class(class))
     }
 
     /// Class scores and the gradient of any scalar objective given by `seed`.
-    pub fn logits_and_seed_grad(&self, x: &Tensor, seed: &Seed) -> Result<(Vec<f32>, Tensor)> {
+    pub fn logits_and_seed_grad(&self, x: &Tensor, seed: &Objective) -> Result<(Vec<f32>, Tensor)> {
         let acts = self.engine.forward(x)?;
         let grad = self.engine.backward(&acts, seed)?;
         Ok((acts.output().data.clone(), grad))

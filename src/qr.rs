@@ -13,17 +13,8 @@ pub const MAX_BYTES: usize = 2953;
 pub fn svg(text: &str) -> Result<String, String> {
     let code = QrCode::with_error_correction_level(text, EcLevel::M)
         .or_else(|_| QrCode::with_error_correction_level(text, EcLevel::L))
-        .map_err(|e| {
-            format!(
-                "{} bytes do not fit in a QR code (at most {MAX_BYTES}): {e}",
-                text.len()
-            )
-        })?;
-    Ok(code
-        .render::<svg::Color>()
-        .module_dimensions(1, 1)
-        .quiet_zone(true)
-        .build())
+        .map_err(|e| format!("{} bytes do not fit in a QR code (at most {MAX_BYTES}): {e}", text.len()))?;
+    Ok(code.render::<svg::Color>().module_dimensions(1, 1).quiet_zone(true).build())
 }
 
 /// `qrSvg(text)` for the page: the SVG text, or a `JsError` with [`svg`]'s message.
@@ -46,8 +37,7 @@ mod tests {
 
     #[test]
     fn a_share_link_is_one_square_svg() {
-        let link =
-            "https://example.org/course/netlens/#v=1&img=chelsea&panel=fooling&fool.target=76";
+        let link = "https://example.org/course/netlens/#v=1&img=chelsea&panel=fooling&fool.target=76";
         let s = svg(link).unwrap();
         assert!(s.starts_with("<?xml") && s.ends_with("</svg>"), "{s}");
         // Versions are 17 + 4v modules wide, plus a 4-module quiet zone each side.
@@ -64,9 +54,6 @@ mod tests {
         // Too long for M but not for L still works.
         assert!(svg(&"x".repeat(2900)).is_ok());
         let err = svg(&"x".repeat(MAX_BYTES + 1)).unwrap_err();
-        assert!(
-            err.contains("2954 bytes") && err.contains("at most 2953"),
-            "{err}"
-        );
+        assert!(err.contains("2954 bytes") && err.contains("at most 2953"), "{err}");
     }
 }

@@ -25,15 +25,7 @@ pub fn normalise(map: &[f32]) -> Vec<f32> {
         }
     };
     let span = hi - lo;
-    map.iter()
-        .map(|&v| {
-            if v.is_finite() && span > 0.0 {
-                ((v - lo) / span).clamp(0.0, 1.0)
-            } else {
-                0.0
-            }
-        })
-        .collect()
+    map.iter().map(|&v| if v.is_finite() && span > 0.0 { ((v - lo) / span).clamp(0.0, 1.0) } else { 0.0 }).collect()
 }
 
 fn inferno(t: f32) -> [u8; 3] {
@@ -73,13 +65,54 @@ pub fn overlay_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
     out
 }
 
+/// Each value mapped to −1..=1 by the 99th percentile of |v| (values beyond it saturate), for signed maps.
+pub fn normalise_signed(map: &[f32]) -> Vec<f32> {
+    let abs: Vec<f32> = map.iter().map(|v| v.abs()).collect();
+    let t = normalise(&abs);
+    map.iter().zip(t).map(|(&v, t)| if v < 0.0 { -t } else { t }).collect()
+}
+
+/// Diverging colormap for signed maps: blue (−) → white (0) → red (+) (ColorBrewer RdBu, via colorous).
+fn diverging(s: f32) -> [u8; 3] {
+    let c = colorous::RED_BLUE.eval_continuous((0.5 - 0.5 * s as f64).clamp(0.0, 1.0));
+    [c.r, c.g, c.b]
+}
+
+/// Opaque RGBA of a signed map: blue where it lowers the score, red where it raises it, white at 0.
+pub fn diverging_rgba(map: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(map.len() * 4);
+    for s in normalise_signed(map) {
+        let [r, g, b] = diverging(s);
+        out.extend_from_slice(&[r, g, b, 255]);
+    }
+    out
+}
+
+/// A signed map over the photo: the diverging colour covers the photo in proportion to |value|.
+pub fn overlay_diverging_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
+    assert_eq!(
+        image_rgba.len(),
+        map.len() * 4,
+        "overlay: the image has {} bytes for {} map values",
+        image_rgba.len(),
+        map.len()
+    );
+    let mut out = Vec::with_capacity(image_rgba.len());
+    for (px, s) in image_rgba.chunks_exact(4).zip(normalise_signed(map)) {
+        let colour = diverging(s);
+        let t = s.abs();
+        for c in 0..3 {
+            out.push((px[c] as f32 * (1.0 - t) + colour[c] as f32 * t).round().clamp(0.0, 255.0) as u8);
+        }
+        out.push(255);
+    }
+    out
+}
+
 /// `128 + gain · (changed − original)` per channel, in 0–255 pixel units, clamped and rounded: grey where
 /// nothing changed. Gain 10 makes a fooling image's few-pixel-unit perturbation visible.
 pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
-    assert_eq!(
-        original.shape, changed.shape,
-        "diff of tensors with different shapes"
-    );
+    assert_eq!(original.shape, changed.shape, "diff of tensors with different shapes");
     assert!(
         original.shape.len() == 4 && original.shape[..2] == [1, 3],
         "expected [1, 3, H, W], got {:?}",
@@ -92,11 +125,7 @@ pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
             let k = c * plane + i;
             let d = to_pixel_value(changed.data[k], c) - to_pixel_value(original.data[k], c);
             let v = 128.0 + gain * d;
-            out.push(if v.is_nan() {
-                128
-            } else {
-                v.round().clamp(0.0, 255.0) as u8
-            });
+            out.push(if v.is_nan() { 128 } else { v.round().clamp(0.0, 255.0) as u8 });
         }
         out.push(255);
     }
@@ -106,10 +135,7 @@ pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
 /// PNG file bytes of an RGBA buffer.
 pub fn encode_png_rgba(rgba: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     if rgba.len() as u64 != w as u64 * h as u64 * 4 {
-        return Err(Error::Invalid(format!(
-            "PNG: {} bytes do not make a {w}×{h} RGBA image",
-            rgba.len()
-        )));
+        return Err(Error::Invalid(format!("PNG: {} bytes do not make a {w}×{h} RGBA image", rgba.len())));
     }
     let mut bytes = Vec::new();
     PngEncoder::new(&mut bytes)

@@ -1,25 +1,22 @@
 //! The page's worker calls the crate through these bindings. They only convert types: every decision lives in the
 //! core modules, and every core error reaches JavaScript as a `JsError` carrying the core's own message.
+//!
+//! Every method starts the same way, `lens.start(methodId, image, settingsJson)`, from the registry
+//! (`src/methods/registry.rs`; the contract is docs/registry.md).
 
+use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::classes::ClassNames;
 use crate::imageio;
-use crate::methods::classviz::{ClassVizRun, ClassVizSettings};
-use crate::methods::fooling::{FoolingReport, FoolingRun, FoolingSettings, FoolingStep};
-use crate::methods::saliency;
+use crate::methods::registry::{self, Ctx, Input, MethodSpec, Run};
+use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::render;
-use crate::tensor::{softmax, Tensor};
-
-const SIZE: u32 = imageio::INPUT_SIZE;
+use crate::tensor::softmax;
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
-}
-
-fn settings_from_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T, JsError> {
-    serde_json::from_str(json).map_err(|e| JsError::new(&format!("{what} settings: {e}")))
 }
 
 /// Panics (bugs, not bad input) then print their message to the console instead of a bare "unreachable".
@@ -28,17 +25,22 @@ pub fn install_panic_hook() {
     console_error_panic_hook::set_once();
 }
 
-/// PNG bytes of a 224x224 RGBA picture, for the page's downloads.
+/// The method registry's schema (docs/registry.md), as JSON text.
+#[wasm_bindgen]
+pub fn schema() -> String {
+    registry::schema_json()
+}
+
+/// PNG bytes of a width × height RGBA picture, for the page's downloads.
 #[wasm_bindgen(js_name = encodePng)]
-pub fn encode_png(rgba: &[u8]) -> Result<Vec<u8>, JsError> {
-    render::encode_png_rgba(rgba, SIZE, SIZE).map_err(js_err)
+pub fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsError> {
+    render::encode_png_rgba(rgba, width, height).map_err(js_err)
 }
 
 /// An input image: the 224x224 crop the network sees, as normalised tensor and as RGBA for display.
 #[wasm_bindgen]
 pub struct Image {
-    tensor: Tensor,
-    rgba: Vec<u8>,
+    input: Input,
 }
 
 #[wasm_bindgen]
@@ -46,42 +48,11 @@ impl Image {
     /// Decodes any supported file (size limits and EXIF orientation are the core's), resizes and crops it.
     pub fn decode(bytes: &[u8]) -> Result<Image, JsError> {
         let rgb = imageio::load_224(bytes).map_err(js_err)?;
-        Ok(Image { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) })
+        Ok(Image { input: Input { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) } })
     }
 
     pub fn rgba(&self) -> Vec<u8> {
-        self.rgba.clone()
-    }
-}
-
-#[wasm_bindgen]
-pub struct SaliencyResult {
-    class: usize,
-    probs: Vec<f32>,
-    map: Vec<f32>,
-    heatmap: Vec<u8>,
-    overlay: Vec<u8>,
-}
-
-#[wasm_bindgen]
-impl SaliencyResult {
-    #[wasm_bindgen(getter, js_name = classIndex)]
-    pub fn class(&self) -> usize {
-        self.class
-    }
-    /// Class probabilities of the image (softmax of the logits the saliency came from).
-    pub fn probs(&self) -> Vec<f32> {
-        self.probs.clone()
-    }
-    /// The raw 224x224 map, row-major.
-    pub fn map(&self) -> Vec<f32> {
-        self.map.clone()
-    }
-    pub fn heatmap(&self) -> Vec<u8> {
-        self.heatmap.clone()
-    }
-    pub fn overlay(&self) -> Vec<u8> {
-        self.overlay.clone()
+        self.input.rgba.clone()
     }
 }
 
@@ -90,6 +61,13 @@ impl SaliencyResult {
 pub struct NetLens {
     net: Classifier,
     classes: ClassNames,
+}
+
+impl NetLens {
+    fn with_ctx<T>(&self, f: impl FnOnce(&Ctx) -> T) -> T {
+        let name = |k: usize| format!("{} (#{k})", self.classes.short_name(k));
+        f(&Ctx { net: &self.net, name: &name })
+    }
 }
 
 #[wasm_bindgen]
@@ -133,33 +111,31 @@ impl NetLens {
 
     /// Class probabilities.
     pub fn classify(&self, image: &Image) -> Result<Vec<f32>, JsError> {
-        let logits = self.net.logits(&image.tensor).map_err(js_err)?;
+        let logits = self.net.logits(&image.input.tensor).map_err(js_err)?;
         Ok(softmax(&logits))
     }
 
-    /// Saliency of `class` (the predicted one when absent), with its heatmap and overlay rendered.
-    pub fn saliency(&self, image: &Image, class: Option<usize>) -> Result<SaliencyResult, JsError> {
-        let s = saliency::saliency(&self.net, &image.tensor, class).map_err(js_err)?;
-        Ok(SaliencyResult {
-            class: s.class,
-            probs: softmax(&s.logits),
-            heatmap: render::heatmap_rgba(&s.map),
-            overlay: render::overlay_rgba(&image.rgba, &s.map),
-            map: s.map,
-        })
+    /// Starts any method of the registry. `image` may be absent for methods that need none; `settings_json`
+    /// is an object of setting keys (missing ones take their defaults). Bad settings fail here, naming the setting.
+    pub fn start(&self, method_id: &str, image: Option<Image>, settings_json: &str) -> Result<MethodRun, JsError> {
+        let spec = registry::method(method_id).map_err(js_err)?;
+        let settings = spec.settings_str(settings_json, self.net.num_classes()).map_err(js_err)?;
+        let input = image.map(|i| i.input);
+        let run = self.with_ctx(|ctx| spec.start(ctx, input.as_ref(), &settings)).map_err(js_err)?;
+        Ok(MethodRun { spec, settings, settings_json: settings_json.to_string(), run })
     }
 
     /// Bench hook: the forward pass alone (tract); returns the top logit so the call can't be optimised away.
     #[wasm_bindgen(js_name = benchForward)]
     pub fn bench_forward(&self, image: &Image) -> Result<f32, JsError> {
-        let logits = self.net.logits(&image.tensor).map_err(js_err)?;
+        let logits = self.net.logits(&image.input.tensor).map_err(js_err)?;
         Ok(logits.iter().copied().fold(f32::MIN, f32::max))
     }
 
     /// Bench hook: forward + our reverse pass for one class logit.
     #[wasm_bindgen(js_name = benchForwardBackward)]
     pub fn bench_forward_backward(&self, image: &Image, class: usize) -> Result<f32, JsError> {
-        let (_, grad) = self.net.logits_and_grad(&image.tensor, class).map_err(js_err)?;
+        let (_, grad) = self.net.logits_and_grad(&image.input.tensor, class).map_err(js_err)?;
         Ok(grad.data[0])
     }
 
@@ -169,109 +145,82 @@ impl NetLens {
     pub fn backward_timed(&self, image: &Image, class: usize, on_node: &js_sys::Function) -> Result<(), JsError> {
         self.net.check_class(class).map_err(js_err)?;
         let engine = self.net.engine();
-        let acts = engine.forward(&image.tensor).map_err(js_err)?;
+        let acts = engine.forward(&image.input.tensor).map_err(js_err)?;
         let call = |op: &str, n: f64| {
             let _ = on_node.call2(&JsValue::NULL, &JsValue::from_str(op), &JsValue::from_f64(n));
         };
         call("", -1.0);
         engine
-            .backward_timed(&acts, &crate::engine::Seed::Class(class), &mut |op, n| call(op, n as f64))
+            .gradients_timed(
+                &acts,
+                &crate::engine::Objective::Class(class),
+                &crate::backward::Wanted::input(),
+                &mut |op, n| call(op, n as f64),
+            )
             .map_err(js_err)?;
         Ok(())
     }
-
-    /// Starts a fooling run; `settings_json` is a `FoolingSettings` (missing fields take the defaults).
-    #[wasm_bindgen(js_name = startFooling)]
-    pub fn start_fooling(&self, image: &Image, settings_json: &str) -> Result<Fooling, JsError> {
-        let settings: FoolingSettings = settings_from_json("fooling", settings_json)?;
-        let run = FoolingRun::new(&self.net, &image.tensor, &settings).map_err(js_err)?;
-        Ok(Fooling { run, original: image.tensor.clone(), report: None })
-    }
-
-    /// Starts a class visualization; the settings are checked here and again at every step.
-    #[wasm_bindgen(js_name = startClassViz)]
-    pub fn start_class_viz(&self, settings_json: &str) -> Result<ClassViz, JsError> {
-        let settings: ClassVizSettings = settings_from_json("class visualization", settings_json)?;
-        self.net.check_class(settings.class).map_err(js_err)?;
-        Ok(ClassViz { run: ClassVizRun::new(&settings).map_err(js_err)? })
-    }
 }
 
-/// A fooling run the worker advances one iteration per message-loop turn.
+/// A method in progress; the worker advances it one step per message-loop turn.
 #[wasm_bindgen]
-pub struct Fooling {
-    run: FoolingRun,
-    original: Tensor,
-    report: Option<FoolingReport>,
+pub struct MethodRun {
+    spec: &'static MethodSpec,
+    settings: Settings,
+    settings_json: String,
+    run: Box<dyn Run>,
+}
+
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    Reflect::set(obj, &JsValue::from_str(key), &value.into()).expect("setting a property on a plain object");
 }
 
 #[wasm_bindgen]
-impl Fooling {
-    /// One iteration. Returns JSON: `{"running": FoolingProgress}` or `{"done": FoolingReport}`.
-    pub fn step(&mut self, lens: &NetLens) -> Result<String, JsError> {
-        let step = self.run.step(&lens.net).map_err(js_err)?;
-        self.json_of(step)
+impl MethodRun {
+    /// One step with the settings as they are now (live settings may change between steps). Returns the
+    /// progress as JSON: `{done, step, total, text, frame, top: [[class, prob], …]}`.
+    pub fn step(&mut self, lens: &NetLens, settings_json: &str) -> Result<String, JsError> {
+        if settings_json != self.settings_json {
+            self.settings = self.spec.settings_str(settings_json, lens.net.num_classes()).map_err(js_err)?;
+            self.settings_json = settings_json.to_string();
+        }
+        let progress = lens.with_ctx(|ctx| self.run.step(ctx, &self.settings)).map_err(js_err)?;
+        Ok(serde_json::to_string(&progress).expect("progress serialises"))
     }
 
-    /// Stops early and reports on the image reached so far (rounded to 8 bits), as `{"done": FoolingReport}`.
-    pub fn finish(&mut self, lens: &NetLens) -> Result<String, JsError> {
-        let report = self.run.finish(&lens.net).map_err(js_err)?;
-        self.json_of(FoolingStep::Done(report))
+    /// RGBA of the live image (methods with a `live` output), else undefined.
+    pub fn frame(&self) -> Option<Vec<u8>> {
+        self.run.frame()
     }
 
-    fn json_of(&mut self, step: FoolingStep) -> Result<String, JsError> {
-        let json = match step {
-            FoolingStep::Running(p) => serde_json::json!({ "running": p }),
-            FoolingStep::Done(report) => {
-                let json = serde_json::json!({ "done": &report });
-                self.report = Some(report);
-                json
+    /// Stop early where that still gives a result (fooling reports the image reached so far).
+    pub fn finish(&mut self, lens: &NetLens) -> Result<(), JsError> {
+        lens.with_ctx(|ctx| self.run.finish(ctx)).map_err(js_err)
+    }
+
+    /// `[{id, kind, title, width, height, rgba, raw?, rawShape?}]` once done.
+    pub fn panels(&self) -> Array {
+        let out = Array::new();
+        for p in self.run.panels() {
+            let obj = Object::new();
+            set(&obj, "id", p.id);
+            set(&obj, "kind", serde_json::to_value(p.kind).expect("kind serialises").as_str().unwrap_or("image"));
+            set(&obj, "title", p.title.as_str());
+            set(&obj, "width", p.width);
+            set(&obj, "height", p.height);
+            set(&obj, "rgba", Uint8Array::from(&p.rgba[..]));
+            if let Some(raw) = &p.raw {
+                set(&obj, "raw", Float32Array::from(&raw.data[..]));
+                let shape: Array = raw.shape.iter().map(|&d| JsValue::from(d as u32)).collect();
+                set(&obj, "rawShape", shape);
             }
-        };
-        Ok(json.to_string())
+            out.push(&obj);
+        }
+        out
     }
 
-    fn fooled(&self) -> Result<&Tensor, JsError> {
-        self.report.as_ref().map(|r| &r.fooled).ok_or_else(|| JsError::new("the fooling run has not finished"))
-    }
-
-    /// The fooled image (8-bit rounded), RGBA.
-    #[wasm_bindgen(js_name = fooledRgba)]
-    pub fn fooled_rgba(&self) -> Result<Vec<u8>, JsError> {
-        Ok(imageio::tensor_to_rgba(self.fooled()?))
-    }
-
-    /// Difference fooled - original in pixel units, grey-centred and multiplied by `gain`.
-    #[wasm_bindgen(js_name = diffRgba)]
-    pub fn diff_rgba(&self, gain: f32) -> Result<Vec<u8>, JsError> {
-        Ok(render::diff_rgba(&self.original, self.fooled()?, gain))
-    }
-}
-
-/// A class visualization the worker advances one iteration per message-loop turn.
-#[wasm_bindgen]
-pub struct ClassViz {
-    run: ClassVizRun,
-}
-
-#[wasm_bindgen]
-impl ClassViz {
-    /// One iteration with the settings as they are now (a page may change them between iterations).
-    pub fn step(&mut self, lens: &NetLens, settings_json: &str) -> Result<(), JsError> {
-        let settings: ClassVizSettings = settings_from_json("class visualization", settings_json)?;
-        self.run.step(&lens.net, &settings).map_err(js_err)
-    }
-
-    pub fn iteration(&self) -> usize {
-        self.run.iteration()
-    }
-
-    pub fn rgba(&self) -> Vec<u8> {
-        imageio::tensor_to_rgba(self.run.image())
-    }
-
-    /// Probabilities of the image the last iteration started from.
-    pub fn probs(&self) -> Vec<f32> {
-        softmax(self.run.last_logits())
+    /// Method-specific results as JSON, with `lines: [[label, text], …]` for a `stats` output.
+    pub fn report(&self) -> String {
+        self.run.report().to_string()
     }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use netlens::engine::{Engine, Seed};
+use netlens::engine::{Engine, Objective};
 use netlens::{Classifier, Error, Tensor};
 use rand::RngCore;
 
@@ -14,7 +14,7 @@ fn load_err(label: &str, bytes: &[u8]) -> Error {
         Err(e) => {
             eprintln!("{label}: {e}");
             assert!(!e.to_string().trim().is_empty(), "{label}: empty message");
-            if let Ok(_) = Classifier::from_onnx_bytes(bytes) {
+            if Classifier::from_onnx_bytes(bytes).is_ok() {
                 panic!("{label}: Classifier loaded it");
             }
             e
@@ -159,12 +159,12 @@ fn nan_and_infinite_inputs() {
         x.data[1234] = v;
         assert!(net.logits(&x).is_err(), "logits with {what}");
         assert!(net.logits_and_grad(&x, 0).is_err(), "logits_and_grad with {what}");
-        assert!(net.logits_and_seed_grad(&x, &Seed::Weighted(vec![(0, 1.0)])).is_err(), "seed grad with {what}");
+        assert!(net.logits_and_seed_grad(&x, &Objective::Weighted(vec![(0, 1.0)])).is_err(), "seed grad with {what}");
         assert!(netlens::methods::saliency::saliency(&net, &x, None).is_err(), "saliency with {what}");
         // The engine itself may compute NaN or refuse, but must not panic.
         let engine = net.engine();
         if let Ok(acts) = engine.forward(&x) {
-            let _ = engine.backward(&acts, &Seed::Class(0));
+            let _ = engine.backward(&acts, &Objective::Class(0));
         }
     }
 }
@@ -191,18 +191,21 @@ fn bad_seeds() {
     let engine = Engine::from_onnx_bytes(&net.bytes(&y)).expect("small net");
     assert_eq!(engine.output_shape(), [1, 4]);
     let acts = engine.forward(&randn_tensor(&[1, 3, 6, 6], 9)).unwrap();
-    engine.backward(&acts, &Seed::Class(3)).expect("the last class is fine");
+    engine.backward(&acts, &Objective::Class(3)).expect("the last class is fine");
     let bad = [
-        ("class out of range", Seed::Class(4)),
-        ("weighted class out of range", Seed::Weighted(vec![(0, 1.0), (9, 1.0)])),
-        ("output gradient of the wrong shape", Seed::OutputGrad(Tensor::zeros(&[1, 5]))),
-        ("unknown value", Seed::Channel { value: "no_such_value".into(), channel: 0 }),
-        ("channel out of range", Seed::Channel { value: "relu".into(), channel: 4 }),
+        ("class out of range", Objective::Class(4)),
+        ("weighted class out of range", Objective::Weighted(vec![(0, 1.0), (9, 1.0)])),
+        ("output gradient of the wrong shape", Objective::OutputGrad(Tensor::zeros(&[1, 5]))),
+        ("unknown value", Objective::Channel { value: "no_such_value".into(), channel: 0 }),
+        ("channel out of range", Objective::Channel { value: "relu".into(), channel: 4 }),
         (
             "value gradient of the wrong shape",
-            Seed::ValueGrad { value: "relu".into(), grad: Tensor::zeros(&[1, 4, 3, 3]) },
+            Objective::ValueGrad { value: "relu".into(), grad: Tensor::zeros(&[1, 4, 3, 3]) },
         ),
-        ("value gradient on an unknown value", Seed::ValueGrad { value: "nope".into(), grad: Tensor::zeros(&[1, 4]) }),
+        (
+            "value gradient on an unknown value",
+            Objective::ValueGrad { value: "nope".into(), grad: Tensor::zeros(&[1, 4]) },
+        ),
     ];
     for (what, seed) in bad {
         match engine.backward(&acts, &seed) {

@@ -62,7 +62,16 @@ fn saliency_writes_the_figure_and_the_raw_map() {
     let dir = scratch_dir("saliency");
     let png = dir.join("cat.png");
     let npy = dir.join("cat.npy");
-    let out = netlens(&["saliency", &chelsea(), "--class", "Egyptian cat", "-o", png.to_str().unwrap(), "--npy", npy.to_str().unwrap()]);
+    let out = netlens(&[
+        "saliency",
+        &chelsea(),
+        "--class",
+        "Egyptian cat",
+        "-o",
+        png.to_str().unwrap(),
+        "--npy",
+        npy.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let figure = image::open(&png).expect("a readable PNG");
     assert_eq!((figure.width(), figure.height()), (3 * 224, 224));
@@ -86,7 +95,8 @@ fn saliency_writes_the_figure_and_the_raw_map() {
 fn classviz_writes_an_image() {
     let dir = scratch_dir("classviz");
     let png = dir.join("viz.png");
-    let out = netlens(&["classviz", "--class", "tarantula", "--seed", "3", "--iters", "2", "-o", png.to_str().unwrap()]);
+    let out =
+        netlens(&["classviz", "--class", "tarantula", "--seed", "3", "--iters", "2", "-o", png.to_str().unwrap()]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (224, 224));

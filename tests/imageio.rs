@@ -20,16 +20,12 @@ fn shared_dir() -> PathBuf {
 
 /// Every pixel different, so that any shift, flip or channel swap shows.
 fn pattern(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        Rgb([(x * 7 + y) as u8, (y * 5 + 3 * x) as u8, (x * y + 11) as u8])
-    })
+    RgbImage::from_fn(w, h, |x, y| Rgb([(x * 7 + y) as u8, (y * 5 + 3 * x) as u8, (x * y + 11) as u8]))
 }
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut bytes = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut bytes), format)
-        .unwrap();
+    image.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
     bytes
 }
 
@@ -37,22 +33,13 @@ fn image_error(result: netlens::Result<RgbImage>) -> String {
     match result {
         Err(Error::Image(msg)) => msg,
         Err(other) => panic!("expected Error::Image, got {other:?}"),
-        Ok(img) => panic!(
-            "expected an error, got a {}×{} image",
-            img.width(),
-            img.height()
-        ),
+        Ok(img) => panic!("expected an error, got a {}×{} image", img.width(), img.height()),
     }
 }
 
 fn max_channel_diff(a: &RgbImage, b: &RgbImage) -> i32 {
     assert_eq!(a.dimensions(), b.dimensions());
-    a.as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| (x as i32 - y as i32).abs())
-        .max()
-        .unwrap()
+    a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (x as i32 - y as i32).abs()).max().unwrap()
 }
 
 // ---------- formats ----------
@@ -75,8 +62,7 @@ fn transparent_pixels_are_composited_onto_white() {
         2 => Rgba([0, 0, 0, 51]),      // 20 % black over white: 255 · 0.8 = 204
         _ => Rgba([100, 200, 0, 102]), // 40 %: 0.4·c + 0.6·255
     });
-    let decoded =
-        imageio::decode(&encode(&DynamicImage::ImageRgba8(img), ImageFormat::Png)).unwrap();
+    let decoded = imageio::decode(&encode(&DynamicImage::ImageRgba8(img), ImageFormat::Png)).unwrap();
     assert_eq!(decoded.get_pixel(0, 0), &Rgb([255, 255, 255]));
     assert_eq!(decoded.get_pixel(1, 0), &Rgb([200, 10, 10]));
     assert_eq!(decoded.get_pixel(2, 0), &Rgb([204, 204, 204]));
@@ -92,31 +78,16 @@ fn sixteen_bit_png_decodes_to_rounded_8_bit_pixels() {
         let v = samples[(x as usize + y as usize) % 8];
         Rgb([v, samples[x as usize % 8], 65535 - v])
     });
-    let decoded = imageio::decode(&encode(
-        &DynamicImage::ImageRgb16(rgb16.clone()),
-        ImageFormat::Png,
-    ))
-    .unwrap();
+    let decoded = imageio::decode(&encode(&DynamicImage::ImageRgb16(rgb16.clone()), ImageFormat::Png)).unwrap();
     assert_eq!(decoded.dimensions(), (32, 16));
     for (p16, p8) in rgb16.pixels().zip(decoded.pixels()) {
         for c in 0..3 {
-            assert_eq!(
-                p8[c],
-                expected(p16[c]),
-                "16-bit {} became {}",
-                p16[c],
-                p8[c]
-            );
+            assert_eq!(p8[c], expected(p16[c]), "16-bit {} became {}", p16[c], p8[c]);
         }
     }
     // 16-bit greyscale too.
-    let grey16: ImageBuffer<Luma<u16>, Vec<u16>> =
-        ImageBuffer::from_fn(16, 16, |x, _| Luma([samples[x as usize % 8]]));
-    let decoded = imageio::decode(&encode(
-        &DynamicImage::ImageLuma16(grey16.clone()),
-        ImageFormat::Png,
-    ))
-    .unwrap();
+    let grey16: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_fn(16, 16, |x, _| Luma([samples[x as usize % 8]]));
+    let decoded = imageio::decode(&encode(&DynamicImage::ImageLuma16(grey16.clone()), ImageFormat::Png)).unwrap();
     for (p16, p8) in grey16.pixels().zip(decoded.pixels()) {
         assert_eq!(p8.0, [expected(p16[0]); 3]);
     }
@@ -129,27 +100,15 @@ fn greyscale_jpeg_becomes_grey_rgb() {
     let decoded = imageio::decode(&bytes).unwrap();
     assert_eq!(decoded.dimensions(), (64, 48));
     for (g, p) in grey.pixels().zip(decoded.pixels()) {
-        assert!(
-            p[0] == p[1] && p[1] == p[2],
-            "grey JPEG gave a coloured pixel {p:?}"
-        );
-        assert!(
-            (p[0] as i32 - g[0] as i32).abs() <= 4,
-            "JPEG error too large: {} vs {}",
-            p[0],
-            g[0]
-        );
+        assert!(p[0] == p[1] && p[1] == p[2], "grey JPEG gave a coloured pixel {p:?}");
+        assert!((p[0] as i32 - g[0] as i32).abs() <= 4, "JPEG error too large: {} vs {}", p[0], g[0]);
     }
 }
 
 #[test]
 fn colour_jpeg_decodes_close_to_the_original() {
     let img = RgbImage::from_fn(64, 64, |x, y| Rgb([(x * 3) as u8, (y * 3) as u8, 128]));
-    let decoded = imageio::decode(&encode(
-        &DynamicImage::ImageRgb8(img.clone()),
-        ImageFormat::Jpeg,
-    ))
-    .unwrap();
+    let decoded = imageio::decode(&encode(&DynamicImage::ImageRgb8(img.clone()), ImageFormat::Jpeg)).unwrap();
     assert!(max_channel_diff(&img, &decoded) <= 8);
 }
 
@@ -165,9 +124,7 @@ fn flat_block_jpeg(
     let ncomp = 4;
     let mut out = vec![0xFF, 0xD8];
     if let Some(t) = adobe_transform {
-        out.extend_from_slice(&[
-            0xFF, 0xEE, 0, 14, b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, t,
-        ]);
+        out.extend_from_slice(&[0xFF, 0xEE, 0, 14, b'A', b'd', b'o', b'b', b'e', 0, 100, 0, 0, 0, 0, t]);
     }
     // Quantisation table of ones: the DC coefficient is stored exactly.
     out.extend_from_slice(&[0xFF, 0xDB, 0, 67, 0]);
@@ -221,11 +178,7 @@ fn flat_block_jpeg(
                 let (code, len) = dc_codes[cat as usize];
                 bits.put(code, len);
                 if cat > 0 {
-                    let extra = if diff >= 0 {
-                        diff
-                    } else {
-                        diff + (1 << cat) - 1
-                    };
+                    let extra = if diff >= 0 { diff } else { diff + (1 << cat) - 1 };
                     bits.put(extra as u32, cat);
                 }
                 bits.put(0, 1); // EOB
@@ -274,12 +227,7 @@ impl BitWriter {
 #[test]
 fn cmyk_jpeg_decodes_to_the_right_colours() {
     // Ink amounts (255 = full ink) per 16×16 quadrant: cyan, magenta, yellow + 50 % black, no ink.
-    let inks: [[u8; 4]; 4] = [
-        [255, 0, 0, 0],
-        [0, 255, 0, 0],
-        [0, 0, 255, 128],
-        [0, 0, 0, 0],
-    ];
+    let inks: [[u8; 4]; 4] = [[255, 0, 0, 0], [0, 255, 0, 0], [0, 0, 255, 128], [0, 0, 0, 0]];
     // Naive CMYK → RGB: 255 · (1 − ink) · (1 − black).
     let expected = |ink: [u8; 4]| -> [f64; 3] {
         let k = 1.0 - ink[3] as f64 / 255.0;
@@ -293,10 +241,7 @@ fn cmyk_jpeg_decodes_to_the_right_colours() {
     for (x, y, p) in decoded.enumerate_pixels() {
         let want = expected(inks[quadrant(x as usize / 8, y as usize / 8)]);
         for c in 0..3 {
-            assert!(
-                (p[c] as f64 - want[c]).abs() <= 2.0,
-                "pixel ({x},{y}) is {p:?}, expected about {want:?}"
-            );
+            assert!((p[c] as f64 - want[c]).abs() <= 2.0, "pixel ({x},{y}) is {p:?}, expected about {want:?}");
         }
     }
 }
@@ -305,19 +250,12 @@ fn cmyk_jpeg_decodes_to_the_right_colours() {
 fn gif_uses_the_first_frame() {
     use image::codecs::gif::GifEncoder;
     use image::Frame;
-    let first = RgbaImage::from_fn(24, 20, |x, _| {
-        if x < 12 {
-            Rgba([255, 0, 0, 255])
-        } else {
-            Rgba([0, 255, 0, 255])
-        }
-    });
+    let first = RgbaImage::from_fn(24, 20, |x, _| if x < 12 { Rgba([255, 0, 0, 255]) } else { Rgba([0, 255, 0, 255]) });
     let second = RgbaImage::from_pixel(24, 20, Rgba([0, 0, 255, 255]));
     let mut bytes = Vec::new();
     {
         let mut enc = GifEncoder::new(&mut bytes);
-        enc.encode_frames(vec![Frame::new(first), Frame::new(second)])
-            .unwrap();
+        enc.encode_frames(vec![Frame::new(first), Frame::new(second)]).unwrap();
     }
     let decoded = imageio::decode(&bytes).unwrap();
     assert_eq!(decoded.dimensions(), (24, 20));
@@ -349,13 +287,7 @@ fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
 fn exif_orientation_6_rotates_clockwise() {
     // Landscape as stored: left half red, right half blue. Orientation 6 = "rotate 90° clockwise to view",
     // so the viewer sees a portrait with red on top.
-    let stored = RgbImage::from_fn(48, 32, |x, _| {
-        if x < 24 {
-            Rgb([230, 20, 20])
-        } else {
-            Rgb([20, 20, 230])
-        }
-    });
+    let stored = RgbImage::from_fn(48, 32, |x, _| if x < 24 { Rgb([230, 20, 20]) } else { Rgb([20, 20, 230]) });
     let jpeg = encode(&DynamicImage::ImageRgb8(stored), ImageFormat::Jpeg);
     let plain = imageio::decode(&jpeg).unwrap();
     assert_eq!(plain.dimensions(), (48, 32));
@@ -365,10 +297,7 @@ fn exif_orientation_6_rotates_clockwise() {
     let top = rotated.get_pixel(16, 4);
     let bottom = rotated.get_pixel(16, 43);
     assert!(top[0] > 200 && top[2] < 60, "top should be red, is {top:?}");
-    assert!(
-        bottom[2] > 200 && bottom[0] < 60,
-        "bottom should be blue, is {bottom:?}"
-    );
+    assert!(bottom[2] > 200 && bottom[0] < 60, "bottom should be blue, is {bottom:?}");
     // Orientation 3 (180°): red on the right.
     let turned = imageio::decode(&with_exif_orientation(&jpeg, 3)).unwrap();
     assert_eq!(turned.dimensions(), (48, 32));
@@ -425,9 +354,7 @@ fn crop_keeps_the_centre_of_the_picture() {
     // Smooth ramps survive bilinear resampling, so the output pixel at (i, j) must show the source position
     // that maps to it: x_src = (left + i + 0.5) · scale − 0.5.
     let (w, h) = (400u32, 300u32);
-    let img = RgbImage::from_fn(w, h, |x, y| {
-        Rgb([(x * 255 / (w - 1)) as u8, (y * 255 / (h - 1)) as u8, 0])
-    });
+    let img = RgbImage::from_fn(w, h, |x, y| Rgb([(x * 255 / (w - 1)) as u8, (y * 255 / (h - 1)) as u8, 0]));
     let out = imageio::crop_for_network(&img);
     // 400×300 → 341×256 (int(341.33)); left = round(58.5) = 58, top = 16; scale = 300/256.
     let scale_x = 400.0 / 341.0;
@@ -436,18 +363,8 @@ fn crop_keeps_the_centre_of_the_picture() {
         let xs = (58.0 + i as f64 + 0.5) * scale_x - 0.5;
         let ys = (16.0 + j as f64 + 0.5) * scale_y - 0.5;
         let p = out.get_pixel(i, j);
-        assert!(
-            (p[0] as f64 - xs * 255.0 / 399.0).abs() <= 1.5,
-            "x ramp at {i}: {} vs {}",
-            p[0],
-            xs * 255.0 / 399.0
-        );
-        assert!(
-            (p[1] as f64 - ys * 255.0 / 299.0).abs() <= 1.5,
-            "y ramp at {j}: {} vs {}",
-            p[1],
-            ys * 255.0 / 299.0
-        );
+        assert!((p[0] as f64 - xs * 255.0 / 399.0).abs() <= 1.5, "x ramp at {i}: {} vs {}", p[0], xs * 255.0 / 399.0);
+        assert!((p[1] as f64 - ys * 255.0 / 299.0).abs() <= 1.5, "y ramp at {j}: {} vs {}", p[1], ys * 255.0 / 299.0);
     }
 }
 
@@ -473,11 +390,7 @@ fn tensor_layout_and_normalisation() {
     assert!((at(2, 1, 2) - (0.0 - 0.406) / 0.225).abs() < 1e-6);
     assert!((at(0, 0, 0) - (-0.485 / 0.229)).abs() < 1e-6);
     // valid_range is what black and white pixels become.
-    let bw = RgbImage::from_fn(
-        2,
-        1,
-        |x, _| if x == 0 { Rgb([0; 3]) } else { Rgb([255; 3]) },
-    );
+    let bw = RgbImage::from_fn(2, 1, |x, _| if x == 0 { Rgb([0; 3]) } else { Rgb([255; 3]) });
     let t = imageio::rgb_to_tensor(&bw);
     for c in 0..3 {
         assert_eq!(imageio::valid_range(c), (t.data[c * 2], t.data[c * 2 + 1]));
@@ -486,18 +399,13 @@ fn tensor_layout_and_normalisation() {
 
 #[test]
 fn every_8_bit_value_round_trips_exactly() {
-    let img = RgbImage::from_fn(256, 1, |x, _| {
-        Rgb([x as u8, 255 - x as u8, (x * 7 % 256) as u8])
-    });
+    let img = RgbImage::from_fn(256, 1, |x, _| Rgb([x as u8, 255 - x as u8, (x * 7 % 256) as u8]));
     let t = imageio::rgb_to_tensor(&img);
     assert_eq!(imageio::tensor_to_rgb(&t), img);
     assert_eq!(imageio::quantize(&t), t);
     let rgba = imageio::tensor_to_rgba(&t);
     assert_eq!(rgba.len(), 256 * 4);
-    assert!(rgba
-        .chunks(4)
-        .zip(img.pixels())
-        .all(|(q, p)| q[..3] == p.0 && q[3] == 255));
+    assert!(rgba.chunks(4).zip(img.pixels()).all(|(q, p)| q[..3] == p.0 && q[3] == 255));
     assert_eq!(imageio::rgb_to_rgba(&img), rgba);
 }
 
@@ -526,19 +434,11 @@ fn quantize_moves_each_value_by_at_most_half_a_pixel_and_clamps() {
         let half_step = 0.5 / 255.0 / std;
         for i in c * h * w..(c + 1) * h * w {
             let clamped = t.data[i].clamp(lo, hi);
-            assert!(
-                (q.data[i] - clamped).abs() <= half_step + 1e-5,
-                "{} -> {}",
-                t.data[i],
-                q.data[i]
-            );
+            assert!((q.data[i] - clamped).abs() <= half_step + 1e-5, "{} -> {}", t.data[i], q.data[i]);
         }
     }
     // Below pixel 0 / above 255 clamp to them.
-    let img = imageio::tensor_to_rgb(&Tensor::new(
-        vec![1, 3, 1, 2],
-        vec![-10.0, 10.0, -10.0, 10.0, f32::NAN, 10.0],
-    ));
+    let img = imageio::tensor_to_rgb(&Tensor::new(vec![1, 3, 1, 2], vec![-10.0, 10.0, -10.0, 10.0, f32::NAN, 10.0]));
     assert_eq!(img.get_pixel(0, 0), &Rgb([0, 0, 0]));
     assert_eq!(img.get_pixel(1, 0), &Rgb([255, 255, 255]));
 }
@@ -550,15 +450,9 @@ fn empty_text_and_random_bytes_are_not_images() {
     let msg = image_error(imageio::decode(&[]));
     assert!(msg.contains("empty"), "{msg}");
     let msg = image_error(imageio::decode(b"class,name\n281,tabby\n"));
-    assert!(
-        msg.contains("not an image we can read (PNG, JPEG, WebP, GIF, BMP)"),
-        "{msg}"
-    );
+    assert!(msg.contains("not an image we can read (PNG, JPEG, WebP, GIF, BMP)"), "{msg}");
     let msg = image_error(imageio::decode(b"II*\0\x08\0\0\0 pretend tiff"));
-    assert!(
-        msg.contains("not an image we can read") && msg.contains("TIFF"),
-        "{msg}"
-    );
+    assert!(msg.contains("not an image we can read") && msg.contains("TIFF"), "{msg}");
     let mut state = 12345u32;
     for len in [1usize, 7, 16, 100, 5000] {
         for _ in 0..20 {
@@ -576,13 +470,7 @@ fn empty_text_and_random_bytes_are_not_images() {
 #[test]
 fn truncated_and_corrupted_files_give_clear_errors() {
     let img = DynamicImage::ImageRgb8(pattern(64, 48));
-    for format in [
-        ImageFormat::Png,
-        ImageFormat::Jpeg,
-        ImageFormat::WebP,
-        ImageFormat::Gif,
-        ImageFormat::Bmp,
-    ] {
+    for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp] {
         let bytes = encode(&img, format);
         for cut in [8, 30, bytes.len() / 2] {
             let msg = image_error(imageio::decode(&bytes[..cut]));
@@ -616,16 +504,9 @@ fn tiny_images_are_rejected() {
     for (w, h) in [(1, 1), (MIN_SIDE - 1, 300), (300, 2)] {
         let bytes = encode(&DynamicImage::ImageRgb8(pattern(w, h)), ImageFormat::Png);
         let msg = image_error(imageio::decode(&bytes));
-        assert!(
-            msg.contains(&format!("{w}×{h}")) && msg.contains("at least"),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("{w}×{h}")) && msg.contains("at least"), "{msg}");
     }
-    assert!(imageio::decode(&encode(
-        &DynamicImage::ImageRgb8(pattern(MIN_SIDE, MIN_SIDE)),
-        ImageFormat::Png
-    ))
-    .is_ok());
+    assert!(imageio::decode(&encode(&DynamicImage::ImageRgb8(pattern(MIN_SIDE, MIN_SIDE)), ImageFormat::Png)).is_ok());
 }
 
 fn crc32(bytes: &[u8]) -> u32 {
@@ -633,11 +514,7 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -659,40 +536,24 @@ fn pixel_count_bombs_are_rejected_from_the_header() {
     let start = Instant::now();
     let msg = image_error(imageio::decode(&png_claiming(100_000, 100_000)));
     let took = start.elapsed();
-    assert!(
-        msg.contains("100000×100000") && msg.contains("10.0 gigapixels") && msg.contains("limit"),
-        "{msg}"
-    );
+    assert!(msg.contains("100000×100000") && msg.contains("10.0 gigapixels") && msg.contains("limit"), "{msg}");
     // Decoding (or even allocating) 30 GB could not happen this fast.
     assert!(took.as_millis() < 200, "took {took:?}");
 
     // Within the pixel budget but one side too long; and just over the pixel budget.
-    for (w, h) in [
-        (30_000, 100),
-        (8_000, 6_300),
-        (i32::MAX as u32, i32::MAX as u32),
-    ] {
+    for (w, h) in [(30_000, 100), (8_000, 6_300), (i32::MAX as u32, i32::MAX as u32)] {
         let msg = image_error(imageio::decode(&png_claiming(w, h)));
-        assert!(
-            msg.contains(&format!("{w}×{h}")) && msg.contains("limit"),
-            "{msg}"
-        );
+        assert!(msg.contains(&format!("{w}×{h}")) && msg.contains("limit"), "{msg}");
     }
 
     // JPEG: patch the frame header (SOF0) to 60000×60000.
     let mut jpeg = encode(&DynamicImage::ImageRgb8(pattern(32, 32)), ImageFormat::Jpeg);
-    let sof = jpeg
-        .windows(2)
-        .position(|w| w == [0xFF, 0xC0])
-        .expect("baseline JPEG");
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).expect("baseline JPEG");
     jpeg[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes());
     jpeg[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes());
     let start = Instant::now();
     let msg = image_error(imageio::decode(&jpeg));
-    assert!(
-        msg.contains("60000×60000") && msg.contains("limit"),
-        "{msg}"
-    );
+    assert!(msg.contains("60000×60000") && msg.contains("limit"), "{msg}");
     assert!(start.elapsed().as_millis() < 200);
 
     // BMP: width and height fields of the info header.
@@ -710,15 +571,9 @@ fn pixel_count_bombs_are_rejected_from_the_header() {
 fn sample_photos_decode_and_crop_to_224() {
     let dir = shared_dir().join("images");
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("sample images at {}: {e}", dir.display()))
-    {
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("sample images at {}: {e}", dir.display())) {
         let path = entry.unwrap().path();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_lowercase();
         if !["png", "jpg", "jpeg"].contains(&ext.as_str()) {
             continue;
         }
@@ -734,9 +589,5 @@ fn sample_photos_decode_and_crop_to_224() {
         assert!(var > 0.05, "{}: variance {var}", path.display());
         seen += 1;
     }
-    assert!(
-        seen >= 5,
-        "expected the 5 sample photos in {}, found {seen}",
-        dir.display()
-    );
+    assert!(seen >= 5, "expected the 5 sample photos in {}, found {seen}", dir.display());
 }

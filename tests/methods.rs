@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use netlens::methods::classviz::{
     class_visualization, gaussian_blur_hw, gaussian_kernel, roll, ClassVizRun, ClassVizSettings, Update,
 };
-use netlens::methods::fooling::{fool, FoolingSettings, FoolingStep, FoolingRun};
+use netlens::methods::fooling::{fool, FoolingRun, FoolingSettings, FoolingStep};
 use netlens::methods::saliency::saliency;
 use netlens::tensor::{argmax, softmax, Tensor};
 use netlens::{imageio, Classifier, Error};
@@ -64,7 +64,11 @@ fn fooling_turns_chelsea_into_a_tarantula_that_survives_8_bit_rounding() {
     .unwrap();
     println!(
         "fooling: {} iterations, p(76) {} -> {}, L2 {} Linf {}",
-        report.iterations, report.target_prob_before, report.target_prob_after, report.perturbation_l2, report.perturbation_linf
+        report.iterations,
+        report.target_prob_before,
+        report.target_prob_after,
+        report.perturbation_l2,
+        report.perturbation_linf
     );
     assert!(report.success && !report.cancelled);
     assert!(report.iterations >= 1 && report.iterations <= 100, "took {} iterations", report.iterations);
@@ -196,7 +200,10 @@ fn class_visualization_stepper_takes_new_settings_and_can_be_cancelled() {
 #[test]
 fn class_visualization_settings_are_validated_and_default_from_json() {
     let d = ClassVizSettings::default();
-    assert_eq!((d.class, d.l2_reg, d.lr, d.iters, d.blur_every, d.blur_sigma, d.max_jitter, d.seed), (76, 1e-3, 25.0, 100, 10, 0.5, 16, 0));
+    assert_eq!(
+        (d.class, d.l2_reg, d.lr, d.iters, d.blur_every, d.blur_sigma, d.max_jitter, d.seed),
+        (76, 1e-3, 25.0, 100, 10, 0.5, 16, 0)
+    );
     assert_eq!(d.update, Update::Normalized);
     let parsed: ClassVizSettings = serde_json::from_str(r#"{"lr": 10, "update": "plain"}"#).unwrap();
     assert_eq!(parsed, ClassVizSettings { lr: 10.0, update: Update::Plain, ..d.clone() });
@@ -296,18 +303,18 @@ fn blur_matches_scipy_gaussian_filter1d_on_both_axes() {
             }
             for r in 0..h {
                 let expected = filter_1d(&along_h[r * w..][..w], &weights);
-                for col in 0..w {
+                for (col, want) in expected.iter().enumerate() {
                     let got = f64::from(x.data[ch * h * w + r * w + col]);
-                    assert!((got - expected[col]).abs() < 1e-4, "sigma {sigma} c{ch} ({r},{col}): {got} vs {}", expected[col]);
+                    assert!((got - want).abs() < 1e-4, "sigma {sigma} c{ch} ({r},{col}): {got} vs {want}");
                 }
             }
         }
     }
     // The notebook's sigma 0.5 kernel, from exp(-x^2 / 2 sigma^2) normalised.
     let k = gaussian_kernel(0.5);
-    let expected: [f32; 5] = [0.000263865, 0.106450772, 0.786570726, 0.106450772, 0.000263865];
+    let expected: [f64; 5] = [0.000263865, 0.106450772, 0.786570726, 0.106450772, 0.000263865];
     for (a, b) in k.iter().zip(expected) {
-        assert!((a - b).abs() < 1e-7);
+        assert!((f64::from(*a) - b).abs() < 1e-7);
     }
 }
 

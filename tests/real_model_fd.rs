@@ -4,14 +4,13 @@
 
 mod common;
 
-use netlens::engine::{Engine, Seed};
+use netlens::engine::{Engine, Objective};
 use netlens::Tensor;
 
 fn input() -> Tensor {
     // A real photo, not noise: activations then have realistic sparsity and pooling ties.
-    let img = image::load_from_memory(&common::read_shared("models/reference/gradients/coffee_224.png"))
-        .unwrap()
-        .to_rgb8();
+    let img =
+        image::load_from_memory(&common::read_shared("models/reference/gradients/coffee_224.png")).unwrap().to_rgb8();
     let (mean, std) = ([0.485f32, 0.456, 0.406], [0.229f32, 0.224, 0.225]);
     let mut data = vec![0.0f32; 3 * 224 * 224];
     for (x, y, p) in img.enumerate_pixels() {
@@ -38,7 +37,7 @@ fn gradient_of_real_model_matches_finite_differences_along_several_directions() 
     let mut rng = common::rng(7);
     for class in [967usize, 76] {
         let acts = engine.forward(&x).unwrap();
-        let g = engine.backward(&acts, &Seed::Class(class)).unwrap();
+        let g = engine.backward(&acts, &Objective::Class(class)).unwrap();
         let norm = g.l2_norm();
         // Directions: the gradient itself, and the gradient masked to random quarters of the image,
         // so each region's gradient is checked on its own.
@@ -52,7 +51,11 @@ fn gradient_of_real_model_matches_finite_differences_along_several_directions() 
                 .enumerate()
                 .map(|(i, v)| {
                     let (y, xx) = ((i % 50176) / 224, i % 224);
-                    if (cy..cy + 112).contains(&y) && (cx..cx + 112).contains(&xx) { *v } else { 0.0 }
+                    if (cy..cy + 112).contains(&y) && (cx..cx + 112).contains(&xx) {
+                        *v
+                    } else {
+                        0.0
+                    }
                 })
                 .collect();
             let n = masked.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt() as f32;

@@ -5,39 +5,11 @@
 mod common;
 
 use common::*;
-use netlens::engine::Seed;
+use netlens::engine::Objective;
 use netlens::{Classifier, Tensor};
-
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 fn classifier() -> Classifier {
     Classifier::from_onnx_bytes(&squeezenet_bytes()).unwrap_or_else(|e| panic!("squeezenet1_1.onnx does not load: {e}"))
-}
-
-fn max_abs(v: &[f32]) -> f32 {
-    v.iter().fold(0f32, |m, x| m.max(x.abs()))
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
-}
-
-/// The preprocessing the reference used, written out here rather than taken from the crate:
-/// pixels as they are, /255, ImageNet mean/std, NCHW.
-fn png_224_to_tensor(rel: &str) -> Tensor {
-    let img = image::load_from_memory_with_format(&read_shared(rel), image::ImageFormat::Png)
-        .unwrap_or_else(|e| panic!("{rel}: {e}"))
-        .to_rgb8();
-    assert_eq!(img.dimensions(), (224, 224), "{rel} must be a 224x224 crop");
-    let mut data = vec![0f32; 3 * 224 * 224];
-    for (x, y, p) in img.enumerate_pixels() {
-        for c in 0..3 {
-            data[c * 224 * 224 + y as usize * 224 + x as usize] = (p[c] as f32 / 255.0 - MEAN[c]) / STD[c];
-        }
-    }
-    Tensor::new(vec![1, 3, 224, 224], data)
 }
 
 /// Where two gradients differ most, and how many elements differ by more than `rel`·max|b|:
@@ -150,8 +122,9 @@ fn input_gradients_match_pytorch_autograd() {
             let scale = max_abs(&want.data);
             assert!((scale - grad["max_abs_grad"].as_f64().unwrap() as f32).abs() <= 1e-6 * scale.max(1.0));
 
-            let ours =
-                engine.backward(&acts, &Seed::Class(class)).unwrap_or_else(|e| panic!("{image} class {class}: {e}"));
+            let ours = engine
+                .backward(&acts, &Objective::Class(class))
+                .unwrap_or_else(|e| panic!("{image} class {class}: {e}"));
             assert_eq!(ours.shape, [1, 3, 224, 224]);
             let grad_ratio = max_abs_diff(&ours.data, &want.data) / scale;
             let l2 = |v: &mut dyn Iterator<Item = f32>| v.map(|d| (d as f64).powi(2)).sum::<f64>().sqrt();
@@ -185,11 +158,16 @@ fn input_gradients_match_pytorch_autograd() {
             // stride, routing) would spread over the image and fail this. tests/real_model_fd.rs checks the
             // same gradients against finite differences of tract's own forward pass, where no such
             // disagreement can arise.
-            let off = |a: &[f32], b: &[f32], m: f32| a.iter().zip(b).filter(|(x, y)| (*x - *y).abs() > 1e-3 * m).count();
+            let off =
+                |a: &[f32], b: &[f32], m: f32| a.iter().zip(b).filter(|(x, y)| (*x - *y).abs() > 1e-3 * m).count();
             let off_fraction = off(&ours.data, &want.data, scale) as f64 / want.data.len() as f64;
             let sal_off = off(&sal, &want_sal.data, max_abs(&want_sal.data)) as f64 / sal.len() as f64;
             let strict = [grad_ratio, sal_ratio, classifier_ratio, method_ratio].iter().all(|r| *r <= 1e-3);
-            eprintln!("  elements off by > 1e-3·max: gradient {:.3}%, saliency {:.3}%", off_fraction * 100.0, sal_off * 100.0);
+            eprintln!(
+                "  elements off by > 1e-3·max: gradient {:.3}%, saliency {:.3}%",
+                off_fraction * 100.0,
+                sal_off * 100.0
+            );
             if strict {
                 strict_passes += 1;
             } else if !(off_fraction <= 1e-2 && sal_off <= 1e-2 && l2_ratio <= 1e-2) {

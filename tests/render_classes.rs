@@ -30,10 +30,7 @@ fn heatmap_runs_dark_to_bright_and_is_normalised_per_map() {
     // Inferno: near-black at 0, pale yellow at the top.
     assert!(luminance(&hm[..4]) < 10.0, "{:?}", &hm[..4]);
     let top = &hm[63 * 4..];
-    assert!(
-        top[0] > 240 && top[1] > 240 && top[2] > 130 && top[2] < 200,
-        "{top:?}"
-    );
+    assert!(top[0] > 240 && top[1] > 240 && top[2] > 130 && top[2] < 200, "{top:?}");
     // Perceptually ordered: luminance never drops along the ramp.
     let lum: Vec<f32> = hm.chunks(4).map(luminance).collect();
     assert!(lum.windows(2).all(|w| w[1] >= w[0] - 0.5), "{lum:?}");
@@ -49,10 +46,7 @@ fn heatmap_runs_dark_to_bright_and_is_normalised_per_map() {
 #[test]
 fn degenerate_maps_do_not_produce_nan_colours() {
     let zeros = heatmap_rgba(&[0.0; 16]);
-    assert!(
-        zeros.chunks(4).all(|p| p == &zeros[..4]),
-        "a flat map is one colour"
-    );
+    assert!(zeros.chunks(4).all(|p| p == &zeros[..4]), "a flat map is one colour");
     assert!(luminance(&zeros[..4]) < 10.0);
     let weird = heatmap_rgba(&[f32::NAN, f32::INFINITY, -1.0, 2.0]);
     assert_eq!(weird.len(), 16);
@@ -68,25 +62,13 @@ fn overlay_keeps_the_photo_where_saliency_is_zero_and_shows_heat_where_it_peaks(
     let rgba = rgb_to_rgba(&photo);
     let map = [0.0, 0.0, 1.0, 2.0];
     let out = overlay_rgba(&rgba, &map);
-    assert_eq!(
-        &out[..8],
-        &rgba[..8],
-        "zero saliency leaves the photo alone"
-    );
-    assert_eq!(
-        &out[12..16],
-        &heatmap_rgba(&map)[12..16],
-        "peak saliency is pure heatmap colour"
-    );
+    assert_eq!(&out[..8], &rgba[..8], "zero saliency leaves the photo alone");
+    assert_eq!(&out[12..16], &heatmap_rgba(&map)[12..16], "peak saliency is pure heatmap colour");
     // Half saliency: the average of photo and heatmap colour.
     let hm = heatmap_rgba(&map);
     for c in 0..3 {
         let want = (rgba[8 + c] as f32 + hm[8 + c] as f32) / 2.0;
-        assert!(
-            (out[8 + c] as f32 - want).abs() <= 0.5 + 1e-3,
-            "channel {c}: {} vs {want}",
-            out[8 + c]
-        );
+        assert!((out[8 + c] as f32 - want).abs() <= 0.5 + 1e-3, "channel {c}: {} vs {want}", out[8 + c]);
     }
     assert!(out.chunks(4).all(|p| p[3] == 255));
 }
@@ -108,18 +90,14 @@ fn diff_is_grey_centred_and_scaled_by_gain() {
     // Pixel (2,1) = index 5: red +153, green −51.
     assert_eq!(&d1[20..24], &[255, 77, 128, 255]);
     assert_eq!(&d10[20..24], &[255, 0, 128, 255]);
-    assert!(diff_rgba(&a, &a, 10.0)
-        .chunks(4)
-        .all(|p| p == [128, 128, 128, 255]));
+    assert!(diff_rgba(&a, &a, 10.0).chunks(4).all(|p| p == [128, 128, 128, 255]));
 }
 
 #[test]
 fn png_encoding_round_trips_and_rejects_wrong_sizes() {
     let rgba: Vec<u8> = (0..5 * 3 * 4).map(|i| (i * 17 % 256) as u8).collect();
     let png = encode_png_rgba(&rgba, 5, 3).unwrap();
-    let back = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
-        .unwrap()
-        .to_rgba8();
+    let back = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap().to_rgba8();
     assert_eq!(back.dimensions(), (5, 3));
     assert_eq!(back.into_raw(), rgba);
     assert!(encode_png_rgba(&rgba, 5, 4).is_err());
@@ -134,11 +112,7 @@ fn real_classes() -> ClassNames {
         let path = dir.join(name);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
-    ClassNames::parse(
-        &read("imagenet_classes.txt"),
-        Some(&read("imagenet_synset_words.txt")),
-    )
-    .unwrap()
+    ClassNames::parse(&read("imagenet_classes.txt"), Some(&read("imagenet_synset_words.txt"))).unwrap()
 }
 
 #[test]
@@ -148,16 +122,10 @@ fn real_class_files_parse() {
     assert_eq!(names.short_name(0), "tench");
     assert_eq!(names.short_name(285), "Egyptian cat");
     assert_eq!(names.short_name(999), "toilet tissue");
-    assert_eq!(
-        names.synonyms(281),
-        &["tabby".to_string(), "tabby cat".to_string()]
-    );
+    assert_eq!(names.synonyms(281), &["tabby".to_string(), "tabby cat".to_string()]);
     assert!(names.synonyms(2).contains(&"man-eater".to_string()));
     assert_eq!(names.label(76), "tarantula (76)");
-    assert!(
-        !names.short_name(1000).is_empty(),
-        "out of range gives a placeholder, not a panic"
-    );
+    assert!(!names.short_name(1000).is_empty(), "out of range gives a placeholder, not a panic");
     assert!(names.synonyms(5000).is_empty());
 }
 
@@ -167,9 +135,7 @@ fn mismatched_or_empty_class_files_are_rejected() {
     let short = std::fs::read_to_string(dir.join("imagenet_classes.txt")).unwrap();
     let syn = std::fs::read_to_string(dir.join("imagenet_synset_words.txt")).unwrap();
     let short_999: String = short.lines().take(999).map(|l| format!("{l}\n")).collect();
-    let err = ClassNames::parse(&short_999, Some(&syn))
-        .unwrap_err()
-        .to_string();
+    let err = ClassNames::parse(&short_999, Some(&syn)).unwrap_err().to_string();
     assert!(err.contains("999") && err.contains("1000"), "{err}");
     assert!(ClassNames::parse("", None).is_err());
     assert!(ClassNames::parse("\n\n", Some("\n\n")).is_err());
@@ -191,10 +157,7 @@ fn search_finds_what_a_student_types() {
     for i in [281, 282, 285] {
         assert!(kitty.contains(&i));
     }
-    assert!(names
-        .search("Kitten", 3)
-        .iter()
-        .all(|&i| is_domestic_cat(i)));
+    assert!(names.search("Kitten", 3).iter().all(|&i| is_domestic_cat(i)));
     assert!(names.search("cat", 5).iter().all(|&i| is_domestic_cat(i)));
 
     assert_eq!(names.search("tabby", 5)[0], 281);
@@ -215,15 +178,10 @@ fn search_finds_what_a_student_types() {
     // Substring inside a word.
     let riever = names.search("riever", 10);
     assert_eq!(riever.len(), 5, "{riever:?}");
-    assert!(riever
-        .iter()
-        .all(|&i| names.short_name(i).ends_with("retriever")));
+    assert!(riever.iter().all(|&i| names.short_name(i).ends_with("retriever")));
 
     let puppy = names.search("puppy", 5);
-    assert!(
-        !puppy.is_empty() && puppy.iter().all(|&i| is_dog(i)),
-        "{puppy:?}"
-    );
+    assert!(!puppy.is_empty() && puppy.iter().all(|&i| is_dog(i)), "{puppy:?}");
     assert!(names.search("doggy", 3).iter().all(|&i| is_dog(i)));
     assert!(names.search("bunny", 3).contains(&330));
     assert_eq!(names.search("rocket", 1), vec![657]);

@@ -35,7 +35,7 @@ fn smooth() -> FdOptions {
 
 /// Seeds the graph output with a random gradient and checks d sum(w ⊙ out) / dx.
 fn check_output(label: &str, net: &Net, out: &str, make_x: impl Fn(u64) -> Tensor, opts: FdOptions) {
-    let obj = Objective::output_grad(net, out, 7);
+    let obj = Probe::output_grad(net, out, 7);
     check_fd(label, &net.bytes(out), &obj, make_x, opts);
 }
 
@@ -736,9 +736,9 @@ fn gemm_softmax_head() {
     let c = net.randn("C", &[4], 0.3);
     let z = net.node("Gemm", &["x", &b, &c], "fc", vec![attr_i("transB", 1)]);
     let y = net.node("Softmax", &[&z], "prob", vec![attr_i("axis", 1)]);
-    let obj = Objective::class(&net, &y, 2);
+    let obj = Probe::class(&net, &y, 2);
     check_fd(
-        "gemm -> softmax, Seed::Class(2)",
+        "gemm -> softmax, Objective::Class(2)",
         &net.bytes(&y),
         &obj,
         gauss(&[1, 6]),
@@ -776,16 +776,16 @@ fn fire_net() -> Net {
 #[test]
 fn fire_module_output_grad() {
     let net = fire_net();
-    check_output("fire module, Seed::OutputGrad", &net, "logits", gauss(&[1, 3, 15, 15]), chain());
+    check_output("fire module, Objective::OutputGrad", &net, "logits", gauss(&[1, 3, 15, 15]), chain());
 }
 
 #[test]
 fn fire_module_class_seed() {
     let net = fire_net();
     for k in [1, 4] {
-        let obj = Objective::class(&net, "logits", k);
+        let obj = Probe::class(&net, "logits", k);
         check_fd(
-            &format!("fire module, Seed::Class({k})"),
+            &format!("fire module, Objective::Class({k})"),
             &net.bytes("logits"),
             &obj,
             gauss(&[1, 3, 15, 15]),
@@ -797,17 +797,17 @@ fn fire_module_class_seed() {
 #[test]
 fn fire_module_weighted_seed() {
     let net = fire_net();
-    let obj = Objective::weighted(&net, "logits", &[(0, 0.5), (3, -1.25), (5, 2.0), (0, 0.25)]);
-    check_fd("fire module, Seed::Weighted", &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
+    let obj = Probe::weighted(&net, "logits", &[(0, 0.5), (3, -1.25), (5, 2.0), (0, 0.25)]);
+    check_fd("fire module, Objective::Weighted", &net.bytes("logits"), &obj, gauss(&[1, 3, 15, 15]), chain());
 }
 
 #[test]
 fn fire_module_channel_seeds() {
     let net = fire_net();
     for (value, channel) in [("fire_concat", 4), ("expand1x1_relu", 0), ("stem", 2), ("pool", 5)] {
-        let obj = Objective::channel(&net, value, channel);
+        let obj = Probe::channel(&net, value, channel);
         check_fd(
-            &format!("fire module, Seed::Channel {{ {value}, {channel} }}"),
+            &format!("fire module, Objective::Channel {{ {value}, {channel} }}"),
             &net.bytes("logits"),
             &obj,
             gauss(&[1, 3, 15, 15]),
@@ -819,9 +819,9 @@ fn fire_module_channel_seeds() {
 #[test]
 fn fire_module_value_grad_seed() {
     let net = fire_net();
-    let obj = Objective::value_grad(&net, "squeeze_relu", 8);
+    let obj = Probe::value_grad(&net, "squeeze_relu", 8);
     check_fd(
-        "fire module, Seed::ValueGrad on squeeze_relu",
+        "fire module, Objective::ValueGrad on squeeze_relu",
         &net.bytes("logits"),
         &obj,
         gauss(&[1, 3, 15, 15]),
@@ -844,9 +844,9 @@ fn model_zoo_head_opset7_avgpool_reshape() {
     let s = net.init_i64("shape", &[2], vec![1, -1]);
     let y = net.node("Reshape", &[&p, &s], "logits", vec![]);
     let x = gauss(&[1, 3, 9, 9]);
-    check_output("zoo head opset 7, Seed::OutputGrad", &net, &y, &x, chain());
-    let obj = Objective::class(&net, &y, 3);
-    check_fd("zoo head opset 7, Seed::Class(3)", &net.bytes(&y), &obj, &x, chain());
+    check_output("zoo head opset 7, Objective::OutputGrad", &net, &y, &x, chain());
+    let obj = Probe::class(&net, &y, 3);
+    check_fd("zoo head opset 7, Objective::Class(3)", &net.bytes(&y), &obj, &x, chain());
 }
 
 #[test]
@@ -861,6 +861,6 @@ fn model_zoo_head_opset13_gap_reshape() {
     let p = net.node("GlobalAveragePool", &[&f], "pool", vec![]);
     let s = net.init_i64("shape", &[2], vec![1, -1]);
     let y = net.node("Reshape", &[&p, &s], "logits", vec![]);
-    let obj = Objective::weighted(&net, &y, &[(1, 1.0), (7, -0.5)]);
-    check_fd("zoo head opset 13 GAP, Seed::Weighted", &net.bytes(&y), &obj, gauss(&[1, 3, 9, 9]), chain());
+    let obj = Probe::weighted(&net, &y, &[(1, 1.0), (7, -0.5)]);
+    check_fd("zoo head opset 13 GAP, Objective::Weighted", &net.bytes(&y), &obj, gauss(&[1, 3, 9, 9]), chain());
 }

@@ -2,7 +2,7 @@
 //! Node). The data is embedded at compile time from assets/, which `make assets` fills from ../shared.
 #![cfg(target_arch = "wasm32")]
 
-use netlens::wasm::{encode_png, ClassViz, Image, NetLens};
+use netlens::wasm::{encode_png, schema, Image, NetLens};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 const MODEL: &[u8] = include_bytes!("../assets/models/squeezenet1_1.onnx");
@@ -35,22 +35,30 @@ fn classifies_the_cat_and_names_it() {
     assert_eq!(probs.len(), 1000);
     assert_eq!(argmax(&probs), 285);
     assert_eq!(lens.short_name(285).ok().as_deref(), Some("Egyptian cat"));
-    assert!(lens.search("kitty", 10).contains(&285) || lens.search("kitty", 10).iter().any(|&c| (281..=285).contains(&c)));
+    assert!(
+        lens.search("kitty", 10).contains(&285) || lens.search("kitty", 10).iter().any(|&c| (281..=285).contains(&c))
+    );
 }
 
 #[wasm_bindgen_test]
 fn saliency_in_wasm_matches_pytorch() {
     let lens = lens();
     let image = Image::decode(MOTORCYCLE_224).unwrap_or_else(|_| panic!("decode"));
-    let s = lens.saliency(&image, Some(665)).unwrap_or_else(|_| panic!("saliency"));
+    let mut run = lens.start("saliency", Some(image), r#"{"class": 665}"#).unwrap_or_else(|_| panic!("start"));
+    let progress = run.step(&lens, r#"{"class": 665}"#).unwrap_or_else(|_| panic!("step"));
+    assert!(progress.contains(r#""done":true"#), "{progress}");
+    let panels = run.panels();
+    assert_eq!(panels.length(), 2);
+    let get = |o: &wasm_bindgen::JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap_or_else(|_| panic!("{k}"));
+    let heatmap = panels.get(0);
+    let ours = js_sys::Float32Array::from(get(&heatmap, "raw")).to_vec();
     let reference = npy_f32(SALIENCY_665);
-    let ours = s.map();
     assert_eq!(ours.len(), reference.len());
     let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
     let worst = ours.iter().zip(&reference).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(worst / scale <= 1e-3, "max |ours - pytorch| / max |pytorch| = {}", worst / scale);
-    assert_eq!(s.heatmap().len(), 224 * 224 * 4);
-    assert_eq!(s.overlay().len(), 224 * 224 * 4);
+    assert_eq!(js_sys::Uint8Array::from(get(&heatmap, "rgba")).length(), 224 * 224 * 4);
+    assert_eq!(js_sys::Uint8Array::from(get(&panels.get(1), "rgba")).length(), 224 * 224 * 4);
 }
 
 #[wasm_bindgen_test]
@@ -58,17 +66,17 @@ fn class_visualization_is_deterministic_per_seed() {
     let lens = lens();
     let settings = r#"{"class": 76, "iters": 3, "seed": 1}"#;
     let run = |json: &str| {
-        let mut viz: ClassViz = lens.start_class_viz(json).unwrap_or_else(|_| panic!("start"));
-        for _ in 0..3 {
-            viz.step(&lens, json).unwrap_or_else(|_| panic!("step"));
+        let mut viz = lens.start("classviz", None, json).unwrap_or_else(|_| panic!("start"));
+        for i in 1..=3 {
+            let p = viz.step(&lens, json).unwrap_or_else(|_| panic!("step"));
+            assert!(p.contains(&format!(r#""step":{i}"#)) && p.contains(&format!(r#""done":{}"#, i == 3)), "{p}");
         }
-        assert_eq!(viz.iteration(), 3);
-        viz.rgba()
+        viz.frame().unwrap_or_else(|| panic!("class visualization has a live frame"))
     };
     let a = run(settings);
     assert_eq!(a, run(settings));
     assert_ne!(a, run(r#"{"class": 76, "iters": 3, "seed": 2}"#));
-    let png = encode_png(&a).unwrap_or_else(|_| panic!("png"));
+    let png = encode_png(&a, 224, 224).unwrap_or_else(|_| panic!("png"));
     let back = Image::decode(&png).unwrap_or_else(|_| panic!("decode png"));
     assert_eq!(back.rgba(), a, "a 224x224 PNG must come back pixel for pixel");
 }
@@ -81,11 +89,31 @@ fn bad_inputs_are_errors_not_traps() {
     assert!(Image::decode(&[]).is_err());
     assert!(NetLens::new(b"not an onnx model", CLASSES, SYNSETS).is_err());
     assert!(NetLens::new(MODEL, "only\nthree\nclasses\n", "").is_err());
-    assert!(lens.start_class_viz(r#"{"class": 5000}"#).is_err());
-    assert!(lens.start_class_viz(r#"{"lr": "NaN"}"#).is_err());
-    assert!(lens.start_class_viz("not json").is_err());
-    let image = Image::decode(CHELSEA_224).unwrap_or_else(|_| panic!("decode"));
-    assert!(lens.start_fooling(&image, r#"{"target": 76, "lr": -1}"#).is_err());
-    assert!(lens.start_fooling(&image, r#"{"target": 1000}"#).is_err());
-    assert!(lens.saliency(&image, Some(1000)).is_err());
+    assert!(lens.start("classviz", None, r#"{"class": 5000}"#).is_err());
+    assert!(lens.start("classviz", None, r#"{"lr": "NaN"}"#).is_err());
+    assert!(lens.start("classviz", None, "not json").is_err());
+    assert!(lens.start("no_such_method", None, "{}").is_err());
+    let image = || Image::decode(CHELSEA_224).unwrap_or_else(|_| panic!("decode"));
+    assert!(lens.start("fooling", None, r#"{"target": 76}"#).is_err(), "fooling needs an image");
+    assert!(lens.start("fooling", Some(image()), r#"{"target": 76, "lr": -1}"#).is_err());
+    assert!(lens.start("fooling", Some(image()), r#"{"target": 1000}"#).is_err());
+    assert!(lens.start("saliency", Some(image()), r#"{"class": 1000}"#).is_err());
+    assert!(lens.start("smoothgrad", Some(image()), r#"{"samples": 0}"#).is_err());
+    assert!(lens.start("gradcam", Some(image()), r#"{"layer": "no_such_value"}"#).is_err());
+}
+
+#[wasm_bindgen_test]
+fn the_schema_lists_every_method() {
+    let schema: serde_json::Value = serde_json::from_str(&schema()).unwrap_or_else(|_| panic!("schema is JSON"));
+    let ids: Vec<&str> = schema["methods"]
+        .as_array()
+        .unwrap_or_else(|| panic!("methods"))
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    for id in
+        ["saliency", "fooling", "classviz", "ixg", "ig", "smoothgrad", "gradcam", "gbp", "deconv", "ggc", "occlusion"]
+    {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
 }

@@ -1,48 +1,143 @@
-//! netlens on the command line: figures for slides from the same engine the page uses.
+//! netlens on the command line: figures for slides from the same engine and method registry the page uses.
+//! Arguments are parsed by clap; every method's settings, defaults and bounds come from the registry.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
 use netlens::classes::ClassNames;
-use netlens::methods::classviz::{ClassVizRun, ClassVizSettings, Update};
-use netlens::methods::fooling::{fool, FoolingSettings};
-use netlens::methods::saliency::saliency;
+use netlens::methods::registry::{self, Ctx, Group, Input, MethodSpec, Panel, Run};
+use netlens::methods::settings::Kind;
 use netlens::tensor::{argmax, softmax, Tensor};
 use netlens::{imageio, render, Classifier};
-
-const USAGE: &str = "\
-netlens - what a pretrained ImageNet CNN (SqueezeNet 1.1) has learned
-
-USAGE:
-  netlens classify IMG [--top N]
-      Top-N classes (default 5) with their probabilities.
-  netlens saliency IMG [--class K] -o OUT.png [--npy RAW.npy] [--heatmap-only]
-      Saliency of class K (default: the predicted class). OUT.png is a 672x224 strip:
-      the 224x224 network input | the heatmap | the heatmap over the image
-      (--heatmap-only: just the 224x224 heatmap). --npy writes the raw map, float32 [224,224].
-  netlens fool IMG --target K -o OUT.png [--strip STRIP.png] [--max-iters N] [--lr F]
-      Fooling image: OUT.png is the fooled 224x224 image (classified as K after 8-bit rounding).
-      --strip also writes original | fooled | difference | difference x10 (896x224).
-  netlens classviz --class K [--seed S] [--iters N] [--lr F] [--l2 F] [--blur-every N]
-                   [--blur-sigma F] [--jitter N] [--plain] -o OUT.png
-      Class visualization from seeded noise (CS231n defaults: seed 0, 100 iterations, lr 25,
-      l2 1e-3, blur every 10 with sigma 0.5, jitter 16, normalised step; --plain: lr * gradient).
-
-OPTIONS (every command):
-  --model PATH     ONNX model (default: assets/models/squeezenet1_1.onnx as copied by the build,
-                   else $NETLENS_SHARED/models/, else ../shared/models/)
-  --classes PATH   class names, one a line (default: imagenet_classes.txt beside the model search path;
-                   synonyms are read from imagenet_synset_words.txt in the same folder when present)
-  -h, --help       this text
-
-A class K is an index (0-999) or a name such as 'tarantula' or \"Egyptian cat\".
-IMG is any PNG, JPEG, WebP, GIF or BMP; it is resized (short side 256) and centre-cropped to 224x224.
-";
+use serde_json::{json, Map, Value as Json};
 
 const MODEL_FILE: &str = "squeezenet1_1.onnx";
 const CLASSES_FILE: &str = "imagenet_classes.txt";
 const SYNSETS_FILE: &str = "imagenet_synset_words.txt";
+const SIDE: u32 = imageio::INPUT_SIZE;
+
+#[derive(Parser)]
+#[command(
+    name = "netlens",
+    about = "What a pretrained ImageNet CNN (SqueezeNet 1.1) has learned",
+    after_help = "A class K is an index (0-999) or a name such as 'tarantula' or \"Egyptian cat\".\n\
+                  IMG is any PNG, JPEG, WebP, GIF or BMP; it is resized (short side 256) and centre-cropped to 224x224.\n\
+                  `netlens methods` lists every method and its settings."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct Common {
+    /// ONNX model (default: assets/models/squeezenet1_1.onnx as copied by the build, else
+    /// $NETLENS_SHARED/models/, else ../shared/models/)
+    #[arg(long, global = true, value_name = "PATH")]
+    model: Option<PathBuf>,
+    /// Class names, one a line (default: imagenet_classes.txt beside the model search path; synonyms are read
+    /// from imagenet_synset_words.txt in the same folder when present)
+    #[arg(long, global = true, value_name = "PATH")]
+    classes: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Top-N classes with their probabilities.
+    Classify {
+        img: PathBuf,
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+        top: u16,
+    },
+    /// Saliency of class K (default: the predicted class): OUT.png is image | heatmap | overlay (672x224).
+    Saliency {
+        img: PathBuf,
+        #[arg(long)]
+        class: Option<String>,
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: PathBuf,
+        /// The raw map, float32 [224, 224].
+        #[arg(long, value_name = "RAW.npy")]
+        npy: Option<PathBuf>,
+        /// Just the 224x224 heatmap.
+        #[arg(long)]
+        heatmap_only: bool,
+    },
+    /// Fooling image: OUT.png is the fooled image (classified as K after 8-bit rounding).
+    Fool {
+        img: PathBuf,
+        #[arg(long)]
+        target: String,
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: PathBuf,
+        /// Also write original | fooled | difference | difference x10 (896x224).
+        #[arg(long, value_name = "STRIP.png")]
+        strip: Option<PathBuf>,
+        #[arg(long)]
+        max_iters: Option<i64>,
+        #[arg(long)]
+        lr: Option<f64>,
+    },
+    /// Class visualization from seeded noise (CS231n defaults; --plain: lr * gradient).
+    Classviz {
+        #[arg(long)]
+        class: String,
+        #[arg(long)]
+        seed: Option<i64>,
+        #[arg(long)]
+        iters: Option<i64>,
+        #[arg(long)]
+        lr: Option<f64>,
+        #[arg(long)]
+        l2: Option<f64>,
+        #[arg(long)]
+        blur_every: Option<i64>,
+        #[arg(long)]
+        blur_sigma: Option<f64>,
+        #[arg(long)]
+        jitter: Option<i64>,
+        #[arg(long)]
+        plain: bool,
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: PathBuf,
+    },
+    /// An attribution map (ixg, ig, smoothgrad, gradcam, gbp, deconv, ggc, occlusion; also saliency).
+    Attribute {
+        img: PathBuf,
+        #[arg(long)]
+        method: String,
+        #[arg(long)]
+        class: Option<String>,
+        /// The map as drawn in the page (224x224).
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: PathBuf,
+        /// The raw attribution, float32 in C order ([3,224,224]; Grad-CAM [13,13]; saliency [224,224]).
+        #[arg(long, value_name = "RAW.npy")]
+        npy: Option<PathBuf>,
+        /// Any other setting of the method, as key=value (see `netlens methods`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Any method of the registry: METHOD [IMG] --set key=value ... -o OUT.png (its image panels side by side).
+    Run {
+        method: String,
+        img: Option<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: Option<PathBuf>,
+        /// The raw values of the first panel that has them.
+        #[arg(long, value_name = "RAW.npy")]
+        npy: Option<PathBuf>,
+    },
+    /// Every method with its settings (defaults and bounds).
+    Methods,
+    /// The registry's schema as JSON (what the page is built from).
+    Schema,
+}
 
 /// Usage errors exit with 2, failures while running with 1.
 enum Failure {
@@ -56,9 +151,17 @@ fn run_err<E: std::fmt::Display>(context: impl std::fmt::Display) -> impl FnOnce
     move |e| Failure::Run(format!("{context}: {e}"))
 }
 
+/// Bad settings are the user's to fix (exit 2); anything else failed while running (exit 1).
+fn method_err(context: &'static str) -> impl Fn(netlens::Error) -> Failure {
+    move |e| match e {
+        netlens::Error::Invalid(m) => Failure::Usage(m),
+        e => Failure::Run(format!("{context}: {e}")),
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(args) {
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
             eprintln!("netlens: {msg}\nRun 'netlens --help' for usage.");
@@ -71,98 +174,338 @@ fn main() -> ExitCode {
     }
 }
 
-/// Parsed command line: positional arguments, `--name value` options and `--name` switches.
-struct Args {
-    positional: Vec<String>,
-    values: HashMap<&'static str, String>,
-    switches: Vec<&'static str>,
-}
-
-impl Args {
-    fn value(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-    fn switch(&self, name: &str) -> bool {
-        self.switches.contains(&name)
-    }
-    /// Fail before the work, not after it, when an output cannot be written where asked.
-    fn output(&self, name: &str) -> Outcome<Option<String>> {
-        let Some(path) = self.value(name) else { return Ok(None) };
-        let parent = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
-        match parent {
-            Some(dir) if !dir.is_dir() => Err(Failure::Usage(format!("cannot write '{path}': no folder '{}'", dir.display()))),
-            _ => Ok(Some(path.to_string())),
+fn run(cli: Cli) -> Outcome<()> {
+    let c = &cli.common;
+    match cli.command {
+        Command::Methods => {
+            print_methods();
+            Ok(())
         }
-    }
-    fn required_output(&self) -> Outcome<String> {
-        self.output("output")?.ok_or_else(|| Failure::Usage("missing -o OUT.png".into()))
-    }
-    fn required(&self, name: &str) -> Outcome<&str> {
-        self.value(name).ok_or_else(|| Failure::Usage(format!("missing --{name}")))
-    }
-    fn parsed<T: std::str::FromStr>(&self, name: &str) -> Outcome<Option<T>> {
-        match self.value(name) {
-            None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| Failure::Usage(format!("--{name}: '{text}' is not a valid number"))),
+        Command::Schema => {
+            println!("{}", registry::schema_json());
+            Ok(())
         }
-    }
-}
-
-/// `options`: names taking a value; `switches`: names taking none. `-o` is `--output`.
-fn parse_args(raw: &[String], options: &[&'static str], switches: &[&'static str]) -> Outcome<Args> {
-    let mut args = Args { positional: Vec::new(), values: HashMap::new(), switches: Vec::new() };
-    let mut it = raw.iter();
-    while let Some(arg) = it.next() {
-        let (name, inline) = if arg == "-o" {
-            ("output", None)
-        } else if let Some(long) = arg.strip_prefix("--") {
-            match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
+        Command::Classify { img, top } => classify(c, &img, top as usize),
+        Command::Saliency { img, class, output, npy, heatmap_only } => {
+            check_outputs(&[Some(&output), npy.as_ref()])?;
+            let mut set = Map::new();
+            if let Some(class) = class {
+                set.insert("class".into(), Json::String(class));
             }
-        } else if arg.starts_with('-') && arg.len() > 1 && arg.parse::<f64>().is_err() {
-            return Err(Failure::Usage(format!("unknown option '{arg}'")));
-        } else {
-            args.positional.push(arg.clone());
-            continue;
-        };
-        if let Some(&known) = options.iter().chain(["model", "classes"].iter()).find(|&&o| o == name) {
-            let value = match inline {
-                Some(v) => v,
-                None => it.next().cloned().ok_or_else(|| Failure::Usage(format!("{arg} needs a value")))?,
+            let done = Session::open(c)?.run("saliency", Some(&img), set)?;
+            let heat = done.panel("heatmap")?;
+            if heatmap_only {
+                write_png(&output, &heat.rgba, SIDE, SIDE)?;
+            } else {
+                let input = done.input.as_ref().expect("saliency has an image");
+                let overlay = done.panel("overlay")?;
+                write_png(&output, &hstack(&[&input.rgba, &heat.rgba, &overlay.rgba], SIDE as usize), 3 * SIDE, SIDE)?;
+            }
+            if let Some(npy) = npy {
+                write_npy(&npy, heat.raw.as_ref().expect("the heatmap keeps its map"))?;
+            }
+            let class = done.report["class"].as_u64().unwrap_or(0) as usize;
+            let logits = done
+                .session
+                .net
+                .logits(&done.input.as_ref().unwrap().tensor)
+                .map_err(run_err("classification failed"))?;
+            let predicted = argmax(&logits);
+            println!(
+                "saliency of {} (predicted: {}, {:.1}%); max {:.4}; wrote {}",
+                done.session.label(class),
+                done.session.label(predicted),
+                100.0 * softmax(&logits)[predicted],
+                heat.raw.as_ref().unwrap().data.iter().cloned().fold(0.0f32, f32::max),
+                output.display()
+            );
+            Ok(())
+        }
+        Command::Fool { img, target, output, strip, max_iters, lr } => {
+            check_outputs(&[Some(&output), strip.as_ref()])?;
+            let mut set = Map::new();
+            set.insert("target".into(), Json::String(target));
+            if let Some(v) = max_iters {
+                set.insert("max_iters".into(), json!(v));
+            }
+            if let Some(v) = lr {
+                set.insert("lr".into(), json!(v));
+            }
+            let done = Session::open(c)?.run("fooling", Some(&img), set)?;
+            let fooled = done.panel("fooled")?;
+            write_png(&output, &fooled.rgba, SIDE, SIDE)?;
+            if let Some(strip) = strip {
+                let original = imageio::tensor_to_rgba(&imageio::quantize(&done.input.as_ref().unwrap().tensor));
+                let panels = [&original[..], &fooled.rgba, &done.panel("diff")?.rgba, &done.panel("diff10")?.rgba];
+                write_png(&strip, &hstack(&panels, SIDE as usize), 4 * SIDE, SIDE)?;
+            }
+            let r = &done.report["report"];
+            let n = |k: &str| r[k].as_u64().unwrap_or(0) as usize;
+            let s = &done.session;
+            println!("original class:  {}", s.label(n("original_class")));
+            println!("target class:    {}", s.label(n("target")));
+            println!("final class:     {} (of the 8-bit image)", s.label(n("final_class")));
+            println!("iterations:      {}", n("iterations"));
+            println!(
+                "target prob.:    {:.4} -> {:.4}",
+                r["target_prob_before"].as_f64().unwrap_or(0.0),
+                r["target_prob_after"].as_f64().unwrap_or(0.0)
+            );
+            println!(
+                "perturbation:    L2 {:.2}, Linf {} (0-255 pixel units)",
+                r["perturbation_l2"].as_f64().unwrap_or(0.0),
+                r["perturbation_linf"]
+            );
+            println!("wrote {}", output.display());
+            if r["success"].as_bool() == Some(true) {
+                Ok(())
+            } else {
+                Err(Failure::Run(format!(
+                    "the 8-bit image is not classified as the target after {} iterations (saved anyway); try --max-iters",
+                    n("iterations")
+                )))
+            }
+        }
+        Command::Classviz { class, seed, iters, lr, l2, blur_every, blur_sigma, jitter, plain, output } => {
+            check_outputs(&[Some(&output)])?;
+            let mut set = Map::new();
+            set.insert("class".into(), Json::String(class));
+            let opts = [
+                ("seed", seed.map(|v| json!(v))),
+                ("iters", iters.map(|v| json!(v))),
+                ("lr", lr.map(|v| json!(v))),
+                ("l2_reg", l2.map(|v| json!(v))),
+                ("blur_every", blur_every.map(|v| json!(v))),
+                ("blur_sigma", blur_sigma.map(|v| json!(v))),
+                ("max_jitter", jitter.map(|v| json!(v))),
+            ];
+            for (k, v) in opts {
+                if let Some(v) = v {
+                    set.insert(k.into(), v);
+                }
+            }
+            if plain {
+                set.insert("update".into(), json!("plain"));
+            }
+            let done = Session::open(c)?.run("classviz", None, set)?;
+            let image = done.panel("image")?;
+            write_png(&output, &image.rgba, SIDE, SIDE)?;
+            let s = &done.session;
+            let again = imageio::quantize(&imageio::rgb_to_tensor(
+                &imageio::load_224(&render::encode_png_rgba(&image.rgba, SIDE, SIDE).map_err(run_err("png"))?)
+                    .map_err(run_err("png"))?,
+            ));
+            let logits = s.net.logits(&again).map_err(run_err("classification failed"))?;
+            let top = argmax(&logits);
+            println!(
+                "class visualization of {} (seed {}, {} iterations); the 8-bit result is classified as {} ({:.1}%); wrote {}",
+                s.label(done.settings["class"].as_u64().unwrap_or(0) as usize),
+                done.settings["seed"],
+                done.settings["iters"],
+                s.label(top),
+                100.0 * softmax(&logits)[top],
+                output.display()
+            );
+            Ok(())
+        }
+        Command::Attribute { img, method, class, output, npy, set } => {
+            check_outputs(&[Some(&output), npy.as_ref()])?;
+            let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
+            if spec.group != Group::Attribution && spec.id != "saliency" {
+                return Err(Failure::Usage(format!("'{method}' is not an attribution method (see `netlens methods`)")));
+            }
+            let mut map = parse_sets(&set)?;
+            if let Some(class) = class {
+                map.insert("class".into(), Json::String(class));
+            }
+            let done = Session::open(c)?.run(spec.id, Some(&img), map)?;
+            let first = done.panels.first().ok_or_else(|| Failure::Run("the method gave no map".into()))?;
+            write_png(&output, &first.rgba, first.width, first.height)?;
+            if let Some(npy) = npy {
+                write_npy(&npy, first.raw.as_ref().expect("attribution maps keep their raw values"))?;
+            }
+            let class = done.report["class"].as_u64().unwrap_or(0) as usize;
+            println!("{} of {}; wrote {}", spec.title, done.session.label(class), output.display());
+            if let Some(text) = done.report["extra"]["completeness"]["text"].as_str() {
+                println!("completeness: {text}");
+            }
+            Ok(())
+        }
+        Command::Run { method, img, set, output, npy } => {
+            check_outputs(&[output.as_ref(), npy.as_ref()])?;
+            let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
+            let done = Session::open(c)?.run(spec.id, img.as_deref(), parse_sets(&set)?)?;
+            if let Some(output) = &output {
+                let images: Vec<&Panel> = done.panels.iter().filter(|p| p.width == SIDE && p.height == SIDE).collect();
+                let refs: Vec<&[u8]> = images.iter().map(|p| &p.rgba[..]).collect();
+                write_png(output, &hstack(&refs, SIDE as usize), SIDE * refs.len() as u32, SIDE)?;
+                println!(
+                    "wrote {} ({})",
+                    output.display(),
+                    images.iter().map(|p| p.id).collect::<Vec<_>>().join(" | ")
+                );
+            }
+            if let Some(npy) = npy {
+                let raw = done
+                    .panels
+                    .iter()
+                    .find_map(|p| p.raw.as_ref())
+                    .ok_or_else(|| Failure::Usage(format!("{method} has no raw values for --npy")))?;
+                write_npy(&npy, raw)?;
+            }
+            for line in done.report["lines"].as_array().into_iter().flatten() {
+                println!("{}: {}", line[0].as_str().unwrap_or(""), line[1].as_str().unwrap_or(""));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_methods() {
+    for m in registry::METHODS {
+        println!("{} — {} ({})\n    {}\n    cost: {}", m.id, m.title, m.paper.cite, m.summary, m.cost);
+        for s in m.settings {
+            let bounds = match &s.kind {
+                Kind::Int { min, max, default } => format!("whole number {min}..={max}, default {default}"),
+                Kind::Float { min, max, min_exclusive, default } => {
+                    format!("number {}{min}..={max}, default {default}", if *min_exclusive { ">" } else { "" })
+                }
+                Kind::Class { optional, default } => match (optional, default) {
+                    (true, _) => "class, default: the predicted one".to_string(),
+                    (false, Some(d)) => format!("class, default {d}"),
+                    (false, None) => "class".to_string(),
+                },
+                Kind::Choice { options, default } => {
+                    format!(
+                        "one of {}, default {default}",
+                        options.iter().map(|o| o.value).collect::<Vec<_>>().join("|")
+                    )
+                }
+                Kind::Bool { default } => format!("true|false, default {default}"),
+                Kind::Text { default, .. } => format!("name, default {default}"),
             };
-            args.values.insert(known, value);
-        } else if let Some(&known) = switches.iter().find(|&&s| s == name) {
-            if inline.is_some() {
-                return Err(Failure::Usage(format!("--{name} takes no value")));
-            }
-            args.switches.push(known);
-        } else {
-            return Err(Failure::Usage(format!("unknown option '{arg}'")));
+            println!("    --set {}=…  {} ({bounds}): {}", s.key, s.label, s.help);
         }
+        println!();
     }
-    Ok(args)
 }
 
-fn run(raw: Vec<String>) -> Outcome<()> {
-    if raw.is_empty() || raw.iter().any(|a| a == "-h" || a == "--help") || raw[0] == "help" {
-        print!("{USAGE}");
-        return Ok(());
+/// `key=value` pairs; values that read as JSON (numbers, true/false, null) are taken as such, the rest as text.
+fn parse_sets(pairs: &[String]) -> Outcome<Map<String, Json>> {
+    let mut map = Map::new();
+    for pair in pairs {
+        let (k, v) =
+            pair.split_once('=').ok_or_else(|| Failure::Usage(format!("--set '{pair}': expected key=value")))?;
+        let value = serde_json::from_str::<Json>(v)
+            .ok()
+            .filter(|j| !j.is_object() && !j.is_array())
+            .unwrap_or(Json::String(v.into()));
+        map.insert(k.trim().to_string(), value);
     }
-    let rest = &raw[1..];
-    match raw[0].as_str() {
-        "classify" => classify(parse_args(rest, &["top"], &[])?),
-        "saliency" => saliency_cmd(parse_args(rest, &["class", "output", "npy"], &["heatmap-only"])?),
-        "fool" => fool_cmd(parse_args(rest, &["target", "output", "strip", "max-iters", "lr"], &[])?),
-        "classviz" => classviz_cmd(parse_args(
-            rest,
-            &["class", "seed", "iters", "lr", "l2", "blur-every", "blur-sigma", "jitter", "output"],
-            &["plain"],
-        )?),
-        other => Err(Failure::Usage(format!("unknown command '{other}' (expected classify, saliency, fool or classviz)"))),
+    Ok(map)
+}
+
+/// The model and class names, loaded once.
+struct Session {
+    net: Classifier,
+    names: Option<ClassNames>,
+}
+
+/// A finished run with what the commands print from it.
+struct Done {
+    session: Session,
+    input: Option<Input>,
+    panels: Vec<Panel>,
+    report: Json,
+    settings: Json,
+}
+
+impl Done {
+    fn panel(&self, id: &str) -> Outcome<&Panel> {
+        self.panels.iter().find(|p| p.id == id).ok_or_else(|| Failure::Run(format!("no '{id}' output")))
+    }
+}
+
+impl Session {
+    fn open(c: &Common) -> Outcome<Session> {
+        let net = load_model(c)?;
+        let names = load_classes(c)?;
+        Ok(Session { net, names })
+    }
+
+    fn label(&self, class: usize) -> String {
+        match &self.names {
+            Some(n) if class < n.len() => format!("{class} {}", n.short_name(class)),
+            _ => format!("class {class}"),
+        }
+    }
+
+    /// Resolves class names in `set`, checks the settings against the registry and runs the method to the end,
+    /// printing progress now and then.
+    fn run(self, method: &str, img: Option<&Path>, mut set: Map<String, Json>) -> Outcome<Done> {
+        let spec: &MethodSpec = registry::method(method).map_err(|e| Failure::Usage(e.to_string()))?;
+        for s in spec.settings {
+            if let (Kind::Class { .. }, Some(Json::String(text))) = (&s.kind, set.get(s.key)) {
+                let k = self.resolve_class(text, s.key)?;
+                set.insert(s.key.to_string(), json!(k));
+            }
+        }
+        let settings =
+            spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))?;
+        let input = match img {
+            Some(path) => Some(load_image(path)?),
+            None if spec.needs_image => return Err(Failure::Usage(format!("{method} needs an image"))),
+            None => None,
+        };
+        let names = |k: usize| self.label(k);
+        let ctx = Ctx { net: &self.net, name: &names };
+        let mut last_report = std::time::Instant::now();
+        let run: Box<dyn Run> = registry::run_to_end(&ctx, spec, input.as_ref(), &settings, |p, _| {
+            if last_report.elapsed().as_secs_f32() > 1.0 {
+                eprintln!("{}", p.text);
+                last_report = std::time::Instant::now();
+            }
+            true
+        })
+        .map_err(method_err("the method failed"))?;
+        let (panels, report) = (run.panels(), run.report());
+        drop(run);
+        Ok(Done { input, panels, report, settings: settings.to_json(), session: self })
+    }
+
+    /// An index, or a name (exact name or synonym first, else the best match of `ClassNames::search`).
+    fn resolve_class(&self, text: &str, flag: &str) -> Outcome<usize> {
+        let k = self.net.num_classes();
+        if let Ok(index) = text.trim().parse::<usize>() {
+            return if index < k {
+                Ok(index)
+            } else {
+                Err(Failure::Usage(format!("--{flag}: class {index} is out of range (0 to {})", k - 1)))
+            };
+        }
+        let names = self.names.as_ref().ok_or_else(|| {
+            Failure::Usage(format!("--{flag}: no class names file found to look up '{text}'; give an index"))
+        })?;
+        let wanted = text.trim().to_lowercase();
+        let exact = (0..names.len().min(k)).find(|&i| {
+            names.short_name(i).to_lowercase() == wanted || names.synonyms(i).iter().any(|s| s.to_lowercase() == wanted)
+        });
+        if let Some(i) = exact {
+            return Ok(i);
+        }
+        let found: Vec<usize> = names.search(text, 5).into_iter().filter(|&i| i < k).collect();
+        match found.first() {
+            None => Err(Failure::Usage(format!("--{flag}: no class matches '{text}'"))),
+            Some(&best) => {
+                let others: Vec<String> = found[1..].iter().map(|&i| self.label(i)).collect();
+                eprintln!(
+                    "netlens: '{text}' taken as {}{}",
+                    self.label(best),
+                    if others.is_empty() { String::new() } else { format!(" (other matches: {})", others.join(", ")) }
+                );
+                Ok(best)
+            }
+        }
     }
 }
 
@@ -185,9 +528,9 @@ fn read_file(path: &Path, what: &str) -> Outcome<Vec<u8>> {
     std::fs::read(path).map_err(run_err(format!("cannot read {what} '{}'", path.display())))
 }
 
-fn load_model(args: &Args) -> Outcome<Classifier> {
-    let path = match args.value("model") {
-        Some(p) => PathBuf::from(p),
+fn load_model(c: &Common) -> Outcome<Classifier> {
+    let path = match &c.model {
+        Some(p) => p.clone(),
         None => find_default(MODEL_FILE).ok_or_else(|| {
             let tried: Vec<String> = default_dirs().iter().map(|d| d.join(MODEL_FILE).display().to_string()).collect();
             Failure::Run(format!("no model found (tried {}); pass --model PATH", tried.join(", ")))
@@ -198,9 +541,9 @@ fn load_model(args: &Args) -> Outcome<Classifier> {
 }
 
 /// Class names are optional for everything but naming a class by its name.
-fn load_classes(args: &Args) -> Outcome<Option<ClassNames>> {
-    let short_path = match args.value("classes") {
-        Some(p) => PathBuf::from(p),
+fn load_classes(c: &Common) -> Outcome<Option<ClassNames>> {
+    let short_path = match &c.classes {
+        Some(p) => p.clone(),
         None => match find_default(CLASSES_FILE) {
             Some(p) => p,
             None => return Ok(None),
@@ -218,69 +561,31 @@ fn load_classes(args: &Args) -> Outcome<Option<ClassNames>> {
     Ok(Some(names))
 }
 
-fn label(names: Option<&ClassNames>, class: usize) -> String {
-    match names {
-        Some(n) if class < n.len() => format!("{class} {}", n.short_name(class)),
-        _ => format!("class {class}"),
-    }
+fn load_image(path: &Path) -> Outcome<Input> {
+    let bytes = read_file(path, "image")?;
+    let rgb = imageio::load_224(&bytes).map_err(run_err(format!("cannot use '{}' as an image", path.display())))?;
+    Ok(Input { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) })
 }
 
-/// An index, or a name (exact name or synonym first, else the best match of `ClassNames::search`).
-fn resolve_class(text: &str, names: &Option<ClassNames>, net: &Classifier, flag: &str) -> Outcome<usize> {
-    let k = net.num_classes();
-    if let Ok(index) = text.trim().parse::<usize>() {
-        return if index < k {
-            Ok(index)
-        } else {
-            Err(Failure::Usage(format!("--{flag}: class {index} is out of range (0 to {})", k - 1)))
-        };
-    }
-    let names = names
-        .as_ref()
-        .ok_or_else(|| Failure::Usage(format!("--{flag}: no class names file found to look up '{text}'; give an index")))?;
-    let wanted = text.trim().to_lowercase();
-    let exact = (0..names.len().min(k)).find(|&i| {
-        names.short_name(i).to_lowercase() == wanted || names.synonyms(i).iter().any(|s| s.to_lowercase() == wanted)
-    });
-    if let Some(i) = exact {
-        return Ok(i);
-    }
-    let found: Vec<usize> = names.search(text, 5).into_iter().filter(|&i| i < k).collect();
-    match found.first() {
-        None => Err(Failure::Usage(format!("--{flag}: no class matches '{text}'"))),
-        Some(&best) => {
-            if found.len() > 1 {
-                let others: Vec<String> = found[1..].iter().map(|&i| label(Some(names), i)).collect();
-                eprintln!("netlens: '{text}' taken as {} (other matches: {})", label(Some(names), best), others.join(", "));
-            } else {
-                eprintln!("netlens: '{text}' taken as {}", label(Some(names), best));
+/// Fail before the work, not after it, when an output cannot be written where asked.
+fn check_outputs(paths: &[Option<&PathBuf>]) -> Outcome<()> {
+    for path in paths.iter().flatten() {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(Failure::Usage(format!(
+                    "cannot write '{}': no folder '{}'",
+                    path.display(),
+                    dir.display()
+                )));
             }
-            Ok(best)
         }
     }
+    Ok(())
 }
 
-fn load_image(args: &Args) -> Outcome<(String, Tensor)> {
-    let path = match args.positional.as_slice() {
-        [p] => p.clone(),
-        [] => return Err(Failure::Usage("missing the image file".into())),
-        more => return Err(Failure::Usage(format!("expected one image, got {}: {}", more.len(), more.join(" ")))),
-    };
-    let bytes = read_file(Path::new(&path), "image")?;
-    let rgb = imageio::load_224(&bytes).map_err(run_err(format!("cannot use '{path}' as an image")))?;
-    Ok((path, imageio::rgb_to_tensor(&rgb)))
-}
-
-fn no_positional(args: &Args) -> Outcome<()> {
-    match args.positional.first() {
-        Some(p) => Err(Failure::Usage(format!("unexpected argument '{p}'"))),
-        None => Ok(()),
-    }
-}
-
-fn write_png(path: &str, rgba: &[u8], w: u32, h: u32) -> Outcome<()> {
-    let png = render::encode_png_rgba(rgba, w, h).map_err(run_err(format!("cannot encode '{path}'")))?;
-    std::fs::write(path, png).map_err(run_err(format!("cannot write '{path}'")))
+fn write_png(path: &Path, rgba: &[u8], w: u32, h: u32) -> Outcome<()> {
+    let png = render::encode_png_rgba(rgba, w, h).map_err(run_err(format!("cannot encode '{}'", path.display())))?;
+    std::fs::write(path, png).map_err(run_err(format!("cannot write '{}'", path.display())))
 }
 
 /// Side by side, each `side` x `side` RGBA.
@@ -294,167 +599,33 @@ fn hstack(panels: &[&[u8]], side: usize) -> Vec<u8> {
     out
 }
 
-fn classify(args: Args) -> Outcome<()> {
-    let top: usize = args.parsed("top")?.unwrap_or(5);
-    if top == 0 {
-        return Err(Failure::Usage("--top must be at least 1".into()));
-    }
-    let (path, x) = load_image(&args)?;
-    let net = load_model(&args)?;
-    let names = load_classes(&args)?;
-    let logits = net.logits(&x).map_err(run_err("classification failed"))?;
+fn classify(c: &Common, img: &Path, top: usize) -> Outcome<()> {
+    let input = load_image(img)?;
+    let s = Session::open(c)?;
+    let logits = s.net.logits(&input.tensor).map_err(run_err("classification failed"))?;
     let probs = softmax(&logits);
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-    println!("{path}:");
+    println!("{}:", img.display());
     for (rank, &c) in order.iter().take(top).enumerate() {
-        println!("{:>2}. {:>6.2}%  {}", rank + 1, 100.0 * probs[c], label(names.as_ref(), c));
+        println!("{:>2}. {:>6.2}%  {}", rank + 1, 100.0 * probs[c], s.label(c));
     }
     Ok(())
 }
 
-fn saliency_cmd(args: Args) -> Outcome<()> {
-    let out = args.required_output()?;
-    let npy = args.output("npy")?;
-    let (_, x) = load_image(&args)?;
-    let net = load_model(&args)?;
-    let names = load_classes(&args)?;
-    let class = match args.value("class") {
-        Some(text) => Some(resolve_class(text, &names, &net, "class")?),
-        None => None,
-    };
-    let s = saliency(&net, &x, class).map_err(run_err("saliency failed"))?;
-    let side = imageio::INPUT_SIZE as usize;
-    let heat = render::heatmap_rgba(&s.map);
-    if args.switch("heatmap-only") {
-        write_png(&out, &heat, side as u32, side as u32)?;
-    } else {
-        let image = imageio::tensor_to_rgba(&x);
-        let overlay = render::overlay_rgba(&image, &s.map);
-        write_png(&out, &hstack(&[&image, &heat, &overlay], side), 3 * side as u32, side as u32)?;
-    }
-    if let Some(npy) = npy {
-        write_npy(&npy, &s.map, side)?;
-    }
-    let predicted = argmax(&s.logits);
-    println!(
-        "saliency of {} (predicted: {}, {:.1}%); max {:.4}; wrote {out}",
-        label(names.as_ref(), s.class),
-        label(names.as_ref(), predicted),
-        100.0 * softmax(&s.logits)[predicted],
-        s.map.iter().cloned().fold(0.0f32, f32::max)
-    );
-    Ok(())
-}
-
-fn write_npy(path: &str, map: &[f32], side: usize) -> Outcome<()> {
+/// float32, C order, with the tensor's own shape.
+fn write_npy(path: &Path, t: &Tensor) -> Outcome<()> {
     use npyz::WriterBuilder;
-    let file = std::fs::File::create(path).map_err(run_err(format!("cannot write '{path}'")))?;
+    let file = std::fs::File::create(path).map_err(run_err(format!("cannot write '{}'", path.display())))?;
     let write = || -> std::io::Result<()> {
+        let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
         let mut writer = npyz::WriteOptions::<f32>::new()
             .default_dtype()
-            .shape(&[side as u64, side as u64])
+            .shape(&shape)
             .writer(std::io::BufWriter::new(file))
             .begin_nd()?;
-        writer.extend(map.iter().copied())?;
+        writer.extend(t.data.iter().copied())?;
         writer.finish()
     };
-    write().map_err(run_err(format!("cannot write '{path}'")))
-}
-
-fn fool_cmd(args: Args) -> Outcome<()> {
-    let out = args.required_output()?;
-    let strip = args.output("strip")?;
-    let target_text = args.required("target")?.to_string();
-    let defaults = FoolingSettings::default();
-    let lr = args.parsed("lr")?.unwrap_or(defaults.lr);
-    let max_iters = args.parsed("max-iters")?.unwrap_or(defaults.max_iters);
-    let (_, x) = load_image(&args)?;
-    let net = load_model(&args)?;
-    let names = load_classes(&args)?;
-    let target = resolve_class(&target_text, &names, &net, "target")?;
-    let settings = FoolingSettings { target, lr, max_iters };
-    let report = fool(&net, &x, &settings, |p| {
-        if p.iteration % 10 == 0 {
-            eprintln!("iteration {:>4}: class {}, target probability {:.4}", p.iteration, p.class, p.target_prob);
-        }
-        true
-    })
-    .map_err(|e| match e {
-        netlens::Error::Invalid(m) => Failure::Usage(m),
-        e => Failure::Run(format!("fooling failed: {e}")),
-    })?;
-    let side = imageio::INPUT_SIZE as usize;
-    write_png(&out, &imageio::tensor_to_rgba(&report.fooled), side as u32, side as u32)?;
-    if let Some(strip) = strip {
-        let original = imageio::quantize(&x);
-        let panels = [
-            imageio::tensor_to_rgba(&original),
-            imageio::tensor_to_rgba(&report.fooled),
-            render::diff_rgba(&original, &report.fooled, 1.0),
-            render::diff_rgba(&original, &report.fooled, 10.0),
-        ];
-        let refs: Vec<&[u8]> = panels.iter().map(Vec::as_slice).collect();
-        write_png(&strip, &hstack(&refs, side), 4 * side as u32, side as u32)?;
-    }
-    println!("original class:  {}", label(names.as_ref(), report.original_class));
-    println!("target class:    {}", label(names.as_ref(), report.target));
-    println!("final class:     {} (of the 8-bit image)", label(names.as_ref(), report.final_class));
-    println!("iterations:      {}", report.iterations);
-    println!("target prob.:    {:.4} -> {:.4}", report.target_prob_before, report.target_prob_after);
-    println!("perturbation:    L2 {:.2}, Linf {} (0-255 pixel units)", report.perturbation_l2, report.perturbation_linf);
-    println!("wrote {out}");
-    if report.success {
-        Ok(())
-    } else {
-        Err(Failure::Run(format!(
-            "the 8-bit image is not classified as the target after {} iterations (saved anyway); try --max-iters",
-            report.iterations
-        )))
-    }
-}
-
-fn classviz_cmd(args: Args) -> Outcome<()> {
-    no_positional(&args)?;
-    let out = args.required_output()?;
-    let class_text = args.required("class")?.to_string();
-    let d = ClassVizSettings::default();
-    let mut settings = ClassVizSettings {
-        class: d.class,
-        seed: args.parsed("seed")?.unwrap_or(d.seed),
-        iters: args.parsed("iters")?.unwrap_or(d.iters),
-        lr: args.parsed("lr")?.unwrap_or(d.lr),
-        l2_reg: args.parsed("l2")?.unwrap_or(d.l2_reg),
-        blur_every: args.parsed("blur-every")?.unwrap_or(d.blur_every),
-        blur_sigma: args.parsed("blur-sigma")?.unwrap_or(d.blur_sigma),
-        max_jitter: args.parsed("jitter")?.unwrap_or(d.max_jitter),
-        update: if args.switch("plain") { Update::Plain } else { Update::Normalized },
-    };
-    settings.validate().map_err(|e| Failure::Usage(e.to_string()))?;
-    let net = load_model(&args)?;
-    let names = load_classes(&args)?;
-    settings.class = resolve_class(&class_text, &names, &net, "class")?;
-    let mut run = ClassVizRun::new(&settings).map_err(|e| Failure::Usage(e.to_string()))?;
-    while run.iteration() < settings.iters {
-        run.step(&net, &settings).map_err(run_err("class visualization failed"))?;
-        let done = run.iteration();
-        if done % 10 == 0 || done == settings.iters {
-            let logits = run.last_logits();
-            eprintln!("iteration {done:>4}: score {:.2}, top class {}", logits[settings.class], argmax(logits));
-        }
-    }
-    let image = imageio::quantize(run.image());
-    let side = imageio::INPUT_SIZE;
-    write_png(&out, &imageio::tensor_to_rgba(&image), side, side)?;
-    let logits = net.logits(&image).map_err(run_err("classification failed"))?;
-    let top = argmax(&logits);
-    println!(
-        "class visualization of {} (seed {}, {} iterations); the 8-bit result is classified as {} ({:.1}%); wrote {out}",
-        label(names.as_ref(), settings.class),
-        settings.seed,
-        settings.iters,
-        label(names.as_ref(), top),
-        100.0 * softmax(&logits)[top]
-    );
-    Ok(())
+    write().map_err(run_err(format!("cannot write '{}'", path.display())))
 }

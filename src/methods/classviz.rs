@@ -10,11 +10,119 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
 
-use super::{check_finite, check_iters, check_positive, clamp_to_pixels, MAX_ITERS};
+use super::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::settings::{ChoiceOption, Kind, SettingSpec, Settings};
+use super::{clamp_to_pixels, MAX_ITERS};
 use crate::error::{Error, Result};
+use crate::imageio;
 use crate::network::{Classifier, INPUT_SHAPE};
 use crate::tensor::Tensor;
+
+pub static SPEC: MethodSpec = MethodSpec {
+    id: "classviz",
+    title: "Class visualization",
+    summary: "An image grown from noise to maximise one class score, with L2 decay, jitter and blur as regularisers.",
+    paper: Paper { cite: "Simonyan et al. 2014; Yosinski et al. 2015", url: "https://arxiv.org/abs/1506.06579" },
+    group: Group::Cs231n,
+    needs_image: false,
+    link_prefix: "viz",
+    cost: "iterations × forward + backward",
+    compare: false,
+    run_label: "Visualize",
+    auto_run: false,
+    settings: &[
+        SettingSpec {
+            key: "class",
+            link: "class",
+            label: "Class to visualize",
+            help: "The class whose score the image maximises (76 = tarantula).",
+            kind: Kind::Class { optional: false, default: Some(76) },
+            live: true,
+        },
+        SettingSpec {
+            key: "l2_reg",
+            link: "l2",
+            label: "λ (L2)",
+            help: "Weight of the L2 penalty on the image: the objective is score − λ‖I‖².",
+            kind: Kind::Float { min: 0.0, max: 10.0, min_exclusive: false, default: 1e-3 },
+            live: true,
+        },
+        SettingSpec {
+            key: "lr",
+            link: "lr",
+            label: "Learning rate",
+            help: "Step size of the gradient ascent.",
+            kind: Kind::Float { min: 0.0, max: 1e4, min_exclusive: true, default: 25.0 },
+            live: true,
+        },
+        SettingSpec {
+            key: "iters",
+            link: "iters",
+            label: "Iterations",
+            help: "How many ascent steps in all.",
+            kind: Kind::Int { min: 1, max: MAX_ITERS as i64, default: 100 },
+            live: true,
+        },
+        SettingSpec {
+            key: "blur_every",
+            link: "blur",
+            label: "Blur every",
+            help: "Blur the image every this many iterations (0 = never).",
+            kind: Kind::Int { min: 0, max: MAX_ITERS as i64, default: 10 },
+            live: true,
+        },
+        SettingSpec {
+            key: "blur_sigma",
+            link: "sigma",
+            label: "Blur σ",
+            help: "Standard deviation of the Gaussian blur, in pixels (above 0 whenever the image is blurred).",
+            kind: Kind::Float { min: 0.0, max: MAX_BLUR_SIGMA as f64, min_exclusive: false, default: 0.5 },
+            live: true,
+        },
+        SettingSpec {
+            key: "max_jitter",
+            link: "jitter",
+            label: "Jitter (px)",
+            help: "Each iteration shifts the image by up to this many pixels along each axis.",
+            kind: Kind::Int { min: 0, max: INPUT_SHAPE[3] as i64 - 1, default: 16 },
+            live: true,
+        },
+        SettingSpec {
+            key: "update",
+            link: "update",
+            label: "Update",
+            help: "Normalised steps all have length lr; plain steps are lr times the gradient.",
+            kind: Kind::Choice {
+                options: &[
+                    ChoiceOption { value: "normalized", label: "lr · g / ‖g‖" },
+                    ChoiceOption { value: "plain", label: "lr · g" },
+                ],
+                default: "normalized",
+            },
+            live: true,
+        },
+        SettingSpec {
+            key: "seed",
+            link: "seed",
+            label: "Seed",
+            help: "Seeds the starting noise and the jitter: the same seed gives the same image.",
+            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
+            live: false,
+        },
+    ],
+    outputs: &[
+        OutputSpec { id: "live", title: "Current", kind: OutputKind::Live, download: true },
+        OutputSpec { id: "strip", title: "Frames", kind: OutputKind::Strip, download: false },
+        OutputSpec { id: "image", title: "Result", kind: OutputKind::Image, download: false },
+    ],
+    start: |ctx, _, s| {
+        let settings = ClassVizSettings::from_settings(s);
+        ctx.net.check_class(settings.class)?;
+        Ok(Box::new(ClassVizMethodRun { run: ClassVizRun::new(&settings)? }))
+    },
+};
 
 /// How the ascent step is scaled.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -45,19 +153,9 @@ pub struct ClassVizSettings {
 }
 
 impl Default for ClassVizSettings {
-    /// The CS231n notebook's values (class 76 = tarantula).
+    /// The registry's defaults: the CS231n notebook's values (class 76 = tarantula).
     fn default() -> Self {
-        ClassVizSettings {
-            class: 76,
-            l2_reg: 1e-3,
-            lr: 25.0,
-            iters: 100,
-            blur_every: 10,
-            blur_sigma: 0.5,
-            max_jitter: 16,
-            update: Update::Normalized,
-            seed: 0,
-        }
+        ClassVizSettings::from_settings(&SPEC.defaults())
     }
 }
 
@@ -65,25 +163,29 @@ impl Default for ClassVizSettings {
 pub const MAX_BLUR_SIGMA: f32 = 20.0;
 
 impl ClassVizSettings {
-    /// Everything that can be checked without the network (the class range needs it: see `step`).
+    pub fn from_settings(s: &Settings) -> ClassVizSettings {
+        ClassVizSettings {
+            class: s.class("class").expect("the class is not optional"),
+            l2_reg: s.float("l2_reg"),
+            lr: s.float("lr"),
+            iters: s.usize("iters"),
+            blur_every: s.usize("blur_every"),
+            blur_sigma: s.float("blur_sigma"),
+            max_jitter: s.usize("max_jitter"),
+            update: if s.text("update") == "plain" { Update::Plain } else { Update::Normalized },
+            seed: s.int("seed") as u64,
+        }
+    }
+
+    /// The registry's bounds; the class range needs the network and is checked by `step`.
     pub fn validate(&self) -> Result<()> {
-        check_finite("L2 regularisation", self.l2_reg)?;
-        if self.l2_reg < 0.0 {
-            return Err(Error::Invalid(format!("L2 regularisation must not be negative, got {}", self.l2_reg)));
-        }
-        check_positive("learning rate", self.lr)?;
-        check_iters("iterations", self.iters)?;
-        if self.blur_every > MAX_ITERS {
-            return Err(Error::Invalid(format!("blur every must be at most {MAX_ITERS} (0 = never), got {}", self.blur_every)));
-        }
-        if self.blur_every > 0 {
-            check_positive("blur sigma", self.blur_sigma)?;
-            if self.blur_sigma > MAX_BLUR_SIGMA {
-                return Err(Error::Invalid(format!("blur sigma must be at most {MAX_BLUR_SIGMA}, got {}", self.blur_sigma)));
-            }
-        }
-        if self.max_jitter >= INPUT_SHAPE[3] {
-            return Err(Error::Invalid(format!("jitter must be below {} pixels, got {}", INPUT_SHAPE[3], self.max_jitter)));
+        let json = serde_json::to_value(self).expect("settings serialise");
+        SPEC.settings(&json, usize::MAX)?;
+        if self.blur_every > 0 && self.blur_sigma <= 0.0 {
+            return Err(Error::Invalid(format!(
+                "Blur σ (blur_sigma) must be greater than 0 when blurring, got {}",
+                self.blur_sigma
+            )));
         }
         Ok(())
     }
@@ -255,5 +357,62 @@ pub fn gaussian_blur_hw(x: &mut Tensor, sigma: f32, scratch: &mut Vec<f32>) {
         for row in 0..h {
             blur_line(&mut plane[row * w..], 1, w, &kernel, scratch);
         }
+    }
+}
+
+/// The registry's class visualization: one iteration per step, a live frame after each; the live settings and
+/// the iteration count are read at every step.
+struct ClassVizMethodRun {
+    run: ClassVizRun,
+}
+
+impl Run for ClassVizMethodRun {
+    fn step(&mut self, ctx: &Ctx, settings: &Settings) -> Result<Progress> {
+        let s = ClassVizSettings::from_settings(settings);
+        if self.run.iteration() < s.iters {
+            self.run.step(ctx.net, &s)?;
+        }
+        let top = top5(self.run.last_logits());
+        let p = top.iter().find(|t| t.0 == s.class).map_or(0.0, |t| t.1);
+        let done = self.run.iteration() >= s.iters;
+        Ok(Progress {
+            done,
+            step: self.run.iteration(),
+            total: s.iters,
+            text: if done {
+                format!("Done: {} iterations · P({}) = {:.2}%", self.run.iteration(), (ctx.name)(s.class), p * 100.0)
+            } else {
+                format!(
+                    "Iteration {} / {} · P({}) = {:.2}%",
+                    self.run.iteration(),
+                    s.iters,
+                    (ctx.name)(s.class),
+                    p * 100.0
+                )
+            },
+            frame: true,
+            top,
+        })
+    }
+
+    fn frame(&self) -> Option<Vec<u8>> {
+        Some(imageio::tensor_to_rgba(self.run.image()))
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        let (h, w) = (INPUT_SHAPE[2] as u32, INPUT_SHAPE[3] as u32);
+        vec![Panel {
+            id: "image",
+            kind: OutputKind::Image,
+            title: "Result".into(),
+            width: w,
+            height: h,
+            rgba: imageio::tensor_to_rgba(self.run.image()),
+            raw: None,
+        }]
+    }
+
+    fn report(&self) -> Json {
+        json!({ "iterations": self.run.iteration(), "lines": [["Iterations", self.run.iteration().to_string()]] })
     }
 }

@@ -6,12 +6,78 @@
 //! the ascent goes on from the unrounded image.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
 
-use super::{check_iters, check_positive, clamp_to_pixels};
+use super::clamp_to_pixels;
+use super::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::settings::{Kind, SettingSpec, Settings};
+use super::MAX_ITERS;
 use crate::error::Result;
-use crate::imageio;
 use crate::network::Classifier;
 use crate::tensor::{argmax, softmax, Tensor};
+use crate::{imageio, render};
+
+pub static SPEC: MethodSpec = MethodSpec {
+    id: "fooling",
+    title: "Fooling image",
+    summary: "The smallest nudge that makes the network see another class: normalised gradient ascent on its score.",
+    paper: Paper {
+        cite: "Szegedy et al. 2014, Intriguing properties of neural networks",
+        url: "https://arxiv.org/abs/1312.6199",
+    },
+    group: Group::Cs231n,
+    needs_image: true,
+    link_prefix: "fool",
+    cost: "≤ max iterations forward + backward",
+    compare: false,
+    run_label: "Fool the network",
+    auto_run: false,
+    settings: &[
+        SettingSpec {
+            key: "target",
+            link: "target",
+            label: "Target class",
+            help: "The class the network should be fooled into seeing (76 = tarantula).",
+            kind: Kind::Class { optional: false, default: Some(76) },
+            live: false,
+        },
+        SettingSpec {
+            key: "lr",
+            link: "lr",
+            label: "Learning rate",
+            help: "Length of each step, in the normalised input space.",
+            kind: Kind::Float { min: 0.0, max: 1e4, min_exclusive: true, default: 1.0 },
+            live: false,
+        },
+        SettingSpec {
+            key: "max_iters",
+            link: "iters",
+            label: "Max iterations",
+            help: "Give up after this many steps.",
+            kind: Kind::Int { min: 1, max: MAX_ITERS as i64, default: 200 },
+            live: false,
+        },
+    ],
+    outputs: &[
+        OutputSpec { id: "fooled", title: "Fooled", kind: OutputKind::Image, download: true },
+        OutputSpec { id: "diff", title: "Difference", kind: OutputKind::Image, download: false },
+        OutputSpec { id: "diff10", title: "10× difference", kind: OutputKind::Image, download: false },
+        OutputSpec { id: "stats", title: "Result", kind: OutputKind::Stats, download: false },
+    ],
+    start: |ctx, input, s| {
+        let input = input.expect("checked by the registry");
+        let settings = FoolingSettings::from_settings(s);
+        let run = FoolingRun::new(ctx.net, &input.tensor, &settings)?;
+        Ok(Box::new(FoolingMethodRun {
+            run,
+            original: input.tensor.clone(),
+            report: None,
+            recheck: None,
+            last: None,
+            lines: Json::Null,
+        }))
+    },
+};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -25,17 +91,25 @@ pub struct FoolingSettings {
 }
 
 impl Default for FoolingSettings {
-    /// The CS231n notebook's values (target 6 = stingray).
+    /// The registry's defaults (the CS231n notebook's, with tarantula as the target).
     fn default() -> Self {
-        FoolingSettings { target: 6, lr: 1.0, max_iters: 200 }
+        FoolingSettings::from_settings(&SPEC.defaults())
     }
 }
 
 impl FoolingSettings {
+    pub fn from_settings(s: &Settings) -> FoolingSettings {
+        FoolingSettings {
+            target: s.class("target").expect("the target is not optional"),
+            lr: s.float("lr"),
+            max_iters: s.usize("max_iters"),
+        }
+    }
+
+    /// The registry's bounds.
     pub fn validate(&self, net: &Classifier) -> Result<()> {
-        net.check_class(self.target)?;
-        check_positive("learning rate", self.lr)?;
-        check_iters("maximum iterations", self.max_iters)
+        let json = serde_json::to_value(self).expect("settings serialise");
+        SPEC.settings(&json, net.num_classes()).map(|_| ())
     }
 }
 
@@ -83,7 +157,7 @@ pub enum FoolingStep {
 
 /// One fooling run, advanced one iteration per `step` call.
 pub struct FoolingRun {
-    settings: FoolingSettings,
+    pub(crate) settings: FoolingSettings,
     original_rgb: image::RgbImage,
     original_class: usize,
     target_prob_before: f32,
@@ -220,5 +294,119 @@ pub fn fool(
                 }
             }
         }
+    }
+}
+
+/// The registry's fooling run: one iteration per step; at the end, the 8-bit PNG is decoded again and
+/// classified, so the page can say whether the downloaded file still fools the network.
+struct FoolingMethodRun {
+    run: FoolingRun,
+    original: Tensor,
+    report: Option<FoolingReport>,
+    /// Top-5 of the PNG bytes, decoded again.
+    recheck: Option<Vec<(usize, f32)>>,
+    last: Option<FoolingProgress>,
+    /// The `stats` output: [label, text] pairs, with class names.
+    lines: Json,
+}
+
+impl FoolingMethodRun {
+    fn done(&mut self, ctx: &Ctx, r: FoolingReport) -> Result<()> {
+        let png = render::encode_png_rgba(&imageio::tensor_to_rgba(&r.fooled), 224, 224)?;
+        let again = imageio::rgb_to_tensor(&imageio::load_224(&png)?);
+        let re = top5(&ctx.net.logits(&again)?);
+        let pct = |p: f32| format!("{:.2}%", p * 100.0);
+        let still = re[0].0 == r.target;
+        self.lines = json!([
+            ["Before", format!("{}; P(target) = {}", (ctx.name)(r.original_class), pct(r.target_prob_before))],
+            ["After", format!("{}; P(target) = {}", (ctx.name)(r.final_class), pct(r.target_prob_after))],
+            ["L2 / L∞ (pixels)", format!("L2 {:.1} · L∞ {:.0}", r.perturbation_l2, r.perturbation_linf)],
+            [
+                "Downloaded PNG re-classified",
+                format!(
+                    "{} ({}) — {}",
+                    (ctx.name)(re[0].0),
+                    pct(re[0].1),
+                    if still { "still fools the network ✓" } else { "no longer fools it ✗" }
+                )
+            ],
+        ]);
+        self.recheck = Some(re);
+        self.report = Some(r);
+        Ok(())
+    }
+}
+
+impl Run for FoolingMethodRun {
+    fn step(&mut self, ctx: &Ctx, _settings: &Settings) -> Result<Progress> {
+        if self.report.is_none() {
+            match self.run.step(ctx.net)? {
+                FoolingStep::Running(p) => self.last = Some(p),
+                FoolingStep::Done(r) => self.done(ctx, r)?,
+            }
+        }
+        Ok(match (&self.report, &self.last) {
+            (Some(r), _) => Progress {
+                done: true,
+                step: r.iterations,
+                total: self.run.settings.max_iters,
+                text: if r.success {
+                    format!("Fooled after {} iterations: the network now sees {}.", r.iterations, (ctx.name)(r.target))
+                } else {
+                    format!(
+                        "Not fooled within {} iterations; try more iterations or a larger learning rate.",
+                        r.iterations
+                    )
+                },
+                frame: false,
+                top: self.recheck.clone().unwrap_or_default(),
+            },
+            (None, Some(p)) => Progress {
+                done: false,
+                step: p.iteration,
+                total: p.max_iters,
+                text: format!(
+                    "Iteration {} / {} · predicted {} · P(target) = {:.2}%",
+                    p.iteration,
+                    p.max_iters,
+                    (ctx.name)(p.class),
+                    p.target_prob * 100.0
+                ),
+                frame: false,
+                top: vec![],
+            },
+            (None, None) => unreachable!("a step either runs or finishes"),
+        })
+    }
+
+    fn finish(&mut self, ctx: &Ctx) -> Result<()> {
+        if self.report.is_none() {
+            let r = self.run.finish(ctx.net)?;
+            self.done(ctx, r)?;
+        }
+        Ok(())
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        let Some(r) = &self.report else { return vec![] };
+        let image = |id, title: &str, rgba| Panel {
+            id,
+            kind: OutputKind::Image,
+            title: title.into(),
+            width: 224,
+            height: 224,
+            rgba,
+            raw: None,
+        };
+        vec![
+            image("fooled", "Fooled", imageio::tensor_to_rgba(&r.fooled)),
+            image("diff", "Difference", render::diff_rgba(&self.original, &r.fooled, 1.0)),
+            image("diff10", "10× difference", render::diff_rgba(&self.original, &r.fooled, 10.0)),
+        ]
+    }
+
+    fn report(&self) -> Json {
+        let (Some(r), Some(re)) = (&self.report, &self.recheck) else { return json!({}) };
+        json!({ "report": r, "recheck": re, "lines": self.lines })
     }
 }

@@ -1,44 +1,21 @@
-//! The three CS231n "NetworkVisualization" methods, ported from their PyTorch semantics.
+//! The methods: the three CS231n "NetworkVisualization" experiments, ported from their PyTorch semantics, and
+//! the attribution family. Each is declared once in [`registry`] (settings, outputs, how to start it).
 //!
-//! Each long-running method is a stepper (`FoolingRun`, `ClassVizRun`) so that the browser worker can do one
-//! iteration per message-loop turn, report progress and be cancelled; the convenience functions just loop over it.
+//! Each long-running method is a stepper (`FoolingRun`, `ClassVizRun`, the attribution `Stepper`s) so that the
+//! browser worker can do one step per message-loop turn, report progress and be cancelled.
 
+pub mod attribution;
 pub mod classviz;
 pub mod fooling;
+pub mod registry;
 pub mod saliency;
+pub mod settings;
 
-use crate::error::{Error, Result};
 use crate::imageio;
 use crate::tensor::Tensor;
 
 /// Upper bound on iteration counts: the page sends user-typed numbers, and 10k steps is already minutes.
 pub const MAX_ITERS: usize = 10_000;
-
-/// Settings come from a form (NaN, negative, huge): reject them with text a page can show as it is.
-fn check_finite(name: &str, value: f32) -> Result<()> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!("{name} must be a finite number, got {value}")))
-    }
-}
-
-fn check_positive(name: &str, value: f32) -> Result<()> {
-    check_finite(name, value)?;
-    if value > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!("{name} must be greater than 0, got {value}")))
-    }
-}
-
-fn check_iters(name: &str, value: usize) -> Result<()> {
-    if (1..=MAX_ITERS).contains(&value) {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!("{name} must be between 1 and {MAX_ITERS}, got {value}")))
-    }
-}
 
 /// Keep every value a pixel can represent, so that rounding to 8 bits changes each value by at most half a step.
 fn clamp_to_pixels(x: &mut Tensor) {

@@ -1,9 +1,97 @@
 //! Saliency map (Simonyan et al. 2014, as in CS231n): how much each pixel moves one class score.
 
-use crate::engine::Seed;
+use serde_json::{json, Value as Json};
+
+use super::attribution::CLASS;
+use super::registry::{top5, Ctx, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::settings::Settings;
+use crate::engine::Objective;
 use crate::error::Result;
 use crate::network::Classifier;
-use crate::tensor::{argmax, Tensor};
+use crate::render;
+use crate::tensor::{argmax, softmax, Tensor};
+
+pub static SPEC: MethodSpec = MethodSpec {
+    id: "saliency",
+    title: "Saliency",
+    summary: "Which pixels move the class score most: |∂ score / ∂ pixel|, the largest over the colour channels.",
+    paper: Paper {
+        cite: "Simonyan et al. 2014, Deep Inside Convolutional Networks",
+        url: "https://arxiv.org/abs/1312.6034",
+    },
+    group: super::registry::Group::Cs231n,
+    needs_image: true,
+    link_prefix: "sal",
+    cost: "1 forward + backward",
+    compare: true,
+    run_label: "Compute",
+    auto_run: true,
+    settings: &[CLASS],
+    outputs: &[
+        OutputSpec { id: "heatmap", title: "Saliency", kind: OutputKind::Heatmap, download: true },
+        OutputSpec { id: "overlay", title: "Overlay", kind: OutputKind::Overlay, download: false },
+    ],
+    start: |_, input, _| {
+        let input = input.expect("checked by the registry");
+        Ok(Box::new(SaliencyRun { tensor: input.tensor.clone(), rgba: input.rgba.clone(), result: None }))
+    },
+};
+
+/// The registry's saliency run: one step.
+struct SaliencyRun {
+    tensor: Tensor,
+    rgba: Vec<u8>,
+    result: Option<Saliency>,
+}
+
+impl Run for SaliencyRun {
+    fn step(&mut self, ctx: &Ctx, settings: &Settings) -> Result<Progress> {
+        if self.result.is_none() {
+            self.result = Some(saliency(ctx.net, &self.tensor, settings.class("class"))?);
+        }
+        let s = self.result.as_ref().expect("set above");
+        Ok(Progress {
+            done: true,
+            step: 1,
+            total: 1,
+            text: format!("Saliency of {}", (ctx.name)(s.class)),
+            frame: false,
+            top: top5(&s.logits),
+        })
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        let Some(s) = &self.result else { return vec![] };
+        let (h, w) = (self.tensor.shape[2], self.tensor.shape[3]);
+        let raw = Tensor::new(vec![h, w], s.map.clone());
+        vec![
+            Panel {
+                id: "heatmap",
+                kind: OutputKind::Heatmap,
+                title: "Saliency".into(),
+                width: w as u32,
+                height: h as u32,
+                rgba: render::heatmap_rgba(&s.map),
+                raw: Some(raw),
+            },
+            Panel {
+                id: "overlay",
+                kind: OutputKind::Overlay,
+                title: "Overlay".into(),
+                width: w as u32,
+                height: h as u32,
+                rgba: render::overlay_rgba(&self.rgba, &s.map),
+                raw: None,
+            },
+        ]
+    }
+
+    fn report(&self) -> Json {
+        let Some(s) = &self.result else { return json!({}) };
+        let p = softmax(&s.logits)[s.class];
+        json!({ "class": s.class, "lines": [["Class", format!("#{} (p = {:.1}%)", s.class, p * 100.0)]] })
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Saliency {
@@ -25,7 +113,7 @@ pub fn saliency(net: &Classifier, x: &Tensor, class: Option<usize>) -> Result<Sa
     let acts = engine.forward(x)?;
     let logits = acts.output().data.clone();
     let class = class.unwrap_or_else(|| argmax(&logits));
-    let grad = engine.backward(&acts, &Seed::Class(class))?;
+    let grad = engine.backward(&acts, &Objective::Class(class))?;
     Ok(Saliency { class, logits, map: channel_max_abs(&grad) })
 }
 

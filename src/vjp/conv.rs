@@ -1,13 +1,40 @@
 //! Conv's input gradient: a transposed convolution, done as one GEMM per group
 //! (dcol = Wᵀ · dY) followed by col2im, which scatters the columns back onto the input plane.
 
+use std::sync::Arc;
+
 use super::gemm::gemm;
-use super::Step;
+use super::{OpDecl, OpVjp, Step};
 use crate::error::{Error, Result};
-use crate::graph::Window;
+use crate::graph::{ParseCtx, Window};
 use crate::tensor::Tensor;
 
-pub fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> {
+pub const CONV: OpDecl = OpDecl { names: &["Conv"], parse: parse_conv };
+
+/// Weights [O, C/group, kh, kw] are input 1 (a constant); bias input 2 adds nothing to the input gradient.
+#[derive(Debug)]
+struct Conv {
+    window: Window,
+    group: usize,
+}
+
+fn parse_conv(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    ctx.rank4()?;
+    let w = ctx.need_const(1)?;
+    if w.shape.len() != 4 {
+        return Err(ctx.err("weights must be [O, C/group, kh, kw]"));
+    }
+    let window = ctx.window([w.shape[2], w.shape[3]])?;
+    Ok(Arc::new(Conv { window, group: ctx.int("group", 1)?.max(1) as usize }))
+}
+
+impl OpVjp for Conv {
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(conv(step, grad, &self.window, self.group)?))
+    }
+}
+
+fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> {
     let in_shape = step.input_shape(0);
     let weights = step.input(1)?;
     let [n, c, h, wd] = [in_shape[0], in_shape[1], in_shape[2], in_shape[3]];

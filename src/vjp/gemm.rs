@@ -20,10 +20,20 @@ pub fn gemm(
     assert!(m == 0 || n == 0 || c.len() >= m * n);
     unsafe {
         matrixmultiply::sgemm(
-            m, k, n, alpha,
-            a.as_ptr(), rsa as isize, csa as isize,
-            b.as_ptr(), rsb as isize, csb as isize,
-            0.0, c.as_mut_ptr(), n as isize, 1,
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
         );
     }
 }

@@ -1,17 +1,67 @@
 //! Gemm and MatMul: Y = alpha·A'·B' + beta·C with A' = A or Aᵀ, B' = B or Bᵀ.
 
+use std::sync::Arc;
+
 use super::gemm::gemm as sgemm;
 use super::pointwise::unbroadcast;
-use super::Step;
+use super::{Needs, OpDecl, OpVjp, Step};
 use crate::error::Result;
+use crate::graph::ParseCtx;
 use crate::tensor::Tensor;
+
+pub const GEMM: OpDecl = OpDecl { names: &["Gemm"], parse: parse_gemm };
+pub const MATMUL: OpDecl = OpDecl { names: &["MatMul"], parse: parse_matmul };
+
+#[derive(Debug)]
+struct Gemm {
+    alpha: f32,
+    beta: f32,
+    trans_a: bool,
+    trans_b: bool,
+}
+
+fn parse_gemm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    Ok(Arc::new(Gemm {
+        alpha: ctx.float("alpha", 1.0)?,
+        beta: ctx.float("beta", 1.0)?,
+        trans_a: ctx.int("transA", 0)? != 0,
+        trans_b: ctx.int("transB", 0)? != 0,
+    }))
+}
+
+fn parse_matmul(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    if ctx.input_shape(0).len() != 2 || ctx.input_shape(1).len() != 2 {
+        return Err(ctx.err("MatMul is supported for 2-D operands only"));
+    }
+    Ok(Arc::new(Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false }))
+}
+
+impl OpVjp for Gemm {
+    fn needs(&self) -> Needs {
+        Needs { output: false, inputs: &[0, 1] }
+    }
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        gemm(step, grad, self.alpha, self.beta, self.trans_a, self.trans_b)
+    }
+}
 
 /// (row stride, column stride) of the logical matrix X' where X is stored [rows, cols] row-major.
 fn strides(cols: usize, transposed: bool) -> (usize, usize) {
-    if transposed { (1, cols) } else { (cols, 1) }
+    if transposed {
+        (1, cols)
+    } else {
+        (cols, 1)
+    }
 }
 
-pub fn gemm(step: &Step, grad: &Tensor, alpha: f32, beta: f32, trans_a: bool, trans_b: bool) -> Result<Vec<Option<Tensor>>> {
+fn gemm(
+    step: &Step,
+    grad: &Tensor,
+    alpha: f32,
+    beta: f32,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Vec<Option<Tensor>>> {
     let (m, n) = (grad.shape[0], grad.shape[1]);
     let a_shape = step.input_shape(0).to_vec();
     let b_shape = step.input_shape(1).to_vec();

@@ -1,5 +1,9 @@
 //! Vector-Jacobian products: for each op, the gradient of its inputs given the gradient of its
 //! output. Weights are frozen, so no op computes gradients for its constant inputs.
+//!
+//! Each op is declared once, in its own file: the ONNX names it answers to, how its attributes are parsed,
+//! which forward values its VJP reads, and the VJP itself ([`OpDecl`] + [`OpVjp`]). [`OPS`] lists them;
+//! an op that is not there is "unsupported" at load time.
 
 mod conv;
 mod gemm;
@@ -8,31 +12,73 @@ mod pointwise;
 mod pool;
 mod reshape;
 
+use std::fmt::Debug;
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Node, Op, ValueId};
+use crate::graph::{Graph, Node, ParseCtx, ValueId};
 use crate::tensor::{Tensor, View};
 
 /// Which forward values an op's VJP reads. The forward pass records exactly these.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Needs {
     pub output: bool,
     pub inputs: &'static [usize],
 }
 
-pub fn needs(op: &Op) -> Needs {
-    let (output, inputs): (bool, &'static [usize]) = match op {
-        Op::Relu => (true, &[]),
-        Op::Softmax { .. } => (true, &[]),
-        Op::MaxPool { .. } | Op::Clip { .. } => (false, &[0]),
-        Op::Gemm { .. } | Op::MatMul => (false, &[0, 1]),
-        Op::Conv { .. }
-        | Op::AveragePool { .. }
-        | Op::GlobalAveragePool
-        | Op::Concat { .. }
-        | Op::Reshape
-        | Op::Add
-        | Op::BatchNorm { .. } => (false, &[]),
-    };
-    Needs { output, inputs }
+/// One parsed op: its attributes and its VJP.
+pub trait OpVjp: Debug + Send + Sync {
+    /// The forward values [`OpVjp::vjp`] reads.
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+    /// Gradients for each input of `step.node` (None where an input carries no gradient).
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>>;
+    /// Concat's axis: the engine rebuilds a Concat output from its recorded branches instead of asking
+    /// tract for it (which would keep tract from writing the branches straight into one buffer).
+    fn concat_axis(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// An op as the graph builder finds it: the ONNX op types it answers to and its parser.
+pub struct OpDecl {
+    pub names: &'static [&'static str],
+    pub parse: fn(&ParseCtx) -> Result<Arc<dyn OpVjp>>,
+}
+
+/// Every op the reverse pass can differentiate.
+pub static OPS: &[OpDecl] = &[
+    conv::CONV,
+    pointwise::RELU,
+    pointwise::CLIP,
+    pointwise::BATCH_NORM,
+    pointwise::ADD,
+    pointwise::SOFTMAX,
+    pool::MAX_POOL,
+    pool::AVERAGE_POOL,
+    pool::GLOBAL_AVERAGE_POOL,
+    linear::GEMM,
+    linear::MATMUL,
+    reshape::CONCAT,
+    reshape::RESHAPE,
+];
+
+/// The declaration for an ONNX op type, if the reverse pass supports it.
+pub fn decl(op_type: &str) -> Option<&'static OpDecl> {
+    OPS.iter().find(|d| d.names.contains(&op_type))
+}
+
+/// How ReLU passes gradients backwards: the one thing Guided Backprop and Deconvnet change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReluRule {
+    /// The true gradient: g where the forward output was positive.
+    #[default]
+    Standard,
+    /// Guided Backprop (Springenberg et al. 2015): only positive gradients, where the output was positive.
+    Guided,
+    /// Deconvnet (Zeiler & Fergus 2014): ReLU of the incoming gradient, whatever the forward pass did.
+    Deconv,
 }
 
 /// The forward values a VJP may read: constants and the recorded activations.
@@ -44,12 +90,16 @@ pub struct Step<'a> {
     pub graph: &'a Graph,
     pub node: &'a Node,
     pub values: &'a dyn Values,
+    pub relu: ReluRule,
 }
 
 impl Step<'_> {
     fn value(&self, id: ValueId) -> Result<View<'_>> {
         self.values.get(id).ok_or_else(|| {
-            Error::Forward(format!("value '{}' was not recorded for node '{}'", self.graph.values[id].name, self.node.name))
+            Error::Forward(format!(
+                "value '{}' was not recorded for node '{}'",
+                self.graph.values[id].name, self.node.name
+            ))
         })
     }
     fn input(&self, i: usize) -> Result<View<'_>> {
@@ -65,33 +115,15 @@ impl Step<'_> {
     fn wants(&self, i: usize) -> bool {
         self.graph.depends_on_input[self.node.inputs[i]]
     }
+    /// The gradient for input 0 only: most ops have one differentiable input.
+    fn first(&self, g: Tensor) -> Vec<Option<Tensor>> {
+        let mut v: Vec<Option<Tensor>> = vec![None; self.node.inputs.len()];
+        v[0] = Some(g);
+        v
+    }
 }
 
 /// Gradients for each input of `step.node` (None where an input carries no gradient).
 pub fn vjp(step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    let n = step.node.inputs.len();
-    let only_first = |g: Tensor| {
-        let mut v: Vec<Option<Tensor>> = vec![None; n];
-        v[0] = Some(g);
-        v
-    };
-    Ok(match &step.node.op {
-        Op::Conv { window, group } => only_first(conv::conv(step, grad, window, *group)?),
-        Op::Relu => only_first(pointwise::relu(step.output()?, grad)),
-        Op::MaxPool { window } => only_first(pool::max_pool(step.input(0)?, grad, window)),
-        Op::AveragePool { window, count_include_pad } => {
-            only_first(pool::average_pool(step.input_shape(0), grad, window, *count_include_pad))
-        }
-        Op::GlobalAveragePool => only_first(pool::global_average_pool(step.input_shape(0), grad)),
-        Op::Concat { axis } => reshape::concat(step, grad, *axis),
-        Op::Reshape => only_first(grad.clone().reshaped(step.input_shape(0))),
-        Op::Add => pointwise::add(step, grad),
-        Op::BatchNorm { scale } => only_first(pointwise::batch_norm(grad, scale)),
-        Op::Clip { min, max } => only_first(pointwise::clip(step.input(0)?, grad, *min, *max)),
-        Op::Softmax { rows, len, inner, log } => {
-            only_first(pointwise::softmax(step.output()?, grad, *rows, *len, *inner, *log))
-        }
-        Op::Gemm { alpha, beta, trans_a, trans_b } => linear::gemm(step, grad, *alpha, *beta, *trans_a, *trans_b)?,
-        Op::MatMul => linear::gemm(step, grad, 1.0, 1.0, false, false)?,
-    })
+    step.node.op.vjp(step, grad)
 }

@@ -1,21 +1,138 @@
 //! Element-wise ops: Relu, Clip, BatchNormalization (inference), Add, Softmax/LogSoftmax.
 
-use super::Step;
+use std::sync::Arc;
+
+use super::{Needs, OpDecl, OpVjp, ReluRule, Step};
+use crate::error::Result;
+use crate::graph::ParseCtx;
 use crate::tensor::{Tensor, View};
 
-pub fn relu(output: View, grad: &Tensor) -> Tensor {
-    let data = output.data.iter().zip(&grad.data).map(|(&y, &g)| if y > 0.0 { g } else { 0.0 }).collect();
+pub const RELU: OpDecl = OpDecl { names: &["Relu"], parse: |_| Ok(Arc::new(Relu)) };
+pub const CLIP: OpDecl = OpDecl { names: &["Clip"], parse: parse_clip };
+pub const BATCH_NORM: OpDecl = OpDecl { names: &["BatchNormalization"], parse: parse_batch_norm };
+pub const ADD: OpDecl = OpDecl { names: &["Add"], parse: |_| Ok(Arc::new(Add)) };
+pub const SOFTMAX: OpDecl = OpDecl { names: &["Softmax", "LogSoftmax"], parse: parse_softmax };
+
+#[derive(Debug)]
+struct Relu;
+
+impl OpVjp for Relu {
+    fn needs(&self) -> Needs {
+        Needs { output: true, inputs: &[] }
+    }
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(relu(step.output()?, grad, step.relu)))
+    }
+}
+
+fn relu(output: View, grad: &Tensor, rule: ReluRule) -> Tensor {
+    let pass: fn(f32, f32) -> f32 = match rule {
+        ReluRule::Standard => |y, g| if y > 0.0 { g } else { 0.0 },
+        ReluRule::Guided => |y, g| if y > 0.0 && g > 0.0 { g } else { 0.0 },
+        ReluRule::Deconv => |_, g| g.max(0.0),
+    };
+    let data = output.data.iter().zip(&grad.data).map(|(&y, &g)| pass(y, g)).collect();
     Tensor::new(grad.shape.clone(), data)
+}
+
+#[derive(Debug)]
+struct Clip {
+    min: f32,
+    max: f32,
+}
+
+fn parse_clip(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    let (mut min, mut max) = (f32::NEG_INFINITY, f32::INFINITY);
+    if ctx.opset() < 11 {
+        min = ctx.float("min", min)?;
+        max = ctx.float("max", max)?;
+    } else {
+        // Optional inputs may be left out by an empty name, so min and max are found by their position.
+        let bound = |pos: usize| -> Result<Option<f32>> {
+            Ok(ctx.const_at_position(pos)?.and_then(|t| t.data.first().copied()))
+        };
+        min = bound(1)?.unwrap_or(min);
+        max = bound(2)?.unwrap_or(max);
+    }
+    Ok(Arc::new(Clip { min, max }))
+}
+
+impl OpVjp for Clip {
+    fn needs(&self) -> Needs {
+        Needs { output: false, inputs: &[0] }
+    }
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(clip(step.input(0)?, grad, self.min, self.max)))
+    }
+}
+
+/// Inference mode: y = x * scale[c] + shift[c], so only the per-channel scale matters backwards.
+#[derive(Debug)]
+struct BatchNorm {
+    scale: Vec<f32>,
+}
+
+fn parse_batch_norm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    let (gamma, var) = (ctx.need_const(1)?, ctx.need_const(4)?);
+    let eps = ctx.float("epsilon", 1e-5)?;
+    let scale = gamma.data.iter().zip(&var.data).map(|(g, v)| g / (v + eps).sqrt()).collect();
+    Ok(Arc::new(BatchNorm { scale }))
+}
+
+impl OpVjp for BatchNorm {
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(batch_norm(grad, &self.scale)))
+    }
+}
+
+/// Numpy-broadcasting addition of two operands.
+#[derive(Debug)]
+struct Add;
+
+impl OpVjp for Add {
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(add(step, grad))
+    }
+}
+
+/// Softmax over `len` elements `inner` apart, in `rows` independent rows (ONNX's axis rule already applied).
+#[derive(Debug)]
+struct Softmax {
+    rows: usize,
+    len: usize,
+    inner: usize,
+    log: bool,
+}
+
+fn parse_softmax(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    let s = ctx.input_shape(0);
+    let default_axis = if ctx.opset() < 13 { 1 } else { -1 };
+    let axis = ctx.axis(ctx.int("axis", default_axis)?, s.len())?;
+    let log = ctx.node.op_type == "LogSoftmax";
+    Ok(Arc::new(if ctx.opset() < 13 {
+        // Before opset 13 the input is coerced to 2-D at `axis`.
+        Softmax { rows: s[..axis].iter().product(), len: s[axis..].iter().product(), inner: 1, log }
+    } else {
+        Softmax { rows: s[..axis].iter().product(), len: s[axis], inner: s[axis + 1..].iter().product(), log }
+    }))
+}
+
+impl OpVjp for Softmax {
+    fn needs(&self) -> Needs {
+        Needs { output: true, inputs: &[] }
+    }
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(softmax(step.output()?, grad, self.rows, self.len, self.inner, self.log)))
+    }
 }
 
 /// The gradient passes where the input was strictly inside [min, max] (PyTorch's hardtanh rule).
-pub fn clip(input: View, grad: &Tensor, min: f32, max: f32) -> Tensor {
-    let data =
-        input.data.iter().zip(&grad.data).map(|(&x, &g)| if x > min && x < max { g } else { 0.0 }).collect();
+fn clip(input: View, grad: &Tensor, min: f32, max: f32) -> Tensor {
+    let data = input.data.iter().zip(&grad.data).map(|(&x, &g)| if x > min && x < max { g } else { 0.0 }).collect();
     Tensor::new(grad.shape.clone(), data)
 }
 
-pub fn batch_norm(grad: &Tensor, scale: &[f32]) -> Tensor {
+fn batch_norm(grad: &Tensor, scale: &[f32]) -> Tensor {
     let (channels, plane) = (grad.shape[1], grad.shape[2..].iter().product::<usize>());
     let mut out = grad.clone();
     for (i, chunk) in out.data.chunks_mut(plane).enumerate() {
@@ -56,14 +173,12 @@ pub fn unbroadcast(grad: &Tensor, shape: &[usize]) -> Tensor {
     Tensor::new(shape.to_vec(), out)
 }
 
-pub fn add(step: &Step, grad: &Tensor) -> Vec<Option<Tensor>> {
-    (0..step.node.inputs.len())
-        .map(|i| step.wants(i).then(|| unbroadcast(grad, step.input_shape(i))))
-        .collect()
+fn add(step: &Step, grad: &Tensor) -> Vec<Option<Tensor>> {
+    (0..step.node.inputs.len()).map(|i| step.wants(i).then(|| unbroadcast(grad, step.input_shape(i)))).collect()
 }
 
 /// y = softmax(x): dx = y * (g - sum(g * y)); y = log_softmax(x): dx = g - softmax(x) * sum(g).
-pub fn softmax(output: View, grad: &Tensor, rows: usize, len: usize, inner: usize, log: bool) -> Tensor {
+fn softmax(output: View, grad: &Tensor, rows: usize, len: usize, inner: usize, log: bool) -> Tensor {
     let mut dx = vec![0.0f32; grad.len()];
     for r in 0..rows {
         for j in 0..inner {

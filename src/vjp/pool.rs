@@ -1,7 +1,75 @@
 //! Pools: MaxPool routes each output's gradient to its window's maximum; the averages spread it.
 
-use crate::graph::Window;
+use std::sync::Arc;
+
+use super::{Needs, OpDecl, OpVjp, Step};
+use crate::error::Result;
+use crate::graph::{ParseCtx, Window};
 use crate::tensor::{Tensor, View};
+
+pub const MAX_POOL: OpDecl = OpDecl { names: &["MaxPool"], parse: parse_max_pool };
+pub const AVERAGE_POOL: OpDecl = OpDecl { names: &["AveragePool"], parse: parse_average_pool };
+pub const GLOBAL_AVERAGE_POOL: OpDecl = OpDecl {
+    names: &["GlobalAveragePool"],
+    parse: |ctx| {
+        ctx.rank4()?;
+        Ok(Arc::new(GlobalAveragePool))
+    },
+};
+
+fn pool_window(ctx: &ParseCtx) -> Result<Window> {
+    ctx.rank4()?;
+    let kernel = ctx.pair("kernel_shape", 1)?;
+    ctx.window(kernel)
+}
+
+#[derive(Debug)]
+struct MaxPool {
+    window: Window,
+}
+
+fn parse_max_pool(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    let window = pool_window(ctx)?;
+    if ctx.node.output.iter().filter(|o| !o.is_empty()).count() > 1 {
+        return Err(ctx.err("MaxPool's Indices output is not supported"));
+    }
+    Ok(Arc::new(MaxPool { window }))
+}
+
+impl OpVjp for MaxPool {
+    fn needs(&self) -> Needs {
+        Needs { output: false, inputs: &[0] }
+    }
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(max_pool(step.input(0)?, grad, &self.window)))
+    }
+}
+
+#[derive(Debug)]
+struct AveragePool {
+    window: Window,
+    count_include_pad: bool,
+}
+
+fn parse_average_pool(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    let window = pool_window(ctx)?;
+    Ok(Arc::new(AveragePool { window, count_include_pad: ctx.int("count_include_pad", 0)? != 0 }))
+}
+
+impl OpVjp for AveragePool {
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(average_pool(step.input_shape(0), grad, &self.window, self.count_include_pad)))
+    }
+}
+
+#[derive(Debug)]
+struct GlobalAveragePool;
+
+impl OpVjp for GlobalAveragePool {
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(global_average_pool(step.input_shape(0), grad)))
+    }
+}
 
 /// Input positions covered by output position `o` along one axis, as (position, in_bounds).
 fn taps(w: &Window, axis: usize, o: usize) -> impl Iterator<Item = isize> + '_ {
@@ -11,7 +79,7 @@ fn taps(w: &Window, axis: usize, o: usize) -> impl Iterator<Item = isize> + '_ {
 
 /// Routes the gradient to the first maximum of each window in scan order (padding never wins),
 /// as PyTorch does.
-pub fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
+fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
     let [n, c, h, wd] = [input.shape[0], input.shape[1], input.shape[2], input.shape[3]];
     let [oh, ow] = [grad.shape[2], grad.shape[3]];
     // The window rows/columns that fall inside the input, per output row/column, computed once
@@ -48,7 +116,7 @@ fn inside(w: &Window, axis: usize, o: usize, len: usize) -> impl Iterator<Item =
     taps(w, axis, o).filter(move |&p| p >= 0 && (p as usize) < len).map(|p| p as usize)
 }
 
-pub fn average_pool(in_shape: &[usize], grad: &Tensor, w: &Window, count_include_pad: bool) -> Tensor {
+fn average_pool(in_shape: &[usize], grad: &Tensor, w: &Window, count_include_pad: bool) -> Tensor {
     let [n, c, h, wd] = [in_shape[0], in_shape[1], in_shape[2], in_shape[3]];
     let [oh, ow] = [grad.shape[2], grad.shape[3]];
     let limits = [h as isize, wd as isize];
@@ -79,7 +147,7 @@ pub fn average_pool(in_shape: &[usize], grad: &Tensor, w: &Window, count_include
     Tensor::new(in_shape.to_vec(), dx)
 }
 
-pub fn global_average_pool(in_shape: &[usize], grad: &Tensor) -> Tensor {
+fn global_average_pool(in_shape: &[usize], grad: &Tensor) -> Tensor {
     let plane: usize = in_shape[2..].iter().product();
     let mut dx = Vec::with_capacity(in_shape.iter().product());
     for &g in &grad.data {
@@ -87,4 +155,3 @@ pub fn global_average_pool(in_shape: &[usize], grad: &Tensor) -> Tensor {
     }
     Tensor::new(in_shape.to_vec(), dx)
 }
-

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use netlens::engine::{Engine, Seed};
+use netlens::engine::{Engine, Objective};
 use netlens::Tensor;
 use prost::Message;
 use rand::{Rng, SeedableRng};
@@ -234,6 +234,7 @@ impl Net {
     }
 
     /// Conv with He-style random weights (and a bias when `bias`), named `name`.
+    #[allow(clippy::too_many_arguments)]
     pub fn conv(
         &mut self,
         name: &str,
@@ -292,55 +293,59 @@ impl Net {
 
 /// A scalar objective s(x) = sum(w ⊙ v(x)) where v is the output of `probe` (a model whose
 /// graph output is the value the seed names), with the seed that asks the engine for ds/dx.
-pub struct Objective {
-    pub seed: Seed,
+pub struct Probe {
+    pub objective: Objective,
     pub probe: Vec<u8>,
     pub w: Vec<f32>,
 }
 
-impl Objective {
+impl Probe {
     /// The seed is an explicit random gradient on the graph output.
-    pub fn output_grad(net: &Net, output: &str, seed: u64) -> Objective {
+    pub fn output_grad(net: &Net, output: &str, seed: u64) -> Probe {
         let out_shape = value_shape(net, output);
         let n = out_shape.iter().product();
         let w = randn(&mut rng(seed), n, 1.0);
-        Objective { seed: Seed::OutputGrad(Tensor::new(out_shape.to_vec(), w.clone())), probe: net.bytes(output), w }
+        Probe {
+            objective: Objective::OutputGrad(Tensor::new(out_shape.to_vec(), w.clone())),
+            probe: net.bytes(output),
+            w,
+        }
     }
 
     /// One logit of a [1, K] graph output.
-    pub fn class(net: &Net, output: &str, k: usize) -> Objective {
+    pub fn class(net: &Net, output: &str, k: usize) -> Probe {
         let classes = value_shape(net, output)[1];
         let mut w = vec![0.0; classes];
         w[k] = 1.0;
-        Objective { seed: Seed::Class(k), probe: net.bytes(output), w }
+        Probe { objective: Objective::Class(k), probe: net.bytes(output), w }
     }
 
     /// A weighted sum of logits of a [1, K] graph output.
-    pub fn weighted(net: &Net, output: &str, terms: &[(usize, f32)]) -> Objective {
+    pub fn weighted(net: &Net, output: &str, terms: &[(usize, f32)]) -> Probe {
         let classes = value_shape(net, output)[1];
         let mut w = vec![0.0; classes];
         for &(k, c) in terms {
             w[k] += c;
         }
-        Objective { seed: Seed::Weighted(terms.to_vec()), probe: net.bytes(output), w }
+        Probe { objective: Objective::Weighted(terms.to_vec()), probe: net.bytes(output), w }
     }
 
     /// The sum of one channel of an intermediate [1, C, ...] value.
-    pub fn channel(net: &Net, value: &str, channel: usize) -> Objective {
+    pub fn channel(net: &Net, value: &str, channel: usize) -> Probe {
         let shape = value_shape(net, value);
         let plane: usize = shape[2..].iter().product();
         let w = (0..shape.iter().product::<usize>())
             .map(|i| if (i / plane) % shape[1] == channel { 1.0 } else { 0.0 })
             .collect();
-        Objective { seed: Seed::Channel { value: value.into(), channel }, probe: net.bytes(value), w }
+        Probe { objective: Objective::Channel { value: value.into(), channel }, probe: net.bytes(value), w }
     }
 
     /// A random explicit gradient on an intermediate value.
-    pub fn value_grad(net: &Net, value: &str, seed: u64) -> Objective {
+    pub fn value_grad(net: &Net, value: &str, seed: u64) -> Probe {
         let shape = value_shape(net, value);
         let w = randn(&mut rng(seed), shape.iter().product(), 1.0);
-        Objective {
-            seed: Seed::ValueGrad { value: value.into(), grad: Tensor::new(shape.clone(), w.clone()) },
+        Probe {
+            objective: Objective::ValueGrad { value: value.into(), grad: Tensor::new(shape.clone(), w.clone()) },
             probe: net.bytes(value),
             w,
         }
@@ -382,7 +387,7 @@ fn objective(engine: &Engine, x: &Tensor, w: &[f32]) -> f64 {
 /// A kink (Relu/Clip boundary, MaxPool tie) inside [x − eps, x + eps] along coordinate i shows
 /// as disagreeing one-sided differences; such an input is resampled rather than any element
 /// skipped, so every element is always compared.
-pub fn check_fd(label: &str, model: &[u8], obj: &Objective, make_x: impl Fn(u64) -> Tensor, opts: FdOptions) {
+pub fn check_fd(label: &str, model: &[u8], obj: &Probe, make_x: impl Fn(u64) -> Tensor, opts: FdOptions) {
     let engine = Engine::from_onnx_bytes(model).unwrap_or_else(|e| panic!("{label}: model does not load: {e}"));
     let probe = Engine::from_onnx_bytes(&obj.probe).unwrap_or_else(|e| panic!("{label}: probe does not load: {e}"));
     let eps = opts.eps;
@@ -424,13 +429,13 @@ pub fn check_fd(label: &str, model: &[u8], obj: &Objective, make_x: impl Fn(u64)
             "{label}: forward() and forward_only() disagree by {out_diff}"
         );
 
-        let g = engine.backward(&acts, &obj.seed).unwrap_or_else(|e| panic!("{label}: backward: {e}"));
+        let g = engine.backward(&acts, &obj.objective).unwrap_or_else(|e| panic!("{label}: backward: {e}"));
         assert_eq!(g.shape, x.shape, "{label}: gradient shape");
         assert!(max_fd > 1e-2, "{label}: the objective barely depends on the input (max |fd| = {max_fd:.3e}); the test would prove nothing");
 
         let (mut worst, mut worst_err) = (0, -1f64);
-        for i in 0..n {
-            let err = (g.data[i] as f64 - central[i]).abs();
+        for (i, (&ours, &fd)) in g.data.iter().zip(&central).enumerate().take(n) {
+            let err = (ours as f64 - fd).abs();
             if err > worst_err || err.is_nan() {
                 worst = i;
                 worst_err = if err.is_nan() { f64::INFINITY } else { err };
@@ -465,4 +470,34 @@ pub fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
         i /= shape[a];
     }
     idx
+}
+
+// ---------------------------------------------------------------- references
+
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+pub fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0f32, |m, x| m.max(x.abs()))
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// The preprocessing the reference used, written out here rather than taken from the crate:
+/// pixels as they are, /255, ImageNet mean/std, NCHW.
+pub fn png_224_to_tensor(rel: &str) -> Tensor {
+    let img = image::load_from_memory_with_format(&read_shared(rel), image::ImageFormat::Png)
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+        .to_rgb8();
+    assert_eq!(img.dimensions(), (224, 224), "{rel} must be a 224x224 crop");
+    let mut data = vec![0f32; 3 * 224 * 224];
+    for (x, y, p) in img.enumerate_pixels() {
+        for c in 0..3 {
+            data[c * 224 * 224 + y as usize * 224 + x as usize] = (p[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    Tensor::new(vec![1, 3, 224, 224], data)
 }

@@ -1,0 +1,59 @@
+//! Guided Backprop and Deconvnet: the input gradient with ReLU's backward rule changed (Captum's GuidedBackprop
+//! and Deconvolution). Same reverse pass, another [`ReluRule`].
+
+use super::ixg::OnePass;
+use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
+use crate::error::Result;
+use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::settings::Settings;
+use crate::network::Classifier;
+use crate::tensor::Tensor;
+use crate::vjp::ReluRule;
+
+pub static GBP: MethodSpec = MethodSpec {
+    id: "gbp",
+    title: "Guided Backprop",
+    summary:
+        "The gradient with ReLU passing back only positive signals where the unit was active: sharp, image-like edges.",
+    paper: Paper { cite: "Springenberg et al. 2015, Striving for Simplicity", url: "https://arxiv.org/abs/1412.6806" },
+    group: Group::Attribution,
+    needs_image: true,
+    link_prefix: "gbp",
+    cost: "1 forward + backward",
+    compare: true,
+    run_label: "Compute",
+    auto_run: true,
+    settings: &[CLASS],
+    outputs: SIGNED_OUTPUTS,
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, GBP.title, make_gbp),
+};
+
+pub static DECONV: MethodSpec = MethodSpec {
+    id: "deconv",
+    title: "Deconvnet",
+    summary: "The gradient with ReLU replaced by ReLU of the backward signal, ignoring which units fired.",
+    paper: Paper {
+        cite: "Zeiler & Fergus 2014, Visualizing and Understanding Convolutional Networks",
+        url: "https://arxiv.org/abs/1311.2901",
+    },
+    group: Group::Attribution,
+    needs_image: true,
+    link_prefix: "deconv",
+    cost: "1 forward + backward",
+    compare: true,
+    run_label: "Compute",
+    auto_run: true,
+    settings: &[CLASS],
+    outputs: SIGNED_OUTPUTS,
+    start: |ctx, input, s| {
+        AttributionRun::start(ctx, input.expect("checked by the registry"), s, DECONV.title, make_deconv)
+    },
+};
+
+pub fn make_gbp(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
+    Ok((Box::new(OnePass::new(x, class, ReluRule::Guided, false)), Style::Signed))
+}
+
+pub fn make_deconv(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
+    Ok((Box::new(OnePass::new(x, class, ReluRule::Deconv, false)), Style::Signed))
+}

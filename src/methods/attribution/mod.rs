@@ -1,0 +1,279 @@
+//! The attribution family (Captum's definitions, in the normalised input space the network sees): which input
+//! values a class score depends on. Each method is a [`Stepper`] that does one forward(+backward) pass per
+//! step, so the page shows progress and can cancel; [`AttributionRun`] turns any of them into a registry run.
+
+pub mod gradcam;
+pub mod guided;
+pub mod ig;
+pub mod ixg;
+pub mod occlusion;
+pub mod smoothgrad;
+
+use serde_json::{json, Value as Json};
+
+use super::registry::{class_or_predicted, top5, Ctx, Input, OutputKind, OutputSpec, Panel, Progress, Run};
+use super::settings::{Kind, SettingSpec, Settings};
+use crate::error::Result;
+use crate::network::Classifier;
+use crate::render;
+use crate::tensor::Tensor;
+
+/// How a map is read and drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// Signed per-value attributions: summed over colour channels, blue (−) / white / red (+).
+    Signed,
+    /// Magnitudes: max over colour channels of |·|, the heatmap colormap.
+    Magnitude,
+    /// A coarse non-negative map over a layer's grid (Grad-CAM), upsampled bilinearly for display.
+    Coarse,
+}
+
+/// A finished attribution.
+#[derive(Clone, Debug)]
+pub struct Attribution {
+    pub class: usize,
+    /// The image's class scores.
+    pub logits: Vec<f32>,
+    /// Captum's shape: [3, H, W] for input attributions, [h, w] for Grad-CAM.
+    pub map: Tensor,
+    pub style: Style,
+    /// Method-specific numbers (Integrated Gradients' completeness).
+    pub extra: Json,
+}
+
+impl Attribution {
+    /// One value per input pixel (H × W), as drawn: see [`Style`].
+    pub fn pixel_map(&self, h: usize, w: usize) -> Vec<f32> {
+        match self.style {
+            Style::Signed => channel_sum(&self.map),
+            Style::Magnitude => channel_max_abs(&self.map),
+            Style::Coarse => upsample_bilinear(&self.map.data, self.map.shape[0], self.map.shape[1], h, w),
+        }
+    }
+}
+
+/// An attribution method, one pass per step.
+pub trait Stepper {
+    /// Passes in all.
+    fn total(&self) -> usize;
+    /// Passes done.
+    fn done(&self) -> usize;
+    fn step(&mut self, net: &Classifier) -> Result<()>;
+    /// The map, once every pass is done.
+    fn result(&self) -> Result<(Tensor, Json)>;
+}
+
+/// The setting every attribution method has: which class to explain.
+pub const CLASS: SettingSpec = SettingSpec {
+    key: "class",
+    link: "class",
+    label: "Class",
+    help: "The class whose score is explained; empty = the predicted class.",
+    kind: Kind::Class { optional: true, default: None },
+    live: false,
+};
+
+pub const SIGNED_OUTPUTS: &[OutputSpec] = &[
+    OutputSpec { id: "map", title: "Attribution (blue −, red +)", kind: OutputKind::Diverging, download: true },
+    OutputSpec { id: "overlay", title: "Over the image", kind: OutputKind::Overlay, download: false },
+];
+
+pub const MAGNITUDE_OUTPUTS: &[OutputSpec] = &[
+    OutputSpec { id: "map", title: "Attribution", kind: OutputKind::Heatmap, download: true },
+    OutputSpec { id: "overlay", title: "Over the image", kind: OutputKind::Overlay, download: false },
+];
+
+/// Runs a stepper to the end (CLI, tests).
+pub fn attribute(
+    net: &Classifier,
+    x: &Tensor,
+    class: Option<usize>,
+    make: MakeStepper,
+    settings: &Settings,
+) -> Result<Attribution> {
+    let logits = net.logits(x)?;
+    let ctx = Ctx { net, name: &|k| format!("#{k}") };
+    let class = class_or_predicted(&ctx, class, &logits)?;
+    let (mut stepper, style) = make(net, x, class, settings)?;
+    while stepper.done() < stepper.total() {
+        stepper.step(net)?;
+    }
+    let (map, extra) = stepper.result()?;
+    Ok(Attribution { class, logits, map, style, extra })
+}
+
+/// Builds a method's stepper for image `x` and class `class`.
+pub type MakeStepper = fn(&Classifier, &Tensor, usize, &Settings) -> Result<(Box<dyn Stepper>, Style)>;
+
+/// A registry run over any attribution stepper.
+pub struct AttributionRun {
+    title: &'static str,
+    stepper: Box<dyn Stepper>,
+    style: Style,
+    class: usize,
+    logits: Vec<f32>,
+    image_rgba: Vec<u8>,
+    hw: (usize, usize),
+    result: Option<Attribution>,
+}
+
+impl AttributionRun {
+    pub fn start(
+        ctx: &Ctx,
+        input: &Input,
+        settings: &Settings,
+        title: &'static str,
+        make: MakeStepper,
+    ) -> Result<Box<dyn Run>> {
+        let logits = ctx.net.logits(&input.tensor)?;
+        let class = class_or_predicted(ctx, settings.class("class"), &logits)?;
+        let (stepper, style) = make(ctx.net, &input.tensor, class, settings)?;
+        let hw = (input.tensor.shape[2], input.tensor.shape[3]);
+        Ok(Box::new(AttributionRun {
+            title,
+            stepper,
+            style,
+            class,
+            logits,
+            image_rgba: input.rgba.clone(),
+            hw,
+            result: None,
+        }))
+    }
+
+    pub fn attribution(&self) -> Option<&Attribution> {
+        self.result.as_ref()
+    }
+}
+
+impl Run for AttributionRun {
+    fn step(&mut self, ctx: &Ctx, _settings: &Settings) -> Result<Progress> {
+        if self.result.is_none() {
+            self.stepper.step(ctx.net)?;
+            if self.stepper.done() >= self.stepper.total() {
+                let (map, extra) = self.stepper.result()?;
+                self.result =
+                    Some(Attribution { class: self.class, logits: self.logits.clone(), map, style: self.style, extra });
+            }
+        }
+        let (step, total) = (self.stepper.done(), self.stepper.total());
+        Ok(Progress {
+            done: self.result.is_some(),
+            step,
+            total,
+            text: format!("{}: pass {step} / {total} for {}", self.title, (ctx.name)(self.class)),
+            frame: false,
+            top: top5(&self.logits),
+        })
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        let Some(a) = &self.result else { return vec![] };
+        let (h, w) = self.hw;
+        let pixels = a.pixel_map(h, w);
+        let (map_rgba, overlay, kind) = match a.style {
+            Style::Signed => (
+                render::diverging_rgba(&pixels),
+                render::overlay_diverging_rgba(&self.image_rgba, &pixels),
+                OutputKind::Diverging,
+            ),
+            Style::Magnitude | Style::Coarse => {
+                (render::heatmap_rgba(&pixels), render::overlay_rgba(&self.image_rgba, &pixels), OutputKind::Heatmap)
+            }
+        };
+        let (w, h) = (w as u32, h as u32);
+        vec![
+            Panel {
+                id: "map",
+                kind,
+                title: format!("{} of #{}", self.title, a.class),
+                width: w,
+                height: h,
+                rgba: map_rgba,
+                raw: Some(a.map.clone()),
+            },
+            Panel {
+                id: "overlay",
+                kind: OutputKind::Overlay,
+                title: "Over the image".into(),
+                width: w,
+                height: h,
+                rgba: overlay,
+                raw: None,
+            },
+        ]
+    }
+
+    fn report(&self) -> Json {
+        let Some(a) = &self.result else { return json!({}) };
+        let p = crate::tensor::softmax(&a.logits)[a.class];
+        let mut lines = vec![json!(["Class", format!("#{} (p = {:.1}%)", a.class, p * 100.0)])];
+        if let Some(c) = a.extra.get("completeness") {
+            lines.push(json!(["Completeness", c.get("text").cloned().unwrap_or(Json::Null)]));
+        }
+        json!({ "class": a.class, "passes": self.stepper.total(), "extra": a.extra, "lines": lines })
+    }
+}
+
+/// Sum over colour channels of a [.., C, H, W] map.
+pub fn channel_sum(map: &Tensor) -> Vec<f32> {
+    let r = map.shape.len();
+    let plane = map.shape[r - 2] * map.shape[r - 1];
+    let mut out = vec![0.0f32; plane];
+    for ch in map.data.chunks(plane) {
+        out.iter_mut().zip(ch).for_each(|(o, v)| *o += v);
+    }
+    out
+}
+
+/// Max over colour channels of |·| of a [.., C, H, W] map.
+pub fn channel_max_abs(map: &Tensor) -> Vec<f32> {
+    let r = map.shape.len();
+    let plane = map.shape[r - 2] * map.shape[r - 1];
+    let mut out = vec![0.0f32; plane];
+    for ch in map.data.chunks(plane) {
+        out.iter_mut().zip(ch).for_each(|(o, v)| *o = o.max(v.abs()));
+    }
+    out
+}
+
+/// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)` of an h × w grid to oh × ow.
+pub fn upsample_bilinear(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
+    let coord = |o: usize, n_in: usize, n_out: usize| -> (usize, usize, f32) {
+        let s = ((o as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).max(0.0);
+        let i0 = (s.floor() as usize).min(n_in - 1);
+        let i1 = (i0 + 1).min(n_in - 1);
+        (i0, i1, s - i0 as f32)
+    };
+    let mut out = Vec::with_capacity(oh * ow);
+    for y in 0..oh {
+        let (y0, y1, fy) = coord(y, h, oh);
+        for x in 0..ow {
+            let (x0, x1, fx) = coord(x, w, ow);
+            let top = src[y0 * w + x0] * (1.0 - fx) + src[y0 * w + x1] * fx;
+            let bottom = src[y1 * w + x0] * (1.0 - fx) + src[y1 * w + x1] * fx;
+            out.push(top * (1.0 - fy) + bottom * fy);
+        }
+    }
+    out
+}
+
+/// PyTorch's `F.interpolate(mode="nearest")`: output (y, x) reads input (⌊y·h/oh⌋, ⌊x·w/ow⌋).
+pub fn upsample_nearest(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(oh * ow);
+    for y in 0..oh {
+        let sy = ((y as f64 * h as f64 / oh as f64).floor() as usize).min(h - 1);
+        for x in 0..ow {
+            let sx = ((x as f64 * w as f64 / ow as f64).floor() as usize).min(w - 1);
+            out.push(src[sy * w + sx]);
+        }
+    }
+    out
+}
+
+/// A [1, C, H, W] tensor as Captum's [C, H, W].
+pub fn drop_batch(t: Tensor) -> Tensor {
+    let shape = t.shape[1..].to_vec();
+    t.reshaped(&shape)
+}

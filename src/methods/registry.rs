@@ -1,0 +1,230 @@
+//! The method registry: every method declared once (id, title, what it shows, paper, settings, outputs, how
+//! to start it). The CLI, the wasm layer, the worker, the page and share links are all built from [`METHODS`]
+//! and its JSON export, [`schema_json`]; docs/registry.md describes the contract.
+
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+use super::settings::{self, SettingSpec, Settings};
+use super::{attribution, classviz, fooling, saliency, MAX_ITERS};
+use crate::error::{Error, Result};
+use crate::network::Classifier;
+use crate::tensor::{softmax, Tensor};
+
+#[derive(Debug, Serialize)]
+pub struct Paper {
+    pub cite: &'static str,
+    pub url: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Group {
+    /// The CS231n "NetworkVisualization" experiments.
+    Cs231n,
+    /// Attribution maps: which input values a class score depends on.
+    Attribution,
+}
+
+/// How a page shows an output (docs/registry.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    Image,
+    Heatmap,
+    Diverging,
+    Overlay,
+    Live,
+    Strip,
+    Stats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutputSpec {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub kind: OutputKind,
+    /// The output the page offers as "Download PNG" (and re-classifies from those PNG bytes).
+    pub download: bool,
+}
+
+/// What a method needs from its caller, besides the settings.
+pub struct Ctx<'a> {
+    pub net: &'a Classifier,
+    /// A class's display name ("Egyptian cat (#285)"), for report lines.
+    pub name: &'a dyn Fn(usize) -> String,
+}
+
+/// The input image: the normalised tensor the network sees and its RGBA picture (for overlays).
+pub struct Input {
+    pub tensor: Tensor,
+    pub rgba: Vec<u8>,
+}
+
+/// One finished output.
+#[derive(Clone, Debug)]
+pub struct Panel {
+    pub id: &'static str,
+    pub kind: OutputKind,
+    pub title: String,
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+    /// The raw values behind a map (attributions), for `--npy` and tests.
+    pub raw: Option<Tensor>,
+}
+
+/// Where a run stands after a step.
+#[derive(Clone, Debug, Serialize)]
+pub struct Progress {
+    pub done: bool,
+    pub step: usize,
+    pub total: usize,
+    pub text: String,
+    /// A new live image is available from [`Run::frame`].
+    pub frame: bool,
+    /// Top-5 (class, probability) of what the step looked at.
+    pub top: Vec<(usize, f32)>,
+}
+
+/// A method in progress. The worker calls `step` once per event-loop turn, so it can report progress, apply
+/// changed settings (`live` ones) and be cancelled between steps.
+pub trait Run {
+    fn step(&mut self, ctx: &Ctx, settings: &Settings) -> Result<Progress>;
+    /// The live image (methods with a `live` output).
+    fn frame(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Stop early where that still gives a result (fooling: the image reached so far).
+    fn finish(&mut self, _ctx: &Ctx) -> Result<()> {
+        Ok(())
+    }
+    /// The outputs, once done.
+    fn panels(&self) -> Vec<Panel>;
+    /// Method-specific numbers, plus `lines: [[label, text]]` for a `stats` output.
+    fn report(&self) -> Json;
+}
+
+pub type StartFn = fn(&Ctx, Option<&Input>, &Settings) -> Result<Box<dyn Run>>;
+
+#[derive(Serialize)]
+pub struct MethodSpec {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// One line: what the method shows.
+    pub summary: &'static str,
+    pub paper: Paper,
+    pub group: Group,
+    pub needs_image: bool,
+    pub link_prefix: &'static str,
+    /// Its cost in forward(+backward) passes, for the README and the page.
+    pub cost: &'static str,
+    /// Part of the compare view.
+    pub compare: bool,
+    /// The run button's text.
+    pub run_label: &'static str,
+    /// Cheap enough that the page re-runs it by itself when the image or class changes.
+    pub auto_run: bool,
+    pub settings: &'static [SettingSpec],
+    pub outputs: &'static [OutputSpec],
+    #[serde(skip)]
+    pub start: StartFn,
+}
+
+/// Every method, in the page's tab order.
+pub static METHODS: &[&MethodSpec] = &[
+    &saliency::SPEC,
+    &fooling::SPEC,
+    &classviz::SPEC,
+    &attribution::ixg::SPEC,
+    &attribution::smoothgrad::SPEC,
+    &attribution::ig::SPEC,
+    &attribution::guided::GBP,
+    &attribution::guided::DECONV,
+    &attribution::gradcam::SPEC,
+    &attribution::gradcam::GGC,
+    &attribution::occlusion::SPEC,
+];
+
+pub fn method(id: &str) -> Result<&'static MethodSpec> {
+    METHODS.iter().copied().find(|m| m.id == id).ok_or_else(|| {
+        let ids: Vec<&str> = METHODS.iter().map(|m| m.id).collect();
+        Error::Invalid(format!(
+            "unknown method '{}' (methods: {})",
+            id.chars().take(40).collect::<String>(),
+            ids.join(", ")
+        ))
+    })
+}
+
+/// The schema every other layer is built from.
+pub fn schema() -> Json {
+    json!({ "version": 1, "max_iters": MAX_ITERS, "methods": METHODS })
+}
+
+pub fn schema_json() -> String {
+    serde_json::to_string_pretty(&schema()).expect("the schema serialises")
+}
+
+impl MethodSpec {
+    /// Checks settings JSON against this method's declaration (`classes`: the model's class count).
+    pub fn settings(&self, json: &Json, classes: usize) -> Result<Settings> {
+        settings::parse(self.title, self.settings, json, classes)
+    }
+
+    pub fn settings_str(&self, text: &str, classes: usize) -> Result<Settings> {
+        settings::parse_str(self.title, self.settings, text, classes)
+    }
+
+    pub fn defaults(&self) -> Settings {
+        settings::defaults(self.settings)
+    }
+
+    /// Starts a run; the image is required by methods that declare `needs_image`.
+    pub fn start(&self, ctx: &Ctx, input: Option<&Input>, settings: &Settings) -> Result<Box<dyn Run>> {
+        if self.needs_image && input.is_none() {
+            return Err(Error::Invalid(format!("{} needs an image: load one first", self.title)));
+        }
+        (self.start)(ctx, input, settings)
+    }
+}
+
+/// Runs to the end (CLI, tests): `on_progress` sees each step and may stop the run by returning false.
+pub fn run_to_end(
+    ctx: &Ctx,
+    spec: &MethodSpec,
+    input: Option<&Input>,
+    settings: &Settings,
+    mut on_progress: impl FnMut(&Progress, &dyn Run) -> bool,
+) -> Result<Box<dyn Run>> {
+    let mut run = spec.start(ctx, input, settings)?;
+    loop {
+        let p = run.step(ctx, settings)?;
+        if p.done {
+            return Ok(run);
+        }
+        if !on_progress(&p, run.as_ref()) {
+            run.finish(ctx)?;
+            return Ok(run);
+        }
+    }
+}
+
+/// Top-5 (class, probability) of some logits.
+pub fn top5(logits: &[f32]) -> Vec<(usize, f32)> {
+    let probs = softmax(logits);
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order.into_iter().take(5).map(|c| (c, probs[c])).collect()
+}
+
+/// The class a method explains: the one asked for, else the predicted one.
+pub fn class_or_predicted(ctx: &Ctx, asked: Option<usize>, logits: &[f32]) -> Result<usize> {
+    match asked {
+        Some(k) => {
+            ctx.net.check_class(k)?;
+            Ok(k)
+        }
+        None => Ok(crate::tensor::argmax(logits)),
+    }
+}

@@ -7,7 +7,7 @@ PORT ?= 8000
 WASM_OUT := target/wasm32-unknown-unknown/wasm/netlens.wasm
 # simd128 comes from .cargo/config.toml so the page build and the wasm tests share compiled dependencies.
 
-.PHONY: run serve toolchain wasm assets dist cli node-deps test test-native test-wasm test-browser bench
+.PHONY: run serve toolchain wasm assets dist cli node-deps lint test test-native test-wasm test-browser bench
 
 run: toolchain wasm assets serve
 
@@ -36,6 +36,14 @@ node-deps:
 	@if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/jsqr ]; then npm ci --no-audit --no-fund; fi
 
 test: test-native test-wasm test-browser
+
+# Formatting and lints (CI runs this before `make test`); the wasm-only bindings are linted for their target.
+lint: toolchain
+	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --profile wasm -- -D warnings
 
 test-native:
 	cargo test --release

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use netlens::engine::{Engine, Objective};
 use netlens::Tensor;
 
 fn gauss(shape: &[usize]) -> impl Fn(u64) -> Tensor {
@@ -863,4 +864,84 @@ fn model_zoo_head_opset13_gap_reshape() {
     let y = net.node("Reshape", &[&p, &s], "logits", vec![]);
     let obj = Probe::weighted(&net, &y, &[(1, 1.0), (7, -0.5)]);
     check_fd("zoo head opset 13 GAP, Objective::Weighted", &net.bytes(&y), &obj, gauss(&[1, 3, 9, 9]), chain());
+}
+
+// ------------------------------------------------------------------ gradients at intermediate values
+
+/// The part of `net` after `from`: a model whose input is the value `from` (same weights).
+fn tail_model(net: &Net, from: &str, shape: &[usize], output: &str) -> Vec<u8> {
+    use prost::Message;
+    let mut m = net.model(output);
+    let g = m.graph.as_mut().expect("graph");
+    let at = g.node.iter().position(|n| n.output[0] == from).expect("a node makes the value");
+    g.node.drain(..=at);
+    g.input = vec![value_info(from, Some(shape))];
+    m.encode_to_vec()
+}
+
+/// The gradient store's gradient at an intermediate value (what Grad-CAM reads) against central differences of
+/// tract's forward pass of the network's tail, perturbing that value directly. `fire_concat` is a Concat output
+/// the engine rebuilds from its branches; `squeeze_relu` is recorded by tract.
+#[test]
+fn gradients_at_intermediate_values_match_finite_differences() {
+    use netlens::backward::Wanted;
+    let net = fire_net();
+    let engine = Engine::from_onnx_bytes(&net.bytes("logits")).unwrap();
+    let x = gauss(&[1, 3, 15, 15])(0);
+    for value in ["fire_concat", "squeeze_relu"] {
+        let id = engine.value_id(value).unwrap();
+        let acts = engine.forward_with(&x, &[value]).unwrap();
+        let h = acts.get(value).unwrap_or_else(|| panic!("{value} was not recorded"));
+        let h = Tensor::new(h.shape.to_vec(), h.data.to_vec());
+        let tail = Engine::from_onnx_bytes(&tail_model(&net, value, &h.shape, "logits")).unwrap();
+        // The tail computes the same logits from the recorded value.
+        let direct = tail.forward_only(&h).unwrap();
+        let diff = max_abs_diff(&direct.data, &acts.output().data);
+        assert!(diff <= 1e-5, "{value}: the tail's logits differ by {diff}");
+        for k in [1, 4] {
+            let wanted = Wanted { at: vec![id], input: true, relu: Default::default() };
+            let mut store = engine.gradients(&acts, &Objective::Class(k), &wanted).unwrap();
+            let ours = store.take(id).expect("the value's gradient was asked for");
+            assert_eq!(ours.shape, h.shape);
+            let input = store.take(engine.graph().input).expect("the input gradient was asked for");
+            assert_eq!(
+                input.data,
+                engine.backward(&acts, &Objective::Class(k)).unwrap().data,
+                "{value}: same input gradient"
+            );
+            // ReLU outputs hold exact zeros, and a MaxPool window of zeros is a tie that no resampling removes:
+            // there the two one-sided differences disagree, and the gradient must equal one of them (the
+            // reverse pass routes a tie to the first maximum, as PyTorch does). Elsewhere it must equal both.
+            let eps = 1e-3f64;
+            let f = |t: &Tensor| tail.forward_only(t).unwrap().data[k] as f64;
+            let f0 = f(&h);
+            let (mut worst, mut scale, mut kinks) = (0f64, 0f64, 0);
+            for i in 0..h.len() {
+                let mut plus = h.clone();
+                plus.data[i] += eps as f32;
+                let mut minus = h.clone();
+                minus.data[i] -= eps as f32;
+                let (up, down) = ((f(&plus) - f0) / eps, (f0 - f(&minus)) / eps);
+                let g = ours.data[i] as f64;
+                scale = scale.max(up.abs()).max(down.abs());
+                let err = if (up - down).abs() <= 1e-3 {
+                    (g - (up + down) / 2.0).abs()
+                } else {
+                    kinks += 1;
+                    (g - up).abs().min((g - down).abs())
+                };
+                worst = worst.max(err);
+            }
+            eprintln!(
+                "{value}, class {k}: max|fd| {scale:.4}, max|ours − fd| {worst:.2e}, {kinks} of {} elements on a kink",
+                h.len()
+            );
+            assert!(scale > 1e-3, "{value}: the logit barely depends on it; the test would prove nothing");
+            assert!(kinks < h.len() / 2, "{value}: {kinks} kinks of {}", h.len());
+            assert!(
+                worst <= 1e-2 * scale + 1e-4,
+                "{value}, class {k}: max|ours − fd| {worst:.3e} vs max|fd| {scale:.3e}"
+            );
+        }
+    }
 }

@@ -138,7 +138,7 @@ pub fn attr_s(name: &str, v: &str) -> AttributeProto {
     }
 }
 
-fn value_info(name: &str, shape: Option<&[usize]>) -> ValueInfoProto {
+pub fn value_info(name: &str, shape: Option<&[usize]>) -> ValueInfoProto {
     let shape = shape.map(|s| TensorShapeProto {
         dim: s
             .iter()

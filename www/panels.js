@@ -235,7 +235,7 @@ export class MethodPanel {
     // Report lines: every line for a `stats` output; otherwise the ones the result sentence does not say.
     this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
     node.append(this.stats);
-    if (maps.length && this.classSetting) {
+    if (maps.length && this.classSetting?.optional) { // a method explaining a class: say which
       this.result = el('p', { class: 'result', id: `${p}-result`, text: `Load an image to see ${m.title.toLowerCase()}.` });
       node.append(this.result);
     }
@@ -287,7 +287,6 @@ export class MethodPanel {
     if (this.run) {
       if (setting.live) {
         this.run.handle.settings(settingsJson(this.method, this.values));
-        this.run.total = null;
       } else if (!this.auto) {
         showMessage('info', `${setting.label ?? setting.key} applies to the next run.`);
       }

@@ -298,3 +298,18 @@ test('a photo chosen before the model is ready is kept, shown as waiting, then c
     await own.close();
   }
 });
+
+test('a compare link opens the compare view and runs it for the linked class', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, `${server.url}#v=1&img=sample:coffee&panel=compare&cmp.class=504`);
+  await waitReady(page);
+  await page.waitForFunction(() => window.__netlens.compare.done >= 1, null, { timeout: 600_000 });
+  const c = await page.evaluate(() => ({ class: window.__netlens.compare.class, cells: window.__netlens.compare.cells, url: window.__netlens.shareUrl }));
+  assert.equal(c.class, 504, 'the linked class (coffee mug), not the predicted espresso');
+  assert.equal(await page.isHidden('#panel-compare'), false);
+  for (const m of compared) assert.equal(c.cells[m.id]?.report?.class, 504, m.id);
+  assert.match(c.url, /panel=compare/);
+  assert.match(c.url, /cmp\.class=504/);
+  assert.match(c.url, /img=sample%3Acoffee|img=sample:coffee/);
+  assertClean(problems);
+  await page.close();
+});

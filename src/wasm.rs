@@ -198,7 +198,7 @@ impl MethodRun {
         lens.with_ctx(|ctx| self.run.finish(ctx)).map_err(js_err)
     }
 
-    /// `[{id, kind, title, width, height, rgba, raw?, rawShape?}]` once done.
+    /// `[{id, kind, title, width, height, rgba, raw?, rawShape?, plot?}]` once done.
     pub fn panels(&self) -> Array {
         let out = Array::new();
         for p in self.run.panels() {
@@ -213,6 +213,9 @@ impl MethodRun {
                 set(&obj, "raw", Float32Array::from(&raw.data[..]));
                 let shape: Array = raw.shape.iter().map(|&d| JsValue::from(d as u32)).collect();
                 set(&obj, "rawShape", shape);
+            }
+            if let Some(plot) = &p.plot {
+                set(&obj, "plot", js_sys::JSON::parse(&plot.to_string()).unwrap_or(JsValue::NULL));
             }
             out.push(&obj);
         }

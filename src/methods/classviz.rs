@@ -409,6 +409,7 @@ impl Run for ClassVizMethodRun {
             height: h,
             rgba: imageio::tensor_to_rgba(self.run.image()),
             raw: None,
+            plot: None,
         }]
     }
 

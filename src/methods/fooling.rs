@@ -397,6 +397,7 @@ impl Run for FoolingMethodRun {
             height: 224,
             rgba,
             raw: None,
+            plot: None,
         };
         vec![
             image("fooled", "Fooled", imageio::tensor_to_rgba(&r.fooled)),

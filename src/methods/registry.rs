@@ -37,6 +37,8 @@ pub enum OutputKind {
     Live,
     Strip,
     Stats,
+    /// Curves: the panel's `plot` holds `{x_label, y_label, series: [{name, points: [[x, y], …], highlight}]}`.
+    Plot,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +74,8 @@ pub struct Panel {
     pub rgba: Vec<u8>,
     /// The raw values behind a map (attributions), for `--npy` and tests.
     pub raw: Option<Tensor>,
+    /// A `plot` output's curves (see [`OutputKind::Plot`]).
+    pub plot: Option<Json>,
 }
 
 /// Where a run stands after a step.

@@ -73,6 +73,7 @@ impl Run for SaliencyRun {
                 height: h as u32,
                 rgba: render::heatmap_rgba(&s.map),
                 raw: Some(raw),
+                plot: None,
             },
             Panel {
                 id: "overlay",
@@ -82,6 +83,7 @@ impl Run for SaliencyRun {
                 height: h as u32,
                 rgba: render::overlay_rgba(&self.rgba, &s.map),
                 raw: None,
+                plot: None,
             },
         ]
     }

@@ -192,6 +192,7 @@ impl Run for AttributionRun {
                 height: h,
                 rgba: map_rgba,
                 raw: Some(a.map.clone()),
+                plot: None,
             },
             Panel {
                 id: "overlay",
@@ -201,6 +202,7 @@ impl Run for AttributionRun {
                 height: h,
                 rgba: overlay,
                 raw: None,
+                plot: None,
             },
         ]
     }

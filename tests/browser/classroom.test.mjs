@@ -283,7 +283,7 @@ test('on a phone (390×844, touch): no horizontal scroll, 44 px controls, tap a 
     const heat = await page.locator('#panel-saliency canvas').nth(1).boundingBox();
     assert.ok(heat.width >= 120 && heat.x + heat.width <= 390, `saliency canvas at x ${heat.x}, ${heat.width}px wide`);
     assert.deepEqual(await smallControls(page), [], 'controls lower than 44 px');
-    await page.screenshot({ path: path.join(REPO, 'docs/phone.png') });
+    await page.screenshot({ path: path.join(REPO, 'docs/phone.png'), fullPage: true, scale: 'css' });
 
     await page.tap('#show-qr');
     await page.waitForFunction(() => document.getElementById('qr-dialog').dataset.link);
@@ -414,19 +414,20 @@ test('offline: a new build replaces the saved copy; then with the network and th
   assert.deepEqual(await page.evaluate(() => caches.keys()), [`netlens-${oldBuild}`]);
 
   // A new build (simulated: a new version stamp in sw.js and index.html): the next visit replaces the cache.
+  // (Visits are page.goto: Playwright's reload bypasses the service worker, as Shift+reload does.)
   const newBuild = 'feedfacecafe0123';
   for (const f of ['sw.js', 'index.html']) {
     const p = path.join(dist, f);
     writeFileSync(p, readFileSync(p, 'utf8').replaceAll(oldBuild, newBuild));
   }
-  await page.reload();
+  await page.goto(base);
   let keys = [];
   for (let i = 0; i < 240 && !(keys.length === 1 && keys[0] === `netlens-${newBuild}`); i++) {
     await new Promise((r) => setTimeout(r, 500));
     keys = await page.evaluate(() => caches.keys());
   }
   assert.deepEqual(keys, [`netlens-${newBuild}`], 'the new build\'s cache replaced the old one');
-  await page.reload();
+  await page.goto(base);
   await waitReady(page);
   await page.waitForFunction(() => document.getElementById('offline-status').dataset.state === 'ready', null, { timeout: 120_000 });
   assert.equal(await page.getAttribute('meta[name="netlens-build"]', 'content'), newBuild);
@@ -435,7 +436,7 @@ test('offline: a new build replaces the saved copy; then with the network and th
   stopStatic();
   await browser.context.setOffline(true);
   try {
-    await page.reload();
+    await page.goto(base);
     await waitReady(page);
     assert.equal(await page.getAttribute('meta[name="netlens-build"]', 'content'), newBuild);
     await page.click('[data-sample="rocket"]');

@@ -11,6 +11,10 @@ use crate::graph::{self, Graph, ValueId};
 use crate::tensor::{Tensor, View};
 use crate::vjp::{self, Values};
 
+mod weights;
+
+pub use weights::WeightLayer;
+
 /// The scalar objective a reverse pass differentiates, given as its gradient on some value.
 /// (Not to be confused with a method's RNG seed.)
 #[derive(Clone, Debug)]
@@ -48,6 +52,8 @@ pub struct Engine {
     analysed: Analysed,
     /// Those plans, by the values they add to the base recording.
     extra: Mutex<Vec<(RecordingKey, Arc<Recorder>)>>,
+    /// The decoded model, kept to build copies with other weights ([`Engine::with_weights`]).
+    proto: Arc<tract_onnx::pb::ModelProto>,
 }
 
 /// What one forward pass leaves for the reverse pass: the output and the recorded activations.
@@ -117,7 +123,10 @@ impl Engine {
     /// Loads an ONNX model from its bytes. Fails (never panics) on bytes that are not a model,
     /// and names the op and node of anything the reverse pass cannot differentiate.
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Engine> {
-        let proto = graph::decode_proto(bytes)?;
+        Engine::from_proto(graph::decode_proto(bytes)?)
+    }
+
+    fn from_proto(proto: tract_onnx::pb::ModelProto) -> Result<Engine> {
         // Unsupported ops are reported before tract gets a chance to fail on them less clearly.
         check_ops(&proto)?;
         let analysed = forward::analyse(&proto)?;
@@ -136,7 +145,7 @@ impl Engine {
             }
         }
         let base = recorder(&graph, &analysed, recording.recorded, recording.assembled)?;
-        Ok(Engine { graph, base, analysed, extra: Mutex::new(vec![]) })
+        Ok(Engine { graph, base, analysed, extra: Mutex::new(vec![]), proto: Arc::new(proto) })
     }
 
     pub fn graph(&self) -> &Graph {

@@ -31,6 +31,11 @@ impl Classifier {
         Ok(Classifier { engine, num_classes })
     }
 
+    /// The same classifier with the named initializers replaced (see [`Engine::with_weights`]).
+    pub fn with_weights(&self, replace: &[(String, Tensor)]) -> Result<Classifier> {
+        Ok(Classifier { engine: self.engine.with_weights(replace)?, num_classes: self.num_classes })
+    }
+
     pub fn num_classes(&self) -> usize {
         self.num_classes
     }

@@ -10,6 +10,7 @@ pub mod fooling;
 pub mod registry;
 pub mod saliency;
 pub mod settings;
+pub mod trust;
 
 use crate::imageio;
 use crate::tensor::Tensor;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use super::settings::{self, SettingSpec, Settings};
-use super::{attribution, classviz, fooling, saliency, MAX_ITERS};
+use super::{attribution, classviz, fooling, saliency, trust, MAX_ITERS};
 use crate::error::{Error, Result};
 use crate::network::Classifier;
 use crate::tensor::{softmax, Tensor};
@@ -24,6 +24,8 @@ pub enum Group {
     Cs231n,
     /// Attribution maps: which input values a class score depends on.
     Attribution,
+    /// Tests of attribution maps: faithfulness (deletion/insertion) and model randomization (issue 8).
+    Trust,
 }
 
 /// How a page shows an output (docs/registry.md).
@@ -148,6 +150,8 @@ pub static METHODS: &[&MethodSpec] = &[
     &attribution::gradcam::SPEC,
     &attribution::gradcam::GGC,
     &attribution::occlusion::SPEC,
+    &trust::faithfulness::SPEC,
+    &trust::sanity::SPEC,
 ];
 
 pub fn method(id: &str) -> Result<&'static MethodSpec> {

@@ -65,7 +65,8 @@ pub enum Kind {
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9_.:/-]{1,128}$";
 
 fn name_ok(s: &str) -> bool {
-    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/-".contains(c))
+    // Also ',' for lists of ids (methods::trust::LIST_PATTERN); NAME_PATTERN keeps names without it.
+    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/,-".contains(c))
 }
 
 /// A checked setting value.

@@ -1,0 +1,427 @@
+//! Deletion and insertion curves (Petsiuk et al. 2018, RISE): order the H × W pixels by a map's per-pixel score
+//! (highest first, ties by position), then **delete**: starting from the image, replace 1/steps of the pixels
+//! (all colour channels) per step with the baseline and record softmax p_k after each step; **insert**: start
+//! from the baseline and put the image's pixels back in the same order. AUC by the trapezoid rule over [0, 1]:
+//! a faithful map has a low deletion AUC and a high insertion AUC. A random pixel order (seeded ChaCha8) is the
+//! "no better than chance" curve. Forward passes only; the two ends of every curve (the image, the baseline) are
+//! the same for every order and are computed once.
+
+use rand::seq::SliceRandom;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value as Json};
+
+use super::{auc, methods_setting, parse_methods, pixel_scores, MapJob};
+use crate::error::{Error, Result};
+use crate::methods::attribution::{ig, CLASS};
+use crate::methods::registry::{
+    class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
+};
+use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings, NAME_PATTERN};
+use crate::network::Classifier;
+use crate::tensor::{softmax, Tensor};
+
+pub static SPEC: MethodSpec = MethodSpec {
+    id: "faithfulness",
+    title: "Deletion & insertion",
+    summary: "Delete the pixels each map ranks highest first: a faithful map makes the class probability fall fast, and rise fast when they are put back.",
+    paper: Paper { cite: "Petsiuk et al. 2018, RISE", url: "https://arxiv.org/abs/1806.07421" },
+    group: Group::Trust,
+    needs_image: true,
+    link_prefix: "faith",
+    cost: "each method's passes, then 2 × (steps − 1) forward passes per method and for a random order",
+    compare: false,
+    run_label: "Run the test",
+    auto_run: false,
+    settings: &[
+        CLASS,
+        methods_setting("Attribution method ids, comma-separated (e.g. ig,gradcam), or all of them."),
+        SettingSpec {
+            key: "steps",
+            link: "steps",
+            label: "Steps",
+            help: "The image is deleted (or inserted) in this many equal parts: steps + 1 points per curve.",
+            kind: Kind::Int { min: 1, max: 1024, default: 56 },
+            live: false,
+        },
+        SettingSpec {
+            key: "baseline",
+            link: "baseline",
+            label: "Baseline",
+            help: "What a deleted pixel becomes: your image blurred, or zero (the mean colour) in the normalised space.",
+            kind: Kind::Choice {
+                options: &[
+                    ChoiceOption { value: "blur", label: "blurred image" },
+                    ChoiceOption { value: "zeros", label: "zeros (mean colour)" },
+                ],
+                default: "blur",
+            },
+            live: false,
+        },
+        SettingSpec {
+            key: "blur_sigma",
+            link: "sigma",
+            label: "Blur σ (px)",
+            help: "Gaussian blur of the blurred baseline, in pixels.",
+            kind: Kind::Float { min: 0.0, max: 50.0, min_exclusive: true, default: 10.0 },
+            live: false,
+        },
+        SettingSpec {
+            key: "seed",
+            link: "seed",
+            label: "Seed",
+            help: "Seeds the random pixel order of the chance curve.",
+            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
+            live: false,
+        },
+        SettingSpec {
+            key: "highlight",
+            link: "highlight",
+            label: "Highlight",
+            help: "The method drawn in bold: a method id, or best (lowest deletion / highest insertion AUC).",
+            kind: Kind::Text { pattern: NAME_PATTERN, default: "best" },
+            live: false,
+        },
+    ],
+    outputs: &[
+        OutputSpec { id: "deletion", title: "Deletion: p(class) as pixels are removed", kind: OutputKind::Plot, download: false },
+        OutputSpec { id: "insertion", title: "Insertion: p(class) as pixels come back", kind: OutputKind::Plot, download: false },
+        OutputSpec { id: "table", title: "Area under the curves", kind: OutputKind::Stats, download: false },
+    ],
+    start: |ctx, input, s| Ok(Box::new(Faithfulness::start(ctx, input.expect("checked by the registry"), s)?)),
+};
+
+/// The baseline image (`blur` or `zeros`), [1, 3, H, W] normalised.
+pub fn baseline(x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
+    match kind {
+        "zeros" => Tensor::zeros(&x.shape),
+        _ => ig::baseline(x, "blur", blur_sigma),
+    }
+}
+
+/// Pixel indices (y·W + x) by descending score, ties by index.
+pub fn order_by_score(scores: &[f32]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+    order.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+    order
+}
+
+/// A seeded random pixel order.
+pub fn random_order(pixels: usize, seed: u64) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..pixels as u32).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    order
+}
+
+/// How many pixels have been changed after step `i` of `steps`.
+pub fn changed_after(i: usize, steps: usize, pixels: usize) -> usize {
+    i * pixels / steps
+}
+
+/// One curve pair: a method's (or the random order's).
+pub struct Curves {
+    pub id: String,
+    pub name: String,
+    job: Option<MapJob>,
+    pub order: Option<Vec<u32>>,
+    /// steps + 1 points each, once done.
+    pub deletion: Vec<f32>,
+    pub insertion: Vec<f32>,
+    work: Option<Tensor>,
+}
+
+impl Curves {
+    pub fn deletion_auc(&self) -> f64 {
+        auc(&self.deletion)
+    }
+    pub fn insertion_auc(&self) -> f64 {
+        auc(&self.insertion)
+    }
+}
+
+pub struct Faithfulness {
+    x: Tensor,
+    base: Tensor,
+    class: usize,
+    steps: usize,
+    logits: Vec<f32>,
+    p_image: f32,
+    p_base: Option<f32>,
+    pub curves: Vec<Curves>,
+    current: usize,
+    units_done: usize,
+    units_total: usize,
+    highlight: String,
+    settings: Json,
+}
+
+impl Faithfulness {
+    pub fn start(ctx: &Ctx, input: &Input, s: &Settings) -> Result<Faithfulness> {
+        let net = ctx.net;
+        let x = input.tensor.clone();
+        let logits = net.logits(&x)?;
+        let class = class_or_predicted(ctx, s.class("class"), &logits)?;
+        let steps = s.usize("steps");
+        let pixels = x.shape[2] * x.shape[3];
+        if steps == 0 || steps > pixels {
+            return Err(Error::Invalid(format!("Steps (steps) must be between 1 and {pixels}, got {steps}")));
+        }
+        let specs = parse_methods(s.text("methods"), |_| true)?;
+        if specs.is_empty() {
+            return Err(Error::Invalid("Methods (methods): no method to test".into()));
+        }
+        let highlight = s.text("highlight").to_string();
+        if highlight != "best" && !specs.iter().any(|m| m.id == highlight) {
+            return Err(Error::Invalid(format!(
+                "Highlight (highlight): '{highlight}' is not one of the methods tested ({}) or best",
+                specs.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let mut curves = vec![];
+        for spec in specs {
+            let job = MapJob::new(spec, net, &x, class)?;
+            curves.push(Curves {
+                id: spec.id.into(),
+                name: spec.title.into(),
+                job: Some(job),
+                order: None,
+                deletion: vec![],
+                insertion: vec![],
+                work: None,
+            });
+        }
+        curves.push(Curves {
+            id: "random".into(),
+            name: "Random order".into(),
+            job: None,
+            order: Some(random_order(pixels, s.int("seed") as u64)),
+            deletion: vec![],
+            insertion: vec![],
+            work: None,
+        });
+        let per_curve = 2 * (steps - 1);
+        let units_total = 1 + curves.iter().map(|c| c.job.as_ref().map_or(0, |j| j.total()) + per_curve).sum::<usize>();
+        let p_image = softmax(&logits)[class];
+        let base = baseline(&x, s.text("baseline"), s.float("blur_sigma"));
+        Ok(Faithfulness {
+            x,
+            base,
+            class,
+            steps,
+            logits,
+            p_image,
+            p_base: None,
+            curves,
+            current: 0,
+            units_done: 0,
+            units_total,
+            highlight,
+            settings: s.to_json(),
+        })
+    }
+
+    pub fn finished(&self) -> bool {
+        self.current >= self.curves.len()
+    }
+
+    fn p(&self, net: &Classifier, t: &Tensor) -> Result<f32> {
+        Ok(softmax(&net.logits(t)?)[self.class])
+    }
+
+    /// Sets pixels `order[from..to]` of `work` (all channels) to `src`'s values.
+    fn copy_pixels(work: &mut Tensor, src: &Tensor, order: &[u32], from: usize, to: usize) {
+        let plane = work.shape[2] * work.shape[3];
+        for &px in &order[from..to] {
+            for c in 0..work.shape[1] {
+                let at = c * plane + px as usize;
+                work.data[at] = src.data[at];
+            }
+        }
+    }
+
+    /// Fills in the points that need no forward pass (each curve's two ends) and moves past finished curves.
+    fn settle(&mut self) {
+        let (steps, p_image) = (self.steps, self.p_image);
+        let Some(p_base) = self.p_base else { return };
+        while let Some(c) = self.curves.get_mut(self.current) {
+            if c.job.is_some() {
+                return;
+            }
+            if c.deletion.is_empty() {
+                c.deletion.push(p_image);
+                c.work = Some(self.x.clone());
+            }
+            if c.deletion.len() == steps {
+                c.deletion.push(p_base);
+            }
+            if c.deletion.len() == steps + 1 && c.insertion.is_empty() {
+                c.insertion.push(p_base);
+                c.work = Some(self.base.clone());
+            }
+            if c.insertion.len() == steps {
+                c.insertion.push(p_image);
+            }
+            if c.insertion.len() < steps + 1 {
+                return;
+            }
+            c.work = None;
+            self.current += 1;
+        }
+    }
+
+    /// One unit of work: the baseline's forward pass, a map's pass, or one point of a curve.
+    fn advance(&mut self, net: &Classifier) -> Result<()> {
+        if self.p_base.is_none() {
+            self.p_base = Some(self.p(net, &self.base)?);
+            self.units_done += 1;
+            self.settle();
+            return Ok(());
+        }
+        if self.finished() {
+            return Ok(());
+        }
+        let (h, w) = (self.x.shape[2], self.x.shape[3]);
+        let (pixels, steps, class) = (h * w, self.steps, self.class);
+        let c = &mut self.curves[self.current];
+        if let Some(job) = c.job.as_mut() {
+            job.step(net)?;
+            if job.finished() {
+                let a = job.result(&self.logits)?;
+                c.order = Some(order_by_score(&pixel_scores(&a, h, w)));
+                c.job = None;
+            }
+        } else {
+            let order = c.order.as_ref().expect("a curve's order is known once its map is");
+            let work = c.work.as_mut().expect("settle starts each curve");
+            let deleting = c.deletion.len() < steps + 1;
+            let (curve, src) = if deleting { (&mut c.deletion, &self.base) } else { (&mut c.insertion, &self.x) };
+            let i = curve.len();
+            Faithfulness::copy_pixels(
+                work,
+                src,
+                order,
+                changed_after(i - 1, steps, pixels),
+                changed_after(i, steps, pixels),
+            );
+            curve.push(softmax(&net.logits(work)?)[class]);
+        }
+        self.units_done += 1;
+        self.settle();
+        Ok(())
+    }
+
+    fn highlighted(&self, by: impl Fn(&Curves) -> f64, lowest: bool) -> String {
+        if self.highlight != "best" {
+            return self.highlight.clone();
+        }
+        let methods = self.curves.iter().filter(|c| c.id != "random");
+        let best = if lowest {
+            methods.min_by(|a, b| by(a).total_cmp(&by(b)))
+        } else {
+            methods.max_by(|a, b| by(a).total_cmp(&by(b)))
+        };
+        best.map(|c| c.id.clone()).unwrap_or_default()
+    }
+
+    fn plot(&self, deletion: bool) -> Json {
+        let chosen = if deletion {
+            self.highlighted(Curves::deletion_auc, true)
+        } else {
+            self.highlighted(Curves::insertion_auc, false)
+        };
+        let n = self.steps as f64;
+        let series: Vec<Json> = self
+            .curves
+            .iter()
+            .map(|c| {
+                let (ys, a) =
+                    if deletion { (&c.deletion, c.deletion_auc()) } else { (&c.insertion, c.insertion_auc()) };
+                let points: Vec<Json> = ys.iter().enumerate().map(|(i, &p)| json!([i as f64 / n, p])).collect();
+                json!({ "name": format!("{} (AUC {a:.3})", c.name), "id": c.id, "points": points,
+                        "highlight": c.id == chosen, "dashed": c.id == "random" })
+            })
+            .collect();
+        json!({
+            "x_label": if deletion { "fraction of pixels deleted" } else { "fraction of pixels inserted" },
+            "y_label": "p(class)",
+            "series": series,
+        })
+    }
+}
+
+impl Run for Faithfulness {
+    fn step(&mut self, ctx: &Ctx, _settings: &Settings) -> Result<Progress> {
+        if !self.finished() {
+            self.advance(ctx.net)?;
+        }
+        let text = if self.finished() {
+            format!("Deletion & insertion done for {}", (ctx.name)(self.class))
+        } else if self.p_base.is_none() {
+            "Baseline".into()
+        } else {
+            let c = &self.curves[self.current];
+            match &c.job {
+                Some(j) => format!("{}: map pass {} / {}", c.name, j.done(), j.total()),
+                None if c.deletion.len() <= self.steps => {
+                    format!("{}: deletion {} / {}", c.name, c.deletion.len().saturating_sub(1), self.steps)
+                }
+                None => format!("{}: insertion {} / {}", c.name, c.insertion.len().saturating_sub(1), self.steps),
+            }
+        };
+        Ok(Progress {
+            done: self.finished(),
+            step: self.units_done,
+            total: self.units_total,
+            text,
+            frame: false,
+            top: top5(&self.logits),
+        })
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        if !self.finished() {
+            return vec![];
+        }
+        let plot = |id: &'static str, deletion: bool| Panel {
+            id,
+            kind: OutputKind::Plot,
+            title: SPEC.outputs.iter().find(|o| o.id == id).map_or(String::new(), |o| o.title.to_string()),
+            width: 0,
+            height: 0,
+            rgba: vec![],
+            raw: None,
+            plot: Some(self.plot(deletion)),
+        };
+        vec![plot("deletion", true), plot("insertion", false)]
+    }
+
+    fn report(&self) -> Json {
+        if !self.finished() {
+            return json!({});
+        }
+        let mut lines = vec![json!([
+            "Class",
+            format!(
+                "#{} (p = {:.1}%; baseline p = {:.1}%)",
+                self.class,
+                self.p_image * 100.0,
+                self.p_base.unwrap_or(0.0) * 100.0
+            )
+        ])];
+        let mut methods = vec![];
+        for c in &self.curves {
+            lines.push(json!([
+                c.name,
+                format!("deletion AUC {:.3} · insertion AUC {:.3}", c.deletion_auc(), c.insertion_auc())
+            ]));
+            methods.push(json!({
+                "id": c.id, "name": c.name, "deletion_auc": c.deletion_auc(), "insertion_auc": c.insertion_auc(),
+                "deletion": c.deletion, "insertion": c.insertion,
+            }));
+        }
+        json!({
+            "class": self.class, "steps": self.steps, "p_image": self.p_image, "p_baseline": self.p_base,
+            "settings": self.settings, "methods": methods, "passes": self.units_total, "lines": lines,
+        })
+    }
+}

@@ -1,0 +1,403 @@
+//! Cascading model randomization (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): re-initialise the
+//! network's weights from the top down, one module at a time (the classifier conv, then `features.12`, `.11`, …
+//! to the first conv), and recompute every map at each depth. A map that barely changes while the network's
+//! learned weights are destroyed cannot be explaining what the network learned.
+//!
+//! Weights: Kaiming-normal (N(0, 2 / fan_in), fan_in = C/group · kh · kw, as PyTorch's `kaiming_normal_`), zero
+//! bias, drawn from ChaCha8 seeded with `seed` on a stream per conv (its index in graph order), so a layer gets
+//! the same weights at every depth and natively and in wasm. Each depth is a new engine built from the kept
+//! model with those weights ([`crate::engine::Engine::with_weights`]): tract's plan and the VJPs' constants both
+//! hold them. Similarity to the trained network's map: Spearman rank correlation of the per-pixel scores, of
+//! |score| and of the signed score, as the paper reports both.
+
+use rand::Rng;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde_json::{json, Value as Json};
+
+use super::{methods_setting, parse_methods, pixel_scores, spearman, MapJob};
+use crate::engine::{Engine, WeightLayer};
+use crate::error::{Error, Result};
+use crate::methods::attribution::{Style, CLASS};
+use crate::methods::registry::{
+    class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
+};
+use crate::methods::settings::{Kind, SettingSpec, Settings};
+use crate::network::Classifier;
+use crate::render;
+use crate::tensor::Tensor;
+
+pub static SPEC: MethodSpec = MethodSpec {
+    id: "sanity",
+    title: "Model randomization",
+    summary: "Destroy the network's learned weights layer by layer from the top and recompute each map: a map that hardly changes is not explaining what the network learned.",
+    paper: Paper { cite: "Adebayo et al. 2018, Sanity Checks for Saliency Maps", url: "https://arxiv.org/abs/1810.03292" },
+    group: Group::Trust,
+    needs_image: true,
+    link_prefix: "sanity",
+    cost: "(depth + 1) × every method's passes, and one model rebuild per depth",
+    compare: false,
+    run_label: "Run the test",
+    auto_run: false,
+    settings: &[
+        CLASS,
+        methods_setting("Attribution method ids, comma-separated (e.g. gbp,gradcam), or all gradient methods."),
+        SettingSpec {
+            key: "depth",
+            link: "depth",
+            label: "Depth",
+            help: "How many modules to re-initialise, top down (classifier, features.12, …); 0 = all of them.",
+            kind: Kind::Int { min: 0, max: 64, default: 0 },
+            live: false,
+        },
+        SettingSpec {
+            key: "seed",
+            link: "seed",
+            label: "Seed",
+            help: "Seeds the random weights: the same seed gives the same randomized networks.",
+            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
+            live: false,
+        },
+    ],
+    outputs: &[
+        OutputSpec { id: "grid", title: "Maps: rows = methods, columns = layers randomised", kind: OutputKind::Image, download: true },
+        OutputSpec { id: "abs", title: "Rank correlation with the trained network's map, |map|", kind: OutputKind::Plot, download: false },
+        OutputSpec { id: "signed", title: "Rank correlation with the trained network's map, signed", kind: OutputKind::Plot, download: false },
+        OutputSpec { id: "table", title: "Rank correlations", kind: OutputKind::Stats, download: false },
+    ],
+    start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),
+};
+
+/// Methods run by default: every compare method but occlusion (not a gradient method, and 170 passes).
+fn gradient_method(m: &MethodSpec) -> bool {
+    m.id != "occlusion"
+}
+
+/// The modules to re-initialise, top down, each with its convs.
+pub fn cascade(engine: &Engine) -> Vec<(String, Vec<(usize, WeightLayer)>)> {
+    let mut blocks: Vec<(String, Vec<(usize, WeightLayer)>)> = vec![];
+    for (ix, layer) in engine.conv_layers().into_iter().enumerate() {
+        match blocks.iter_mut().find(|(b, _)| *b == layer.block) {
+            Some((_, layers)) => layers.push((ix, layer)),
+            None => blocks.push((layer.block.clone(), vec![(ix, layer)])),
+        }
+    }
+    blocks.reverse();
+    blocks
+}
+
+/// Kaiming-normal weights for conv number `index` (graph order), from ChaCha8 seeded with `seed`, stream `index`.
+pub fn kaiming_normal(layer: &WeightLayer, index: usize, seed: u64) -> Tensor {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    let std = (2.0 / layer.fan_in() as f64).sqrt() as f32;
+    let n: usize = layer.shape.iter().product();
+    let data = (0..n).map(|_| std * rng.sample::<f32, _>(StandardNormal)).collect();
+    Tensor::new(layer.shape.clone(), data)
+}
+
+/// The replaced initializers with the top `depth` modules of `cascade(engine)` re-initialised.
+pub fn randomized_weights(engine: &Engine, depth: usize, seed: u64) -> Result<Vec<(String, Tensor)>> {
+    let blocks = cascade(engine);
+    check_depth(&blocks, depth)?;
+    let mut out = vec![];
+    for (_, layers) in &blocks[..depth] {
+        for (ix, layer) in layers {
+            out.push((layer.weight.clone(), kaiming_normal(layer, *ix, seed)));
+            if let Some(bias) = &layer.bias {
+                let b = engine.constant(bias).ok_or_else(|| Error::Model(format!("no bias '{bias}'")))?;
+                out.push((bias.clone(), Tensor::zeros(&b.shape)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn check_depth(blocks: &[(String, Vec<(usize, WeightLayer)>)], depth: usize) -> Result<()> {
+    if depth > blocks.len() {
+        let names: Vec<&str> = blocks.iter().map(|(b, _)| b.as_str()).collect();
+        return Err(Error::Invalid(format!(
+            "Depth (depth) of {depth} is beyond the network: it has {} modules to randomise, top down: {}",
+            blocks.len(),
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The classifier with its top `depth` modules re-initialised.
+pub fn randomized(net: &Classifier, depth: usize, seed: u64) -> Result<Classifier> {
+    net.with_weights(&randomized_weights(net.engine(), depth, seed)?)
+}
+
+/// Grid cell side: each 224 × 224 map halved.
+const CELL: usize = 112;
+const GAP: usize = 4;
+
+pub struct Sanity {
+    x: Tensor,
+    class: usize,
+    logits: Vec<f32>,
+    seed: u64,
+    specs: Vec<&'static MethodSpec>,
+    styles: Vec<Style>,
+    /// Column names: "trained", then each randomised module.
+    columns: Vec<String>,
+    /// The randomised network of the current column (column 0 uses the page's network).
+    net: Option<Classifier>,
+    jobs: Vec<MapJob>,
+    row: usize,
+    /// Per-pixel scores, [column][row].
+    pub maps: Vec<Vec<Vec<f32>>>,
+    units_done: usize,
+    units_total: usize,
+    settings: Json,
+}
+
+impl Sanity {
+    pub fn start(ctx: &Ctx, input: &Input, s: &Settings) -> Result<Sanity> {
+        let net = ctx.net;
+        let x = input.tensor.clone();
+        let logits = net.logits(&x)?;
+        let class = class_or_predicted(ctx, s.class("class"), &logits)?;
+        let specs = parse_methods(s.text("methods"), gradient_method)?;
+        if specs.is_empty() {
+            return Err(Error::Invalid("Methods (methods): no method to test".into()));
+        }
+        let blocks = cascade(net.engine());
+        let depth = match s.usize("depth") {
+            0 => blocks.len(),
+            d => d,
+        };
+        check_depth(&blocks, depth)?;
+        let jobs = specs.iter().map(|&m| MapJob::new(m, net, &x, class)).collect::<Result<Vec<_>>>()?;
+        let per_column: usize = jobs.iter().map(|j| j.total()).sum();
+        let mut columns = vec!["trained".to_string()];
+        columns.extend(blocks[..depth].iter().map(|(b, _)| b.clone()));
+        Ok(Sanity {
+            x,
+            class,
+            logits,
+            seed: s.int("seed") as u64,
+            styles: vec![],
+            specs,
+            units_total: depth + (depth + 1) * per_column,
+            columns,
+            net: None,
+            jobs,
+            row: 0,
+            maps: vec![vec![]],
+            units_done: 0,
+            settings: s.to_json(),
+        })
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn finished(&self) -> bool {
+        self.maps.len() == self.columns.len() && self.maps.last().is_some_and(|m| m.len() == self.specs.len())
+    }
+
+    fn advance(&mut self, page_net: &Classifier) -> Result<()> {
+        let col = self.maps.len() - 1;
+        if self.maps[col].len() == self.specs.len() {
+            // The next column: build its network (one unit), then its jobs.
+            let depth = col + 1;
+            let net = randomized(page_net, depth, self.seed)?;
+            self.jobs = self.specs.iter().map(|&m| MapJob::new(m, &net, &self.x, self.class)).collect::<Result<_>>()?;
+            self.net = Some(net);
+            self.maps.push(vec![]);
+            self.row = 0;
+            self.units_done += 1;
+            return Ok(());
+        }
+        let net = self.net.as_ref().unwrap_or(page_net);
+        let job = &mut self.jobs[self.row];
+        job.step(net)?;
+        self.units_done += 1;
+        if job.finished() {
+            let a = job.result(&self.logits)?;
+            if col == 0 {
+                self.styles.push(a.style);
+            }
+            let (h, w) = (self.x.shape[2], self.x.shape[3]);
+            self.maps[col].push(pixel_scores(&a, h, w));
+            self.row += 1;
+            if self.maps[col].len() == self.specs.len() {
+                self.jobs.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Spearman ρ of each later column's map with column 0's, per row: (|·|, signed).
+    pub fn correlations(&self) -> Vec<Vec<(f64, f64)>> {
+        (0..self.specs.len())
+            .map(|r| {
+                let orig = &self.maps[0][r];
+                let orig_abs: Vec<f32> = orig.iter().map(|v| v.abs()).collect();
+                self.maps
+                    .iter()
+                    .map(|col| {
+                        let m = &col[r];
+                        let abs: Vec<f32> = m.iter().map(|v| v.abs()).collect();
+                        (spearman(&orig_abs, &abs), spearman(orig, m))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn grid(&self) -> (usize, usize, Vec<u8>) {
+        let (rows, cols) = (self.specs.len(), self.columns.len());
+        let (w, h) = (cols * CELL + (cols - 1) * GAP, rows * CELL + (rows - 1) * GAP);
+        let mut out = vec![255u8; w * h * 4];
+        let side = self.x.shape[3];
+        for (c, column) in self.maps.iter().enumerate() {
+            for (r, map) in column.iter().enumerate() {
+                let rgba = match self.styles[r] {
+                    Style::Signed => render::diverging_rgba(map),
+                    _ => render::heatmap_rgba(map),
+                };
+                let scale = side / CELL;
+                for y in 0..CELL {
+                    for x in 0..CELL {
+                        let mut acc = [0u32; 4];
+                        for dy in 0..scale {
+                            for dx in 0..scale {
+                                let at = ((y * scale + dy) * side + x * scale + dx) * 4;
+                                for (a, &v) in acc.iter_mut().zip(&rgba[at..at + 4]) {
+                                    *a += v as u32;
+                                }
+                            }
+                        }
+                        let at = ((r * (CELL + GAP) + y) * w + c * (CELL + GAP) + x) * 4;
+                        for (o, a) in out[at..at + 4].iter_mut().zip(acc) {
+                            *o = (a / (scale * scale) as u32) as u8;
+                        }
+                    }
+                }
+            }
+        }
+        (w, h, out)
+    }
+
+    fn plot(&self, signed: bool) -> Json {
+        let corr = self.correlations();
+        let series: Vec<Json> = self
+            .specs
+            .iter()
+            .zip(&corr)
+            .map(|(m, rows)| {
+                let points: Vec<Json> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &(a, s))| (d, if signed { s } else { a }))
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(d, v)| json!([d, v]))
+                    .collect();
+                json!({ "name": m.title, "id": m.id, "points": points, "highlight": false })
+            })
+            .collect();
+        json!({
+            "x_label": format!("modules re-initialised, top down ({})", self.columns[1..].join(", ")),
+            "y_label": if signed { "Spearman ρ, signed map" } else { "Spearman ρ, |map|" },
+            "series": series,
+        })
+    }
+}
+
+impl Run for Sanity {
+    fn step(&mut self, ctx: &Ctx, _settings: &Settings) -> Result<Progress> {
+        if !self.finished() {
+            self.advance(ctx.net)?;
+        }
+        let col = self.maps.len() - 1;
+        let text = if self.finished() {
+            format!("Model randomization done for {}", (ctx.name)(self.class))
+        } else if let Some(job) = self.jobs.get(self.row) {
+            format!(
+                "{} randomised: {} pass {} / {}",
+                if col == 0 { "nothing".to_string() } else { self.columns[1..=col].join(", ") },
+                job.spec.title,
+                job.done(),
+                job.total()
+            )
+        } else {
+            format!("re-initialising {}", self.columns.get(col + 1).map_or("", |s| s.as_str()))
+        };
+        Ok(Progress {
+            done: self.finished(),
+            step: self.units_done,
+            total: self.units_total,
+            text,
+            frame: false,
+            top: top5(&self.logits),
+        })
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        if !self.finished() {
+            return vec![];
+        }
+        let title = |id: &str| SPEC.outputs.iter().find(|o| o.id == id).map_or(String::new(), |o| o.title.to_string());
+        let (w, h, rgba) = self.grid();
+        let plot = |id: &'static str, signed: bool| Panel {
+            id,
+            kind: OutputKind::Plot,
+            title: title(id),
+            width: 0,
+            height: 0,
+            rgba: vec![],
+            raw: None,
+            plot: Some(self.plot(signed)),
+        };
+        vec![
+            Panel {
+                id: "grid",
+                kind: OutputKind::Image,
+                title: format!(
+                    "Rows: {}. Columns: {}",
+                    self.specs.iter().map(|m| m.title).collect::<Vec<_>>().join(", "),
+                    self.columns.join(", ")
+                ),
+                width: w as u32,
+                height: h as u32,
+                rgba,
+                raw: None,
+                plot: None,
+            },
+            plot("abs", false),
+            plot("signed", true),
+        ]
+    }
+
+    fn report(&self) -> Json {
+        if !self.finished() {
+            return json!({});
+        }
+        let corr = self.correlations();
+        let fmt = |v: f64| if v.is_finite() { format!("{v:.2}") } else { "–".into() };
+        let mut lines =
+            vec![json!(["Class", format!("#{}", self.class)]), json!(["Columns", self.columns.join(" · ")])];
+        let mut methods = vec![];
+        for (m, rows) in self.specs.iter().zip(&corr) {
+            let abs: Vec<String> = rows.iter().map(|r| fmt(r.0)).collect();
+            let signed: Vec<String> = rows.iter().map(|r| fmt(r.1)).collect();
+            lines.push(json!([m.title, format!("ρ |map|: {} · signed: {}", abs.join(" "), signed.join(" "))]));
+            let num = |v: f64| if v.is_finite() { json!(v) } else { Json::Null };
+            methods.push(json!({
+                "id": m.id, "name": m.title,
+                "abs": rows.iter().map(|r| num(r.0)).collect::<Vec<_>>(),
+                "signed": rows.iter().map(|r| num(r.1)).collect::<Vec<_>>(),
+            }));
+        }
+        json!({
+            "class": self.class, "columns": self.columns, "seed": self.seed, "settings": self.settings,
+            "methods": methods, "passes": self.units_total, "lines": lines,
+        })
+    }
+}

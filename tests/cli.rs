@@ -128,3 +128,62 @@ fn bad_inputs_fail_with_a_message() {
     assert!(!out_png.exists(), "a failed run wrote an output");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn attribute_and_attack_write_their_outputs() {
+    let dir = scratch_dir("attribute");
+    let png = dir.join("cam.png");
+    let npy = dir.join("cam.npy");
+    let out = netlens(&[
+        "attribute",
+        &chelsea(),
+        "--method",
+        "gradcam",
+        "-o",
+        png.to_str().unwrap(),
+        "--npy",
+        npy.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    assert_eq!(image::open(&png).unwrap().width(), 224);
+    let bytes = std::fs::read(&npy).unwrap();
+    assert_eq!(npyz::NpyFile::new(&bytes[..]).unwrap().shape(), &[13, 13], "Grad-CAM's raw map is the layer's grid");
+
+    let adv = dir.join("adv.png");
+    let out = netlens(&["attack", &chelsea(), "--method", "fgsm", "--eps", "4", "-o", adv.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Before:") && stdout.contains("After:") && stdout.contains("Survives as JPEG q75?"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/ 4 /"), "L∞ of 4 pixel units: {stdout}");
+    assert_eq!(image::open(&adv).unwrap().width(), 224);
+
+    assert_fails(
+        &netlens(&["attack", &chelsea(), "--method", "pgd", "--eps", "0", "-o", adv.to_str().unwrap()]),
+        "eps",
+    );
+    assert_fails(
+        &netlens(&["attack", &chelsea(), "--method", "pgd", "--target", "Egyptian cat", "-o", adv.to_str().unwrap()]),
+        "target",
+    );
+    assert_fails(
+        &netlens(&["attack", &chelsea(), "--method", "gradcam", "-o", adv.to_str().unwrap()]),
+        "not an attack",
+    );
+    assert_fails(
+        &netlens(&[
+            "attribute",
+            &chelsea(),
+            "--method",
+            "occlusion",
+            "--set",
+            "window=300",
+            "-o",
+            png.to_str().unwrap(),
+        ]),
+        "window",
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -121,6 +121,31 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// An adversarial image (fgsm, bim, pgd, pgd_l2); ε and α in pixel units (0-255). Prints the prediction
+    /// before and after, the norms, and whether the PNG and JPEG (q90, q75) copies still fool the network.
+    Attack {
+        img: PathBuf,
+        #[arg(long)]
+        method: String,
+        #[arg(long)]
+        eps: Option<f64>,
+        #[arg(long)]
+        alpha: Option<f64>,
+        #[arg(long)]
+        steps: Option<i64>,
+        /// Targeted: make the network see this class (default: untargeted, away from the prediction).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        random_start: bool,
+        #[arg(long)]
+        seed: Option<i64>,
+        /// Stop at the first step whose 8-bit image fools the network.
+        #[arg(long)]
+        early_stop: bool,
+        #[arg(short = 'o', long = "output", value_name = "ADV.png")]
+        output: PathBuf,
+    },
     /// Any method of the registry: METHOD [IMG] --set key=value ... -o OUT.png (its image panels side by side).
     Run {
         method: String,
@@ -329,6 +354,39 @@ fn run(cli: Cli) -> Outcome<()> {
             if let Some(text) = done.report["extra"]["completeness"]["text"].as_str() {
                 println!("completeness: {text}");
             }
+            Ok(())
+        }
+        Command::Attack { img, method, eps, alpha, steps, target, random_start, seed, early_stop, output } => {
+            check_outputs(&[Some(&output)])?;
+            let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
+            if spec.group != Group::Adversarial || spec.id == "robustness" {
+                return Err(Failure::Usage(format!("'{method}' is not an attack (fgsm, bim, pgd, pgd_l2)")));
+            }
+            let mut set = Map::new();
+            let opts = [
+                ("eps", eps.map(|v| json!(v))),
+                ("alpha", alpha.map(|v| json!(v))),
+                ("steps", steps.map(|v| json!(v))),
+                ("target", target.map(Json::String)),
+                ("random_start", random_start.then_some(json!(true))),
+                ("seed", seed.map(|v| json!(v))),
+                ("early_stop", early_stop.then_some(json!(true))),
+            ];
+            for (k, v) in opts {
+                if let Some(v) = v {
+                    if !spec.settings.iter().any(|s| s.key == k) {
+                        return Err(Failure::Usage(format!("{} has no setting --{}", spec.title, k.replace('_', "-"))));
+                    }
+                    set.insert(k.into(), v);
+                }
+            }
+            let done = Session::open(c)?.run(spec.id, Some(&img), set)?;
+            let adv = done.panel("adversarial")?;
+            write_png(&output, &adv.rgba, adv.width, adv.height)?;
+            for line in done.report["lines"].as_array().into_iter().flatten() {
+                println!("{}: {}", line[0].as_str().unwrap_or(""), line[1].as_str().unwrap_or(""));
+            }
+            println!("wrote {}", output.display());
             Ok(())
         }
         Command::Run { method, img, set, output, npy } => {

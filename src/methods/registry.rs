@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use super::settings::{self, SettingSpec, Settings};
-use super::{attribution, classviz, fooling, saliency, trust, MAX_ITERS};
+use super::{attack, attribution, classviz, fooling, saliency, trust, MAX_ITERS};
 use crate::error::{Error, Result};
 use crate::network::Classifier;
 use crate::tensor::{softmax, Tensor};
@@ -26,6 +26,8 @@ pub enum Group {
     Attribution,
     /// Tests of attribution maps: faithfulness (deletion/insertion) and model randomization (issue 8).
     Trust,
+    /// Adversarial attacks: the smallest changes that flip the prediction.
+    Adversarial,
 }
 
 /// How a page shows an output (docs/registry.md).
@@ -152,6 +154,11 @@ pub static METHODS: &[&MethodSpec] = &[
     &attribution::occlusion::SPEC,
     &trust::faithfulness::SPEC,
     &trust::sanity::SPEC,
+    &attack::linf::FGSM,
+    &attack::linf::BIM,
+    &attack::linf::PGD,
+    &attack::l2::PGD_L2,
+    &attack::robustness::SPEC,
 ];
 
 pub fn method(id: &str) -> Result<&'static MethodSpec> {

@@ -85,6 +85,10 @@ pub enum Value {
 pub struct Settings(BTreeMap<&'static str, Value>);
 
 impl Settings {
+    /// Whether the method declares `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
     fn get(&self, key: &str) -> &Value {
         self.0.get(key).unwrap_or_else(|| panic!("setting '{key}' is not declared by this method"))
     }

@@ -12,6 +12,9 @@ use netlens::tensor::{argmax, softmax, Tensor};
 use netlens::{imageio, render, Classifier};
 use serde_json::{json, Map, Value as Json};
 
+#[path = "netlens/trust.rs"]
+mod trust;
+
 const MODEL_FILE: &str = "squeezenet1_1.onnx";
 const CLASSES_FILE: &str = "imagenet_classes.txt";
 const SYNSETS_FILE: &str = "imagenet_synset_words.txt";
@@ -158,6 +161,38 @@ enum Command {
         #[arg(long, value_name = "RAW.npy")]
         npy: Option<PathBuf>,
     },
+    /// Deletion/insertion curves (Petsiuk et al. 2018) of attribution maps: deletion and insertion AUC per method
+    /// and for a random pixel order (one line each); --json writes the curves.
+    Faithfulness {
+        img: PathBuf,
+        #[arg(long)]
+        class: Option<String>,
+        /// Method ids, comma-separated (default: every attribution method).
+        #[arg(long)]
+        methods: Option<String>,
+        /// Other settings (steps, baseline, blur_sigma, seed), as key=value.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long, value_name = "OUT.json")]
+        json: Option<PathBuf>,
+    },
+    /// Cascading model randomization (Adebayo et al. 2018): Spearman rank correlation of each map with the
+    /// trained network's at each depth; -o writes the map grid (rows = methods, columns = depths).
+    Sanity {
+        img: PathBuf,
+        #[arg(long)]
+        class: Option<String>,
+        /// Method ids, comma-separated (default: every gradient-based attribution method).
+        #[arg(long)]
+        methods: Option<String>,
+        /// Other settings (depth, seed), as key=value.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(short = 'o', long = "output", value_name = "GRID.png")]
+        output: Option<PathBuf>,
+        #[arg(long, value_name = "OUT.json")]
+        json: Option<PathBuf>,
+    },
     /// Every method with its settings (defaults and bounds).
     Methods,
     /// The registry's schema as JSON (what the page is built from).
@@ -211,6 +246,12 @@ fn run(cli: Cli) -> Outcome<()> {
             Ok(())
         }
         Command::Classify { img, top } => classify(c, &img, top as usize),
+        Command::Faithfulness { img, class, methods, set, json } => {
+            trust::faithfulness(c, &img, class, methods, &set, json)
+        }
+        Command::Sanity { img, class, methods, set, output, json } => {
+            trust::sanity(c, &img, class, methods, &set, output, json)
+        }
         Command::Saliency { img, class, output, npy, heatmap_only } => {
             check_outputs(&[Some(&output), npy.as_ref()])?;
             let mut set = Map::new();

@@ -1,0 +1,367 @@
+//! Issue 8, "which explanation can I trust?": the deletion/insertion method against a plain loop over the steps
+//! with the engine's forward pass, map vs randomly permuted map on every sample, and the cascading model
+//! randomization's mechanics (the new weights are the ones used, forward and backward; finite differences on the
+//! randomized network). The paper's findings are measured (printed, README) but not asserted.
+
+mod common;
+
+use netlens::engine::Objective;
+use netlens::methods::attribution::{self, gradcam, ig, ixg};
+use netlens::methods::registry::{self, Ctx, Input, Run};
+use netlens::methods::trust::faithfulness::Faithfulness;
+use netlens::methods::trust::sanity::{self, Sanity};
+use netlens::methods::trust::spearman;
+use netlens::tensor::softmax;
+use netlens::{imageio, Classifier, Tensor};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::json;
+
+const SAMPLES: &[&str] = &["chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "astronaut.png"];
+
+fn net() -> Classifier {
+    Classifier::from_onnx_bytes(&common::squeezenet_bytes()).unwrap()
+}
+
+fn sample(name: &str) -> Input {
+    let rgb = imageio::load_224(&common::read_shared(&format!("images/{name}"))).unwrap();
+    Input { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) }
+}
+
+fn ctx(net: &Classifier) -> Ctx<'_> {
+    Ctx { net, name: &|k| format!("#{k}") }
+}
+
+/// A curve the plain way: for each of the `steps + 1` points, start again from `start`, copy the first
+/// ⌊i·HW/steps⌋ pixels of `order` (all channels) from `fill`, forward, softmax p_k.
+fn plain_curve(net: &Classifier, start: &Tensor, fill: &Tensor, order: &[usize], steps: usize, k: usize) -> Vec<f32> {
+    let plane = 224 * 224;
+    (0..=steps)
+        .map(|i| {
+            let mut t = start.clone();
+            for &px in &order[..i * plane / steps] {
+                for c in 0..3 {
+                    t.data[c * plane + px] = fill.data[c * plane + px];
+                }
+            }
+            softmax(&net.logits(&t).unwrap())[k]
+        })
+        .collect()
+}
+
+/// Pixels by descending score, ties by index.
+fn plain_order(scores: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap().then(a.cmp(&b)));
+    order
+}
+
+fn trapezoid(ys: &[f32]) -> f64 {
+    let n = (ys.len() - 1) as f64;
+    (0..ys.len() - 1).map(|i| (ys[i] as f64 + ys[i + 1] as f64) / 2.0 / n).sum()
+}
+
+fn run_faithfulness(net: &Classifier, input: &Input, settings: serde_json::Value) -> Faithfulness {
+    let spec = registry::method("faithfulness").unwrap();
+    let s = spec.settings(&settings, 1000).unwrap();
+    let mut run = Faithfulness::start(&ctx(net), input, &s).unwrap();
+    let mut last = 0;
+    loop {
+        let p = run.step(&ctx(net), &s).unwrap();
+        assert!(p.step == last + 1 || p.done, "one unit of work per step ({} after {last})", p.step);
+        last = p.step;
+        if p.done {
+            assert_eq!(p.step, p.total, "the total announced is the work done");
+            return run;
+        }
+    }
+}
+
+#[test]
+fn deletion_and_insertion_curves_match_a_plain_loop() {
+    let net = net();
+    let input = sample("chelsea.png");
+    let x = &input.tensor;
+    for (method, steps, baseline) in [("gradcam", 56, "blur"), ("ixg", 5, "zeros")] {
+        let run = run_faithfulness(&net, &input, json!({ "methods": method, "steps": steps, "baseline": baseline }));
+        let k = net.logits(x).unwrap().iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        // The map, computed by the attribution method on its own; the baseline written out here.
+        let make = if method == "gradcam" { gradcam::make } else { ixg::make };
+        let spec = registry::method(method).unwrap();
+        let a = attribution::attribute(&net, x, Some(k), make, &spec.settings(&json!({}), 1000).unwrap()).unwrap();
+        let order = plain_order(&a.pixel_map(224, 224));
+        let base = if baseline == "blur" { ig::baseline(x, "blur", 10.0) } else { Tensor::zeros(&x.shape) };
+        let deletion = plain_curve(&net, x, &base, &order, steps, k);
+        let insertion = plain_curve(&net, &base, x, &order, steps, k);
+        let c = &run.curves[0];
+        assert_eq!(c.id, method);
+        assert_eq!(c.deletion, deletion, "{method}: deletion curve");
+        assert_eq!(c.insertion, insertion, "{method}: insertion curve");
+        assert_eq!(c.deletion.len(), steps + 1);
+        assert_eq!(c.deletion_auc(), trapezoid(&deletion));
+        assert_eq!(c.insertion_auc(), trapezoid(&insertion));
+        // p_k itself, by an f64 softmax of our own.
+        let logits = net.logits(x).unwrap();
+        let m = logits.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
+        let z: f64 = logits.iter().map(|&v| (v as f64 - m).exp()).sum();
+        assert!(((logits[k] as f64 - m).exp() / z - deletion[0] as f64).abs() < 1e-6);
+        println!(
+            "chelsea {method} ({steps} steps, {baseline}): deletion AUC {:.4}, insertion AUC {:.4}",
+            c.deletion_auc(),
+            c.insertion_auc()
+        );
+    }
+}
+
+/// The map's order against the same map randomly permuted (each value moved to a random pixel), with the plain
+/// loop: Gradient × Input deletes the class faster than its permutation, and Grad-CAM brings it back faster.
+/// (Not every method beats chance on every curve: see the README's table.)
+#[test]
+fn a_map_beats_its_random_permutation_on_every_sample() {
+    let net = net();
+    let steps = 28;
+    let mut rng = common::rng(8);
+    for name in SAMPLES {
+        let x = &sample(name).tensor;
+        let logits = net.logits(x).unwrap();
+        let k = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let base = ig::baseline(x, "blur", 10.0);
+        for (method, make, deletion) in
+            [("ixg", ixg::make as attribution::MakeStepper, true), ("gradcam", gradcam::make, false)]
+        {
+            let spec = registry::method(method).unwrap();
+            let a = attribution::attribute(&net, x, Some(k), make, &spec.settings(&json!({}), 1000).unwrap()).unwrap();
+            let scores = a.pixel_map(224, 224);
+            let mut permuted = scores.clone();
+            permuted.shuffle(&mut rng);
+            let auc = |s: &[f32]| {
+                let order = plain_order(s);
+                let curve = if deletion {
+                    plain_curve(&net, x, &base, &order, steps, k)
+                } else {
+                    plain_curve(&net, &base, x, &order, steps, k)
+                };
+                trapezoid(&curve)
+            };
+            let (ours, chance) = (auc(&scores), auc(&permuted));
+            let which = if deletion { "deletion" } else { "insertion" };
+            println!("{name} {method}: {which} AUC {ours:.4}, permuted {chance:.4}");
+            if deletion {
+                assert!(ours < chance, "{name} {method}: deletion AUC {ours} vs permuted {chance}");
+            } else {
+                assert!(ours > chance, "{name} {method}: insertion AUC {ours} vs permuted {chance}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_settings_name_the_setting() {
+    let net = net();
+    let input = sample("chelsea.png");
+    let start = |id: &str, s: serde_json::Value| -> String {
+        let spec = registry::method(id).unwrap();
+        match spec.settings(&s, 1000) {
+            Err(e) => e.to_string(),
+            Ok(s) => match spec.start(&ctx(&net), Some(&input), &s) {
+                Err(e) => e.to_string(),
+                Ok(_) => panic!("{id} {s:?} was accepted"),
+            },
+        }
+    };
+    let m = start("faithfulness", json!({ "steps": 0 }));
+    assert!(m.contains("Steps (steps)") && m.contains("got 0"), "{m}");
+    let m = start("faithfulness", json!({ "methods": "ixg,nope" }));
+    assert!(m.contains("Methods (methods)") && m.contains("'nope'"), "{m}");
+    let m = start("faithfulness", json!({ "methods": "saliency" }));
+    assert!(m.contains("Methods (methods)") && m.contains("'saliency'"), "{m}");
+    let m = start("faithfulness", json!({ "methods": "ixg,ixg" }));
+    assert!(m.contains("twice"), "{m}");
+    let m = start("faithfulness", json!({ "methods": "ixg", "highlight": "gradcam" }));
+    assert!(m.contains("Highlight (highlight)"), "{m}");
+    let m = start("sanity", json!({ "depth": 11 }));
+    assert!(m.contains("Depth (depth)") && m.contains("beyond the network") && m.contains("10 modules"), "{m}");
+    let m = start("sanity", json!({ "depth": 65 }));
+    assert!(m.contains("Depth (depth)"), "{m}");
+    let m = start("sanity", json!({ "methods": "gbp;rm" }));
+    assert!(m.contains("Methods (methods)"), "{m}");
+}
+
+#[test]
+fn spearman_matches_hand_computed_values() {
+    // No ties: 1 − 6 Σd² / (n(n² − 1)).
+    let a = [3.0f32, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0];
+    let b = [2.0f32, 7.0, 1.0, 8.0, 2.5, 8.5, 3.0];
+    let rank = |v: &[f32]| -> Vec<f64> { v.iter().map(|x| v.iter().filter(|y| *y < x).count() as f64 + 1.0).collect() };
+    let (ra, rb) = (rank(&a), rank(&b));
+    let d2: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - y).powi(2)).sum();
+    let n = a.len() as f64;
+    assert!((spearman(&a, &b) - (1.0 - 6.0 * d2 / (n * (n * n - 1.0)))).abs() < 1e-12);
+    // Ties take their mean rank: [1, 2, 2, 3] ranks as [1, 2.5, 2.5, 4]; against [1, 2, 3, 4]:
+    // Pearson([1, 2.5, 2.5, 4], [1, 2, 3, 4]) = 4.5 / sqrt(4.5 · 5).
+    let r = spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]);
+    assert!((r - 4.5 / (4.5f64 * 5.0).sqrt()).abs() < 1e-12, "{r}");
+    assert!(spearman(&[0.0; 4], &[1.0, 2.0, 3.0, 4.0]).is_nan(), "a constant map has no rank correlation");
+}
+
+#[test]
+fn randomized_weights_are_the_ones_used_and_the_page_model_is_untouched() {
+    let net = net();
+    let x = sample("chelsea.png").tensor;
+    let before = net.logits(&x).unwrap();
+    let engine = net.engine();
+    let blocks = sanity::cascade(engine);
+    let names: Vec<&str> = blocks.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "classifier.1",
+            "features.12",
+            "features.11",
+            "features.10",
+            "features.9",
+            "features.7",
+            "features.6",
+            "features.4",
+            "features.3",
+            "features.0"
+        ]
+    );
+    assert_eq!(blocks.iter().map(|(_, l)| l.len()).sum::<usize>(), 26, "26 convs in SqueezeNet 1.1");
+
+    // Depth 1: only the classifier conv. Its logits, recomputed here from the trained network's features.12
+    // (unchanged below the classifier) and the new weights: mean over 13×13 of ReLU(W · f), bias 0.
+    let rnd = sanity::randomized(&net, 1, 0).unwrap();
+    let w = rnd.engine().constant("classifier.1.weight").unwrap().clone();
+    assert_eq!(w.shape, [1000, 512, 1, 1]);
+    let old = engine.constant("classifier.1.weight").unwrap();
+    assert!(w.data.iter().zip(&old.data).all(|(a, b)| a != b), "every weight replaced");
+    assert!(rnd.engine().constant("classifier.1.bias").unwrap().data.iter().all(|&b| b == 0.0));
+    let mean = w.data.iter().map(|&v| v as f64).sum::<f64>() / w.len() as f64;
+    let std = (w.data.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / w.len() as f64).sqrt();
+    let kaiming = (2.0f64 / 512.0).sqrt();
+    assert!(mean.abs() < 0.01 * kaiming && (std / kaiming - 1.0).abs() < 0.01, "mean {mean}, std {std} vs {kaiming}");
+    let classifier = engine.graph().nodes.iter().find(|n| n.name == "classifier.1").unwrap();
+    let feat_name = engine.graph().values[classifier.inputs[0]].name.clone();
+    let acts = engine.forward_with(&x, &[feat_name.as_str()]).unwrap();
+    let f = acts.get(&feat_name).unwrap();
+    assert_eq!(f.shape, [1, 512, 13, 13]);
+    let mut expected = vec![0f32; 1000];
+    for (k, e) in expected.iter_mut().enumerate() {
+        let mut sum = 0f64;
+        for p in 0..169 {
+            let z: f64 = (0..512).map(|c| w.data[k * 512 + c] as f64 * f.data[c * 169 + p] as f64).sum();
+            sum += z.max(0.0);
+        }
+        *e = (sum / 169.0) as f32;
+    }
+    let got = rnd.logits(&x).unwrap();
+    let err = got.iter().zip(&expected).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+    println!("depth 1: logits max |Δ| {err:.2e} of max {scale:.3}; trained top logit {:.3}", before[285]);
+    assert!(err <= 1e-4 * scale, "tract runs the new classifier weights: {err} of {scale}");
+
+    // Every depth: the convs of the randomised modules hold Kaiming weights, the others the trained ones.
+    let full = sanity::randomized(&net, blocks.len(), 0).unwrap();
+    for (d, (_, layers)) in blocks.iter().enumerate() {
+        for (ix, layer) in layers {
+            let t = full.engine().constant(&layer.weight).unwrap();
+            assert_eq!(t, &sanity::kaiming_normal(layer, *ix, 0), "{} at full depth", layer.weight);
+            if d >= 1 {
+                assert_eq!(rnd.engine().constant(&layer.weight).unwrap(), engine.constant(&layer.weight).unwrap());
+            }
+        }
+    }
+    let full_logits = full.logits(&x).unwrap();
+    assert!(full_logits.iter().zip(&before).any(|(a, b)| a != b) && full_logits != got);
+    // Another seed, other weights; the same seed, the same network.
+    assert_ne!(sanity::randomized(&net, 1, 1).unwrap().logits(&x).unwrap(), got);
+    assert_eq!(sanity::randomized(&net, 1, 0).unwrap().logits(&x).unwrap(), got);
+    assert_eq!(net.logits(&x).unwrap(), before, "the page's model is unchanged");
+}
+
+#[test]
+fn gradients_of_randomized_networks_match_finite_differences() {
+    let net = net();
+    let x = sample("coffee.png").tensor;
+    let mut rng = common::rng(11);
+    for depth in [3usize, 10] {
+        let rnd = sanity::randomized(&net, depth, 0).unwrap();
+        let engine = rnd.engine();
+        let logits = rnd.logits(&x).unwrap();
+        let k = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let acts = engine.forward(&x).unwrap();
+        let g = engine.backward(&acts, &Objective::Class(k)).unwrap();
+        let trained = net.engine().backward(&net.engine().forward(&x).unwrap(), &Objective::Class(k)).unwrap();
+        assert!(g.data != trained.data, "depth {depth}: the gradient changed with the weights");
+        // Directions: the gradient, and the gradient on a random 112×112 window.
+        let mut dirs = vec![g.data.clone()];
+        for _ in 0..2 {
+            let (cy, cx) = (rng.gen_range(0..112usize), rng.gen_range(0..112usize));
+            dirs.push(
+                g.data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        let (y, xx) = ((i % 50176) / 224, i % 224);
+                        if (cy..cy + 112).contains(&y) && (cx..cx + 112).contains(&xx) {
+                            v
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        for (j, v) in dirs.iter_mut().enumerate() {
+            let n = v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt() as f32;
+            v.iter_mut().for_each(|a| *a /= n);
+            let ours: f64 = g.data.iter().zip(v.iter()).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let at = |t: f32| {
+                let moved = Tensor::new(x.shape.clone(), x.data.iter().zip(v.iter()).map(|(a, b)| a + t * b).collect());
+                rnd.logits(&moved).unwrap()[k] as f64
+            };
+            let eps = 1e-2;
+            let fd = (at(eps) - at(-eps)) / (2.0 * eps as f64);
+            let rel = (ours - fd).abs() / fd.abs().max(1e-6);
+            println!("depth {depth} class {k} direction {j}: ours {ours:.6} fd {fd:.6} rel {rel:.2e}");
+            assert!(rel < 2e-2, "depth {depth} direction {j}: ours {ours} vs finite differences {fd}");
+        }
+    }
+}
+
+#[test]
+fn sanity_maps_are_the_methods_maps_on_each_randomized_network() {
+    let net = net();
+    let input = sample("chelsea.png");
+    let spec = registry::method("sanity").unwrap();
+    let s = spec.settings(&json!({ "methods": "gbp,gradcam", "depth": 2, "seed": 3 }), 1000).unwrap();
+    let mut run = Sanity::start(&ctx(&net), &input, &s).unwrap();
+    let mut steps = 0;
+    while !run.step(&ctx(&net), &s).unwrap().done {
+        steps += 1;
+    }
+    assert_eq!(run.columns(), ["trained", "classifier.1", "features.12"]);
+    assert_eq!(steps + 1, 2 + 3 * 2, "2 rebuilds + 3 columns × (1 + 1) passes");
+    let k = 285;
+    for depth in 0..=2 {
+        let rnd = sanity::randomized(&net, depth, 3).unwrap();
+        for (row, (id, make)) in
+            [("gbp", attribution::guided::make_gbp as attribution::MakeStepper), ("gradcam", gradcam::make)]
+                .into_iter()
+                .enumerate()
+        {
+            let settings = registry::method(id).unwrap().settings(&json!({}), 1000).unwrap();
+            let a = attribution::attribute(&rnd, &input.tensor, Some(k), make, &settings).unwrap();
+            assert_eq!(run.maps[depth][row], a.pixel_map(224, 224), "{id} at depth {depth}");
+        }
+    }
+    let corr = run.correlations();
+    assert_eq!(corr[0][0], (1.0, 1.0));
+    let report = run.report();
+    assert_eq!(report["methods"][1]["abs"][2].as_f64(), Some(corr[1][2].0));
+    let panels = run.panels();
+    let grid = panels.iter().find(|p| p.id == "grid").unwrap();
+    assert_eq!((grid.width, grid.height), (3 * 112 + 2 * 4, 2 * 112 + 4));
+    assert_eq!(panels.iter().filter(|p| p.plot.is_some()).count(), 2);
+}

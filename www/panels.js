@@ -6,10 +6,12 @@ import { engine, request, startRun } from './engine.js';
 import { input } from './input.js';
 import { classSetting, checkSetting, settingsJson, COMPARE } from './share.js';
 import { state, updateShareLink } from './state.js';
+import { renderPlot } from './plot.js';
 import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, percent, SIZE } from './ui.js';
 
 const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
+// Stats lines with this label keep the id the page always gave them.
 const RECHECK = 'Downloaded PNG re-classified';
 
 /** The output offered as "Download PNG" (`download: true` in the schema). */
@@ -29,8 +31,13 @@ export function isAuto(method) {
   return method.auto_run === true;
 }
 
+/** The CS231n experiments get a tab each; every other group shares one tab with a method chooser. */
 export function tabOf(method) {
-  return method.group === 'attribution' ? 'attribution' : method.id;
+  return method.group === 'cs231n' ? method.id : method.group;
+}
+
+function groupTitle(group) {
+  return group.charAt(0).toUpperCase() + group.slice(1).replace(/[_-]+/g, ' ');
 }
 
 function checkpoints(total) {
@@ -44,16 +51,16 @@ function slug(text) {
 
 const objectUrls = new Map();
 
-function setDownload(a, png, name) {
+function setDownload(a, bytes, name, type = 'image/png') {
   if (objectUrls.has(a)) URL.revokeObjectURL(objectUrls.get(a));
   objectUrls.delete(a);
-  if (!png) {
+  if (!bytes) {
     a.removeAttribute('href');
     a.classList.add('disabled');
     a.setAttribute('aria-disabled', 'true');
     return;
   }
-  const url = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
   objectUrls.set(a, url);
   a.href = url;
   if (name) a.download = name;
@@ -173,6 +180,11 @@ export class MethodPanel {
       this.downloadLink = el('a', { id: `${p}-download`, class: 'button disabled', download: `${this.download.id}.png`, 'aria-disabled': 'true', text: 'Download PNG' });
       buttons.append(this.downloadLink);
     }
+    this.plots = (m.outputs ?? []).filter((o) => o.kind === 'plot');
+    if (this.plots.length) {
+      this.csvLink = el('a', { id: `${p}-csv`, class: 'button disabled', download: `${m.id}.csv`, 'aria-disabled': 'true', text: 'Download CSV' });
+      buttons.append(this.csvLink);
+    }
     controls.append(buttons);
     node.append(controls);
 
@@ -230,8 +242,17 @@ export class MethodPanel {
       }
       node.append(row);
     }
+    if (this.plots.length) {
+      this.plotBoxes = new Map();
+      const row = el('div', { class: 'plots' });
+      for (const o of this.plots) {
+        const box = el('div', { class: 'plot-box', id: `${p}-${o.id}` });
+        this.plotBoxes.set(o.id, box);
+        row.append(el('figure', { 'data-kind': 'plot' }, box, el('figcaption', { text: o.title })));
+      }
+      node.append(row);
+    }
     this.hasStats = (m.outputs ?? []).some((o) => o.kind === 'stats');
-    this.recheck = this.download?.kind === 'image';
     // Report lines: every line for a `stats` output; otherwise the ones the result sentence does not say.
     this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
     node.append(this.stats);
@@ -341,8 +362,10 @@ export class MethodPanel {
       }
     }
     this.stats.replaceChildren();
-    if (this.recheck) this.addStat(RECHECK, '–');
-    this.stats.hidden = this.stats.children.length === 0;
+    this.stats.hidden = true;
+    if (this.plotBoxes) for (const box of this.plotBoxes.values()) box.replaceChildren();
+    if (this.csvLink) setDownload(this.csvLink, null);
+    if (this.result) this.result.hidden = true;
     if (this.downloadLink) setDownload(this.downloadLink, null);
     this.progress.value = 0;
     this.status.textContent = status ?? (this.method.needs_image !== false && !input.current ? 'Load an image first' : 'Not started');
@@ -438,51 +461,42 @@ export class MethodPanel {
       const canvas = this.canvases.get(panel.id);
       if (canvas && panel.rgba) drawRgba(canvas, panel.rgba, panel.width, panel.height);
       if (panel.title && this.captions.has(panel.id)) this.captions.get(panel.id).textContent = panel.title;
+      if (panel.plot && this.plotBoxes?.has(panel.id)) this.plotBoxes.get(panel.id).replaceChildren(renderPlot(panel.plot, { title: panel.title }));
+    }
+    if (this.csvLink && typeof m.report?.csv === 'string') {
+      setDownload(this.csvLink, new TextEncoder().encode(m.report.csv), `${this.method.id}.csv`, 'text/csv');
     }
     const lines = (m.report?.lines ?? []).filter(([label]) => this.hasStats || label !== 'Class');
     this.stats.replaceChildren();
     for (const [label, text] of lines) this.addStat(label, String(text ?? ''));
-    // The engine re-classifies the PNG itself (fooling's report says so); otherwise the page does, below.
-    const pageRecheck = this.recheck && !lines.some(([label]) => label === RECHECK);
-    if (pageRecheck) this.addStat(RECHECK, '…');
     this.stats.hidden = this.stats.children.length === 0;
     if (this.result) this.describeResult(m.report);
     this.status.textContent = m.text || `Done: ${me.step} / ${me.total}`;
     this.lastKey = me.key;
 
-    // The download: PNG bytes of the pixels on show; an image is classified again from those very bytes.
-    let recheck = null;
+    // The download: PNG bytes of the pixels on show (the engine re-classifies its own PNG: fooling's report).
     if (this.download) {
       const panel = m.panels.find((p) => p.id === this.download.id);
       const rgba = panel?.rgba ?? (this.download.kind === 'live' ? this.frame : null);
       if (rgba) {
         try {
           const reply = await request({
-            type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE, classify: pageRecheck,
+            type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE,
           });
           if (this.lastKey !== me.key) return; // a newer run started meanwhile
           setDownload(this.downloadLink, reply.bytes);
-          recheck = reply.top;
         } catch (e) {
           if (!e.fatal) showMessage('error', `${this.method.title}: the PNG could not be made: ${e.message}`);
         }
       }
     }
-    if (recheck && pageRecheck) {
-      const re = recheck[0];
-      const target = m.report?.target;
-      const verdict = target === undefined ? '' : ` — ${re.class === target ? 'still fools the network ✓' : 'no longer fools it ✗'}`;
-      $(`${this.prefix}-recheck`).textContent = `${classText(re.class, engine.labels)} (${percent(re.prob)})${verdict}`;
-    }
-    emit('run-done', { method: this.method.id, report: m.report, panels: m.panels, frame: this.frame, recheck });
+    emit('run-done', { method: this.method.id, report: m.report, panels: m.panels, frame: this.frame });
   }
 
   describeResult(report) {
     const c = report?.class;
-    if (c === undefined || c === null) {
-      this.result.textContent = '';
-      return;
-    }
+    this.result.hidden = c === undefined || c === null;
+    if (this.result.hidden) return;
     const chosen = this.values[this.classSetting.key];
     const top = input.current?.top ?? [];
     const predicted = top[0]?.class;
@@ -525,22 +539,25 @@ export function buildPanels(container, schema, { compare }) {
     return node;
   };
 
-  let attribution = null;
+  const groups = new Map(); // tab id -> {node, chooser}
   for (const m of methods) {
     const panel = new MethodPanel(m, {});
     panels.set(m.id, panel);
-    if (tabOf(m) === 'attribution') {
-      if (!attribution) {
-        const node = addTab('attribution', 'Attribution', 'Which pixels the class score depends on: the attribution methods');
-        const chooser = el('div', { class: 'method-list', role: 'group', 'aria-label': 'Attribution method' });
+    const tab = tabOf(m);
+    if (tab !== m.id) {
+      if (!groups.has(tab)) {
+        const title = groupTitle(tab);
+        const node = addTab(tab, title, `${title}: ${methods.filter((x) => tabOf(x) === tab).map((x) => x.title).join(', ')}`);
+        const chooser = el('div', { class: 'method-list', role: 'group', 'aria-label': `${title} method` });
         node.append(chooser);
-        attribution = { node, chooser };
+        groups.set(tab, { node, chooser });
       }
+      const group = groups.get(tab);
       const button = el('button', { type: 'button', id: `method-${m.id}`, 'data-method': m.id, 'aria-pressed': 'false', title: m.summary ?? '', text: m.title });
-      attribution.chooser.append(button);
+      group.chooser.append(button);
       panel.node.id = `panel-${m.id}`;
       panel.node.hidden = true;
-      attribution.node.append(panel.node);
+      group.node.append(panel.node);
       panel.chooserButton = button;
     } else {
       const node = addTab(m.id, m.title, m.summary);
@@ -575,28 +592,28 @@ export function buildPanels(container, schema, { compare }) {
     emit('panel', { id });
   }
 
-  // The attribution tab remembers which method it showed last.
-  let lastAttribution = methods.find((m) => tabOf(m) === 'attribution')?.id;
+  // A group's tab remembers which of its methods it showed last.
+  const lastOf = new Map();
+  for (const m of methods) if (tabOf(m) !== m.id && !lastOf.has(tabOf(m))) lastOf.set(tabOf(m), m.id);
+  const target = (tabId) => lastOf.get(tabId) ?? tabId;
   tabs.forEach((t, i) => {
-    const target = () => (t.id === 'attribution' ? lastAttribution : t.id);
-    t.button.addEventListener('click', () => show(target()));
+    t.button.addEventListener('click', () => show(target(t.id)));
     t.button.addEventListener('keydown', (e) => {
       const step = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
       if (!step) return;
       e.preventDefault();
-      const next = tabs[(i + step + tabs.length) % tabs.length];
-      show(next.id === 'attribution' ? lastAttribution : next.id, { focus: true });
+      show(target(tabs[(i + step + tabs.length) % tabs.length].id), { focus: true });
     });
   });
   for (const p of panels.values()) {
     p.chooserButton?.addEventListener('click', () => {
-      lastAttribution = p.method.id;
+      lastOf.set(tabOf(p.method), p.method.id);
       show(p.method.id);
     });
   }
   const rememberedShow = (id, opts) => {
     const m = methods.find((x) => x.id === id);
-    if (m && tabOf(m) === 'attribution') lastAttribution = id;
+    if (m && tabOf(m) !== m.id) lastOf.set(tabOf(m), id);
     show(id, opts);
   };
   return { panels, show: rememberedShow };

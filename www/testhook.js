@@ -19,7 +19,7 @@ window.__netlens = hook;
 
 const panelsById = (panels) => Object.fromEntries((panels ?? []).map((p) => [p.id, {
   hash: p.rgba ? fnv1a(p.rgba) : null, rawHash: p.raw ? fnv1a(p.raw) : null, rawShape: p.rawShape, raw: p.raw,
-  width: p.width, height: p.height, kind: p.kind,
+  width: p.width, height: p.height, kind: p.kind, plot: p.plot ?? null,
 }]));
 
 on('ready', (d) => {
@@ -60,9 +60,9 @@ on('run-progress', ({ method, step, total, frame }) => {
 on('run-error', ({ method, message }) => {
   if (hook.runs[method]) hook.runs[method].error = message;
 });
-on('run-done', ({ method, report, panels, frame, recheck }) => {
+on('run-done', ({ method, report, panels, frame }) => {
   const byId = panelsById(panels);
-  hook.runs[method] = { ...hook.runs[method], done: true, report, panels: byId, frameHash: frame ? fnv1a(frame) : null, recheck };
+  hook.runs[method] = { ...hook.runs[method], done: true, report, panels: byId, frameHash: frame ? fnv1a(frame) : null };
   if (method === 'saliency') {
     const map = (panels ?? []).find((p) => p.raw);
     hook.saliencyMap = map?.raw ?? null;
@@ -71,7 +71,7 @@ on('run-done', ({ method, report, panels, frame, recheck }) => {
   } else if (method === 'fooling') {
     const fooled = (panels ?? []).find((p) => p.id === 'fooled');
     // The engine's report nests the fooling numbers ({report, recheck, lines}).
-    hook.recheck = report?.recheck ?? recheck;
+    hook.recheck = report?.recheck ?? null;
     hook.hashes.fooled = fooled?.rgba ? fnv1a(fooled.rgba) : null;
     hook.fooling = report?.report ?? report;
   } else if (method === 'classviz') {

@@ -21,6 +21,8 @@ export function el(tag, props = {}, ...children) {
 export function drawRgba(canvas, rgba, width = SIZE, height = SIZE) {
   if (canvas.width !== width) canvas.width = width;
   if (canvas.height !== height) canvas.height = height;
+  // Not square (a grid of maps): keep its shape within the figure's width.
+  canvas.classList.toggle('wide', width !== height);
   const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length);
   canvas.getContext('2d').putImageData(new ImageData(data, width, height), 0, 0);
 }

@@ -106,20 +106,10 @@ function loadImage(msg) {
   post({ type: 'image', reqId: msg.reqId, rgba, top: top5(probs), source: msg.source }, [rgba.buffer]);
 }
 
-// PNG bytes of the very pixels the page shows, and their classification after decoding them again: a
-// downloaded fooling image is judged as the file the user gets.
+// PNG bytes of the very pixels the page shows, for its downloads.
 function png(msg) {
   const bytes = encodePng(msg.rgba, msg.width, msg.height);
-  let top = null;
-  if (msg.classify) {
-    const reloaded = Image.decode(bytes);
-    try {
-      top = top5(lens.classify(reloaded));
-    } finally {
-      reloaded.free();
-    }
-  }
-  post({ type: 'png', reqId: msg.reqId, bytes, top }, [bytes.buffer]);
+  post({ type: 'png', reqId: msg.reqId, bytes }, [bytes.buffer]);
 }
 
 // Runs in progress, by runId. Each advances one step per event-loop turn, so several can interleave and
@@ -132,7 +122,7 @@ function panelsOf(handle) {
   for (const p of handle.panels()) {
     const panel = {
       id: p.id, kind: p.kind, title: p.title, width: p.width, height: p.height, rgba: p.rgba,
-      raw: p.raw ?? null, rawShape: p.rawShape ? Array.from(p.rawShape) : null,
+      raw: p.raw ?? null, rawShape: p.rawShape ? Array.from(p.rawShape) : null, plot: p.plot ?? null,
     };
     panels.push(panel);
     if (panel.rgba?.buffer) transfer.push(panel.rgba.buffer);

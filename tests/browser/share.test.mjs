@@ -75,7 +75,7 @@ test('each bad value falls back to its default and is named', () => {
     ['fool.lr', 'NaN'], ['fool.lr', 'Infinity'], ['fool.lr', '-1'], ['fool.lr', '0'], ['fool.lr', '1e99'],
     ['fool.iters', '0'], ['fool.iters', '1.5'], ['fool.iters', '99999999999'], ['fool.target', '1000'],
     ['fool.target', '-3'], ['viz.class', '0x10'], ['viz.seed', '-1'], ['viz.seed', '1e3'], ['viz.update', 'fast'],
-    ['viz.jitter', '224'], ['viz.sigma', '0'], ['viz.l2', '-0.1'], ['panel', 'admin'], ['sal.class', ''],
+    ['viz.jitter', '224'], ['viz.sigma', '-1'], ['viz.l2', '-0.1'], ['panel', 'admin'], ['sal.class', ''],
   ];
   for (const [key, value] of cases) {
     const { state, problems } = parseShareHash(`#${key}=${encodeURIComponent(value)}`, opts);

@@ -419,8 +419,20 @@ impl Run for Faithfulness {
                 "deletion": c.deletion, "insertion": c.insertion,
             }));
         }
+        // The curves as CSV (the page's "Download CSV"): one row per point.
+        let mut csv = String::from("fraction");
+        for c in &self.curves {
+            csv += &format!(",{} deletion,{} insertion", c.id, c.id);
+        }
+        for i in 0..=self.steps {
+            csv += &format!("\n{}", i as f64 / self.steps as f64);
+            for c in &self.curves {
+                csv += &format!(",{},{}", c.deletion[i], c.insertion[i]);
+            }
+        }
+        csv.push('\n');
         json!({
-            "class": self.class, "steps": self.steps, "p_image": self.p_image, "p_baseline": self.p_base,
+            "class": self.class, "steps": self.steps, "p_image": self.p_image, "p_baseline": self.p_base, "csv": csv,
             "settings": self.settings, "methods": methods, "passes": self.units_total, "lines": lines,
         })
     }

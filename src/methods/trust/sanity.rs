@@ -395,8 +395,20 @@ impl Run for Sanity {
                 "signed": rows.iter().map(|r| num(r.1)).collect::<Vec<_>>(),
             }));
         }
+        // Rank correlations as CSV (the page's "Download CSV"): one row per depth.
+        let mut csv = String::from("depth,module");
+        for m in &self.specs {
+            csv += &format!(",{} abs,{} signed", m.id, m.id);
+        }
+        for (d, name) in self.columns.iter().enumerate() {
+            csv += &format!("\n{d},{name}");
+            for rows in &corr {
+                csv += &format!(",{},{}", rows[d].0, rows[d].1);
+            }
+        }
+        csv.push('\n');
         json!({
-            "class": self.class, "columns": self.columns, "seed": self.seed, "settings": self.settings,
+            "csv": csv, "class": self.class, "columns": self.columns, "seed": self.seed, "settings": self.settings,
             "methods": methods, "passes": self.units_total, "lines": lines,
         })
     }

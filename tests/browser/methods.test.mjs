@@ -137,6 +137,37 @@ test('each attribution method: a share link reproduces its map in a fresh browse
   }
 });
 
+test('each adversarial method: a share link reproduces its result in a fresh browser', TIMEOUT, async () => {
+  const attacks = schema.methods.filter((m) => m.group === 'adversarial');
+  assert.ok(attacks.length > 0, 'the schema has adversarial methods');
+  const fingerprint = (run, m) => {
+    const download = m.outputs.find((o) => o.download);
+    if (download) return run.panels[download.id]?.hash;
+    return JSON.stringify(run.report.lines); // a plot: its numbers
+  };
+  const fresh = await startBrowser();
+  try {
+    for (const m of attacks) {
+      const target = m.settings.find((s) => s.type === 'class');
+      const hash = `#v=1&img=sample:chelsea&panel=${m.id}${target ? `&${m.link_prefix}.${target.link}=76` : ''}`;
+      const { page, problems } = await openPage(browser.context, server.url + hash);
+      await waitReady(page);
+      const first = fingerprint(await waitRun(page, m.id), m);
+      assert.ok(first, `${m.id}: a result to compare`);
+      const link = await page.evaluate(() => window.__netlens.shareUrl);
+      assertClean(problems);
+      await page.close();
+      const { page: other, problems: otherProblems } = await openPage(fresh.context, link);
+      await waitReady(other);
+      assert.equal(fingerprint(await waitRun(other, m.id), m), first, `${m.id}: the same result after reopening ${link}`);
+      assertClean(otherProblems);
+      await other.close();
+    }
+  } finally {
+    await fresh.close();
+  }
+});
+
 test('Gradient × Input in the page equals the native CLI\'s --npy', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, `${server.url}#v=1&img=sample:chelsea&panel=ixg&ixg.class=285`);
   await waitReady(page);

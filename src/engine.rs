@@ -127,10 +127,17 @@ impl Engine {
     }
 
     fn from_proto(proto: tract_onnx::pb::ModelProto) -> Result<Engine> {
-        // Unsupported ops are reported before tract gets a chance to fail on them less clearly.
-        check_ops(&proto)?;
-        let analysed = forward::analyse(&proto)?;
-        let graph = graph::build(&proto, &analysed.shapes())?;
+        // tract's analysis tells which nodes compute constants (shape computations): those need no VJP, so
+        // unsupported ops are reported by `graph::build` after it. Where tract fails, an op we do not support
+        // is the clearer message.
+        let analysed = match forward::analyse(&proto) {
+            Ok(a) => a,
+            Err(e) => {
+                check_ops(&proto)?;
+                return Err(e);
+            }
+        };
+        let graph = graph::build(&proto, &analysed.shapes(), &|name| analysed.constant(name))?;
         if graph.shape(graph.input) != analysed.input_shape.as_slice() {
             return Err(Error::Model("input shape disagrees with tract's analysis".into()));
         }
@@ -337,7 +344,7 @@ fn output_tensor(results: &[TValue]) -> Result<Tensor> {
     Ok(Tensor::new(out.shape.to_vec(), out.data.to_vec()))
 }
 
-/// Every op must be one we can differentiate (`vjp::OPS`) or a constant.
+/// Every op must be one we can differentiate (`vjp::OPS`) or a constant (checked where tract's analysis fails).
 fn check_ops(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
     let graph = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
     for (ix, node) in graph.node.iter().enumerate() {

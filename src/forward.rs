@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::error::{Error, Result};
 use crate::graph;
@@ -50,6 +51,14 @@ impl Analysed {
             }
         }
         shapes
+    }
+
+    /// The value tract's analysis computed for `name` without the input (a Constant node, a shape computation,
+    /// an op on weights only), as float32, or None when it depends on the input (or is not a number).
+    pub fn constant(&self, name: &str) -> Option<Tensor> {
+        let fact = self.model.outlet_fact(*self.outlets.get(name)?).ok()?;
+        let value = fact.value.concretize()?;
+        graph::to_tensor(&value).ok()
     }
 }
 

@@ -153,7 +153,7 @@ fn tract_err(node: &NodeProto, e: impl std::fmt::Display) -> Error {
     Error::Model(format!("node '{}' ({}): {e}", node.name, node.op_type))
 }
 
-fn to_tensor(t: &tract_onnx::prelude::Tensor) -> Result<Tensor> {
+pub(crate) fn to_tensor(t: &tract_onnx::prelude::Tensor) -> Result<Tensor> {
     let t = t.cast_to::<f32>().map_err(|e| Error::Model(e.to_string()))?;
     let view = t.try_as_plain_ram().map_err(|e| Error::Model(e.to_string()))?;
     let data = view.as_slice::<f32>().map_err(|e| Error::Model(e.to_string()))?.to_vec();
@@ -234,6 +234,9 @@ pub struct ParseCtx<'a> {
     builder: &'a Builder<'a>,
     inputs: &'a [ValueId],
     output: ValueId,
+    /// Which of the node's outputs this is (0 unless the op is declared `each_output`).
+    output_index: usize,
+    outputs: &'a [ValueId],
 }
 
 impl<'a> ParseCtx<'a> {
@@ -245,6 +248,14 @@ impl<'a> ParseCtx<'a> {
     }
     pub fn output_shape(&self) -> &'a [usize] {
         &self.builder.values[self.output].shape
+    }
+    /// Which output of the node is being parsed (ops declared `each_output`, such as Split).
+    pub fn output_index(&self) -> usize {
+        self.output_index
+    }
+    /// The shape of the node's output `k` (ops declared `each_output`).
+    pub fn output_shape_of(&self, k: usize) -> &'a [usize] {
+        &self.builder.values[self.outputs[k]].shape
     }
     pub fn num_inputs(&self) -> usize {
         self.inputs.len()
@@ -308,8 +319,14 @@ impl<'a> ParseCtx<'a> {
     }
 }
 
-/// Builds our op list from the decoded proto, with every value's shape as tract analysed it.
-pub fn build(proto: &pb::ModelProto, shapes: &HashMap<String, Vec<usize>>) -> Result<Graph> {
+/// Builds our op list from the decoded proto, with every value's shape as tract analysed it. `konst` gives the
+/// values tract's analysis computed without the input (Constant nodes, shape computations such as Shape → Gather →
+/// Unsqueeze → Concat, weights transformed by ops): such nodes become constants of our graph, whatever their op.
+pub fn build(
+    proto: &pb::ModelProto,
+    shapes: &HashMap<String, Vec<usize>>,
+    konst: &dyn Fn(&str) -> Option<Tensor>,
+) -> Result<Graph> {
     let g = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
     let mut b = Builder { opset: opset(proto), ids: HashMap::new(), values: vec![], consts: vec![], shapes };
 
@@ -322,8 +339,32 @@ pub fn build(proto: &pb::ModelProto, shapes: &HashMap<String, Vec<usize>>) -> Re
     }
     let input = b.value(&feed_input(g)?.name)?;
 
+    // Nodes tract folded to constants, by index, with their outputs' values.
+    let mut folded: Vec<Option<Vec<(String, Tensor)>>> = Vec::with_capacity(g.node.len());
+    for (ix, node) in g.node.iter().enumerate() {
+        let outputs: Vec<&String> = node.output.iter().filter(|o| !o.is_empty()).collect();
+        let values = (!outputs.is_empty())
+            .then(|| outputs.iter().map(|&o| konst(o).map(|t| (o.clone(), t))).collect::<Option<Vec<_>>>())
+            .flatten();
+        // Anything else must be an op with a VJP: reported before any node is parsed.
+        if values.is_none() && node.op_type != "Constant" && known(node).is_none() {
+            let name = if node.name.is_empty() { format!("{}#{ix}", node.op_type) } else { node.name.clone() };
+            return Err(Error::UnsupportedOp { op: node.op_type.clone(), node: name });
+        }
+        folded.push(values);
+    }
+
     let mut nodes = vec![];
     for (ix, node) in g.node.iter().enumerate() {
+        if let Some(values) = folded[ix].take() {
+            for (name, t) in values {
+                let id = b.values.len();
+                b.values.push(Value { name: name.clone(), shape: t.shape.clone() });
+                b.consts.push(Some(t));
+                b.ids.insert(name, id);
+            }
+            continue;
+        }
         let name = if node.name.is_empty() { format!("{}#{ix}", node.op_type) } else { node.name.clone() };
         let mut node = node.clone();
         node.name = name;
@@ -351,11 +392,29 @@ pub fn build(proto: &pb::ModelProto, shapes: &HashMap<String, Vec<usize>>) -> Re
             })?;
             inputs.push(id);
         }
-        let output = b.value(&out_name)?;
-        let decl = vjp::decl(&node.op_type)
-            .ok_or_else(|| Error::UnsupportedOp { op: node.op_type.clone(), node: node.name.clone() })?;
-        let op = (decl.parse)(&ParseCtx { node: &node, builder: &b, inputs: &inputs, output })?;
-        nodes.push(Node { name: node.name.clone(), op_type: node.op_type.clone(), op, inputs, output });
+        let decl =
+            known(&node).ok_or_else(|| Error::UnsupportedOp { op: node.op_type.clone(), node: node.name.clone() })?;
+        let out_names: Vec<String> = if decl.each_output {
+            if node.output.iter().any(|o| o.is_empty()) {
+                return Err(tract_err(&node, "every output must be named"));
+            }
+            node.output.clone()
+        } else {
+            vec![out_name]
+        };
+        let out_ids = out_names.iter().map(|o| b.value(o)).collect::<Result<Vec<_>>>()?;
+        for (k, &output) in out_ids.iter().enumerate() {
+            let ctx =
+                ParseCtx { node: &node, builder: &b, inputs: &inputs, output, output_index: k, outputs: &out_ids };
+            let op = (decl.parse)(&ctx)?;
+            nodes.push(Node {
+                name: node.name.clone(),
+                op_type: node.op_type.clone(),
+                op,
+                inputs: inputs.clone(),
+                output,
+            });
+        }
     }
     let out_name = &g.output.first().ok_or_else(|| Error::Model("the graph has no output".into()))?.name;
     let output = *b.ids.get(out_name).ok_or_else(|| Error::Model(format!("output '{out_name}' is never produced")))?;
@@ -368,6 +427,12 @@ pub fn build(proto: &pb::ModelProto, shapes: &HashMap<String, Vec<usize>>) -> Re
         }
     }
     Ok(Graph { values: b.values, consts: b.consts, nodes, input, output, depends_on_input })
+}
+
+/// The declaration of a node's op, if it is a standard ONNX op the reverse pass supports.
+fn known(node: &NodeProto) -> Option<&'static vjp::OpDecl> {
+    let standard = node.domain.is_empty() || node.domain == "ai.onnx";
+    vjp::decl(&node.op_type).filter(|_| standard)
 }
 
 impl Graph {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::Tensor;
 
-pub const CONV: OpDecl = OpDecl { names: &["Conv"], parse: parse_conv };
+pub const CONV: OpDecl = OpDecl { names: &["Conv"], parse: parse_conv, each_output: false };
 
 /// Weights [O, C/group, kh, kw] are input 1 (a constant); bias input 2 adds nothing to the input gradient.
 #[derive(Debug)]

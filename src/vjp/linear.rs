@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::Tensor;
 
-pub const GEMM: OpDecl = OpDecl { names: &["Gemm"], parse: parse_gemm };
-pub const MATMUL: OpDecl = OpDecl { names: &["MatMul"], parse: parse_matmul };
+pub const GEMM: OpDecl = OpDecl { names: &["Gemm"], parse: parse_gemm, each_output: false };
+pub const MATMUL: OpDecl = OpDecl { names: &["MatMul"], parse: parse_matmul, each_output: false };
 
 #[derive(Debug)]
 struct Gemm {

@@ -5,11 +5,17 @@
 //! which forward values its VJP reads, and the VJP itself ([`OpDecl`] + [`OpVjp`]). [`OPS`] lists them;
 //! an op that is not there is "unsupported" at load time.
 
+mod activation;
+mod binary;
 mod conv;
 mod gemm;
+mod layout;
 mod linear;
+mod lrn;
+mod pad;
 mod pointwise;
 mod pool;
+mod reduce;
 mod reshape;
 
 use std::fmt::Debug;
@@ -45,6 +51,9 @@ pub trait OpVjp: Debug + Send + Sync {
 pub struct OpDecl {
     pub names: &'static [&'static str],
     pub parse: fn(&ParseCtx) -> Result<Arc<dyn OpVjp>>,
+    /// The op has several outputs (Split), each its own node in our graph: `parse` is called once per output
+    /// ([`ParseCtx::output_index`]). Otherwise only the first output exists for the reverse pass.
+    pub each_output: bool,
 }
 
 /// Every op the reverse pass can differentiate.
@@ -62,6 +71,28 @@ pub static OPS: &[OpDecl] = &[
     linear::MATMUL,
     reshape::CONCAT,
     reshape::RESHAPE,
+    reshape::TRANSPOSE,
+    reshape::SLICE,
+    reshape::SPLIT,
+    reshape::GATHER,
+    reshape::EXPAND,
+    pad::PAD,
+    activation::SIGMOID,
+    activation::TANH,
+    activation::LEAKY_RELU,
+    activation::PRELU,
+    activation::ELU,
+    activation::SELU,
+    activation::HARD_SIGMOID,
+    activation::HARD_SWISH,
+    activation::NEG,
+    activation::SQRT,
+    binary::SUB,
+    binary::MUL,
+    binary::DIV,
+    binary::POW,
+    reduce::REDUCE,
+    lrn::LRN,
 ];
 
 /// The declaration for an ONNX op type, if the reverse pass supports it.

@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
+use super::layout::{broadcast_strides, walk};
 use super::{Needs, OpDecl, OpVjp, ReluRule, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::{Tensor, View};
 
-pub const RELU: OpDecl = OpDecl { names: &["Relu"], parse: |_| Ok(Arc::new(Relu)) };
-pub const CLIP: OpDecl = OpDecl { names: &["Clip"], parse: parse_clip };
-pub const BATCH_NORM: OpDecl = OpDecl { names: &["BatchNormalization"], parse: parse_batch_norm };
-pub const ADD: OpDecl = OpDecl { names: &["Add"], parse: |_| Ok(Arc::new(Add)) };
-pub const SOFTMAX: OpDecl = OpDecl { names: &["Softmax", "LogSoftmax"], parse: parse_softmax };
+pub const RELU: OpDecl = OpDecl { names: &["Relu"], parse: |_| Ok(Arc::new(Relu)), each_output: false };
+pub const CLIP: OpDecl = OpDecl { names: &["Clip"], parse: parse_clip, each_output: false };
+pub const BATCH_NORM: OpDecl = OpDecl { names: &["BatchNormalization"], parse: parse_batch_norm, each_output: false };
+pub const ADD: OpDecl = OpDecl { names: &["Add"], parse: |_| Ok(Arc::new(Add)), each_output: false };
+pub const SOFTMAX: OpDecl = OpDecl { names: &["Softmax", "LogSoftmax"], parse: parse_softmax, each_output: false };
 
 #[derive(Debug)]
 struct Relu;
@@ -147,30 +148,10 @@ pub fn unbroadcast(grad: &Tensor, shape: &[usize]) -> Tensor {
     if grad.shape == shape {
         return grad.clone();
     }
-    let rank = grad.shape.len();
-    // Right-align the operand's shape against the output's, numpy style.
-    let mut padded = vec![1; rank - shape.len()];
-    padded.extend_from_slice(shape);
-    let mut out = vec![0.0f32; shape.iter().product()];
-    let mut out_strides = vec![0usize; rank];
-    let mut stride = 1;
-    for a in (0..rank).rev() {
-        out_strides[a] = if padded[a] == 1 { 0 } else { stride };
-        stride *= padded[a];
-    }
-    let mut index = vec![0usize; rank];
-    for &g in &grad.data {
-        let pos: usize = index.iter().zip(&out_strides).map(|(i, s)| i * s).sum();
-        out[pos] += g;
-        for a in (0..rank).rev() {
-            index[a] += 1;
-            if index[a] < grad.shape[a] {
-                break;
-            }
-            index[a] = 0;
-        }
-    }
-    Tensor::new(shape.to_vec(), out)
+    let mut out = Tensor::zeros(shape);
+    let mut values = grad.data.iter();
+    walk(&grad.shape, &broadcast_strides(shape, &grad.shape), |o| out.data[o] += values.next().expect("same size"));
+    out
 }
 
 fn add(step: &Step, grad: &Tensor) -> Vec<Option<Tensor>> {

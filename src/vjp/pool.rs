@@ -7,14 +7,15 @@ use crate::error::Result;
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::{Tensor, View};
 
-pub const MAX_POOL: OpDecl = OpDecl { names: &["MaxPool"], parse: parse_max_pool };
-pub const AVERAGE_POOL: OpDecl = OpDecl { names: &["AveragePool"], parse: parse_average_pool };
+pub const MAX_POOL: OpDecl = OpDecl { names: &["MaxPool"], parse: parse_max_pool, each_output: false };
+pub const AVERAGE_POOL: OpDecl = OpDecl { names: &["AveragePool"], parse: parse_average_pool, each_output: false };
 pub const GLOBAL_AVERAGE_POOL: OpDecl = OpDecl {
     names: &["GlobalAveragePool"],
     parse: |ctx| {
         ctx.rank4()?;
         Ok(Arc::new(GlobalAveragePool))
     },
+    each_output: false,
 };
 
 fn pool_window(ctx: &ParseCtx) -> Result<Window> {

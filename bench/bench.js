@@ -10,6 +10,8 @@ const RUNS = Math.max(1, Number(params.get('runs') ?? 10));
 const WARMUP = 3;
 const REF_CLASS = 285; // Egyptian cat: the class of grad_chelsea_285.npy
 const FOOL_TARGET = 76; // tarantula, as in the native bench
+// One or two passes: timed RUNS times; the rest (smoothgrad, ig, occlusion: 25–170 passes) RUNS / 2 times.
+const CHEAP_METHODS = new Set(['saliency', 'ixg', 'gbp', 'deconv', 'gradcam', 'ggc']);
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
@@ -43,6 +45,27 @@ async function chelseaTensor() {
 const MODEL_URL = '/assets/models/squeezenet1_1.onnx';
 
 // ---------------- netlens ----------------
+
+// One run as the page's worker does it (www/worker.js runMethod): start, step until done (the live frame out when
+// a step has one), report, panels. `image` is consumed by `start`.
+function runToEnd(lens, id, image, json) {
+  const run = lens.start(id, image, json);
+  try {
+    let steps = 0;
+    for (;;) {
+      const p = JSON.parse(run.step(lens, json));
+      steps++;
+      if (p.frame) run.frame();
+      if (p.done) break;
+    }
+    const report = JSON.parse(run.report());
+    const panels = run.panels();
+    if (!panels.length) throw new Error(`${id}: no panels after the last step`);
+    return { steps, report };
+  } finally {
+    run.free();
+  }
+}
 
 async function netlensModule() {
   const probe = await fetch('/pkg/netlens_bg.wasm', { method: 'HEAD' });
@@ -104,39 +127,64 @@ async function suiteNetlens() {
     r.forwardOnly = await measure(() => lens.benchForward(image), { warmup: WARMUP, runs: RUNS });
   }
 
-  // What the page's worker does for a saliency request: compute, then copy the map and both pictures out.
-  r.saliency = await measure(() => {
-    const s = lens.saliency(image, REF_CLASS);
-    s.map();
-    s.heatmap();
-    s.overlay();
-    s.free();
-  }, { warmup: WARMUP, runs: RUNS });
+  // Every method now starts the same way, `lens.start(id, image, settingsJson)`, and `start` consumes the wasm
+  // Image; like the page's worker, each run gets a fresh `Image.decode` of the same file, made untimed in
+  // `prepare` (its cost is the row below).
+  const decode = () => mod.Image.decode(png);
+  r.imageDecode = await measure(() => decode().free(), { warmup: WARMUP, runs: RUNS });
+
+  // What the page's worker does for a saliency request: start, step, report, panels (map, heatmap, overlay out).
+  const salJson = JSON.stringify({ class: REF_CLASS });
+  r.saliency = await measure((img) => runToEnd(lens, 'saliency', img, salJson), { warmup: WARMUP, runs: RUNS, prepare: decode });
 
   // A fresh run each time, so its first step is a full ascent step (as in the native bench).
   const foolJson = JSON.stringify({ target: FOOL_TARGET });
-  r.foolingIteration = await measure((run) => run.step(lens), {
-    warmup: WARMUP, runs: RUNS, prepare: () => lens.startFooling(image, foolJson), cleanup: (run) => run.free(),
+  r.foolingIteration = await measure((run) => run.step(lens, foolJson), {
+    warmup: WARMUP, runs: RUNS, prepare: () => lens.start('fooling', decode(), foolJson), cleanup: (run) => run.free(),
   });
 
-  // One class-visualization iteration as the page's worker runs it: step, frame out, probabilities out.
+  // One class-visualization iteration as the page's worker runs it: step (its JSON carries the top-5), frame out.
   const vizJson = JSON.stringify({ class: FOOL_TARGET, iters: 100, seed: 1 });
-  const warmViz = lens.startClassViz(vizJson);
+  const warmViz = lens.start('classviz', undefined, vizJson);
   for (let i = 0; i < WARMUP; i++) warmViz.step(lens, vizJson);
   warmViz.free();
-  const viz = lens.startClassViz(vizJson);
+  const viz = lens.start('classviz', undefined, vizJson);
   const steps = [];
+  let vizDone = false;
   const vizStart = performance.now();
   for (let i = 0; i < 100; i++) {
     const t = performance.now();
-    viz.step(lens, vizJson);
-    viz.rgba();
-    viz.probs();
+    const p = JSON.parse(viz.step(lens, vizJson));
+    if (p.frame) viz.frame();
     steps.push(performance.now() - t);
+    vizDone = p.done;
   }
   r.classVizRun100Loop = summarize([performance.now() - vizStart]);
+  r.checks.classVizDoneAt100 = vizDone;
   viz.free();
   r.classVizIteration = summarize(steps);
+
+  // Issue 7: every attribution method (and saliency) at its defaults on chelsea, class 285, through the worker's
+  // loop; bench/report.mjs compares each with its passes × the forward+backward (occlusion: forward) time above.
+  const schema = JSON.parse(mod.schema());
+  r.methods = {};
+  for (const m of schema.methods.filter((m) => m.id === 'saliency' || m.group === 'attribution')) {
+    const json = JSON.stringify({ class: REF_CLASS });
+    const heavy = !CHEAP_METHODS.has(m.id);
+    // The unit this method is compared with, timed again just before it: the machine is shared, and its load
+    // drifts over a suite of several minutes.
+    const near = m.id === 'occlusion'
+      ? await measure(() => lens.benchForward(image), { warmup: 1, runs: 5 })
+      : await measure(() => lens.benchForwardBackward(image, REF_CLASS), { warmup: 1, runs: 5 });
+    let last = null;
+    const time = await measure((img) => { last = runToEnd(lens, m.id, img, json); }, {
+      warmup: 1, runs: heavy ? Math.max(1, Math.ceil(RUNS / 2)) : RUNS, prepare: decode,
+    });
+    r.methods[m.id] = {
+      ...time, cost: m.cost, steps: last.steps, passes: last.report.passes ?? null, class: last.report.class ?? null,
+      unitJustBefore: near,
+    };
+  }
 
   r.available.backwardTimed = typeof lens.backwardTimed === 'function';
   if (r.available.backwardTimed) r.backwardByOp = await backwardByOp(lens, image);

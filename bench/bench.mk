@@ -1,11 +1,13 @@
 # `make bench` (issue 4): native and browser benchmarks, peers in the same run, one table.
 # Included from the top-level Makefile (`include bench/bench.mk`, and `bench: bench-all`); it relies on that
 # Makefile's `wasm`, `assets` and `toolchain` targets. Results go to bench/out/ (git-ignored), the table to
-# stdout and bench/out/report.txt. BENCH_RUNS / BENCH_VIZ_RUNS set the timed runs (default 10 each).
+# stdout and bench/out/report.txt. BENCH_RUNS / BENCH_VIZ_RUNS set the timed runs (default 10 each),
+# BENCH_COMPARE_RUNS the page compare view's (default 5).
 
 BENCH_OUT := bench/out
 BENCH_RUNS ?= 10
 BENCH_VIZ_RUNS ?= 10
+BENCH_COMPARE_RUNS ?= 5
 BENCH_VENV := bench/.venv
 # The Makefile that includes this one, for the recursive calls that keep going when one part fails.
 BENCH_TOP := $(firstword $(MAKEFILE_LIST))
@@ -41,7 +43,7 @@ bench-native:
 
 bench-browser:
 	@rm -f $(BENCH_OUT)/browser.json
-	node bench/run-browser.mjs --runs $(BENCH_RUNS) --viz-runs $(BENCH_VIZ_RUNS) --out $(BENCH_OUT)/browser.json
+	node bench/run-browser.mjs --runs $(BENCH_RUNS) --viz-runs $(BENCH_VIZ_RUNS) --compare-runs $(BENCH_COMPARE_RUNS) --out $(BENCH_OUT)/browser.json
 
 bench-report:
 	@node bench/report.mjs $(BENCH_OUT) | tee $(BENCH_OUT)/report.txt

@@ -81,7 +81,16 @@ function parseNative(text) {
   const ops = [];
   let inOps = false;
   const runsCount = Number(/(\d+) runs after/.exec(text)?.[1] ?? NaN) || '';
+  const methods = {};
   for (const line of text.split('\n')) {
+    const mm = /^method (\S+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+) (fwd\+bwd|fwd)\s+([\d.]+)\s+([\d.]+)x(?:\s+([\d.]+)\s+([\d.]+)x)?\s*$/.exec(line);
+    if (mm) {
+      methods[mm[1]] = {
+        median: Number(mm[2]), min: Number(mm[3]), runs: Number(mm[4]), passes: Number(mm[5]), kind: mm[6],
+        unitAfter: mm[9] != null ? Number(mm[9]) : null,
+      };
+      continue;
+    }
     if (/backward time per op type/.test(line)) {
       inOps = true;
       continue;
@@ -104,9 +113,21 @@ function parseNative(text) {
     forwardBackward: find(/^forward \+ backward/),
     fooling: find(/fooling iteration/),
     classviz: find(/class-visualization iteration/),
+    methods,
     ops,
   };
 }
+
+// ---------- passes per method (issue 7) ----------
+
+// Forward+backward passes of each method at its defaults; occlusion is compared with forward passes (1 + 169
+// windows). Grad-CAM's backward stops at features.12 but counts as one. The runs' own `report.passes` are printed
+// below the table as a check.
+const PASSES = {
+  saliency: [1, 'fwd+bwd'], ixg: [1, 'fwd+bwd'], gbp: [1, 'fwd+bwd'], deconv: [1, 'fwd+bwd'], gradcam: [1, 'fwd+bwd'],
+  ggc: [2, 'fwd+bwd'], smoothgrad: [25, 'fwd+bwd'], ig: [32, 'fwd+bwd'], occlusion: [170, 'fwd'],
+};
+const scaled = (t, n) => (stat(t) ? { median: n * t.median, min: n * t.min, runs: t.runs } : t ?? missing('not measured'));
 
 // ---------- table ----------
 
@@ -180,7 +201,7 @@ function main() {
   console.log(`browser: ${browser?.browser ?? 'not run'} (headless, playwright-core; one page per suite, wasm SIMD); `
     + `load average before/after the browser run ${load(browser?.loadBefore)} / ${load(browser?.loadAfter)}`);
   for (const l of buildFlags()) console.log(`build: ${l}`);
-  console.log(`runs: browser median/min of ${browser?.runs ?? '?'} after 3 warm-up (class-viz iteration: 100 steps of one run); `
+  console.log(`runs: browser median/min of ${browser?.runs ?? '?'} after 3 warm-up (class-viz iteration: 100 steps of one run; methods at defaults: 1 warm-up, n as shown; page compare view: n runs after the tab's first run); `
     + `native ${native?.runs ?? 'not run'}; times are wall clock on a shared 2-core machine`);
   console.log('');
 
@@ -203,6 +224,18 @@ function main() {
   row('one class-viz iteration (+frame, probs)', nlOr(nl?.classVizIteration));
   row('class viz 100 it., bench loop (n=1)', nlOr(nl?.classVizRun100Loop));
   row('class viz 100 it., page button → done', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 10 s (5 s)');
+  row('image decode (a fresh Image per run)', nlOr(nl?.imageDecode));
+  const fbBrowser = nl?.forwardBackward;
+  const fwdBrowser = nl?.forwardOnly ?? nl?.forward;
+  for (const [id, [n, kind]] of Object.entries(PASSES)) {
+    const m = nl?.methods?.[id];
+    const unit = kind === 'fwd' ? fwdBrowser : fbBrowser;
+    row(`${id} at defaults (start+steps+panels)`, nlOr(m, 'not in this build'), [`${n} × ${kind}`, scaled(unit, n)], '≤ 1.2×');
+  }
+  const pageMissing = missing(browser?.page?.error ? 'page failed' : 'not run');
+  const cmp = browser?.page?.compare;
+  row(`compare view (${cmp?.methods?.length ?? '?'} methods), page button → all maps`, cmp ?? pageMissing, null, '≤ 15 s');
+  row('compare view, page\'s own start → last map', cmp?.pageStartToLastMap ?? pageMissing);
   const bo = nl?.backwardByOp;
   if (bo) {
     row('backward (per-op callbacks)', { median: bo.backwardMs, min: bo.backwardMs, runs: bo.runs });
@@ -230,6 +263,10 @@ function main() {
   }
   row('one fooling iteration', n(native?.fooling));
   row('one class-viz iteration', n(native?.classviz), null, '≤ ~40 ms (PyTorch CPU)');
+  for (const [id, [count, kind]] of Object.entries(PASSES)) {
+    const unit = kind === 'fwd' ? native?.forward : native?.forwardBackward;
+    row(`${id} at defaults (run_to_end+panels)`, n(native?.methods?.[id]), [`${count} × ${kind}`, native ? scaled(unit, count) : nativeMissing], '≤ 1.2×');
+  }
   for (const o of native?.ops ?? []) row(`  backward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: native.runs.split(' ')[0] });
 
   section('peers on their own (browser)');
@@ -265,6 +302,26 @@ function main() {
   for (const [t, r] of Object.entries(peersNative?.results ?? {})) {
     console.log(`  onnxruntime native ${t}: logits max |Δ| ${r.max_abs_err_vs_reference.toExponential(2)}, top-1 ${r.top1} (ref ${r.top1_reference})`);
   }
+  if (nl?.methods) {
+    const own = Object.entries(nl.methods).map(([id, m]) => `${id} ${m.passes ?? '–'}${PASSES[id] && m.passes != null && m.passes !== PASSES[id][0] ? ` (table: ${PASSES[id][0]})` : ''}`);
+    console.log(`  netlens methods: passes by their own report: ${own.join(', ')}; class explained: ${[...new Set(Object.values(nl.methods).map((m) => m.class))].join(', ')}`);
+  }
+  // The ratios again, each against its unit timed right next to it (the load of the shared machine drifts).
+  const nearRatios = (get) => Object.entries(PASSES).map(([id, [count]]) => {
+    const r = get(id);
+    return r ? `${id} ${r.toFixed(2)}×` : null;
+  }).filter(Boolean).join(', ');
+  const nearB = nearRatios((id) => {
+    const m = nl?.methods?.[id];
+    return stat(m) && stat(m.unitJustBefore) ? m.median / (PASSES[id][0] * m.unitJustBefore.median) : null;
+  });
+  if (nearB) console.log(`  browser method ratios vs the unit timed just before each (5 runs): ${nearB}`);
+  const nearN = nearRatios((id) => {
+    const m = native?.methods?.[id];
+    return m?.unitAfter ? m.median / (PASSES[id][0] * m.unitAfter) : null;
+  });
+  if (nearN) console.log(`  native method ratios vs the unit timed just after each (5 runs): ${nearN}`);
+  if (cmp?.methods) console.log(`  page compare view: class ${cmp.class}, methods ${cmp.methods.join(', ')}`);
   if (nl) {
     console.log(`  netlens: chelsea top-1 ${nl.checks.top1}; bindings present: ${Object.entries(nl.available).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`);
   }

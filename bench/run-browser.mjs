@@ -1,7 +1,8 @@
-// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
-// tfjs1, tfjs2, startup, page): runs the bench suites in
+// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
+// tfjs1, tfjs2, startup, page, compare): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
-// times the real page (load to first classification, the default 100-iteration class visualization).
+// times the real page (load to first classification, the default 100-iteration class visualization, the compare
+// view on chelsea).
 // Writes one JSON file for bench/report.mjs.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -21,6 +22,7 @@ function option(name, fallback) {
 }
 const RUNS = Number(option('--runs', process.env.BENCH_RUNS ?? 10));
 const VIZ_RUNS = Number(option('--viz-runs', process.env.BENCH_VIZ_RUNS ?? 10));
+const COMPARE_RUNS = Number(option('--compare-runs', process.env.BENCH_COMPARE_RUNS ?? 5));
 const ONLY = option('--only', null)?.split(',');
 const OUT = option('--out', path.join(REPO, 'bench/out/browser.json'));
 const SUITE_TIMEOUT = 20 * 60_000;
@@ -112,6 +114,53 @@ async function pageClassViz(context, url, runs) {
   return { iterations: Number(iters), ...summarize(ms) };
 }
 
+/**
+ * The compare view (issue 7): chelsea, the predicted class, every `compare: true` method at its defaults, from the
+ * "Compare all" button to the last map (www/compare.js emits `compare-done`, which www/testhook.js counts in
+ * `window.__netlens.compare.done`; `compare.seconds` is the page's own start → last map time, before the figure).
+ * Showing the tab starts the first run: that one is the warm-up. The compare view's element ids start with its
+ * link prefix, `cmp` (COMPARE in www/share.js), as tests/browser/methods.test.mjs uses them.
+ */
+async function pageCompare(context, url, runs) {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.__netlens?.ready === true, null, { timeout: 120_000 });
+  await page.click('[data-sample="chelsea"]');
+  await page.waitForFunction(() => window.__netlens.top5 && window.__netlens.imageSource?.id === 'chelsea',
+    null, { timeout: 60_000, polling: 5 });
+  await page.click('#tab-compare');
+  await page.waitForFunction(() => window.__netlens.compare.done >= 1, null, { timeout: 600_000, polling: 50 });
+  const ms = [];
+  const pageSeconds = [];
+  let last = null;
+  for (let i = 0; i < runs; i++) {
+    const before = await page.evaluate(() => window.__netlens.compare.done);
+    await page.waitForSelector('#cmp-run:not([disabled])');
+    const t0 = await page.evaluate(() => {
+      const t = performance.now();
+      document.getElementById('cmp-run').click();
+      return t;
+    });
+    await page.waitForFunction((n) => window.__netlens.compare.done > n, before, { timeout: 600_000, polling: 5 });
+    const t1 = await page.evaluate(() => performance.now());
+    last = await page.evaluate(() => {
+      const c = window.__netlens.compare;
+      return {
+        class: c.class, methods: c.methods, seconds: c.seconds,
+        errors: Object.entries(c.cells).filter(([, v]) => v.error).map(([k, v]) => `${k}: ${v.error}`),
+        cells: Object.keys(c.cells).length,
+      };
+    });
+    if (last.errors.length) throw new Error(`compare view: ${last.errors.join('; ')}`);
+    if (last.cells !== last.methods.length) throw new Error(`compare view: ${last.cells} of ${last.methods.length} maps`);
+    ms.push(t1 - t0);
+    pageSeconds.push(last.seconds * 1000);
+    log(`page compare run ${i}: ${(t1 - t0).toFixed(0)} ms (page says ${last.seconds} s)`);
+  }
+  await page.close();
+  return { class: last.class, methods: last.methods, ...summarize(ms), pageStartToLastMap: summarize(pageSeconds) };
+}
+
 async function main() {
   const result = { browser: browserVersion(), runs: RUNS, loadBefore: loadavg(), suites: {}, page: {} };
   const server = await startBenchServer();
@@ -147,13 +196,20 @@ async function main() {
       };
       log('suite startup done');
     }
-    if (want('page')) {
+    if (want('page') || want('compare')) {
       let pageServer = null;
       try {
         pageServer = await startPageServer();
-        result.page.load = await pageLoad(context, `${pageServer.url}/`, RUNS);
-        log('page load done');
-        result.page.classViz = await pageClassViz(context, `${pageServer.url}/`, VIZ_RUNS);
+        if (want('page')) {
+          result.page.load = await pageLoad(context, `${pageServer.url}/`, RUNS);
+          log('page load done');
+          result.page.classViz = await pageClassViz(context, `${pageServer.url}/`, VIZ_RUNS);
+          log('page class viz done');
+        }
+        if (want('compare')) {
+          result.page.compare = await pageCompare(context, `${pageServer.url}/`, COMPARE_RUNS);
+          log('page compare done');
+        }
       } catch (e) {
         result.page.error = String(e);
         log(`page: ERROR ${e}`);

@@ -1,5 +1,6 @@
 //! `cargo bench --bench engine`: where the time of one optimisation step goes (native, release).
-//! Median and minimum of RUNS timed runs after WARMUP untimed ones.
+//! Median and minimum of RUNS timed runs after WARMUP untimed ones; then every attribution method (and saliency) at
+//! its defaults through the registry, against its passes × the forward+backward (occlusion: forward) time.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -7,6 +8,7 @@ use std::time::Instant;
 use netlens::engine::Objective;
 use netlens::methods::classviz::{ClassVizRun, ClassVizSettings};
 use netlens::methods::fooling::{FoolingRun, FoolingSettings};
+use netlens::methods::registry::{self, Ctx, Group, Input};
 use netlens::{imageio, Classifier};
 
 const WARMUP: usize = 3;
@@ -25,11 +27,15 @@ struct Timing {
 }
 
 /// `prepare` runs untimed before each timed `body`.
-fn time<S>(mut prepare: impl FnMut() -> S, mut body: impl FnMut(S)) -> Timing {
-    for _ in 0..WARMUP {
+fn time<S>(prepare: impl FnMut() -> S, body: impl FnMut(S)) -> Timing {
+    time_n(WARMUP, RUNS, prepare, body)
+}
+
+fn time_n<S>(warmup: usize, runs: usize, mut prepare: impl FnMut() -> S, mut body: impl FnMut(S)) -> Timing {
+    for _ in 0..warmup {
         body(prepare());
     }
-    let mut ms: Vec<f64> = (0..RUNS)
+    let mut ms: Vec<f64> = (0..runs)
         .map(|_| {
             let state = prepare();
             let start = Instant::now();
@@ -38,14 +44,15 @@ fn time<S>(mut prepare: impl FnMut() -> S, mut body: impl FnMut(S)) -> Timing {
         })
         .collect();
     ms.sort_by(f64::total_cmp);
-    Timing { median_ms: ms[RUNS / 2], min_ms: ms[0] }
+    Timing { median_ms: ms[runs / 2], min_ms: ms[0] }
 }
 
 fn main() {
     let model = std::fs::read(shared().join("models/squeezenet1_1.onnx")).expect("model in shared/models");
     let net = Classifier::from_onnx_bytes(&model).expect("model loads");
     let image = std::fs::read(shared().join("images/chelsea.png")).expect("chelsea.png in shared/images");
-    let x = imageio::rgb_to_tensor(&imageio::load_224(&image).unwrap());
+    let rgb = imageio::load_224(&image).unwrap();
+    let x = imageio::rgb_to_tensor(&rgb);
     let engine = net.engine();
     let seed = Objective::Class(285);
 
@@ -79,7 +86,72 @@ fn main() {
         forward_backward.median_ms / forward_only.median_ms,
         forward_backward.min_ms / forward_only.min_ms
     );
+    let input = Input { tensor: x.clone(), rgba: imageio::rgb_to_rgba(&rgb) };
+    print_methods(&net, &input, &forward_only, &forward_backward);
     print_backward_by_op(&net, &x, &seed);
+}
+
+/// Forward+backward passes of each method at its defaults (issue 7); occlusion counts forward passes only.
+fn passes(id: &str) -> Option<(usize, &'static str)> {
+    Some(match id {
+        "saliency" | "ixg" | "gbp" | "deconv" | "gradcam" => (1, "fwd+bwd"),
+        "ggc" => (2, "fwd+bwd"),
+        "smoothgrad" => (25, "fwd+bwd"),
+        "ig" => (32, "fwd+bwd"),
+        "occlusion" => (170, "fwd"),
+        _ => return None,
+    })
+}
+
+/// Each method run to the end as the CLI does (start, every step, panels, report), chelsea, class 285.
+/// The one- and two-pass methods are timed RUNS times, the others (25–170 passes) 5 times; 1 warm-up each.
+fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_backward: &Timing) {
+    let ctx = Ctx { net, name: &|k| format!("#{k}") };
+    println!("attribution methods at their defaults, chelsea, class 285 (1 warm-up; n runs):");
+    println!(
+        "{:<22} {:>10} {:>10} {:>4} {:>13} {:>14} {:>8} {:>12} {:>8}",
+        "method", "median ms", "min ms", "n", "passes", "passes x ms", "ratio", "unit after", "ratio"
+    );
+    for spec in registry::METHODS.iter().filter(|m| m.id == "saliency" || m.group == Group::Attribution) {
+        let Some((n, kind)) = passes(spec.id) else {
+            println!("method {:<15} (no pass count in benches/engine.rs)", spec.id);
+            continue;
+        };
+        let settings = spec.settings(&serde_json::json!({ "class": 285 }), net.num_classes()).expect("settings");
+        let runs = if n <= 2 { RUNS } else { 5 };
+        let t = time_n(
+            1,
+            runs,
+            || (),
+            |_| {
+                let run = registry::run_to_end(&ctx, spec, Some(input), &settings, |_, _| true).expect("method runs");
+                assert!(!run.panels().is_empty(), "{}: no panels", spec.id);
+                drop(run.report());
+            },
+        );
+        let unit = if kind == "fwd" { forward.median_ms } else { forward_backward.median_ms };
+        let expected = n as f64 * unit;
+        // The unit timed again right after the method: the machine is shared and its load drifts.
+        let x = &input.tensor;
+        let after = if kind == "fwd" {
+            time_n(1, 5, || (), |_| drop(net.engine().forward_only(x).unwrap()))
+        } else {
+            time_n(1, 5, || (), |_| drop(net.logits_and_grad(x, 285).unwrap()))
+        };
+        println!(
+            "method {:<15} {:>10.2} {:>10.2} {:>4} {:>5} {:<7} {:>14.2} {:>7.2}x {:>12.2} {:>7.2}x",
+            spec.id,
+            t.median_ms,
+            t.min_ms,
+            runs,
+            n,
+            kind,
+            expected,
+            t.median_ms / expected,
+            after.median_ms,
+            t.median_ms / (n as f64 * after.median_ms)
+        );
+    }
 }
 
 /// Time between consecutive `backward_timed` callbacks, summed per op type, averaged over RUNS passes.

@@ -945,3 +945,441 @@ fn gradients_at_intermediate_values_match_finite_differences() {
         }
     }
 }
+
+// ------------------------------------------------------------------ activations (issue 11: exported CNNs)
+
+/// One activation on the input, checked where no element lies within 5 FD steps of its kinks.
+/// The step is 1e-3: the exponential sides of Elu/Selu curve enough for a 1e-2 step to look like a kink.
+fn activation_case(label: &str, op: &str, attrs: Vec<tract_onnx::pb::AttributeProto>, scale: f32, kinks: &[f32]) {
+    let shape = [1, 3, 5, 5];
+    let mut net = Net::new(&shape, 13, 50);
+    let y = net.node(op, &["x"], "act", attrs);
+    let opts = if kinks.is_empty() { smooth() } else { FdOptions { eps: 1e-3, ..FdOptions::default() } };
+    check_output(label, &net, &y, away(&shape, scale, kinks), opts);
+}
+
+#[test]
+fn sigmoid_after_conv() {
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 51);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let y = net.node("Sigmoid", &[&c], "sigmoid", vec![]);
+    check_output("conv -> sigmoid", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+#[test]
+fn tanh_on_input() {
+    activation_case("tanh", "Tanh", vec![], 1.5, &[]);
+}
+
+#[test]
+fn leaky_relu_default_and_alpha() {
+    activation_case("leaky relu default alpha 0.01", "LeakyRelu", vec![], 1.0, &[0.0]);
+    activation_case("leaky relu alpha 0.2", "LeakyRelu", vec![attr_f("alpha", 0.2)], 1.0, &[0.0]);
+}
+
+#[test]
+fn elu_default_and_alpha() {
+    activation_case("elu alpha 1", "Elu", vec![], 1.0, &[0.0]);
+    activation_case("elu alpha 0.5", "Elu", vec![attr_f("alpha", 0.5)], 1.0, &[0.0]);
+}
+
+#[test]
+fn selu_default_and_attributes() {
+    activation_case("selu", "Selu", vec![], 1.0, &[0.0]);
+    activation_case("selu alpha 2 gamma 0.5", "Selu", vec![attr_f("alpha", 2.0), attr_f("gamma", 0.5)], 1.0, &[0.0]);
+}
+
+#[test]
+fn hard_sigmoid_default_and_pytorch_attributes() {
+    // Defaults α 0.2, β 0.5: flat outside [−2.5, 2.5]; PyTorch exports α 1/6 (flat outside [−3, 3]).
+    activation_case("hard sigmoid default", "HardSigmoid", vec![], 2.5, &[-2.5, 2.5]);
+    activation_case(
+        "hard sigmoid alpha 1/6",
+        "HardSigmoid",
+        vec![attr_f("alpha", 1.0 / 6.0), attr_f("beta", 0.5)],
+        3.0,
+        &[-3.0, 3.0],
+    );
+}
+
+#[test]
+fn hard_swish() {
+    activation_case("hard swish", "HardSwish", vec![], 3.0, &[-3.0, 3.0]);
+}
+
+#[test]
+fn neg() {
+    activation_case("neg", "Neg", vec![], 1.0, &[]);
+}
+
+#[test]
+fn sqrt_of_positive_values() {
+    let shape = [1, 3, 4, 4];
+    let mut net = Net::new(&shape, 13, 52);
+    let y = net.node("Sqrt", &["x"], "sqrt", vec![]);
+    let positive = move |a| {
+        let t = randn_tensor(&shape, 1100 + a);
+        Tensor::new(t.shape, t.data.iter().map(|v| v.abs() + 0.5).collect())
+    };
+    check_output("sqrt", &net, &y, positive, smooth());
+}
+
+#[test]
+fn prelu_per_channel_and_scalar_slope() {
+    for (label, dims) in [("prelu slope [3,1,1]", vec![3, 1, 1]), ("prelu scalar slope [1]", vec![1])] {
+        let shape = [1, 3, 5, 5];
+        let mut net = Net::new(&shape, 13, 53);
+        let n: usize = dims.iter().product();
+        let s = net.init("slope", &dims, (0..n).map(|i| 0.1 + 0.3 * i as f32).collect());
+        let y = net.node("PRelu", &["x", &s], "prelu", vec![]);
+        check_output(label, &net, &y, away(&shape, 1.0, &[0.0]), FdOptions::default());
+    }
+}
+
+// ------------------------------------------------------------------ arithmetic with broadcasting
+
+#[test]
+fn silu_mul_of_two_activations() {
+    // SiLU as PyTorch exports it: x · sigmoid(x), both factors depending on the input.
+    let mut net = Net::new(&[1, 3, 6, 6], 13, 54);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let s = net.node("Sigmoid", &[&c], "sig", vec![]);
+    let y = net.node("Mul", &[&c, &s], "silu", vec![]);
+    check_output("conv -> silu (Sigmoid + Mul)", &net, &y, gauss(&[1, 3, 6, 6]), smooth());
+}
+
+#[test]
+fn mul_broadcast_constant_either_side() {
+    let shape = [1, 3, 5, 5];
+    let mut net = Net::new(&shape, 13, 55);
+    let a = net.randn("a", &[3, 1, 1], 1.0);
+    let b = net.randn("b", &[1, 1, 5], 1.0);
+    let m = net.node("Mul", &["x", &a], "m1", vec![]);
+    let y = net.node("Mul", &[&b, &m], "m2", vec![]);
+    check_output("mul by [3,1,1] then [1,1,5] first", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn mul_broadcast_two_activations() {
+    // [1,3,5,5] · [1,1,5,5], both from the input: the second operand's gradient sums over channels.
+    let shape = [1, 3, 5, 5];
+    let mut net = Net::new(&shape, 13, 56);
+    let gate = net.conv("gate", "x", 3, 1, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let y = net.node("Mul", &["x", &gate], "gated", vec![]);
+    check_output("mul [1,3,5,5] by activation [1,1,5,5]", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn sub_broadcast_both_sides() {
+    // x − mean over channels (both operands depend on the input), then a constant minus that.
+    let shape = [1, 3, 4, 5];
+    let mut net = Net::new(&shape, 13, 57);
+    let m = net.node("ReduceMean", &["x"], "mean", vec![attr_ints("axes", &[1])]);
+    let d = net.node("Sub", &["x", &m], "centred", vec![]);
+    let k = net.randn("k", &[5], 1.0);
+    let y = net.node("Sub", &[&k, &d], "flipped", vec![]);
+    check_output("k − (x − mean_c x)", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn div_by_activation_and_by_constant() {
+    // conv(x) / (Σ_c x² + 1): numerator [1,4,5,5], denominator [1,1,5,5], both from the input.
+    let shape = [1, 3, 5, 5];
+    let mut net = Net::new(&shape, 13, 58);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let sq = net.node("Mul", &["x", "x"], "sq", vec![]);
+    let axes = net.init_i64("axes", &[1], vec![1]);
+    let s = net.node("ReduceSum", &[&sq, &axes], "sumsq", vec![]);
+    let one = net.init("one", &[1], vec![1.0]);
+    let den = net.node("Add", &[&s, &one], "den", vec![]);
+    let q = net.node("Div", &[&c, &den], "q", vec![]);
+    let k = net.uniform("k", &[4, 1, 1], 0.5, 2.0);
+    let y = net.node("Div", &[&q, &k], "scaled", vec![]);
+    check_output("conv / (sum_c x² + 1) / k", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn pow_constant_exponents() {
+    let shape = [1, 3, 4, 4];
+    for (label, dims, p) in [
+        ("pow 2", vec![], vec![2.0]),
+        ("pow 3", vec![1], vec![3.0]),
+        ("pow per channel [2, 3, 1]", vec![3, 1, 1], vec![2.0, 3.0, 1.0]),
+    ] {
+        let mut net = Net::new(&shape, 13, 59);
+        let e = net.init("p", &dims, p);
+        let y = net.node("Pow", &["x", &e], "pow", vec![]);
+        check_output(label, &net, &y, gauss(&shape), smooth());
+    }
+    let mut net = Net::new(&shape, 13, 60);
+    let e = net.init("p", &[], vec![0.5]);
+    let y = net.node("Pow", &["x", &e], "pow", vec![]);
+    let positive = move |a| {
+        let t = randn_tensor(&shape, 1200 + a);
+        Tensor::new(t.shape, t.data.iter().map(|v| v.abs() + 0.5).collect())
+    };
+    check_output("pow 0.5", &net, &y, positive, smooth());
+}
+
+#[test]
+fn batchnorm_and_instance_norm_as_primitives() {
+    // (x − mean) / Sqrt(var + eps) · γ + β with constant statistics: Sqrt(var + eps) is folded to a constant.
+    let shape = [1, 3, 4, 4];
+    let mut net = Net::new(&shape, 13, 61);
+    let mean = net.randn("mean", &[3, 1, 1], 0.5);
+    let var = net.uniform("var", &[3, 1, 1], 0.5, 2.0);
+    let eps = net.init("eps", &[], vec![1e-5]);
+    let gamma = net.randn("gamma", &[3, 1, 1], 1.0);
+    let beta = net.randn("beta", &[3, 1, 1], 1.0);
+    let ve = net.node("Add", &[&var, &eps], "var_eps", vec![]);
+    let sd = net.node("Sqrt", &[&ve], "sd", vec![]);
+    let d = net.node("Sub", &["x", &mean], "bn_centred", vec![]);
+    let n = net.node("Div", &[&d, &sd], "bn_normed", vec![]);
+    let g = net.node("Mul", &[&n, &gamma], "bn_scaled", vec![]);
+    let bn = net.node("Add", &[&g, &beta], "bn", vec![]);
+    // Instance norm on top: every statistic depends on the input (ReduceMean, Pow, Sqrt, Div).
+    let m = net.node("ReduceMean", &[&bn], "in_mean", vec![attr_ints("axes", &[2, 3])]);
+    let c = net.node("Sub", &[&bn, &m], "in_centred", vec![]);
+    let two = net.init("two", &[], vec![2.0]);
+    let sq = net.node("Pow", &[&c, &two], "in_sq", vec![]);
+    let v = net.node("ReduceMean", &[&sq], "in_var", vec![attr_ints("axes", &[2, 3])]);
+    let ve = net.node("Add", &[&v, &eps], "in_var_eps", vec![]);
+    let sd = net.node("Sqrt", &[&ve], "in_sd", vec![]);
+    let y = net.node("Div", &[&c, &sd], "in", vec![]);
+    let engine = Engine::from_onnx_bytes(&net.bytes(&y)).unwrap();
+    let sd_id = engine.value_id("sd").unwrap();
+    assert!(engine.graph().consts[sd_id].is_some(), "Sqrt(var + eps) is folded to a constant");
+    check_output(
+        "batchnorm + instance norm as primitives",
+        &net,
+        &y,
+        gauss(&shape),
+        FdOptions { eps: 1e-3, ..smooth() },
+    );
+}
+
+// ------------------------------------------------------------------ reductions
+
+#[test]
+fn reduce_mean_axes_attribute_keepdims_0() {
+    let shape = [1, 3, 4, 5];
+    let mut net = Net::new(&shape, 13, 62);
+    let y = net.node("ReduceMean", &["x"], "mean", vec![attr_ints("axes", &[1, -1]), attr_i("keepdims", 0)]);
+    check_output("reduce mean axes [1,-1] keepdims 0", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn reduce_sum_axes_input_and_all_axes() {
+    let shape = [1, 3, 4, 5];
+    let mut net = Net::new(&shape, 13, 63);
+    let axes = net.init_i64("axes", &[2], vec![2, 3]);
+    let s = net.node("ReduceSum", &["x", &axes], "sum_hw", vec![]);
+    check_output("reduce sum axes input [2,3] keepdims 1", &net, &s, gauss(&shape), smooth());
+    let mut net = Net::new(&shape, 13, 64);
+    let y = net.node("ReduceSum", &["x"], "sum_all", vec![attr_i("keepdims", 0)]);
+    check_output("reduce sum of everything", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn reduce_mean_opset18_axes_input() {
+    let shape = [1, 3, 4, 5];
+    let mut net = Net::new(&shape, 18, 65);
+    let axes = net.init_i64("axes", &[1], vec![-2]);
+    let y = net.node("ReduceMean", &["x", &axes], "mean_h", vec![]);
+    check_output("opset 18 reduce mean axes input [-2]", &net, &y, gauss(&shape), smooth());
+}
+
+// ------------------------------------------------------------------ LRN
+
+#[test]
+fn lrn_odd_and_even_sizes() {
+    let shape = [1, 5, 3, 3];
+    for (label, attrs) in [
+        ("lrn size 3 alpha 0.5", vec![attr_i("size", 3), attr_f("alpha", 0.5), attr_f("beta", 0.75)]),
+        (
+            "lrn size 4 alpha 1 beta 0.5 bias 2",
+            vec![attr_i("size", 4), attr_f("alpha", 1.0), attr_f("beta", 0.5), attr_f("bias", 2.0)],
+        ),
+        ("lrn size 5 defaults", vec![attr_i("size", 5)]),
+    ] {
+        let mut net = Net::new(&shape, 13, 66);
+        let y = net.node("LRN", &["x"], "lrn", attrs);
+        check_output(label, &net, &y, gauss(&shape), smooth());
+    }
+}
+
+// ------------------------------------------------------------------ moving values
+
+#[test]
+fn transpose_perm_and_default() {
+    let shape = [1, 2, 3, 4];
+    let mut net = Net::new(&shape, 13, 67);
+    let t = net.node("Transpose", &["x"], "nhwc", vec![attr_ints("perm", &[0, 2, 3, 1])]);
+    let k = net.randn("k", &[4, 2], 1.0);
+    let y = net.node("Mul", &[&t, &k], "weighted", vec![]);
+    check_output("transpose [0,2,3,1] then mul", &net, &y, gauss(&shape), smooth());
+    let mut net = Net::new(&shape, 13, 68);
+    let y = net.node("Transpose", &["x"], "reversed", vec![]);
+    check_output("transpose default (reversed axes)", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn slice_opset13_inputs_negative_steps_and_clamping() {
+    let shape = [1, 4, 6, 7];
+    let mut net = Net::new(&shape, 13, 69);
+    // Channels 1..3, rows from the end backwards in steps of 2, columns from 2 to "infinity".
+    let starts = net.init_i64("starts", &[3], vec![1, -1, 2]);
+    let ends = net.init_i64("ends", &[3], vec![3, i64::MIN, i64::MAX]);
+    let axes = net.init_i64("axes", &[3], vec![1, 2, -1]);
+    let steps = net.init_i64("steps", &[3], vec![1, -2, 1]);
+    let y = net.node("Slice", &["x", &starts, &ends, &axes, &steps], "sliced", vec![]);
+    check_output("slice with axes, negative step, clamped ends", &net, &y, gauss(&shape), smooth());
+    let mut net = Net::new(&shape, 13, 70);
+    let starts = net.init_i64("starts", &[2], vec![0, 1]);
+    let ends = net.init_i64("ends", &[2], vec![1, 4]);
+    let y = net.node("Slice", &["x", &starts, &ends], "sliced2", vec![]);
+    check_output("slice without axes or steps", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn slice_opset9_attributes() {
+    let shape = [1, 4, 6, 7];
+    let mut net = Net::new(&shape, 9, 71);
+    let y = net.node(
+        "Slice",
+        &["x"],
+        "sliced",
+        vec![attr_ints("starts", &[1, -3]), attr_ints("ends", &[100, -1]), attr_ints("axes", &[2, 3])],
+    );
+    check_output("opset 9 slice attributes", &net, &y, gauss(&shape), smooth());
+}
+
+/// Both outputs of a Split feed the result, so the input gradient is the sum of their two scattered parts.
+#[test]
+fn split_opset13_sizes_input_and_equal_parts() {
+    let shape = [1, 4, 3, 3];
+    let mut net = Net::new(&shape, 13, 72);
+    let sizes = net.init_i64("sizes", &[2], vec![1, 3]);
+    net.node_multi("Split", &["x", &sizes], &["head", "tail"], vec![attr_i("axis", 1)]);
+    let y = net.node("Mul", &["head", "tail"], "mixed", vec![]);
+    check_output("split [1,3] on channels, head · tail", &net, &y, gauss(&shape), smooth());
+
+    // Equal parts: 4 columns in two, 3 rows in three; every output used.
+    let mut net = Net::new(&[1, 4, 3, 4], 13, 74);
+    net.node_multi("Split", &["x"], &["left", "right"], vec![attr_i("axis", -1)]);
+    net.node_multi("Split", &["x"], &["top", "mid", "bottom"], vec![attr_i("axis", 2)]);
+    net.node("Sub", &["bottom", "top"], "rows", vec![]);
+    let w = net.randn("w", &[1, 4, 1, 4], 1.0);
+    net.node("Mul", &["mid", &w], "mid_w", vec![]);
+    net.node("Add", &["rows", "mid_w"], "acc", vec![]);
+    let l = net.node("Mul", &["left", "right"], "lr", vec![]);
+    let fa = net.node("Flatten", &["acc"], "acc_flat", vec![]);
+    let fl = net.node("Flatten", &[&l], "lr_flat", vec![]);
+    let y = net.node("Concat", &[&fa, &fl], "cat", vec![attr_i("axis", 1)]);
+    check_output("equal splits on two axes, every output used", &net, &y, gauss(&[1, 4, 3, 4]), smooth());
+}
+
+#[test]
+fn split_opset11_attribute() {
+    let shape = [1, 5, 2, 2];
+    let mut net = Net::new(&shape, 11, 75);
+    net.node_multi("Split", &["x"], &["a", "b", "c"], vec![attr_i("axis", 1), attr_ints("split", &[2, 1, 2])]);
+    let k = net.randn("k", &[1, 2, 2, 2], 1.0);
+    let ak = net.node("Mul", &["a", &k], "ak", vec![]);
+    let ck = net.node("Sub", &[&ak, "c"], "ack", vec![]);
+    let y = net.node("Mul", &[&ck, "b"], "out", vec![]);
+    check_output("opset 11 split attribute [2,1,2]", &net, &y, gauss(&shape), smooth());
+}
+
+#[test]
+fn gather_constant_indices() {
+    let shape = [1, 4, 3, 5];
+    let mut net = Net::new(&shape, 13, 76);
+    let idx = net.init_i64("idx", &[4], vec![2, 0, -1, 0]);
+    let y = net.node("Gather", &["x", &idx], "picked", vec![attr_i("axis", 1)]);
+    check_output("gather channels [2,0,-1,0] (repeats)", &net, &y, gauss(&shape), smooth());
+    let mut net = Net::new(&shape, 13, 77);
+    let idx = net.init_i64("idx", &[2, 2], vec![4, 1, 1, 3]);
+    let y = net.node("Gather", &["x", &idx], "picked2", vec![attr_i("axis", -1)]);
+    check_output("gather 2-D indices on the last axis", &net, &y, gauss(&shape), smooth());
+    let mut net = Net::new(&[2, 3, 4], 13, 78);
+    let idx = net.init_i64("idx", &[], vec![1]);
+    let y = net.node("Gather", &["x", &idx], "row", vec![]);
+    check_output("gather a scalar index (rank drops)", &net, &y, gauss(&[2, 3, 4]), smooth());
+}
+
+#[test]
+fn expand_constant_shape() {
+    let shape = [1, 3, 1, 5];
+    let mut net = Net::new(&shape, 13, 79);
+    let s = net.init_i64("shape", &[4], vec![1, 3, 4, 5]);
+    let y = net.node("Expand", &["x", &s], "expanded", vec![]);
+    check_output("expand [1,3,1,5] -> [1,3,4,5]", &net, &y, gauss(&shape), smooth());
+}
+
+fn pad_case(label: &str, opset: i64, mode: &str, pads: &[i64], value: Option<f32>) {
+    let shape = [1, 2, 4, 5];
+    let mut net = Net::new(&shape, opset, 80);
+    let mut attrs = vec![attr_s("mode", mode)];
+    let y = if opset < 11 {
+        attrs.push(attr_ints("pads", pads));
+        if let Some(v) = value {
+            attrs.push(attr_f("value", v));
+        }
+        net.node("Pad", &["x"], "padded", attrs)
+    } else {
+        let p = net.init_i64("pads", &[pads.len()], pads.to_vec());
+        let mut inputs = vec!["x".to_string(), p];
+        if let Some(v) = value {
+            inputs.push(net.init("value", &[], vec![v]));
+        }
+        let refs: Vec<&str> = inputs.iter().map(|s| s.as_str()).collect();
+        net.node("Pad", &refs, "padded", attrs)
+    };
+    // A Conv after the pad, so that padded borders reach several outputs.
+    let c = net.conv("conv", &y, 2, 3, [3, 3], true, vec![]);
+    check_output(label, &net, &c, gauss(&shape), smooth());
+}
+
+#[test]
+fn pad_constant_reflect_edge() {
+    pad_case("pad constant 0.7, opset 13 pads input", 13, "constant", &[0, 0, 1, 2, 0, 0, 2, 1], Some(0.7));
+    pad_case("pad reflect, opset 13", 13, "reflect", &[0, 0, 2, 3, 0, 0, 3, 2], None);
+    pad_case("pad edge, opset 13", 13, "edge", &[0, 0, 2, 1, 0, 0, 1, 3], None);
+}
+
+#[test]
+fn pad_opset2_attribute() {
+    pad_case("opset 2 pad reflect attribute", 2, "reflect", &[0, 0, 1, 1, 0, 0, 1, 1], None);
+    pad_case("opset 2 pad constant attribute", 2, "constant", &[0, 0, 2, 0, 0, 0, 0, 2], Some(-0.3));
+}
+
+// ------------------------------------------------------------------ shape computations tract folds
+
+/// PyTorch's `x.view(x.size(0), -1)` export: Shape → Gather → Unsqueeze → Concat → Reshape, plus a
+/// ConstantOfShape and a Constant with a float attribute. None of these needs a VJP: tract folds them.
+#[test]
+fn shape_computations_are_constants() {
+    let shape = [1, 3, 5, 5];
+    let mut net = Net::new(&shape, 13, 81);
+    net.positive_bias = true;
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![]);
+    let r = net.node("Relu", &[&c], "relu", vec![]);
+    let s = net.node("Shape", &[&r], "shape", vec![]);
+    let zero = net.init_i64("zero", &[], vec![0]);
+    let n = net.node("Gather", &[&s, &zero], "batch", vec![attr_i("axis", 0)]);
+    let ax = net.init_i64("ax0", &[1], vec![0]);
+    let u = net.node("Unsqueeze", &[&n, &ax], "batch1", vec![]);
+    let minus = net.init_i64("minus_one", &[1], vec![-1]);
+    let cat = net.node("Concat", &[&u, &minus], "new_shape", vec![attr_i("axis", 0)]);
+    let f = net.node("Reshape", &[&r, &cat], "flat", vec![]);
+    let fs = net.node("Shape", &[&f], "flat_shape", vec![]);
+    let ones = net.node("ConstantOfShape", &[&fs], "ones", vec![attr_tensor("value", &[1], vec![0.5])]);
+    let half = net.node("Constant", &[], "half", vec![attr_f("value_float", 0.25)]);
+    let a = net.node("Add", &[&f, &ones], "shifted", vec![]);
+    let y = net.node("Mul", &[&a, &half], "scaled", vec![]);
+    let engine = Engine::from_onnx_bytes(&net.bytes(&y)).unwrap_or_else(|e| panic!("shape computations: {e}"));
+    let ops: Vec<&str> = engine.graph().nodes.iter().map(|n| n.op_type.as_str()).collect();
+    assert_eq!(ops, ["Conv", "Relu", "Reshape", "Add", "Mul"], "shape computations left in the graph");
+    check_output("view(n, -1) via Shape/Gather/Unsqueeze/Concat", &net, &y, gauss(&shape), chain());
+}

@@ -34,6 +34,10 @@ fn parse_pad(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     if pads.len() != 2 * axes.len() {
         return Err(ctx.err(format!("{} pads for {} axes", pads.len(), axes.len())));
     }
+    // tract 0.23 panics running a Pad with negative pads (cropping), so they are refused here, before any plan.
+    if pads.iter().any(|&p| p < 0) {
+        return Err(ctx.err(format!("negative pads {pads:?} (cropping) are not supported")));
+    }
     let (mut begin, mut end) = (vec![0i64; rank], vec![0i64; rank]);
     for (k, &a) in axes.iter().enumerate() {
         (begin[a], end[a]) = (pads[k], pads[k + axes.len()]);

@@ -138,6 +138,21 @@ pub fn attr_s(name: &str, v: &str) -> AttributeProto {
     }
 }
 
+/// A float32 tensor attribute (Constant's `value`, ConstantOfShape's `value`).
+pub fn attr_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Tensor as i32,
+        t: Some(TensorProto {
+            dims: dims.iter().map(|&d| d as i64).collect(),
+            data_type: pb::tensor_proto::DataType::Float as i32,
+            float_data: data,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 pub fn value_info(name: &str, shape: Option<&[usize]>) -> ValueInfoProto {
     let shape = shape.map(|s| TensorShapeProto {
         dim: s
@@ -231,6 +246,18 @@ impl Net {
             ..Default::default()
         });
         output.into()
+    }
+
+    /// A node with several outputs (Split), named after its first.
+    pub fn node_multi(&mut self, op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) {
+        self.nodes.push(NodeProto {
+            name: outputs[0].into(),
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            attribute: attrs,
+            ..Default::default()
+        });
     }
 
     /// Conv with He-style random weights (and a bias when `bias`), named `name`.

@@ -303,7 +303,7 @@ impl Sanity {
             })
             .collect();
         json!({
-            "x_label": format!("modules re-initialised, top down ({})", self.columns[1..].join(", ")),
+            "x_label": "modules re-initialised, top down (0 = trained network)",
             "y_label": if signed { "Spearman ρ, signed map" } else { "Spearman ρ, |map|" },
             "series": series,
         })
@@ -385,9 +385,19 @@ impl Run for Sanity {
             vec![json!(["Class", format!("#{}", self.class)]), json!(["Columns", self.columns.join(" · ")])];
         let mut methods = vec![];
         for (m, rows) in self.specs.iter().zip(&corr) {
-            let abs: Vec<String> = rows.iter().map(|r| fmt(r.0)).collect();
-            let signed: Vec<String> = rows.iter().map(|r| fmt(r.1)).collect();
-            lines.push(json!([m.title, format!("ρ |map|: {} · signed: {}", abs.join(" "), signed.join(" "))]));
+            let (first, last) = (&rows[1.min(rows.len() - 1)], &rows[rows.len() - 1]);
+            lines.push(json!([
+                m.title,
+                format!(
+                    "ρ |map| {} after {}, {} after {} · signed {}, {}",
+                    fmt(first.0),
+                    self.columns[1.min(rows.len() - 1)],
+                    fmt(last.0),
+                    self.columns[rows.len() - 1],
+                    fmt(first.1),
+                    fmt(last.1)
+                )
+            ]));
             let num = |v: f64| if v.is_finite() { json!(v) } else { Json::Null };
             methods.push(json!({
                 "id": m.id, "name": m.title,

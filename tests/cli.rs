@@ -187,3 +187,66 @@ fn attribute_and_attack_write_their_outputs() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A float32 .npy as (shape, values).
+fn load_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).expect("a .npy file");
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().expect("float32"))
+}
+
+/// `netlens gradient` on zoo models against PyTorch autograd's input gradients (../shared/models/zoo): the exact
+/// input tensor in, the raw gradient out, with the input's shape.
+#[test]
+fn gradient_of_zoo_models_matches_pytorch() {
+    let zoo = shared().join("models/zoo");
+    let dir = scratch_dir("gradient");
+    for (arch, class) in [("cifarnet", 7), ("tinycnn", 1)] {
+        let out = dir.join(format!("{arch}_{class}.npy"));
+        let input = zoo.join(format!("{arch}_input.npy"));
+        let model = zoo.join(format!("{arch}.onnx"));
+        let run = netlens_raw(&[
+            "gradient",
+            "--input-npy",
+            input.to_str().unwrap(),
+            "--class",
+            &class.to_string(),
+            "--npy",
+            out.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{arch}: {}", text(&run.stderr));
+        let (shape, ours) = load_npy(&out);
+        let (want_shape, want) = load_npy(&zoo.join(format!("{arch}_grad_{class}.npy")));
+        assert_eq!(shape, want_shape, "{arch}: the gradient has the input's shape");
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = ours.iter().zip(&want).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        eprintln!("{arch} class {class}: max|Δ|/max|ref| {:.2e}", diff / scale);
+        assert!(diff <= 1e-3 * scale, "{arch}: max|Δ| {diff:.3e} vs max|ref| {scale:.3e}");
+    }
+
+    // Bad input: a tensor of the wrong shape, a class the output does not have, a file that is not .npy.
+    let model = zoo.join("tinycnn.onnx");
+    let wrong = zoo.join("cifarnet_input.npy");
+    let out = dir.join("bad.npy");
+    let args = |input: &str, class: &str| {
+        netlens_raw(&[
+            "gradient",
+            "--input-npy",
+            input,
+            "--class",
+            class,
+            "--npy",
+            out.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ])
+    };
+    assert_fails(&args(wrong.to_str().unwrap(), "1"), "shape");
+    assert_fails(&args(zoo.join("tinycnn_input.npy").to_str().unwrap(), "10"), "out of range");
+    assert_fails(&args(model.to_str().unwrap(), "1"), "npy");
+    assert!(!out.exists(), "no output is written on failure");
+    std::fs::remove_dir_all(&dir).ok();
+}

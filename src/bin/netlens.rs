@@ -15,6 +15,9 @@ use serde_json::{json, Map, Value as Json};
 #[path = "netlens/trust.rs"]
 mod trust;
 
+#[path = "netlens/gradient.rs"]
+mod gradient;
+
 const MODEL_FILE: &str = "squeezenet1_1.onnx";
 const CLASSES_FILE: &str = "imagenet_classes.txt";
 const SYNSETS_FILE: &str = "imagenet_synset_words.txt";
@@ -193,6 +196,18 @@ enum Command {
         #[arg(long, value_name = "OUT.json")]
         json: Option<PathBuf>,
     },
+    /// d output[K] / d input of any model (--model) at an exact input tensor, no preprocessing: the raw input
+    /// gradient as float32 .npy with the input's shape, to check the reverse pass against any autodiff.
+    Gradient {
+        /// The network's input, float32 .npy (the model's input shape, or it without the batch axis of 1).
+        #[arg(long, value_name = "X.npy")]
+        input_npy: PathBuf,
+        /// The output element K (a class index).
+        #[arg(long)]
+        class: usize,
+        #[arg(long, value_name = "OUT.npy")]
+        npy: PathBuf,
+    },
     /// Every method with its settings (defaults and bounds).
     Methods,
     /// The registry's schema as JSON (what the page is built from).
@@ -249,6 +264,7 @@ fn run(cli: Cli) -> Outcome<()> {
         Command::Faithfulness { img, class, methods, set, json } => {
             trust::faithfulness(c, &img, class, methods, &set, json)
         }
+        Command::Gradient { input_npy, class, npy } => gradient::gradient(c, &input_npy, class, &npy),
         Command::Sanity { img, class, methods, set, output, json } => {
             trust::sanity(c, &img, class, methods, &set, output, json)
         }

@@ -436,6 +436,39 @@ fn known(node: &NodeProto) -> Option<&'static vjp::OpDecl> {
 }
 
 impl Graph {
+    /// What an image classifier must be for the page's methods: one N×C×H×W input with N = 1, C = 1 (grey) or 3,
+    /// H and W from 8 to 512, and class scores [1, K] or [K] out, K ≥ 2. Returns K.
+    pub fn check_image_classifier(&self) -> Result<usize> {
+        let input = self.shape(self.input);
+        let name = &self.values[self.input].name;
+        if input.len() != 4 {
+            return Err(Error::Model(format!(
+                "input '{name}' has {} dimensions {input:?}; an image classifier takes N×C×H×W",
+                input.len()
+            )));
+        }
+        let (n, c, h, w) = (input[0], input[1], input[2], input[3]);
+        if n != 1 {
+            return Err(Error::Model(format!("input '{name}' has a batch of {n}; netlens runs one image (N = 1)")));
+        }
+        if c != 1 && c != 3 {
+            return Err(Error::Model(format!("input '{name}' has {c} channels; netlens needs 1 (grey) or 3 (RGB)")));
+        }
+        if !(8..=512).contains(&h) || !(8..=512).contains(&w) {
+            return Err(Error::Model(format!("input '{name}' is {h}×{w}; netlens needs sides from 8 to 512")));
+        }
+        let out = self.shape(self.output);
+        let classes = match out {
+            [k] | [1, k] if *k >= 2 => *k,
+            _ => {
+                return Err(Error::Model(format!(
+                    "expected class scores of shape [1, K] or [K], the model gives {out:?}"
+                )))
+            }
+        };
+        Ok(classes)
+    }
+
     pub fn value_id(&self, name: &str) -> Option<ValueId> {
         self.values.iter().position(|v| v.name == name)
     }

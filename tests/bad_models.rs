@@ -335,3 +335,131 @@ fn cyclic_graph() {
     let y = net.node("Relu", &["a"], "b", vec![]);
     load_err("a -> b -> a", &net.bytes(&y));
 }
+
+// Issue 11: models people bring (see also two_graph_inputs, unsupported_lstm, truncated_real_model above).
+
+#[test]
+fn two_inputs_named_in_the_message() {
+    let mut net = Net::new(&[1, 3, 8, 8], 13, 30);
+    let c = net.conv("conv", "x", 3, 3, [1, 1], true, vec![]);
+    let y = net.node("Mul", &[&c, "mask"], "masked", vec![]);
+    let mut model = net.model(&y);
+    let g = model.graph.as_mut().unwrap();
+    g.input.push(value_info("mask", Some(&[1, 3, 8, 8])));
+    let e = load_err("image and mask inputs", &prost::Message::encode_to_vec(&model));
+    let msg = e.to_string();
+    assert!(msg.contains("'x'") && msg.contains("'mask'") && msg.contains("one"), "{msg}");
+}
+
+#[test]
+fn five_d_input() {
+    // A 3-D convolution: the reverse pass does 2-D windows only, and says so naming the node.
+    let mut net = Net::new(&[1, 3, 4, 8, 8], 13, 31);
+    let w = net.randn("w", &[2, 3, 3, 3, 3], 0.2);
+    let y = net.node("Conv", &["x", &w], "conv3d", vec![attr_ints("kernel_shape", &[3, 3, 3])]);
+    let msg = load_err("Conv3d on a 5-D input", &net.bytes(&y)).to_string();
+    assert!(msg.contains("conv3d") && msg.contains("rank-5"), "{msg}");
+    // Element-wise ops are fine on any rank, so such a model is an engine but not an image classifier.
+    let mut net = Net::new(&[1, 3, 4, 8, 8], 13, 32);
+    let r = net.node("Relu", &["x"], "relu", vec![]);
+    let y = net.node("ReduceMean", &[&r], "pooled", vec![attr_ints("axes", &[2, 3, 4]), attr_i("keepdims", 0)]);
+    let engine = Engine::from_onnx_bytes(&net.bytes(&y)).expect("an element-wise 5-D model loads as an engine");
+    let msg = engine.graph().check_image_classifier().expect_err("not an image classifier").to_string();
+    eprintln!("5-D input: {msg}");
+    assert!(msg.contains("5 dimensions") && msg.contains("N×C×H×W"), "{msg}");
+}
+
+#[test]
+fn image_classifier_contract() {
+    let ok = |shape: &[usize]| {
+        let mut net = Net::new(shape, 13, 33);
+        let c = net.conv("conv", "x", shape[1], 4, [1, 1], true, vec![]);
+        let g = net.node("GlobalAveragePool", &[&c], "gap", vec![]);
+        let y = net.node("Flatten", &[&g], "logits", vec![]);
+        Engine::from_onnx_bytes(&net.bytes(&y)).unwrap().graph().check_image_classifier()
+    };
+    assert_eq!(ok(&[1, 1, 28, 28]).unwrap(), 4);
+    assert_eq!(ok(&[1, 3, 32, 32]).unwrap(), 4);
+    for (shape, says) in [
+        (vec![2, 3, 32, 32], "batch"),
+        (vec![1, 4, 32, 32], "channels"),
+        (vec![1, 3, 4, 32], "sides"),
+        (vec![1, 3, 600, 32], "sides"),
+    ] {
+        let msg = ok(&shape).expect_err("refused").to_string();
+        eprintln!("{shape:?}: {msg}");
+        assert!(msg.contains(says), "{shape:?}: {msg}");
+    }
+    // Not class scores: a feature map out.
+    let mut net = Net::new(&[1, 3, 16, 16], 13, 34);
+    let y = net.conv("conv", "x", 3, 4, [1, 1], true, vec![]);
+    let msg = Engine::from_onnx_bytes(&net.bytes(&y)).unwrap().graph().check_image_classifier().unwrap_err();
+    assert!(msg.to_string().contains("[1, K]"), "{msg}");
+}
+
+#[test]
+fn lstm_after_conv_names_op_and_node() {
+    // A CNN front end feeding an LSTM over the rows: every op before it is supported.
+    let mut net = Net::new(&[1, 1, 6, 6], 13, 35);
+    let c = net.conv("features.0", "x", 1, 2, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let r = net.node("Relu", &[&c], "features.1", vec![]);
+    let shape = net.init_i64("seq_shape", &[3], vec![6, 1, 12]);
+    let t = net.node("Transpose", &[&r], "to_rows", vec![attr_ints("perm", &[2, 0, 1, 3])]);
+    let s = net.node("Reshape", &[&t, &shape], "rows", vec![]);
+    let w = net.randn("W", &[1, 8, 12], 0.3);
+    let rr = net.randn("R", &[1, 8, 2], 0.3);
+    let y = net.node("LSTM", &[&s, &w, &rr], "rnn.lstm", vec![attr_i("hidden_size", 2)]);
+    assert_unsupported("conv -> LSTM", &net.bytes(&y), "LSTM", "rnn.lstm");
+}
+
+#[test]
+fn unsupported_op_on_constants_only_is_folded() {
+    // Erf has no VJP, but on weights alone tract computes it once at load: it is a constant, not an error.
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 36);
+    let k = net.randn("k", &[3, 1, 1], 1.0);
+    let e = net.node("Erf", &[&k], "erf_of_weights", vec![]);
+    let y = net.node("Mul", &["x", &e], "scaled", vec![]);
+    let engine = Engine::from_onnx_bytes(&net.bytes(&y)).expect("Erf of a constant is a constant");
+    assert_eq!(engine.graph().nodes.len(), 1, "only the Mul is left");
+    // On an activation it is still unsupported, also behind a shape computation tract folds.
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 37);
+    let s = net.node("Shape", &["x"], "shape", vec![]);
+    let r = net.node("Reshape", &["x", &s], "same", vec![]);
+    let y = net.node("Erf", &[&r], "gelu.erf", vec![]);
+    assert_unsupported("Shape + Reshape -> Erf", &net.bytes(&y), "Erf", "gelu.erf");
+}
+
+#[test]
+fn operands_that_must_be_constant() {
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 38);
+    let two = net.init("two", &[], vec![2.0]);
+    let y = net.node("Pow", &[&two, "x"], "two_to_the_x", vec![]);
+    let msg = load_err("Pow with an input-dependent exponent", &net.bytes(&y)).to_string();
+    assert!(msg.contains("two_to_the_x") && msg.contains("exponent"), "{msg}");
+
+    let mut net = Net::new(&[1, 3, 4, 4], 13, 39);
+    let w = net.randn("slope", &[1, 3, 4, 4], 1.0);
+    let y = net.node("PRelu", &[&w, "x"], "prelu_of_weights", vec![]);
+    let msg = load_err("PRelu with an input-dependent slope", &net.bytes(&y)).to_string();
+    assert!(msg.contains("prelu_of_weights") && msg.contains("constant"), "{msg}");
+}
+
+#[test]
+fn negative_pads_refused() {
+    // tract 0.23 panics running them; the reverse pass refuses them before any plan is built.
+    let mut net = Net::new(&[1, 2, 4, 5], 13, 40);
+    let p = net.init_i64("pads", &[8], vec![0, 0, -1, 1, 0, 0, 2, -1]);
+    let y = net.node("Pad", &["x", &p], "crop", vec![]);
+    let msg = load_err("negative pads", &net.bytes(&y)).to_string();
+    assert!(msg.contains("crop") && msg.contains("negative pads"), "{msg}");
+}
+
+#[test]
+fn truncated_zoo_models() {
+    for arch in ["cifarnet", "mobilenet_v2"] {
+        let bytes = read_shared(&format!("models/zoo/{arch}.onnx"));
+        for cut in [100, bytes.len() / 3, bytes.len() - 7] {
+            load_err(&format!("{arch} cut at {cut} of {}", bytes.len()), &bytes[..cut]);
+        }
+    }
+}

@@ -25,7 +25,7 @@ fn net() -> Classifier {
 
 fn sample(name: &str) -> Input {
     let rgb = imageio::load_224(&common::read_shared(&format!("images/{name}"))).unwrap();
-    Input { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) }
+    Input::new(imageio::rgb_to_tensor(&rgb), imageio::rgb_to_rgba(&rgb))
 }
 
 fn ctx(net: &Classifier) -> Ctx<'_> {
@@ -364,4 +364,64 @@ fn sanity_maps_are_the_methods_maps_on_each_randomized_network() {
     let grid = panels.iter().find(|p| p.id == "grid").unwrap();
     assert_eq!((grid.width, grid.height), (3 * 112 + 2 * 4, 2 * 112 + 4));
     assert_eq!(panels.iter().filter(|p| p.plot.is_some()).count(), 2);
+}
+
+fn cli(args: &[&str]) -> std::process::Output {
+    let model = common::shared_file("models/squeezenet1_1.onnx");
+    let classes = common::shared_file("models/imagenet_classes.txt");
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--model", model.to_str().unwrap(), "--classes", classes.to_str().unwrap()]);
+    std::process::Command::new(env!("CARGO_BIN_EXE_netlens")).args(&all).output().expect("netlens runs")
+}
+
+#[test]
+fn cli_prints_a_line_per_method_and_writes_the_curves() {
+    let img = common::shared_file("images/chelsea.png");
+    let img = img.to_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("netlens-trust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json_path = dir.join("faith.json");
+    let out = cli(&[
+        "faithfulness",
+        img,
+        "--class",
+        "tabby",
+        "--methods",
+        "ixg,gradcam",
+        "--set",
+        "steps=4",
+        "--json",
+        json_path.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("ixg") || l.starts_with("gradcam")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(text.contains("281 tabby"), "{text}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let methods = report["report"]["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 3, "two methods and the random order");
+    for m in methods {
+        let del: Vec<f64> = m["deletion"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(del.len(), 5);
+        let auc: f64 = (0..4).map(|i| (del[i] + del[i + 1]) / 8.0).sum();
+        assert!((auc - m["deletion_auc"].as_f64().unwrap()).abs() < 1e-6, "the AUC is the curve's trapezoid");
+        assert!(text.contains(&format!("{:.3}", m["deletion_auc"].as_f64().unwrap())), "{text}");
+    }
+    let grid = dir.join("grid.png");
+    let out = cli(&["sanity", img, "--methods", "gradcam", "--set", "depth=1", "-o", grid.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let png = image::open(&grid).unwrap();
+    assert_eq!((png.width(), png.height()), (2 * 112 + 4, 112));
+    for (args, want) in [
+        (vec!["faithfulness", img, "--set", "steps=0"], "Steps (steps)"),
+        (vec!["faithfulness", img, "--methods", "ixg,bogus"], "'bogus'"),
+        (vec!["sanity", img, "--set", "depth=11"], "beyond the network"),
+    ] {
+        let out = cli(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -57,9 +57,9 @@ impl OpVjp for Lrn {
                     d[ch] = self.bias + k * sum;
                     t[ch] = grad.data[at(ch)] * x.data[at(ch)] * d[ch].powf(-self.beta - 1.0);
                 }
-                for i in 0..c {
-                    let around: f32 = (i.saturating_sub(hi)..(i + lo + 1).min(c)).map(|j| t[j]).sum();
-                    dx[at(i)] = grad.data[at(i)] * d[i].powf(-self.beta) - 2.0 * k * self.beta * x.data[at(i)] * around;
+                for (i, &di) in d.iter().enumerate() {
+                    let around: f32 = t[i.saturating_sub(hi)..(i + lo + 1).min(c)].iter().sum();
+                    dx[at(i)] = grad.data[at(i)] * di.powf(-self.beta) - 2.0 * k * self.beta * x.data[at(i)] * around;
                 }
             }
         }

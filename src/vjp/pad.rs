@@ -1,4 +1,4 @@
-//! Pad (constant, reflect, edge, wrap): every output element copies one input element or is the constant, so the
+//! Pad (constant, reflect, edge; the modes tract runs): every output element copies one input element or is the constant, so the
 //! gradient is scattered back onto the elements each output copied.
 
 use std::sync::Arc;
@@ -16,8 +16,7 @@ fn parse_pad(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     let out = ctx.output_shape();
     let rank = shape.len();
     let mode = ctx.string("mode")?.unwrap_or_else(|| "constant".into());
-    // Before opset 11 the pads are an attribute ('paddings' in opset 1); from 11 a constant input, and from 18
-    // an optional input lists the axes they apply to.
+    // Before opset 11 the pads are an attribute ('paddings' in opset 1); from 11 a constant input.
     let pads: Vec<i64> = if ctx.opset() < 11 {
         match ctx.ints("pads")? {
             Some(p) => p,
@@ -27,10 +26,8 @@ fn parse_pad(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
         let p = ctx.const_at_position(1)?.ok_or_else(|| ctx.err("Pad without its 'pads' input"))?;
         p.data.iter().map(|&v| v as i64).collect()
     };
-    let axes: Vec<usize> = match ctx.const_at_position(3)? {
-        Some(a) if ctx.opset() >= 18 => a.data.iter().map(|&v| ctx.axis(v as i64, rank)).collect::<Result<_>>()?,
-        _ => (0..rank).collect(),
-    };
+    // Opset 18's axes input is not read: tract 0.23 cannot infer the output shape with it.
+    let axes: Vec<usize> = (0..rank).collect();
     if pads.len() != 2 * axes.len() {
         return Err(ctx.err(format!("{} pads for {} axes", pads.len(), axes.len())));
     }
@@ -57,7 +54,6 @@ fn parse_pad(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
                 Ok(match mode.as_str() {
                     "constant" => None,
                     "edge" => Some(i.clamp(0, dim - 1) as usize),
-                    "wrap" => Some(i.rem_euclid(dim) as usize),
                     "reflect" if dim == 1 => Some(0),
                     "reflect" => {
                         // Mirror about the first and last elements (period 2·(dim − 1)).

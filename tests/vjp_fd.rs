@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use netlens::engine::{Engine, Objective};
 use netlens::Tensor;
+use tract_onnx::pb::AttributeProto;
 
 fn gauss(shape: &[usize]) -> impl Fn(u64) -> Tensor {
     let shape = shape.to_vec();
@@ -1382,4 +1383,67 @@ fn shape_computations_are_constants() {
     let ops: Vec<&str> = engine.graph().nodes.iter().map(|n| n.op_type.as_str()).collect();
     assert_eq!(ops, ["Conv", "Relu", "Reshape", "Add", "Mul"], "shape computations left in the graph");
     check_output("view(n, -1) via Shape/Gather/Unsqueeze/Concat", &net, &y, gauss(&shape), chain());
+}
+
+// ------------------------------------------------------------------ ConvTranspose, Cast
+
+fn conv_transpose_case(label: &str, shape: &[usize], cout: usize, group: usize, mut attrs: Vec<AttributeProto>) {
+    let mut net = Net::new(shape, 13, 83);
+    let w = net.randn("w", &[shape[1], cout / group, 3, 3], 0.4);
+    let b = net.randn("b", &[cout], 0.3);
+    attrs.push(attr_ints("kernel_shape", &[3, 3]));
+    attrs.push(attr_i("group", group as i64));
+    let y = net.node("ConvTranspose", &["x", &w, &b], "up", attrs);
+    check_output(label, &net, &y, gauss(shape), smooth());
+}
+
+#[test]
+fn conv_transpose_variants() {
+    conv_transpose_case("conv transpose 3x3, no pads", &[1, 2, 4, 4], 3, 1, vec![]);
+    conv_transpose_case(
+        "conv transpose stride 2, pads 1, output_padding 1",
+        &[1, 2, 4, 5],
+        3,
+        1,
+        vec![attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1]), attr_ints("output_padding", &[1, 1])],
+    );
+    conv_transpose_case(
+        "conv transpose strides 2x1, dilations 1x2, pads [1,0,0,2]",
+        &[1, 2, 4, 4],
+        3,
+        1,
+        vec![attr_ints("strides", &[2, 1]), attr_ints("dilations", &[1, 2]), attr_ints("pads", &[1, 0, 0, 2])],
+    );
+    conv_transpose_case("conv transpose group 2", &[1, 4, 4, 4], 6, 2, vec![attr_ints("strides", &[2, 2])]);
+    conv_transpose_case(
+        "conv transpose SAME_UPPER stride 2",
+        &[1, 2, 3, 4],
+        3,
+        1,
+        vec![attr_s("auto_pad", "SAME_UPPER"), attr_ints("strides", &[2, 2])],
+    );
+    conv_transpose_case(
+        "conv transpose SAME_LOWER stride 2",
+        &[1, 2, 3, 4],
+        3,
+        1,
+        vec![attr_s("auto_pad", "SAME_LOWER"), attr_ints("strides", &[2, 2])],
+    );
+    conv_transpose_case(
+        "conv transpose output_shape 9x10 stride 2 pads 1",
+        &[1, 2, 4, 4],
+        3,
+        1,
+        vec![attr_ints("output_shape", &[9, 10]), attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1])],
+    );
+}
+
+#[test]
+fn cast_to_float_is_identity() {
+    let shape = [1, 3, 4, 4];
+    let mut net = Net::new(&shape, 13, 84);
+    let c = net.node("Cast", &["x"], "same", vec![attr_i("to", 1)]);
+    let k = net.randn("k", &[3, 1, 1], 1.0);
+    let y = net.node("Mul", &[&c, &k], "scaled", vec![]);
+    check_output("cast to float then mul", &net, &y, gauss(&shape), smooth());
 }

@@ -1,5 +1,7 @@
 //! Conv's input gradient: a transposed convolution, done as one GEMM per group
 //! (dcol = Wᵀ · dY) followed by col2im, which scatters the columns back onto the input plane.
+//! ConvTranspose's input gradient is the other way round: a convolution of the gradient with the same weights
+//! (im2col, then one GEMM per group).
 
 use std::sync::Arc;
 
@@ -10,6 +12,8 @@ use crate::graph::{ParseCtx, Window};
 use crate::tensor::Tensor;
 
 pub const CONV: OpDecl = OpDecl { names: &["Conv"], parse: parse_conv, each_output: false };
+pub const CONV_TRANSPOSE: OpDecl =
+    OpDecl { names: &["ConvTranspose"], parse: parse_conv_transpose, each_output: false };
 
 /// Weights [O, C/group, kh, kw] are input 1 (a constant); bias input 2 adds nothing to the input gradient.
 #[derive(Debug)]
@@ -89,6 +93,110 @@ fn col2im(cols: &[f32], dx: &mut [f32], channels: usize, [h, wd]: [usize; 2], [o
                         if ix >= 0 && (ix as usize) < wd {
                             dst[ix as usize] += v;
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Weights [C_in, C_out/group, kh, kw] are input 1 (a constant). y[co, iy·s + ky·d − pad] += x[ci, iy] · W[ci, co, ky].
+#[derive(Debug)]
+struct ConvTranspose {
+    window: Window,
+    group: usize,
+}
+
+fn parse_conv_transpose(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    ctx.rank4()?;
+    let w = ctx.need_const(1)?;
+    if w.shape.len() != 4 {
+        return Err(ctx.err("weights must be [C_in, C_out/group, kh, kw]"));
+    }
+    let kernel = [w.shape[2], w.shape[3]];
+    let strides = ctx.pair("strides", 1)?;
+    let dilations = ctx.pair("dilations", 1)?;
+    let output_padding = ctx.pair("output_padding", 0)?;
+    let (input, output) = (ctx.input_shape(0), ctx.output_shape());
+    let auto_pad = ctx.string("auto_pad")?.unwrap_or_default();
+    // With output_shape and no auto_pad, tract keeps the given pads at the start and puts what is left at the end
+    // (as output_padding), so only auto_pad moves the start.
+    let explicit = matches!(auto_pad.as_str(), "" | "NOTSET");
+    let mut pads_begin = [0usize; 2];
+    if explicit {
+        if let Some(p) = ctx.ints("pads")? {
+            if p.len() != 4 || p.iter().any(|&v| v < 0) {
+                return Err(ctx.err(format!("pads {p:?}: only 2-D windows are supported")));
+            }
+            pads_begin = [p[0] as usize, p[1] as usize];
+        }
+    } else if auto_pad != "VALID" {
+        // The padding that makes the output the size tract gives, split with the odd one at the end for
+        // SAME_UPPER and at the start for SAME_LOWER.
+        for a in 0..2 {
+            let full = strides[a] * (input[2 + a] - 1) + output_padding[a] + (kernel[a] - 1) * dilations[a] + 1;
+            let total = full.checked_sub(output[2 + a]).ok_or_else(|| ctx.err("output_shape larger than possible"))?;
+            pads_begin[a] = if auto_pad == "SAME_UPPER" { total / 2 } else { total - total / 2 };
+        }
+    }
+    let window = Window { kernel, strides, dilations, pads_begin, pads_end: [0, 0] };
+    Ok(Arc::new(ConvTranspose { window, group: ctx.int("group", 1)?.max(1) as usize }))
+}
+
+impl OpVjp for ConvTranspose {
+    fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        Ok(step.first(conv_transpose(step, grad, &self.window, self.group)?))
+    }
+}
+
+fn conv_transpose(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> {
+    let in_shape = step.input_shape(0);
+    let weights = step.input(1)?;
+    let [n, c, h, wd] = [in_shape[0], in_shape[1], in_shape[2], in_shape[3]];
+    let [o, oh, ow] = [grad.shape[1], grad.shape[2], grad.shape[3]];
+    if c % group != 0 || weights.shape[0] != c || weights.shape[1] * group != o {
+        return Err(Error::Model(format!("node '{}': channels do not split into {group} groups", step.node.name)));
+    }
+    let (cg, og) = (c / group, o / group);
+    let [kh, kw] = w.kernel;
+    let k = og * kh * kw;
+    let (plane, out_plane) = (h * wd, oh * ow);
+    let mut dx = vec![0.0f32; n * c * plane];
+    let mut cols = vec![0.0f32; k * plane];
+    for b in 0..n {
+        for gi in 0..group {
+            let gg = &grad.data[(b * o + gi * og) * out_plane..][..og * out_plane];
+            im2col(gg, &mut cols, og, [oh, ow], [h, wd], w);
+            let wg = &weights.data[gi * cg * k..][..cg * k];
+            let dst = &mut dx[(b * c + gi * cg) * plane..][..cg * plane];
+            gemm(cg, k, plane, wg, (k, 1), &cols, (plane, 1), dst, 1.0);
+        }
+    }
+    Ok(Tensor::new(in_shape.to_vec(), dx))
+}
+
+/// cols[(ch, ky, kx), (iy, ix)] = src[ch, iy·s + ky·d − pad, ix·s + kx·d − pad], 0 outside `src`'s plane.
+fn im2col(src: &[f32], cols: &mut [f32], channels: usize, [gh, gw]: [usize; 2], [h, wd]: [usize; 2], w: &Window) {
+    let [kh, kw] = w.kernel;
+    let [sh, sw] = w.strides;
+    let [dh, dw] = w.dilations;
+    let [ph, pw] = w.pads_begin;
+    for ch in 0..channels {
+        let plane = &src[ch * gh * gw..(ch + 1) * gh * gw];
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let row = &mut cols[((ch * kh + ky) * kw + kx) * h * wd..][..h * wd];
+                for iy in 0..h {
+                    let dst = &mut row[iy * wd..(iy + 1) * wd];
+                    let y = (iy * sh + ky * dh) as isize - ph as isize;
+                    if y < 0 || y as usize >= gh {
+                        dst.iter_mut().for_each(|v| *v = 0.0);
+                        continue;
+                    }
+                    let line = &plane[y as usize * gw..(y as usize + 1) * gw];
+                    for (ix, v) in dst.iter_mut().enumerate() {
+                        let x = (ix * sw + kx * dw) as isize - pw as isize;
+                        *v = if x >= 0 && (x as usize) < gw { line[x as usize] } else { 0.0 };
                     }
                 }
             }

@@ -59,6 +59,7 @@ pub struct OpDecl {
 /// Every op the reverse pass can differentiate.
 pub static OPS: &[OpDecl] = &[
     conv::CONV,
+    conv::CONV_TRANSPOSE,
     pointwise::RELU,
     pointwise::CLIP,
     pointwise::BATCH_NORM,
@@ -76,6 +77,7 @@ pub static OPS: &[OpDecl] = &[
     reshape::SPLIT,
     reshape::GATHER,
     reshape::EXPAND,
+    reshape::CAST,
     pad::PAD,
     activation::SIGMOID,
     activation::TANH,

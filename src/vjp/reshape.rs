@@ -23,6 +23,8 @@ pub const SLICE: OpDecl = OpDecl { names: &["Slice"], parse: parse_slice, each_o
 pub const SPLIT: OpDecl = OpDecl { names: &["Split"], parse: parse_split, each_output: true };
 pub const GATHER: OpDecl = OpDecl { names: &["Gather"], parse: parse_gather, each_output: false };
 /// Broadcast to a shape: the gradient is summed back like an Add operand's.
+/// Cast to float32 is the identity on float32 activations; a cast to anything else carries no gradient.
+pub const CAST: OpDecl = OpDecl { names: &["Cast"], parse: parse_cast, each_output: false };
 pub const EXPAND: OpDecl = OpDecl { names: &["Expand"], parse: |_| Ok(Arc::new(Expand)), each_output: false };
 
 #[derive(Debug)]
@@ -227,4 +229,12 @@ impl OpVjp for Expand {
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(step.first(unbroadcast(grad, step.input_shape(0))))
     }
+}
+
+fn parse_cast(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    const FLOAT: i64 = 1;
+    if ctx.int("to", 0)? != FLOAT {
+        return Err(ctx.err("a Cast of an activation to anything but float32 has no gradient"));
+    }
+    Ok(Arc::new(Reshape))
 }

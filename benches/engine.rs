@@ -86,7 +86,7 @@ fn main() {
         forward_backward.median_ms / forward_only.median_ms,
         forward_backward.min_ms / forward_only.min_ms
     );
-    let input = Input { tensor: x.clone(), rgba: imageio::rgb_to_rgba(&rgb) };
+    let input = Input::new(x.clone(), imageio::rgb_to_rgba(&rgb));
     print_methods(&net, &input, &forward_only, &forward_backward);
     print_backward_by_op(&net, &x, &seed);
 }

@@ -43,6 +43,17 @@ pub fn heatmap_rgba(map: &[f32]) -> Vec<u8> {
     out
 }
 
+/// Opaque RGBA heatmap of values already in 0..=1 (clamped), without per-map normalisation: tiles that share a
+/// colour scale.
+pub fn heatmap_rgba_fixed(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * 4);
+    for &v in values {
+        let [r, g, b] = inferno(if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 });
+        out.extend_from_slice(&[r, g, b, 255]);
+    }
+    out
+}
+
 /// The heatmap blended over the photo, each pixel weighted by its normalised saliency: where the network does
 /// not look the photo shows through, where it looks hardest the colormap's bright end covers it.
 pub fn overlay_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {

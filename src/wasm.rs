@@ -48,11 +48,16 @@ impl Image {
     /// Decodes any supported file (size limits and EXIF orientation are the core's), resizes and crops it.
     pub fn decode(bytes: &[u8]) -> Result<Image, JsError> {
         let rgb = imageio::load_224(bytes).map_err(js_err)?;
-        Ok(Image { input: Input { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) } })
+        Ok(Image { input: Input::new(imageio::rgb_to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)) })
     }
 
     pub fn rgba(&self) -> Vec<u8> {
         self.input.rgba.clone()
+    }
+
+    /// A copy (with the class scores, once `classify` has computed them), for `NetLens.start`, which consumes it.
+    pub fn copy(&self) -> Image {
+        Image { input: self.input.clone() }
     }
 }
 
@@ -111,12 +116,14 @@ impl NetLens {
 
     /// Class probabilities.
     pub fn classify(&self, image: &Image) -> Result<Vec<f32>, JsError> {
-        let logits = self.net.logits(&image.input.tensor).map_err(js_err)?;
-        Ok(softmax(&logits))
+        let logits = image.input.logits(&self.net).map_err(js_err)?;
+        Ok(softmax(logits))
     }
 
     /// Starts any method of the registry. `image` may be absent for methods that need none; `settings_json`
     /// is an object of setting keys (missing ones take their defaults). Bad settings fail here, naming the setting.
+    /// `image` is consumed: pass `image.copy()` to keep using it (the copy keeps the class scores `classify`
+    /// computed, so a run that needs the prediction does not pay another forward pass).
     pub fn start(&self, method_id: &str, image: Option<Image>, settings_json: &str) -> Result<MethodRun, JsError> {
         let spec = registry::method(method_id).map_err(js_err)?;
         let settings = spec.settings_str(settings_json, self.net.num_classes()).map_err(js_err)?;

@@ -149,7 +149,7 @@ fn bad_attack_settings_name_the_setting() {
     }
     // A target equal to the predicted class is refused when the run starts (it needs the image's prediction).
     let img = image::load_from_memory(&read_shared(&format!("{IMAGES}/chelsea_224.png"))).unwrap().to_rgba8();
-    let input = Input { tensor: png_224_to_tensor(&format!("{IMAGES}/chelsea_224.png")), rgba: img.into_raw() };
+    let input = Input::new(png_224_to_tensor(&format!("{IMAGES}/chelsea_224.png")), img.into_raw());
     let ctx = Ctx { net: &net, name: &|k| format!("#{k}") };
     for id in ["fgsm", "pgd", "robustness"] {
         let spec = registry::method(id).unwrap();
@@ -164,7 +164,7 @@ fn bad_attack_settings_name_the_setting() {
 fn robustness_curve_falls_with_eps() {
     let net = classifier();
     let img = image::load_from_memory(&read_shared(&format!("{IMAGES}/chelsea_224.png"))).unwrap().to_rgba8();
-    let input = Input { tensor: png_224_to_tensor(&format!("{IMAGES}/chelsea_224.png")), rgba: img.into_raw() };
+    let input = Input::new(png_224_to_tensor(&format!("{IMAGES}/chelsea_224.png")), img.into_raw());
     let ctx = Ctx { net: &net, name: &|k| format!("#{k}") };
     let spec = registry::method("robustness").unwrap();
     let run = registry::run_to_end(&ctx, spec, Some(&input), &spec.defaults(), |_, _| true).unwrap();

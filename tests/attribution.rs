@@ -272,7 +272,7 @@ fn grad_cam_rejects_layers_it_cannot_use() {
     let net = classifier();
     let x = png_224_to_tensor(&format!("{IMAGES}/chelsea_224.png"));
     let spec = registry::method("gradcam").unwrap();
-    let input = registry::Input { rgba: vec![0; 224 * 224 * 4], tensor: x };
+    let input = registry::Input::new(x, vec![0; 224 * 224 * 4]);
     let ctx = registry::Ctx { net: &net, name: &|k| format!("#{k}") };
     let graph = net.engine().graph();
     let output = graph.values[graph.output].name.clone();

@@ -5,7 +5,6 @@ import init, { NetLens, Image, installPanicHook, encodePng, schema } from '../pk
 
 let lens = null;
 let image = null; // the wasm Image of the current input
-let imageBytes = null; // its file: lens.start takes an Image by value (consumes it), so each run gets a fresh one
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 // One iteration per event-loop turn, so that cancel and settings messages get in between. A
@@ -101,7 +100,6 @@ function loadImage(msg) {
   const probs = lens.classify(next);
   image?.free();
   image = next;
-  imageBytes = new Uint8Array(msg.bytes);
   const rgba = image.rgba();
   post({ type: 'image', reqId: msg.reqId, rgba, top: top5(probs), source: msg.source }, [rgba.buffer]);
 }
@@ -135,7 +133,8 @@ async function runMethod(msg) {
   const me = { id: msg.runId, method: msg.method, settingsJson: msg.settingsJson, cancelled: false };
   if (msg.needsImage && !image) throw new Error('load an image first');
   // Throws (bad settings, unknown method) before anything runs: the page shows the message.
-  const handle = lens.start(msg.method, msg.needsImage ? Image.decode(imageBytes) : undefined, msg.settingsJson);
+  // start() consumes its Image: a copy keeps the class scores classify() computed (no extra forward pass).
+  const handle = lens.start(msg.method, msg.needsImage ? image.copy() : undefined, msg.settingsJson);
   runs.set(me.id, me);
   try {
     for (;;) {

@@ -152,6 +152,40 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "ADV.png")]
         output: PathBuf,
     },
+    /// Channel (or neuron) visualization, Lucid-style: the image one unit of a layer responds to most.
+    Channel {
+        #[arg(long)]
+        layer: String,
+        #[arg(long)]
+        channel: i64,
+        /// The channel's centre neuron instead of its mean.
+        #[arg(long)]
+        neuron: bool,
+        /// fourier (default: 1/f spectrum + decorrelated colour) or pixel.
+        #[arg(long)]
+        param: Option<String>,
+        #[arg(long)]
+        iters: Option<i64>,
+        #[arg(long)]
+        seed: Option<i64>,
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: PathBuf,
+    },
+    /// DeepDream on an image: ascend ‖A‖² of a layer (or one channel) over octaves.
+    Dream {
+        img: PathBuf,
+        #[arg(long)]
+        layer: String,
+        #[arg(long)]
+        channel: Option<i64>,
+        #[arg(long)]
+        octaves: Option<i64>,
+        /// Steps per octave.
+        #[arg(long)]
+        steps: Option<i64>,
+        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
+        output: PathBuf,
+    },
     /// Any method of the registry: METHOD [IMG] --set key=value ... -o OUT.png (its image panels side by side).
     Run {
         method: String,
@@ -446,6 +480,36 @@ fn run(cli: Cli) -> Outcome<()> {
             println!("wrote {}", output.display());
             Ok(())
         }
+        Command::Channel { layer, channel, neuron, param, iters, seed, output } => {
+            check_outputs(&[Some(&output)])?;
+            let mut set = Map::new();
+            set.insert("layer".into(), json!(layer));
+            set.insert("channel".into(), json!(channel));
+            if neuron {
+                set.insert("objective".into(), json!("neuron"));
+            }
+            for (k, v) in [
+                ("param", param.map(Json::String)),
+                ("iters", iters.map(|v| json!(v))),
+                ("seed", seed.map(|v| json!(v))),
+            ] {
+                if let Some(v) = v {
+                    set.insert(k.into(), v);
+                }
+            }
+            write_first_panel(Session::open(c)?.run("channel", None, set)?, &output)
+        }
+        Command::Dream { img, layer, channel, octaves, steps, output } => {
+            check_outputs(&[Some(&output)])?;
+            let mut set = Map::new();
+            set.insert("layer".into(), json!(layer));
+            for (k, v) in [("channel", channel), ("octaves", octaves), ("steps", steps)] {
+                if let Some(v) = v {
+                    set.insert(k.into(), json!(v));
+                }
+            }
+            write_first_panel(Session::open(c)?.run("dream", Some(&img), set)?, &output)
+        }
         Command::Run { method, img, set, output, npy } => {
             check_outputs(&[output.as_ref(), npy.as_ref()])?;
             let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
@@ -474,6 +538,17 @@ fn run(cli: Cli) -> Outcome<()> {
             Ok(())
         }
     }
+}
+
+/// Writes a run's first panel and prints its report lines.
+fn write_first_panel(done: Done, output: &Path) -> Outcome<()> {
+    let p = done.panels.first().ok_or_else(|| Failure::Run("the method gave no picture".into()))?;
+    write_png(output, &p.rgba, p.width, p.height)?;
+    for line in done.report["lines"].as_array().into_iter().flatten() {
+        println!("{}: {}", line[0].as_str().unwrap_or(""), line[1].as_str().unwrap_or(""));
+    }
+    println!("wrote {}", output.display());
+    Ok(())
 }
 
 fn print_methods() {
@@ -679,7 +754,7 @@ fn load_classes(c: &Common) -> Outcome<Option<ClassNames>> {
 fn load_image(path: &Path) -> Outcome<Input> {
     let bytes = read_file(path, "image")?;
     let rgb = imageio::load_224(&bytes).map_err(run_err(format!("cannot use '{}' as an image", path.display())))?;
-    Ok(Input { tensor: imageio::rgb_to_tensor(&rgb), rgba: imageio::rgb_to_rgba(&rgb) })
+    Ok(Input::new(imageio::rgb_to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)))
 }
 
 /// Fail before the work, not after it, when an output cannot be written where asked.

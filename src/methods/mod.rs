@@ -7,6 +7,7 @@
 pub mod attack;
 pub mod attribution;
 pub mod classviz;
+pub mod features;
 pub mod fooling;
 pub mod registry;
 pub mod saliency;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use super::settings::{self, SettingSpec, Settings};
-use super::{attack, attribution, classviz, fooling, saliency, trust, MAX_ITERS};
+use super::{attack, attribution, classviz, features, fooling, saliency, trust, MAX_ITERS};
 use crate::error::{Error, Result};
 use crate::network::Classifier;
 use crate::tensor::{softmax, Tensor};
@@ -28,6 +28,8 @@ pub enum Group {
     Trust,
     /// Adversarial attacks: the smallest changes that flip the prediction.
     Adversarial,
+    /// Inside the network: activations, channel visualization, DeepDream.
+    Inside,
 }
 
 /// How a page shows an output (docs/registry.md).
@@ -62,9 +64,27 @@ pub struct Ctx<'a> {
 }
 
 /// The input image: the normalised tensor the network sees and its RGBA picture (for overlays).
+#[derive(Clone)]
 pub struct Input {
     pub tensor: Tensor,
     pub rgba: Vec<u8>,
+    /// The class scores, computed once: the page classifies every image it loads, and a method that needs the
+    /// prediction then does not pay for another forward pass.
+    logits: std::cell::OnceCell<Vec<f32>>,
+}
+
+impl Input {
+    pub fn new(tensor: Tensor, rgba: Vec<u8>) -> Input {
+        Input { tensor, rgba, logits: std::cell::OnceCell::new() }
+    }
+
+    /// The image's class scores (one forward pass the first time).
+    pub fn logits(&self, net: &Classifier) -> Result<&[f32]> {
+        if self.logits.get().is_none() {
+            let _ = self.logits.set(net.logits(&self.tensor)?);
+        }
+        Ok(self.logits.get().expect("set above"))
+    }
 }
 
 /// One finished output.
@@ -159,6 +179,9 @@ pub static METHODS: &[&MethodSpec] = &[
     &attack::linf::PGD,
     &attack::l2::PGD_L2,
     &attack::robustness::SPEC,
+    &features::activations::SPEC,
+    &features::channel::SPEC,
+    &features::dream::SPEC,
 ];
 
 pub fn method(id: &str) -> Result<&'static MethodSpec> {

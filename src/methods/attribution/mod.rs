@@ -126,7 +126,7 @@ impl AttributionRun {
         title: &'static str,
         make: MakeStepper,
     ) -> Result<Box<dyn Run>> {
-        let logits = ctx.net.logits(&input.tensor)?;
+        let logits = input.logits(ctx.net)?.to_vec();
         let class = class_or_predicted(ctx, settings.class("class"), &logits)?;
         let (stepper, style) = make(ctx.net, &input.tensor, class, settings)?;
         let hw = (input.tensor.shape[2], input.tensor.shape[3]);

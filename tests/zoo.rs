@@ -91,7 +91,9 @@ fn zoo_models_match_pytorch() {
             }
             checked += 1;
             // The rule of tests/reference.rs: where one ReLU/MaxPool decision flips between tract's and
-            // PyTorch's float32 rounding, the gradient changes inside one receptive field only.
+            // PyTorch's float32 rounding, the gradient changes inside one receptive field only. Measured
+            // 2026-11-28: no entry needs it; every gradient is within 1.3e-6 of max|ref| (tinycnn 1.6e-7,
+            // cifarnet 3.5e-7, resnet10 6.4e-7, mobilenet_v2 1.3e-6) with no element off by more than 1e-3·max.
             if a.ratio <= 1e-3 {
                 strict += 1;
             } else if !(a.off_fraction <= 1e-2 && a.l2 <= 1e-2) {

@@ -73,6 +73,7 @@ export function renderPlot(plot, { title = '', width = 448, height = 260 } = {})
     chart.append(svg('polyline', {
       points: s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(' '),
       fill: 'none', stroke: s.colour, 'stroke-width': s.highlight ? 3 : 1.5, 'stroke-linejoin': 'round',
+      ...(s.dashed ? { 'stroke-dasharray': '6 4' } : {}), // e.g. faithfulness's random-order curve
     }));
   }
   const legend = el('ul', { class: 'plot-legend' }, ...series.map((s) => {

@@ -58,6 +58,7 @@ async function drawnPlot(page, boxId) {
     const box = document.getElementById(id);
     const lines = [...box.querySelectorAll('svg polyline')].map((l) => ({
       points: l.getAttribute('points').trim().split(/\s+/).length, width: Number(l.getAttribute('stroke-width')),
+      dashed: l.hasAttribute('stroke-dasharray'),
     }));
     const legend = [...box.querySelectorAll('li')].map((li) => li.textContent);
     const labels = [...box.querySelectorAll('svg text')].map((t) => t.textContent);
@@ -80,6 +81,7 @@ test('deletion & insertion from a share link: plots drawn, AUCs as the CLI\'s', 
     const drawn = await drawnPlot(page, `faith-${id}`);
     assert.deepEqual(drawn.lines.map((l) => l.points).sort(), [steps + 1, steps + 1, steps + 1], `${id}: three curves drawn`);
     assert.equal(drawn.lines.filter((l) => l.width > 2).length, 1, `${id}: the highlighted curve is thicker`);
+    assert.equal(drawn.lines.filter((l) => l.dashed).length, 1, `${id}: the random order is dashed`);
     assert.equal(drawn.legend.length, 3);
     assert.ok(drawn.labels.includes(plot.x_label) && drawn.labels.includes(plot.y_label), `${id}: axis labels`);
     assert.ok(drawn.width > 200 && drawn.height > 100, `${id}: the plot has a size (${drawn.width}×${drawn.height})`);

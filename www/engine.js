@@ -125,7 +125,8 @@ export function startEngine() {
     failed(`the engine could not start (${e.message || 'worker script failed'})`);
   };
   emit('model-starting');
-  worker.postMessage({ type: 'start' });
+  // `?test` in the page's address (browser tests only) lets the worker honour test-only requests (test-trap).
+  worker.postMessage({ type: 'start', testing: new URLSearchParams(location.search).has('test') });
 }
 
 /** A trap leaves the wasm module unusable: a new worker, every request and run ended with the reason. */

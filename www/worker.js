@@ -5,6 +5,8 @@ import init, { NetLens, Image, installPanicHook, encodePng, schema } from '../pk
 
 let lens = null;
 let image = null; // the wasm Image of the current input
+let wasm = null; // the module's exports (its memory, for the 'memory' request)
+let testing = false; // 'start' said the page was opened for the browser tests: honour 'test-trap'
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 // One iteration per event-loop turn, so that cancel and settings messages get in between. A
@@ -67,7 +69,10 @@ async function start() {
   const manifest = await (await fetchOk('../assets/manifest.json', 'the asset list')).json();
   // The schema needs only the wasm module: the page can build its panels while the model downloads.
   const wasmReady = init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) })
-    .then(() => post({ type: 'schema', schema: JSON.parse(schema()) }));
+    .then((exports) => {
+      wasm = exports;
+      post({ type: 'schema', schema: JSON.parse(schema()) });
+    });
   wasmReady.catch(() => {}); // awaited below; this only keeps an early model error from leaving it unhandled
   const model = await downloadWithProgress(`../assets/${manifest.model}`, manifest.model_bytes);
   if (manifest.model_sha256 && (await sha256Hex(model)) !== manifest.model_sha256) {
@@ -165,6 +170,23 @@ async function runMethod(msg) {
   }
 }
 
+// Browser tests only (the page opened with ?test): runs the engine out of memory, as a huge input would. Every
+// free page of the linear memory is taken, so the engine's next allocation fails and Rust aborts: a real trap
+// (WebAssembly.RuntimeError), which leaves this module unusable.
+function trapOnPurpose() {
+  for (const pages of [16384, 1024, 16, 1]) {
+    try {
+      for (;;) wasm.memory.grow(pages);
+    } catch {
+      // the 4 GB limit (or the browser's): try a smaller step
+    }
+  }
+  const handle = lens.start('classviz', undefined, '{}');
+  handle.step(lens, '{}');
+  handle.free();
+  throw new Error('the engine did not trap');
+}
+
 function reportError(msg, e) {
   // A wasm trap (a panic under panic=abort) leaves the module unusable: the page must start a new worker.
   const fatal = e instanceof WebAssembly.RuntimeError;
@@ -176,7 +198,14 @@ self.onmessage = async (event) => {
   try {
     switch (msg.type) {
       case 'start':
+        testing = msg.testing === true;
         return await start();
+      case 'memory':
+        // The wasm linear memory's size (it only grows): the soak test watches it across hundreds of runs.
+        return post({ type: 'memory', reqId: msg.reqId, bytes: wasm ? wasm.memory.buffer.byteLength : 0 });
+      case 'test-trap':
+        if (!testing) throw new Error(`unknown request ${msg.type}`);
+        return trapOnPurpose();
       case 'image':
         return loadImage(msg);
       case 'search':

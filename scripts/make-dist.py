@@ -178,8 +178,12 @@ def main():
     charset = '<meta charset="utf-8">'
     if charset not in html:
         die(f"index.html has no {charset} to put the policy after")
-    tags = (f'{charset}\n  <meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-            f'  <meta name="netlens-build" content="{version}">')
+    # index.html carries the policy itself (so `make run` and any copy of the page have it); it must be serve.py's.
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    if html.count("Content-Security-Policy") != (1 if meta in html else 0) or html.count(meta) > 1:
+        die("index.html's Content-Security-Policy <meta> differs from www/serve.py's CSP (or is there twice)")
+    tags = (charset + ("" if meta in html else f"\n  {meta}") +
+            f'\n  <meta name="netlens-build" content="{version}">')
     with open(index, "w", encoding="utf-8") as f:
         f.write(html.replace(charset, tags, 1))
 

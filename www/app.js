@@ -9,6 +9,7 @@ import {
   setupInputs, buildGallery, usePending, useSample, useJpeg, reloadCurrent, showWaiting, clearWaiting,
 } from './input.js';
 import { buildPanels } from './panels.js';
+import { attachActivations } from './activations.js';
 import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
 import { $, showMessage } from './ui.js';
@@ -70,6 +71,7 @@ on('input-changed', (d) => {
 });
 
 let built = null; // JSON of the schema the panels were built from
+let detach = null; // undoes the activation browser's hooks
 
 /** Tabs and panels from a schema: pkg/schema.json's at first paint, the engine's own once it is ready. */
 function buildUi(schema) {
@@ -77,7 +79,9 @@ function buildUi(schema) {
   if (built === json) return;
   built = json;
   initState(schema);
+  detach?.();
   ui = buildPanels($('panels'), schema, { compare });
+  detach = attachActivations(ui);
   for (const p of ui.panels.values()) p.writeFields();
   compare.writeFields();
   ui.show(state.panel);

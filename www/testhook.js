@@ -42,6 +42,7 @@ on('image', (d) => {
   hook.top5 = d.top.map((t) => ({ ...t, name: hook.labels?.[t.class]?.name }));
 });
 on('setting-error', (d) => hook.settingErrors.push(d));
+on('activation-channel', (d) => { hook.activationChannel = d; });
 
 on('run-start', ({ method }) => {
   hook.runs[method] = { step: 0, total: null, done: false, report: null, panels: null, frameHash: null };

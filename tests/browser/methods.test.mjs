@@ -344,3 +344,69 @@ test('a compare link opens the compare view and runs it for the linked class', T
   assertClean(problems);
   await page.close();
 });
+
+test('inside the network: the activation browser, a channel visualization and DeepDream with live frames, a channel link reproduced exactly', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, `${server.url}#v=1&img=sample:chelsea&panel=activations`);
+  await waitReady(page);
+  const act = await waitRun(page, 'activations');
+  const [c, h, w] = act.panels.grid.rawShape;
+  const order = act.report.channels.map((x) => x.channel);
+  assert.equal(order.length, c, 'every channel listed');
+  // The strongest channel is shown at once; clicking the grid's second tile shows the second strongest.
+  await page.waitForFunction((ch) => window.__netlens.activationChannel?.channel === ch, order[0]);
+  const box = await page.locator('#act-grid').boundingBox();
+  const cols = Math.ceil(Math.sqrt(c));
+  const scale = box.width / (cols * (w + 1) - 1);
+  await page.mouse.click(box.x + (w + 1 + w / 2) * scale, box.y + (h / 2) * scale);
+  await page.waitForFunction((ch) => window.__netlens.activationChannel?.channel === ch, order[1]);
+  assert.match(await page.textContent('#act-channel-caption'), new RegExp(`#${order[1]}\\b`));
+  const drawn = await page.evaluate(() => {
+    const d = document.getElementById('act-channel').getContext('2d').getImageData(0, 0, 224, 224).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 11) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return seen.size;
+  });
+  assert.ok(drawn > 50, `the channel's overlay is drawn (${drawn} colours)`);
+
+  // "Visualize this channel": a short run, live frames, then its link in a fresh browser gives the same pixels.
+  await page.click('#method-channel');
+  await page.fill('#ch-iters', '6');
+  await page.dispatchEvent('#ch-iters', 'change');
+  await page.click('#method-activations');
+  await page.click('#act-visualize');
+  await page.waitForFunction(() => window.__netlens.runs.channel?.done, null, { timeout: 300_000 });
+  const ch = await page.evaluate(() => ({ run: window.__netlens.runs.channel, url: window.__netlens.shareUrl, state: window.__netlens.state.ch }));
+  assert.equal(ch.state.channel, order[1]);
+  assert.equal(ch.state.layer, act.report.layer);
+  assert.equal(ch.run.step, 6);
+  assert.ok(ch.run.frameHash, 'live frames arrived');
+  assert.equal(await page.isHidden('#panel-channel'), false);
+  await page.screenshot({ path: screenshotPath('channel') });
+
+  // "DeepDream this layer": one octave of two steps, with live frames.
+  await page.click('#method-dream');
+  await page.fill('#dream-oct', '1');
+  await page.dispatchEvent('#dream-oct', 'change');
+  await page.fill('#dream-steps', '2');
+  await page.dispatchEvent('#dream-steps', 'change');
+  await page.click('#method-activations');
+  await page.click('#act-dream');
+  await page.waitForFunction(() => window.__netlens.runs.dream?.done, null, { timeout: 300_000 });
+  const dream = await page.evaluate(() => ({ run: window.__netlens.runs.dream, state: window.__netlens.state.dream }));
+  assert.equal(dream.state.layer, act.report.layer);
+  assert.ok(dream.run.frameHash && dream.run.step >= 2, JSON.stringify({ step: dream.run.step }));
+  await page.screenshot({ path: screenshotPath('dream') });
+  assertClean(problems);
+  await page.close();
+
+  const fresh = await startBrowser();
+  try {
+    const { page: other, problems: otherProblems } = await openPage(fresh.context, ch.url);
+    await waitReady(other);
+    await other.waitForFunction(() => window.__netlens.runs.channel?.done, null, { timeout: 300_000 });
+    assert.equal(await other.evaluate(() => window.__netlens.runs.channel.frameHash), ch.run.frameHash, 'the same channel visualization');
+    assertClean(otherProblems);
+  } finally {
+    await fresh.close();
+  }
+});

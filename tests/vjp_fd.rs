@@ -1447,3 +1447,98 @@ fn cast_to_float_is_identity() {
     let y = net.node("Mul", &[&c, &k], "scaled", vec![]);
     check_output("cast to float then mul", &net, &y, gauss(&shape), smooth());
 }
+
+// ------------------------------------------------------------------ Resize
+
+/// Resize of a [1,2,4,5] input by `scales` (float) or `sizes` (int64), then a Conv so outputs mix.
+fn resize_case(label: &str, opset: i64, scales: Option<&[f32]>, sizes: Option<&[i64]>, attrs: Vec<AttributeProto>) {
+    let shape = [1, 2, 4, 5];
+    let mut net = Net::new(&shape, opset, 85);
+    let mut inputs = vec!["x".to_string()];
+    if opset == 10 {
+        inputs.push(net.init("scales", &[4], scales.expect("opset 10 takes scales").to_vec()));
+    } else {
+        inputs.push(String::new());
+        match (scales, sizes) {
+            (Some(s), _) => inputs.push(net.init("scales", &[s.len()], s.to_vec())),
+            (None, Some(s)) => {
+                inputs.push(String::new());
+                inputs.push(net.init_i64("sizes", &[s.len()], s.to_vec()));
+            }
+            _ => unreachable!(),
+        }
+    }
+    let refs: Vec<&str> = inputs.iter().map(|s| s.as_str()).collect();
+    let y = net.node("Resize", &refs, "resized", attrs);
+    let c = net.conv("conv", &y, 2, 3, [3, 3], true, vec![]);
+    check_output(label, &net, &c, gauss(&shape), smooth());
+}
+
+#[test]
+fn resize_nearest_variants() {
+    // PyTorch's F.interpolate(scale_factor=2, mode="nearest") export.
+    resize_case(
+        "resize nearest ×2, asymmetric, floor",
+        13,
+        Some(&[1.0, 1.0, 2.0, 2.0]),
+        None,
+        vec![attr_s("coordinate_transformation_mode", "asymmetric"), attr_s("nearest_mode", "floor")],
+    );
+    resize_case("resize nearest to 7×8, defaults", 13, None, Some(&[1, 2, 7, 8]), vec![]);
+    resize_case(
+        "resize nearest to 3×3, round_prefer_ceil",
+        13,
+        None,
+        Some(&[1, 2, 3, 3]),
+        vec![attr_s("nearest_mode", "round_prefer_ceil")],
+    );
+    resize_case(
+        "resize nearest ×1.5, ceil",
+        13,
+        Some(&[1.0, 1.0, 1.5, 1.5]),
+        None,
+        vec![attr_s("nearest_mode", "ceil")],
+    );
+    resize_case("opset 10 resize nearest ×2", 10, Some(&[1.0, 1.0, 2.0, 2.0]), None, vec![]);
+}
+
+#[test]
+fn resize_linear_and_cubic() {
+    resize_case(
+        "resize linear ×2, pytorch_half_pixel (bilinear, align_corners=False)",
+        13,
+        Some(&[1.0, 1.0, 2.0, 2.0]),
+        None,
+        vec![attr_s("mode", "linear"), attr_s("coordinate_transformation_mode", "pytorch_half_pixel")],
+    );
+    resize_case(
+        "resize linear to 6×9, align_corners",
+        13,
+        None,
+        Some(&[1, 2, 6, 9]),
+        vec![attr_s("mode", "linear"), attr_s("coordinate_transformation_mode", "align_corners")],
+    );
+    resize_case("resize linear down to 3×4, half_pixel", 13, None, Some(&[1, 2, 3, 4]), vec![attr_s("mode", "linear")]);
+    resize_case("resize cubic ×2, half_pixel", 13, Some(&[1.0, 1.0, 2.0, 2.0]), None, vec![attr_s("mode", "cubic")]);
+    resize_case(
+        "resize cubic to 6×7, exclude_outside, a = -0.5",
+        13,
+        None,
+        Some(&[1, 2, 6, 7]),
+        vec![attr_s("mode", "cubic"), attr_i("exclude_outside", 1), attr_f("cubic_coeff_a", -0.5)],
+    );
+}
+
+#[test]
+fn resize_opset18_axes_and_antialias() {
+    let shape = [1, 2, 6, 7];
+    let mut net = Net::new(&shape, 18, 86);
+    let scales = net.init("scales", &[2], vec![0.5, 0.6]);
+    let y = net.node(
+        "Resize",
+        &["x", "", &scales],
+        "resized",
+        vec![attr_s("mode", "linear"), attr_i("antialias", 1), attr_ints("axes", &[2, 3])],
+    );
+    check_output("opset 18 resize linear antialias, axes [2,3], ×0.5×0.6", &net, &y, gauss(&shape), smooth());
+}

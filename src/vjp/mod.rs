@@ -17,6 +17,7 @@ mod pointwise;
 mod pool;
 mod reduce;
 mod reshape;
+mod resize;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -95,6 +96,7 @@ pub static OPS: &[OpDecl] = &[
     binary::POW,
     reduce::REDUCE,
     lrn::LRN,
+    resize::RESIZE,
 ];
 
 /// The declaration for an ONNX op type, if the reverse pass supports it.

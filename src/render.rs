@@ -57,19 +57,22 @@ pub fn heatmap_rgba_fixed(values: &[f32]) -> Vec<u8> {
 /// The heatmap blended over the photo, each pixel weighted by its normalised saliency: where the network does
 /// not look the photo shows through, where it looks hardest the colormap's bright end covers it.
 pub fn overlay_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
+    blend(image_rgba, normalise(map).into_iter().map(|t| (inferno(t), t)))
+}
+
+/// Each photo pixel mixed with a colour by a weight in 0..=1 (one (colour, weight) per pixel).
+fn blend(image_rgba: &[u8], colours: impl ExactSizeIterator<Item = ([u8; 3], f32)>) -> Vec<u8> {
     assert_eq!(
         image_rgba.len(),
-        map.len() * 4,
+        colours.len() * 4,
         "overlay: the image has {} bytes for {} map values",
         image_rgba.len(),
-        map.len()
+        colours.len()
     );
     let mut out = Vec::with_capacity(image_rgba.len());
-    for (px, t) in image_rgba.chunks_exact(4).zip(normalise(map)) {
-        let heat = inferno(t);
+    for (px, (colour, t)) in image_rgba.chunks_exact(4).zip(colours) {
         for c in 0..3 {
-            let v = px[c] as f32 * (1.0 - t) + heat[c] as f32 * t;
-            out.push(v.round().clamp(0.0, 255.0) as u8);
+            out.push((px[c] as f32 * (1.0 - t) + colour[c] as f32 * t).round().clamp(0.0, 255.0) as u8);
         }
         out.push(255);
     }
@@ -101,23 +104,7 @@ pub fn diverging_rgba(map: &[f32]) -> Vec<u8> {
 
 /// A signed map over the photo: the diverging colour covers the photo in proportion to |value|.
 pub fn overlay_diverging_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
-    assert_eq!(
-        image_rgba.len(),
-        map.len() * 4,
-        "overlay: the image has {} bytes for {} map values",
-        image_rgba.len(),
-        map.len()
-    );
-    let mut out = Vec::with_capacity(image_rgba.len());
-    for (px, s) in image_rgba.chunks_exact(4).zip(normalise_signed(map)) {
-        let colour = diverging(s);
-        let t = s.abs();
-        for c in 0..3 {
-            out.push((px[c] as f32 * (1.0 - t) + colour[c] as f32 * t).round().clamp(0.0, 255.0) as u8);
-        }
-        out.push(255);
-    }
-    out
+    blend(image_rgba, normalise_signed(map).into_iter().map(|s| (diverging(s), s.abs())))
 }
 
 /// `128 + gain · (changed − original)` per channel, in 0–255 pixel units, clamped and rounded: grey where

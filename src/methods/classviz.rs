@@ -103,14 +103,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             },
             live: true,
         },
-        SettingSpec {
-            key: "seed",
-            link: "seed",
-            label: "Seed",
-            help: "Seeds the starting noise and the jitter: the same seed gives the same image.",
-            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
-            live: false,
-        },
+        crate::methods::settings::seed("Seeds the starting noise and the jitter: the same seed gives the same image."),
     ],
     outputs: &[
         OutputSpec { id: "live", title: "Current", kind: OutputKind::Live, download: true },

@@ -61,6 +61,19 @@ pub enum Kind {
     },
 }
 
+/// The RNG seed every seeded method has (`help` says what it seeds). Seeds are u32 so that share links and
+/// native/wasm builds agree.
+pub const fn seed(help: &'static str) -> SettingSpec {
+    SettingSpec {
+        key: "seed",
+        link: "seed",
+        label: "Seed",
+        help,
+        kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
+        live: false,
+    }
+}
+
 /// Text settings hold names like `features.12`: this is what they may contain.
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9_.:/-]{1,128}$";
 

@@ -303,14 +303,8 @@ pub const RANDOM_START: SettingSpec = SettingSpec {
     live: false,
 };
 
-pub const SEED: SettingSpec = SettingSpec {
-    key: "seed",
-    link: "seed",
-    label: "Seed",
-    help: "Seeds the random start: the same seed gives the same image.",
-    kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
-    live: false,
-};
+pub const SEED: SettingSpec =
+    crate::methods::settings::seed("Seeds the random start: the same seed gives the same image.");
 
 pub const fn eps_setting(default: f64, max: f64, help: &'static str) -> SettingSpec {
     SettingSpec {

@@ -100,14 +100,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             kind: Kind::Float { min: 0.0, max: 45.0, min_exclusive: false, default: 5.0 },
             live: true,
         },
-        SettingSpec {
-            key: "seed",
-            link: "seed",
-            label: "Seed",
-            help: "Seeds the starting noise and the random transforms: the same seed gives the same image.",
-            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
-            live: false,
-        },
+        crate::methods::settings::seed("Seeds the starting noise and the random transforms: the same seed gives the same image."),
     ],
     outputs: &[
         OutputSpec { id: "live", title: "Current", kind: OutputKind::Live, download: true },

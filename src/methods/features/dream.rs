@@ -82,14 +82,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             kind: Kind::Int { min: 0, max: 64, default: 8 },
             live: true,
         },
-        SettingSpec {
-            key: "seed",
-            link: "seed",
-            label: "Seed",
-            help: "Seeds the jitter.",
-            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
-            live: false,
-        },
+        crate::methods::settings::seed("Seeds the jitter."),
     ],
     outputs: &[
         OutputSpec { id: "live", title: "Dream", kind: OutputKind::Live, download: true },

@@ -1542,3 +1542,62 @@ fn resize_opset18_axes_and_antialias() {
     );
     check_output("opset 18 resize linear antialias, axes [2,3], ×0.5×0.6", &net, &y, gauss(&shape), smooth());
 }
+
+// ------------------------------------------------------------------ ConvNeXt-style: LayerNorm, Linear on NHWC, GELU
+
+#[test]
+fn erf_on_input() {
+    activation_case("erf", "Erf", vec![], 1.0, &[]);
+}
+
+#[test]
+fn matmul_nd_times_2d() {
+    // A Linear layer on an N-D activation: [1,3,4,5] · [5,6] (the leading axes are rows), both operands' gradients.
+    let shape = [1, 3, 4, 5];
+    let mut net = Net::new(&shape, 13, 87);
+    let w = net.randn("w", &[5, 6], 0.5);
+    let y = net.node("MatMul", &["x", &w], "linear", vec![]);
+    check_output("matmul [1,3,4,5] x [5,6]", &net, &y, gauss(&shape), smooth());
+    let mut net = Net::new(&[2, 5], 13, 88);
+    let t = net.node("Transpose", &["x"], "xt", vec![]);
+    let y = net.node("MatMul", &["x", &t], "gram", vec![]);
+    check_output("matmul x · xᵀ (both operands from the input)", &net, &y, gauss(&[2, 5]), smooth());
+}
+
+/// A ConvNeXt block as PyTorch exports it: depthwise Conv, permute to NHWC, LayerNorm as primitives, Linear (MatMul
+/// + Add), GELU as x · (1 + erf(x/√2)) / 2, Linear, permute back, residual Add.
+#[test]
+fn convnext_block() {
+    let shape = [1, 4, 5, 5];
+    let mut net = Net::new(&shape, 13, 89);
+    let d = net.conv("dw", "x", 4, 4, [3, 3], true, vec![attr_i("group", 4), attr_ints("pads", &[1, 1, 1, 1])]);
+    let p = net.node("Transpose", &[&d], "nhwc", vec![attr_ints("perm", &[0, 2, 3, 1])]);
+    let m = net.node("ReduceMean", &[&p], "ln_mean", vec![attr_ints("axes", &[-1])]);
+    let c = net.node("Sub", &[&p, &m], "ln_centred", vec![]);
+    let two = net.init("two", &[], vec![2.0]);
+    let sq = net.node("Pow", &[&c, &two], "ln_sq", vec![]);
+    let v = net.node("ReduceMean", &[&sq], "ln_var", vec![attr_ints("axes", &[-1])]);
+    let eps = net.init("eps", &[], vec![1e-6]);
+    let ve = net.node("Add", &[&v, &eps], "ln_var_eps", vec![]);
+    let sd = net.node("Sqrt", &[&ve], "ln_sd", vec![]);
+    let n = net.node("Div", &[&c, &sd], "ln_norm", vec![]);
+    let g = net.randn("ln_g", &[4], 1.0);
+    let n = net.node("Mul", &[&n, &g], "ln_scaled", vec![]);
+    let w1 = net.randn("w1", &[4, 8], 0.5);
+    let b1 = net.randn("b1", &[8], 0.3);
+    let h = net.node("MatMul", &[&n, &w1], "fc1", vec![]);
+    let h = net.node("Add", &[&h, &b1], "fc1_bias", vec![]);
+    let r2 = net.init("sqrt2", &[], vec![std::f32::consts::SQRT_2]);
+    let one = net.init("one", &[], vec![1.0]);
+    let half = net.init("half", &[], vec![0.5]);
+    let z = net.node("Div", &[&h, &r2], "gelu_scaled", vec![]);
+    let e = net.node("Erf", &[&z], "gelu_erf", vec![]);
+    let e = net.node("Add", &[&e, &one], "gelu_1p", vec![]);
+    let gl = net.node("Mul", &[&h, &e], "gelu_mul", vec![]);
+    let gl = net.node("Mul", &[&gl, &half], "gelu", vec![]);
+    let w2 = net.randn("w2", &[8, 4], 0.5);
+    let o = net.node("MatMul", &[&gl, &w2], "fc2", vec![]);
+    let o = net.node("Transpose", &[&o], "nchw", vec![attr_ints("perm", &[0, 3, 1, 2])]);
+    let y = net.node("Add", &["x", &o], "block", vec![]);
+    check_output("ConvNeXt block", &net, &y, gauss(&shape), FdOptions { eps: 1e-3, ..smooth() });
+}

@@ -1,4 +1,5 @@
-//! One-input element-wise ops: Sigmoid, Tanh, LeakyRelu, PRelu, Elu, Selu, HardSigmoid, HardSwish, Neg, Sqrt.
+//! One-input element-wise ops: Sigmoid, Tanh, LeakyRelu, PRelu, Elu, Selu, HardSigmoid, HardSwish, Neg, Sqrt, Erf
+//! (GELU as exported).
 //! Each VJP multiplies the gradient by the derivative, read from the input or (where cheaper) the output.
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub const HARD_SIGMOID: OpDecl = OpDecl {
 pub const HARD_SWISH: OpDecl = OpDecl { names: &["HardSwish"], parse: |_| unary(Act::HardSwish), each_output: false };
 pub const NEG: OpDecl = OpDecl { names: &["Neg"], parse: |_| unary(Act::Neg), each_output: false };
 pub const SQRT: OpDecl = OpDecl { names: &["Sqrt"], parse: |_| unary(Act::Sqrt), each_output: false };
+pub const ERF: OpDecl = OpDecl { names: &["Erf"], parse: |_| unary(Act::Erf), each_output: false };
 
 #[derive(Clone, Copy, Debug)]
 enum Act {
@@ -43,6 +45,7 @@ enum Act {
     Tanh,
     Sqrt,
     Neg,
+    Erf,
     LeakyRelu { alpha: f32 },
     Elu { alpha: f32 },
     Selu { alpha: f32, gamma: f32 },
@@ -78,6 +81,7 @@ impl Act {
             Act::Tanh => 1.0 - v * v,
             Act::Sqrt => 0.5 / v,
             Act::Neg => -1.0,
+            Act::Erf => std::f32::consts::FRAC_2_SQRT_PI * (-v * v).exp(),
             Act::LeakyRelu { alpha } => {
                 if v > 0.0 {
                     1.0

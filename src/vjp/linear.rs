@@ -29,9 +29,11 @@ fn parse_gemm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     }))
 }
 
+/// A [..., M, K] · B [K, N]: the leading axes of A fold into its rows (a Linear layer on an N-D activation, as
+/// ConvNeXt and transformers export it).
 fn parse_matmul(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
-    if ctx.input_shape(0).len() != 2 || ctx.input_shape(1).len() != 2 {
-        return Err(ctx.err("MatMul is supported for 2-D operands only"));
+    if ctx.input_shape(0).len() < 2 || ctx.input_shape(1).len() != 2 {
+        return Err(ctx.err("MatMul is supported for A of rank ≥ 2 times a 2-D B only"));
     }
     Ok(Arc::new(Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false }))
 }
@@ -62,8 +64,12 @@ fn gemm(
     trans_a: bool,
     trans_b: bool,
 ) -> Result<Vec<Option<Tensor>>> {
-    let (m, n) = (grad.shape[0], grad.shape[1]);
-    let a_shape = step.input_shape(0).to_vec();
+    // MatMul's N-D A: its leading axes are rows (the stored shape is restored on the way out).
+    let a_stored = step.input_shape(0);
+    let rows = |shape: &[usize]| shape[..shape.len() - 1].iter().product::<usize>();
+    let (m, n) = (rows(&grad.shape), grad.shape[grad.shape.len() - 1]);
+    let a_shape =
+        if a_stored.len() == 2 { a_stored.to_vec() } else { vec![rows(a_stored), a_stored[a_stored.len() - 1]] };
     let b_shape = step.input_shape(1).to_vec();
     let k = if trans_a { a_shape[0] } else { a_shape[1] };
     let mut out: Vec<Option<Tensor>> = vec![None; step.node.inputs.len()];
@@ -73,7 +79,7 @@ fn gemm(
         let (rs, cs) = strides(b_shape[1], trans_b);
         let mut da = vec![0.0f32; m * k];
         sgemm(m, n, k, &grad.data, (n, 1), b.data, (cs, rs), &mut da, alpha);
-        out[0] = Some(Tensor::new(a_shape.clone(), if trans_a { transpose(&da, m, k) } else { da }));
+        out[0] = Some(Tensor::new(a_stored.to_vec(), if trans_a { transpose(&da, m, k) } else { da }));
     }
     if step.wants(1) {
         // dB' = alpha · A'ᵀ · G  (k×n).

@@ -90,6 +90,7 @@ pub static OPS: &[OpDecl] = &[
     activation::HARD_SWISH,
     activation::NEG,
     activation::SQRT,
+    activation::ERF,
     binary::SUB,
     binary::MUL,
     binary::DIV,

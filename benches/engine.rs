@@ -86,9 +86,40 @@ fn main() {
         forward_backward.median_ms / forward_only.median_ms,
         forward_backward.min_ms / forward_only.min_ms
     );
+    print_threads(&net, &x);
     let input = Input::new(x.clone(), imageio::rgb_to_rgba(&rgb));
     print_methods(&net, &input, &forward_only, &forward_backward);
     print_backward_by_op(&net, &x, &seed);
+}
+
+/// The unit timings again at 1, 2 (and the machine's count, if more) threads, in pools of their own.
+fn print_threads(net: &Classifier, x: &netlens::Tensor) {
+    let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut counts = vec![1, 2];
+    if machine > 2 {
+        counts.push(machine);
+    }
+    println!("threads (default here {}; NETLENS_THREADS or --threads set it):", netlens::threads::threads());
+    println!(
+        "{:<8} {:>12} {:>12} {:>12} {:>12}  (median ms)",
+        "threads", "forward", "backward", "fwd+bwd", "class-viz it"
+    );
+    let engine = net.engine();
+    let seed = Objective::Class(285);
+    let viz = ClassVizSettings { iters: 10_000, ..ClassVizSettings::default() };
+    for n in counts {
+        let [f, b, fb, cv] = netlens::threads::with_threads(n, || {
+            let mut run = ClassVizRun::new(&viz).unwrap();
+            [
+                time(|| (), |_| drop(engine.forward_only(x).unwrap())),
+                time(|| engine.forward(x).unwrap(), |acts| drop(engine.backward(&acts, &seed).unwrap())),
+                time(|| (), |_| drop(net.logits_and_grad(x, 285).unwrap())),
+                time(|| (), |_| run.step(net, &viz).unwrap()),
+            ]
+            .map(|t| t.median_ms)
+        });
+        println!("threads {n:<8} {f:>12.2} {b:>12.2} {fb:>12.2} {cv:>12.2}");
+    }
 }
 
 /// Forward+backward passes of each method at its defaults (issue 7); occlusion counts forward passes only.

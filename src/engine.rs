@@ -123,6 +123,8 @@ impl Engine {
     /// Loads an ONNX model from its bytes. Fails (never panics) on bytes that are not a model,
     /// and names the op and node of anything the reverse pass cannot differentiate.
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Engine> {
+        // Natively, the thread pool (NETLENS_THREADS or the machine's cores) unless the caller set it already.
+        crate::threads::init();
         Engine::from_proto(graph::decode_proto(bytes)?)
     }
 

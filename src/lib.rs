@@ -16,6 +16,7 @@ pub mod network;
 pub mod qr;
 pub mod render;
 pub mod tensor;
+pub mod threads;
 pub mod vjp;
 
 #[cfg(target_arch = "wasm32")]

@@ -48,6 +48,9 @@ struct Common {
     /// from imagenet_synset_words.txt in the same folder when present)
     #[arg(long, global = true, value_name = "PATH")]
     classes: Option<PathBuf>,
+    /// Threads for the forward and backward passes (default: $NETLENS_THREADS, else the machine's cores)
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -285,6 +288,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Outcome<()> {
     let c = &cli.common;
+    if let Some(n) = c.threads {
+        netlens::threads::set_threads(n.into());
+    }
     match cli.command {
         Command::Methods => {
             print_methods();

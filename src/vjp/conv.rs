@@ -10,6 +10,7 @@ use super::{OpDecl, OpVjp, Step};
 use crate::error::{Error, Result};
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::Tensor;
+use crate::threads;
 
 pub const CONV: OpDecl = OpDecl { names: &["Conv"], parse: parse_conv, each_output: false };
 pub const CONV_TRANSPOSE: OpDecl =
@@ -52,19 +53,28 @@ fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> 
     let (plane, out_plane) = (h * wd, oh * ow);
     let pointwise = kh == 1 && kw == 1 && w.strides == [1, 1] && w.pads_begin == [0, 0] && out_plane == plane;
 
+    let taps = kh * kw;
     let mut dx = vec![0.0f32; n * c * plane];
-    let mut cols = if pointwise { vec![] } else { vec![0.0f32; k * out_plane] };
+    // Split over input channels: a chunk's rows of dcol = Wᵀ · dY are its channels' taps, and col2im writes only
+    // its channels' planes, so every element is summed as with one thread (bit-identical at any thread count).
+    let per_chunk = threads::units_per_chunk(cg, taps * out_plane);
     for b in 0..n {
         for gi in 0..group {
             let wg = &weights.data[gi * og * k..(gi + 1) * og * k];
             let gg = &grad.data[(b * o + gi * og) * out_plane..(b * o + (gi + 1) * og) * out_plane];
             let dst = &mut dx[(b * c + gi * cg) * plane..(b * c + (gi + 1) * cg) * plane];
-            if pointwise {
-                gemm(k, og, out_plane, wg, (1, k), gg, (out_plane, 1), dst, 1.0);
-            } else {
-                gemm(k, og, out_plane, wg, (1, k), gg, (out_plane, 1), &mut cols, 1.0);
-                col2im(&cols, dst, cg, [h, wd], [oh, ow], w);
-            }
+            threads::for_each_chunk(dst, per_chunk * plane, |i, dst| {
+                let (first, channels) = (i * per_chunk, dst.len() / plane);
+                let rows = channels * taps;
+                let wc = &wg[first * taps..];
+                if pointwise {
+                    gemm(rows, og, out_plane, wc, (1, k), gg, (out_plane, 1), dst, 1.0);
+                } else {
+                    let mut cols = vec![0.0f32; rows * out_plane];
+                    gemm(rows, og, out_plane, wc, (1, k), gg, (out_plane, 1), &mut cols, 1.0);
+                    col2im(&cols, dst, channels, [h, wd], [oh, ow], w);
+                }
+            });
         }
     }
     Ok(Tensor::new(in_shape.to_vec(), dx))

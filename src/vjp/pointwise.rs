@@ -7,6 +7,7 @@ use super::{Needs, OpDecl, OpVjp, ReluRule, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::{Tensor, View};
+use crate::threads;
 
 pub const RELU: OpDecl = OpDecl { names: &["Relu"], parse: |_| Ok(Arc::new(Relu)), each_output: false };
 pub const CLIP: OpDecl = OpDecl { names: &["Clip"], parse: parse_clip, each_output: false };
@@ -32,7 +33,14 @@ fn relu(output: View, grad: &Tensor, rule: ReluRule) -> Tensor {
         ReluRule::Guided => |y, g| if y > 0.0 && g > 0.0 { g } else { 0.0 },
         ReluRule::Deconv => |_, g| g.max(0.0),
     };
-    let data = output.data.iter().zip(&grad.data).map(|(&y, &g)| pass(y, g)).collect();
+    let mut data = vec![0.0f32; grad.data.len()];
+    let per_chunk = threads::units_per_chunk(data.len(), 1);
+    threads::for_each_chunk(&mut data, per_chunk, |i, chunk| {
+        let (y, g) = (&output.data[i * per_chunk..], &grad.data[i * per_chunk..]);
+        for ((d, &y), &g) in chunk.iter_mut().zip(y).zip(g) {
+            *d = pass(y, g);
+        }
+    });
     Tensor::new(grad.shape.clone(), data)
 }
 

@@ -6,6 +6,7 @@ use super::{Needs, OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::{Tensor, View};
+use crate::threads;
 
 pub const MAX_POOL: OpDecl = OpDecl { names: &["MaxPool"], parse: parse_max_pool, each_output: false };
 pub const AVERAGE_POOL: OpDecl = OpDecl { names: &["AveragePool"], parse: parse_average_pool, each_output: false };
@@ -88,27 +89,31 @@ fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
     let rows: Vec<Vec<usize>> = (0..oh).map(|o| inside(w, 0, o, h).map(|iy| iy * wd).collect()).collect();
     let cols: Vec<Vec<usize>> = (0..ow).map(|o| inside(w, 1, o, wd).collect()).collect();
     let mut dx = vec![0.0f32; input.data.len()];
-    for plane in 0..n * c {
-        let x = &input.data[plane * h * wd..(plane + 1) * h * wd];
-        let g = &grad.data[plane * oh * ow..(plane + 1) * oh * ow];
-        let d = &mut dx[plane * h * wd..(plane + 1) * h * wd];
-        for (oy, row_starts) in rows.iter().enumerate() {
-            for (ox, col_offsets) in cols.iter().enumerate() {
-                let (mut best, mut best_at) = (f32::NEG_INFINITY, usize::MAX);
-                for &r in row_starts {
-                    for &c in col_offsets {
-                        if x[r + c] > best {
-                            best = x[r + c];
-                            best_at = r + c;
+    // Planes are independent: split over them (bit-identical at any thread count).
+    let per_chunk = threads::units_per_chunk(n * c, h * wd);
+    threads::for_each_chunk(&mut dx, per_chunk * h * wd, |i, chunk| {
+        for (j, d) in chunk.chunks_mut(h * wd).enumerate() {
+            let plane = i * per_chunk + j;
+            let x = &input.data[plane * h * wd..(plane + 1) * h * wd];
+            let g = &grad.data[plane * oh * ow..(plane + 1) * oh * ow];
+            for (oy, row_starts) in rows.iter().enumerate() {
+                for (ox, col_offsets) in cols.iter().enumerate() {
+                    let (mut best, mut best_at) = (f32::NEG_INFINITY, usize::MAX);
+                    for &r in row_starts {
+                        for &c in col_offsets {
+                            if x[r + c] > best {
+                                best = x[r + c];
+                                best_at = r + c;
+                            }
                         }
                     }
-                }
-                if best_at != usize::MAX {
-                    d[best_at] += g[oy * ow + ox];
+                    if best_at != usize::MAX {
+                        d[best_at] += g[oy * ow + ox];
+                    }
                 }
             }
         }
-    }
+    });
     Tensor::new(input.shape.to_vec(), dx)
 }
 

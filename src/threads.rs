@@ -1,0 +1,119 @@
+//! How many cores the native build uses: tract's matrix products (the forward pass) and our VJPs share rayon's
+//! global pool. The count comes from `NETLENS_THREADS`, else the machine (`available_parallelism`); the CLI's
+//! `--threads` sets it before the model loads. The wasm build has no threads: everything here runs on the caller.
+//!
+//! Determinism: work is split only where every output element is still computed by one task, in the same order
+//! as with one thread (Conv VJP: output channels; pools and ReLU: planes / element ranges), so results are
+//! bit-identical whatever the thread count (tests/threads.rs checks 1 against 2 and 3 threads).
+
+/// Elements below which a split does not pay for waking the other threads.
+pub const MIN_SPLIT: usize = 32 * 1024;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use tract_linalg::multithread::{set_default_executor, Executor};
+
+    static CONFIGURED: Mutex<bool> = Mutex::new(false);
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+    /// The count asked for: `NETLENS_THREADS` when it is a positive integer, else the machine's cores.
+    pub fn wanted() -> usize {
+        std::env::var("NETLENS_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Sets up rayon's global pool with `n` threads (once per process; later calls keep the first count) and
+    /// points tract at it. Returns the count in use.
+    pub fn set(n: usize) -> usize {
+        let mut configured = CONFIGURED.lock().unwrap_or_else(|e| e.into_inner());
+        if !*configured {
+            *configured = true;
+            // Fails only if something already started the global pool; then it keeps the size it has.
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+            let got = rayon::current_num_threads();
+            set_default_executor(if got > 1 { Executor::RayonGlobal } else { Executor::SingleThread });
+            THREADS.store(got, Ordering::Relaxed);
+        }
+        THREADS.load(Ordering::Relaxed)
+    }
+
+    /// Threads available to the current computation: the global pool's, or a local pool's inside its `install`.
+    pub fn current() -> usize {
+        if !*CONFIGURED.lock().unwrap_or_else(|e| e.into_inner()) {
+            set(wanted());
+        }
+        rayon::current_num_threads()
+    }
+}
+
+/// Sets the thread count for the rest of the process (natively; the first call wins). Returns the count in use.
+pub fn set_threads(n: usize) -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::set(n);
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = n;
+        1
+    }
+}
+
+/// Sets up the pool with the default count (`NETLENS_THREADS`, else the machine) unless already set.
+pub fn init() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::set(native::wanted());
+    #[cfg(target_arch = "wasm32")]
+    1
+}
+
+/// Threads the current computation may use (1 in wasm).
+pub fn threads() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return native::current();
+    #[cfg(target_arch = "wasm32")]
+    1
+}
+
+/// Calls `f(i, chunk)` for the `chunk_len`-sized chunks of `data` (the last may be shorter), in parallel when
+/// there is more than one thread and more than one chunk. `f` must only depend on its own chunk's index, so the
+/// result is the same however the chunks are spread.
+pub fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    let chunk_len = chunk_len.max(1);
+    #[cfg(not(target_arch = "wasm32"))]
+    if data.len() > chunk_len && threads() > 1 {
+        use rayon::prelude::*;
+        data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
+        return;
+    }
+    data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
+}
+
+/// How many of `units` (each `unit_len` elements long) go in a chunk so that there are about 2 chunks a thread,
+/// none under [`MIN_SPLIT`] elements unless that is all there is.
+pub fn units_per_chunk(units: usize, unit_len: usize) -> usize {
+    let t = threads();
+    if t <= 1 || units <= 1 {
+        return units.max(1);
+    }
+    let by_threads = units.div_ceil(2 * t);
+    let by_size = MIN_SPLIT.div_ceil(unit_len.max(1));
+    by_threads.max(by_size).min(units)
+}
+
+/// Runs `f` with `n` threads (a pool of its own; tract's products and our VJPs inside `f` use it), whatever the
+/// process-wide count: for benches and for the tests that compare thread counts.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn with_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
+    use tract_linalg::multithread::{multithread_tract_scope, Executor};
+    init();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build().expect("a thread pool");
+    pool.install(|| {
+        let executor = if n > 1 { Executor::RayonGlobal } else { Executor::SingleThread };
+        multithread_tract_scope(executor, f)
+    })
+}

@@ -362,7 +362,10 @@ fn sanity_maps_are_the_methods_maps_on_each_randomized_network() {
     assert_eq!(report["methods"][1]["abs"][2].as_f64(), Some(corr[1][2].0));
     let panels = run.panels();
     let grid = panels.iter().find(|p| p.id == "grid").unwrap();
-    assert_eq!((grid.width, grid.height), (3 * 112 + 2 * 4, 2 * 112 + 4));
+    // Cells of 112 px, 4 px apart; a left margin for the longest id (7 glyphs of 6 px at scale 2, plus 8 px) and
+    // a top one for the depth numbers (9 rows at scale 2, plus 8 px).
+    let (left, top) = (7 * 12 + 8, 9 * 2 + 8);
+    assert_eq!((grid.width, grid.height), ((left + 3 * 112 + 2 * 4) as u32, (top + 2 * 112 + 4) as u32));
     assert_eq!(panels.iter().filter(|p| p.plot.is_some()).count(), 2);
 }
 
@@ -412,7 +415,7 @@ fn cli_prints_a_line_per_method_and_writes_the_curves() {
     let out = cli(&["sanity", img, "--methods", "gradcam", "--set", "depth=1", "-o", grid.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let png = image::open(&grid).unwrap();
-    assert_eq!((png.width(), png.height()), (2 * 112 + 4, 112));
+    assert_eq!((png.width(), png.height()), (7 * 12 + 8 + 2 * 112 + 4, 9 * 2 + 8 + 112), "labels, then 2 cells");
     for (args, want) in [
         (vec!["faithfulness", img, "--set", "steps=0"], "Steps (steps)"),
         (vec!["faithfulness", img, "--methods", "ixg,bogus"], "'bogus'"),

@@ -27,8 +27,8 @@ after(async () => {
 async function openLink(hash) {
   const { page, problems } = await openPage(browser.context, `${server.url}#${hash}`);
   await page.setViewportSize({ width: 1280, height: 900 });
-  await waitReady(page);
-  await waitImage(page, 'chelsea');
+  await waitReady(page, 300_000); // a busy 2-core machine compiling a fresh build's wasm can take minutes
+  await waitImage(page, 'chelsea', 120_000);
   return { page, problems };
 }
 
@@ -111,7 +111,8 @@ test('model randomization from a share link: the grid and the correlation plots 
   const columns = run.report.columns;
   assert.equal(columns.length, 11, 'trained + 10 modules');
   const grid = run.panels.grid;
-  assert.deepEqual([grid.width, grid.height], [11 * 112 + 10 * 4, 3 * 112 + 2 * 4]);
+  // 112 px cells 4 px apart, after a margin for the ids ('gradcam': 7 glyphs × 12 px + 8) and the depth numbers.
+  assert.deepEqual([grid.width, grid.height], [7 * 12 + 8 + 11 * 112 + 10 * 4, 9 * 2 + 8 + 3 * 112 + 2 * 4]);
   const drawn = await page.evaluate(() => {
     const c = document.getElementById('sanity-grid');
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;

@@ -4,6 +4,7 @@
 //! [`Stepper`]s, one pass per step, so the page shows progress and can cancel.
 
 pub mod faithfulness;
+mod label;
 pub mod sanity;
 
 use serde_json::json;

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde_json::{json, Value as Json};
 
-use super::{methods_setting, parse_methods, pixel_scores, spearman, MapJob};
+use super::{label, methods_setting, parse_methods, pixel_scores, spearman, MapJob};
 use crate::engine::{Engine, WeightLayer};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{Style, CLASS};
@@ -134,6 +134,7 @@ pub fn randomized(net: &Classifier, depth: usize, seed: u64) -> Result<Classifie
 /// Grid cell side: each 224 × 224 map halved.
 const CELL: usize = 112;
 const GAP: usize = 4;
+const LABEL_SCALE: usize = 2;
 
 pub struct Sanity {
     x: Tensor,
@@ -251,10 +252,33 @@ impl Sanity {
             .collect()
     }
 
-    fn grid(&self) -> (usize, usize, Vec<u8>) {
+    /// Left and top margins of the grid: room for the method ids and the depth numbers.
+    fn margins(&self) -> (usize, usize) {
+        let longest = self.specs.iter().map(|m| label::width(m.id, LABEL_SCALE)).max().unwrap_or(0);
+        (longest + 2 * GAP, label::HEIGHT * LABEL_SCALE + 2 * GAP)
+    }
+
+    /// The grid's size: rows = methods, columns = depths, with their labels.
+    pub fn grid_size(&self) -> (usize, usize) {
         let (rows, cols) = (self.specs.len(), self.columns.len());
-        let (w, h) = (cols * CELL + (cols - 1) * GAP, rows * CELL + (rows - 1) * GAP);
+        let (left, top) = self.margins();
+        (left + cols * CELL + (cols - 1) * GAP, top + rows * CELL + (rows - 1) * GAP)
+    }
+
+    fn grid(&self) -> (usize, usize, Vec<u8>) {
+        let (w, h) = self.grid_size();
+        let (left, top) = self.margins();
         let mut out = vec![255u8; w * h * 4];
+        let ink = [40, 40, 40];
+        for (r, m) in self.specs.iter().enumerate() {
+            let y = top + r * (CELL + GAP) + (CELL - label::HEIGHT * LABEL_SCALE) / 2;
+            label::draw(&mut out, w, GAP, y, m.id, LABEL_SCALE, ink);
+        }
+        for c in 0..self.columns.len() {
+            let text = c.to_string();
+            let x = left + c * (CELL + GAP) + (CELL - label::width(&text, LABEL_SCALE)) / 2;
+            label::draw(&mut out, w, x, GAP, &text, LABEL_SCALE, ink);
+        }
         let side = self.x.shape[3];
         for (c, column) in self.maps.iter().enumerate() {
             for (r, map) in column.iter().enumerate() {
@@ -274,7 +298,7 @@ impl Sanity {
                                 }
                             }
                         }
-                        let at = ((r * (CELL + GAP) + y) * w + c * (CELL + GAP) + x) * 4;
+                        let at = ((top + r * (CELL + GAP) + y) * w + left + c * (CELL + GAP) + x) * 4;
                         for (o, a) in out[at..at + 4].iter_mut().zip(acc) {
                             *o = (a / (scale * scale) as u32) as u8;
                         }
@@ -360,9 +384,9 @@ impl Run for Sanity {
                 id: "grid",
                 kind: OutputKind::Image,
                 title: format!(
-                    "Rows: {}. Columns: {}",
-                    self.specs.iter().map(|m| m.title).collect::<Vec<_>>().join(", "),
-                    self.columns.join(", ")
+                    "Rows: {}. Columns: modules re-initialised, top down: {}",
+                    self.specs.iter().map(|m| format!("{} ({})", m.id, m.title)).collect::<Vec<_>>().join(", "),
+                    self.columns.iter().enumerate().map(|(d, c)| format!("{d} = {c}")).collect::<Vec<_>>().join(", ")
                 ),
                 width: w as u32,
                 height: h as u32,

@@ -168,8 +168,9 @@ async function suiteNetlens() {
   // loop; bench/report.mjs compares each with its passes × the forward+backward (occlusion: forward) time above.
   const schema = JSON.parse(mod.schema());
   r.methods = {};
-  for (const m of schema.methods.filter((m) => m.id === 'saliency' || m.group === 'attribution')) {
-    const json = JSON.stringify({ class: REF_CLASS });
+  // Issue 9's rows ride along: PGD (10 steps) and the robustness curve (77 steps), untargeted.
+  for (const m of schema.methods.filter((m) => m.id === 'saliency' || m.group === 'attribution' || m.id === 'pgd' || m.id === 'robustness')) {
+    const json = JSON.stringify(m.settings.some((s) => s.key === 'class') ? { class: REF_CLASS } : {});
     const heavy = !CHEAP_METHODS.has(m.id);
     // The unit this method is compared with, timed again just before it: the machine is shared, and its load
     // drifts over a suite of several minutes.

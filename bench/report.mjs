@@ -126,6 +126,9 @@ function parseNative(text) {
 const PASSES = {
   saliency: [1, 'fwd+bwd'], ixg: [1, 'fwd+bwd'], gbp: [1, 'fwd+bwd'], deconv: [1, 'fwd+bwd'], gradcam: [1, 'fwd+bwd'],
   ggc: [2, 'fwd+bwd'], smoothgrad: [25, 'fwd+bwd'], ig: [32, 'fwd+bwd'], occlusion: [170, 'fwd'],
+  // Issue 9: PGD's 10 steps (plus a forward for the original, one for the 8-bit check and three for the PNG/JPEG
+  // copies), and the robustness curve's 7 FGSM + 70 PGD steps.
+  pgd: [10, 'fwd+bwd'], robustness: [77, 'fwd+bwd'],
 };
 const scaled = (t, n) => (stat(t) ? { median: n * t.median, min: n * t.min, runs: t.runs } : t ?? missing('not measured'));
 

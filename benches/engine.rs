@@ -92,7 +92,8 @@ fn main() {
     print_backward_by_op(&net, &x, &seed);
 }
 
-/// The unit timings again at 1, 2 (and the machine's count, if more) threads, in pools of their own.
+/// The unit timings again at 1, 2 (and the machine's count, if more) threads, each in a pool of its own; the
+/// counts take turns run by run, so that the shared machine's load drifts over all of them alike.
 fn print_threads(net: &Classifier, x: &netlens::Tensor) {
     let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut counts = vec![1, 2];
@@ -101,22 +102,43 @@ fn print_threads(net: &Classifier, x: &netlens::Tensor) {
     }
     println!("threads (default here {}; NETLENS_THREADS or --threads set it):", netlens::threads::threads());
     println!(
-        "{:<8} {:>12} {:>12} {:>12} {:>12}  (median ms)",
+        "{:<8} {:>12} {:>12} {:>12} {:>12}  (median ms, runs interleaved)",
         "threads", "forward", "backward", "fwd+bwd", "class-viz it"
     );
     let engine = net.engine();
     let seed = Objective::Class(285);
     let viz = ClassVizSettings { iters: 10_000, ..ClassVizSettings::default() };
-    for n in counts {
-        let [f, b, fb, cv] = netlens::threads::with_threads(n, || {
-            let mut run = ClassVizRun::new(&viz).unwrap();
-            [
-                time(|| (), |_| drop(engine.forward_only(x).unwrap())),
-                time(|| engine.forward(x).unwrap(), |acts| drop(engine.backward(&acts, &seed).unwrap())),
-                time(|| (), |_| drop(net.logits_and_grad(x, 285).unwrap())),
-                time(|| (), |_| run.step(net, &viz).unwrap()),
-            ]
-            .map(|t| t.median_ms)
+    let mut viz_runs: Vec<ClassVizRun> = counts.iter().map(|_| ClassVizRun::new(&viz).unwrap()).collect();
+    let mut ms = vec![[(); 4].map(|_| Vec::new()); counts.len()];
+    for round in 0..WARMUP + RUNS {
+        for (i, &n) in counts.iter().enumerate() {
+            let run = &mut viz_runs[i];
+            let t = netlens::threads::with_threads(n, || {
+                let clock = |f: &mut dyn FnMut()| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed().as_secs_f64() * 1e3
+                };
+                let acts = engine.forward(x).unwrap();
+                [
+                    clock(&mut || drop(engine.forward_only(x).unwrap())),
+                    clock(&mut || drop(engine.backward(&acts, &seed).unwrap())),
+                    clock(&mut || drop(net.logits_and_grad(x, 285).unwrap())),
+                    clock(&mut || run.step(net, &viz).unwrap()),
+                ]
+            });
+            if round >= WARMUP {
+                for (k, v) in t.into_iter().enumerate() {
+                    ms[i][k].push(v);
+                }
+            }
+        }
+    }
+    for (i, n) in counts.iter().enumerate() {
+        let [f, b, fb, cv] = [0, 1, 2, 3].map(|k| {
+            let mut v = ms[i][k].clone();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
         });
         println!("threads {n:<8} {f:>12.2} {b:>12.2} {fb:>12.2} {cv:>12.2}");
     }
@@ -130,6 +152,10 @@ fn passes(id: &str) -> Option<(usize, &'static str)> {
         "smoothgrad" => (25, "fwd+bwd"),
         "ig" => (32, "fwd+bwd"),
         "occlusion" => (170, "fwd"),
+        // Issue 9: PGD's 10 steps (plus forwards for the original, the 8-bit check and the PNG/JPEG copies) and the
+        // robustness curve's 7 FGSM + 70 PGD steps.
+        "pgd" => (10, "fwd+bwd"),
+        "robustness" => (77, "fwd+bwd"),
         _ => return None,
     })
 }
@@ -143,12 +169,20 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
         "{:<22} {:>10} {:>10} {:>4} {:>13} {:>14} {:>8} {:>12} {:>8}",
         "method", "median ms", "min ms", "n", "passes", "passes x ms", "ratio", "unit after", "ratio"
     );
-    for spec in registry::METHODS.iter().filter(|m| m.id == "saliency" || m.group == Group::Attribution) {
+    let included = |m: &&&registry::MethodSpec| {
+        m.id == "saliency" || m.group == Group::Attribution || m.id == "pgd" || m.id == "robustness"
+    };
+    for spec in registry::METHODS.iter().filter(included) {
         let Some((n, kind)) = passes(spec.id) else {
             println!("method {:<15} (no pass count in benches/engine.rs)", spec.id);
             continue;
         };
-        let settings = spec.settings(&serde_json::json!({ "class": 285 }), net.num_classes()).expect("settings");
+        let json = if spec.settings.iter().any(|s| s.key == "class") {
+            serde_json::json!({ "class": 285 })
+        } else {
+            serde_json::json!({})
+        };
+        let settings = spec.settings(&json, net.num_classes()).expect("settings");
         let runs = if n <= 2 { RUNS } else { 5 };
         let t = time_n(
             1,

@@ -410,3 +410,35 @@ test('inside the network: the activation browser, a channel visualization and De
     await fresh.close();
   }
 });
+
+test('adversarial lab in the page: targeted PGD with its survival lines, and the robustness curve drawn', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, `${server.url}#v=1&img=sample:chelsea&panel=pgd&pgd.target=76&pgd.steps=20`);
+  await waitReady(page);
+  const pgd = await waitRun(page, 'pgd');
+  const lines = Object.fromEntries(pgd.report.lines);
+  assert.match(lines.After, /^tarantula \(#76\)/, 'targeted PGD makes chelsea a tarantula');
+  for (const copy of ['PNG', 'JPEG q90', 'JPEG q75']) {
+    const label = `Survives as ${copy}?`;
+    assert.match(lines[label] ?? '', /fools it/, `${label} is reported`);
+    assert.ok((await page.locator('#panel-pgd').textContent()).includes(label), `${label} is shown in the page`);
+  }
+  assert.match(lines['L2 / L∞ / pixels changed'], / \/ 8 \/ /, 'L∞ = ε = 8 pixel units');
+  await page.screenshot({ path: screenshotPath('pgd') });
+
+  assertClean(problems);
+  await page.close();
+
+  const { page: rob, problems: robProblems } = await openPage(browser.context, `${server.url}#v=1&img=sample:chelsea&panel=robustness`);
+  await waitReady(rob);
+  const run = await waitRun(rob, 'robustness');
+  const points = run.report.points;
+  assert.equal(points.length, 16, 'ε = 0 … 16 for FGSM and PGD');
+  assert.ok(points.find((p) => p.attack === 'pgd' && p.eps === 8).p_true < 0.05, 'PGD at ε = 8 flips chelsea');
+  const curve = rob.locator('#panel-robustness svg');
+  assert.ok(await curve.count() >= 1, 'the curve is drawn as SVG');
+  const drawn = await rob.locator('#panel-robustness svg polyline, #panel-robustness svg path').count();
+  assert.ok(drawn >= 2, `both series drawn (${drawn} lines)`);
+  await rob.locator('#panel-robustness').screenshot({ path: path.join(REPO, 'docs/robustness.png') });
+  assertClean(robProblems);
+  await rob.close();
+});

@@ -7,7 +7,7 @@ PORT ?= 8000
 WASM_OUT := target/wasm32-unknown-unknown/wasm/netlens.wasm
 # simd128 comes from .cargo/config.toml so the page build and the wasm tests share compiled dependencies.
 
-.PHONY: run serve toolchain wasm assets dist cli node-deps lint test test-native test-wasm test-browser bench
+.PHONY: run serve toolchain wasm assets dist cli node-deps lint test test-native test-wasm test-browser bench soak fuzz
 
 run: toolchain wasm assets serve
 
@@ -54,6 +54,17 @@ test-wasm: toolchain assets
 
 test-browser: wasm assets cli node-deps
 	node --test --test-concurrency=1 tests/browser/
+
+# Reliability (README: Reliability). `make test` runs a 60-operation soak and the bounded fuzz; these are longer.
+SOAK_OPS ?= 300
+soak: wasm assets cli node-deps
+	NETLENS_SOAK_OPS=$(SOAK_OPS) node --test tests/browser/soak.test.mjs
+
+# 20× the cases of `make test`'s fuzz (NETLENS_FUZZ_SEED=N for another seed).
+FUZZ_SCALE ?= 20
+fuzz: cli node-deps
+	NETLENS_FUZZ_SCALE=$(FUZZ_SCALE) cargo test --release --test fuzz -- --nocapture
+	NETLENS_FUZZ_SCALE=$(FUZZ_SCALE) node --test tests/browser/share-fuzz.test.mjs
 
 # Native + headless-Chromium benchmarks against onnxruntime(-web) and TensorFlow.js: see bench/bench.mk.
 bench: bench-all

@@ -143,6 +143,18 @@ impl Engine {
         if graph.shape(graph.input) != analysed.input_shape.as_slice() {
             return Err(Error::Model("input shape disagrees with tract's analysis".into()));
         }
+        // tract panics planning an op whose output is empty (a MaxPool over a 1-pixel-high input): found by
+        // tests/fuzz.rs, refused here with the value's name.
+        if let Some(node) =
+            graph.nodes.iter().find(|n| graph.depends_on_input[n.output] && graph.shape(n.output).contains(&0))
+        {
+            return Err(Error::Model(format!(
+                "the input {:?} is too small for this model: node '{}' would output an empty {:?}",
+                analysed.input_shape,
+                node.name,
+                graph.shape(node.output)
+            )));
+        }
         let mut recording = Recording { graph: &graph, recorded: vec![], assembled: vec![] };
         for node in graph.nodes.iter().filter(|n| graph.depends_on_input[n.output]) {
             let needs = node.op.needs();

@@ -77,7 +77,72 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
     if graph.output.is_empty() {
         return Err(Error::Model("the graph has no output".into()));
     }
+    check_window_attributes(graph)?;
     Ok(proto)
+}
+
+/// Largest pad, stride, dilation or kernel side accepted: far beyond any real model, small enough that shape
+/// arithmetic cannot ask for terabytes.
+const MAX_WINDOW: i64 = 4096;
+
+/// tract panics (index out of bounds) on a Conv or pool whose `pads`/`strides`/… have the wrong number of values,
+/// and hangs allocating on absurd ones, and panics on a Transpose `perm` naming an axis that is not there (found
+/// by tests/fuzz.rs; inputs in tests/fuzz/): checked here first.
+/// `pads` has two values per spatial axis, the others one; the axes come from `kernel_shape`, else from the
+/// rank of a constant weight.
+fn check_window_attributes(graph: &pb::GraphProto) -> Result<()> {
+    const WINDOWED: [&str; 5] = ["Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"];
+    // tract indexes a node's first input unchecked (a Transpose without one: found by tests/fuzz.rs).
+    const SOURCES: [&str; 4] = ["Constant", "RandomNormal", "RandomUniform", "Range"];
+    if let Some(node) = graph.node.iter().find(|n| n.input.is_empty() && !SOURCES.contains(&n.op_type.as_str())) {
+        return Err(Error::Model(format!("{} node '{}' has no inputs", node.op_type, node.name)));
+    }
+    for node in graph.node.iter().filter(|n| n.op_type == "Transpose") {
+        // tract indexes the input's axes with `perm` unchecked.
+        if let Some(perm) = node.attribute.iter().find(|a| a.name == "perm").map(|a| &a.ints) {
+            if perm.is_empty() {
+                return Err(Error::Model(format!("Transpose node '{}': 'perm' is empty", node.name)));
+            }
+            let mut sorted = perm.clone();
+            sorted.sort_unstable();
+            if sorted.iter().enumerate().any(|(i, &p)| p != i as i64) {
+                return Err(Error::Model(format!(
+                    "Transpose node '{}': 'perm' {perm:?} is not a permutation of the axes",
+                    node.name
+                )));
+            }
+        }
+    }
+    for node in graph.node.iter().filter(|n| WINDOWED.contains(&n.op_type.as_str())) {
+        let ints = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.as_slice());
+        let axes = ints("kernel_shape").map(|k| k.len()).or_else(|| {
+            let w = node.input.get(1)?;
+            graph.initializer.iter().find(|t| &t.name == w).map(|t| t.dims.len().saturating_sub(2))
+        });
+        let bad = |what: String| Error::Model(format!("{} node '{}': {what}", node.op_type, node.name));
+        for (name, per_axis, min) in
+            [("pads", 2, 0), ("strides", 1, 1), ("dilations", 1, 1), ("kernel_shape", 1, 1), ("output_padding", 1, 0)]
+        {
+            let Some(v) = ints(name) else { continue };
+            match axes {
+                Some(axes) if v.len() != per_axis * axes => {
+                    return Err(bad(format!(
+                        "'{name}' has {} values, expected {} for {axes} spatial axes",
+                        v.len(),
+                        per_axis * axes
+                    )))
+                }
+                None if v.len() % per_axis != 0 => {
+                    return Err(bad(format!("'{name}' has {} values, expected two per spatial axis", v.len())))
+                }
+                _ => {}
+            }
+            if let Some(x) = v.iter().find(|&&x| x < min || x > MAX_WINDOW) {
+                return Err(bad(format!("'{name}' holds {x}; expected {min} to {MAX_WINDOW}")));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn opset(proto: &pb::ModelProto) -> i64 {
@@ -109,15 +174,23 @@ pub fn declared_input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>> {
         return Err(Error::Model(format!("input '{}' is not float32", input.name)));
     }
     let shape = tt.shape.as_ref().ok_or_else(|| Error::Model(format!("input '{}' has no shape", input.name)))?;
-    Ok(shape
+    shape
         .dim
         .iter()
         .map(|d| match d.value {
-            Some(Dim::DimValue(v)) if v > 0 => v as usize,
-            _ => 1,
+            // tract's shape arithmetic overflows (and panics) on absurd sizes: found by tests/fuzz.rs.
+            Some(Dim::DimValue(v)) if v > MAX_INPUT_DIM => Err(Error::Model(format!(
+                "input '{}' declares a dimension of {v}; at most {MAX_INPUT_DIM} is accepted",
+                input.name
+            ))),
+            Some(Dim::DimValue(v)) if v > 0 => Ok(v as usize),
+            _ => Ok(1),
         })
-        .collect())
+        .collect::<Result<Vec<_>>>()
 }
+
+/// Largest input dimension accepted (an image side, channels, batch).
+pub const MAX_INPUT_DIM: i64 = 1 << 16;
 
 pub struct Builder<'a> {
     opset: i64,

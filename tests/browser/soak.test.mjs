@@ -51,7 +51,8 @@ const clamp = (v, s) => Math.min(s.max ?? v, Math.max(s.min ?? v, v));
 // What makes a run long, by setting name: kept small in ordinary runs, larger for the runs cancelled mid-way.
 const WORK = /^(iters|max_iters|steps|samples|n|octaves|depth)$/;
 const isWork = (s) => s.type === 'int' && (WORK.test(s.key) || WORK.test(s.link ?? ''));
-const cheap = methods.filter((m) => m.auto_run && m.compare).map((m) => m.id);
+// For the trust methods' `methods` setting: one-pass attribution methods.
+const cheap = methods.filter((m) => m.group === 'attribution' && m.auto_run).map((m) => m.id);
 
 /** Small but valid settings for one run: every choice and bool drawn at random, the work settings small. */
 function quickValues(m) {
@@ -91,7 +92,7 @@ async function initScript(context) {
       // no Long Tasks API: nothing recorded
     }
     s.recording = import(new URL('www/bus.js', location.href).href).then(({ on }) => {
-      const add = (e) => s.events.push({ ...e, at: performance.now() });
+      const add = (e) => s.events.push({ ...e, i: s.events.length, at: performance.now() });
       on('run-start', ({ method }) => add({ t: 'start', m: method }));
       on('run-done', ({ method }) => add({ t: 'done', m: method }));
       on('run-error', ({ method, message }) => add({ t: 'error', m: method, message }));
@@ -146,8 +147,8 @@ async function clickRun(page, m) {
   await page.waitForFunction((p) => !document.getElementById(`${p}-run`).disabled, prefix, { timeout: OP_TIMEOUT });
   const from = await eventCount(page);
   await page.click(`#${prefix}-run`);
-  await waitEvent(page, from, { t: 'start', m: m.id }, 30_000);
-  return from;
+  // The run's own end comes after its start (a run it replaced ends just before).
+  return (await waitEvent(page, from, { t: 'start', m: m.id }, 30_000)).i + 1;
 }
 
 // ---------------------------------------------------------------- operations
@@ -220,7 +221,8 @@ async function opCompare(page) {
   await show(page, m);
   // Shown: it starts by itself unless its maps for this image and class are on show already.
   const started = await waitEvent(page, from, { t: 'start', m: 'compare' }, 3_000).catch(() => null);
-  const at = started ? from : await clickRun(page, m);
+  // (A compare job still running from an image change keeps it from starting: "Compare all" replaces it.)
+  const at = started ? started.i + 1 : await clickRun(page, m);
   const end = await waitEvent(page, at, { t: ['done', 'cancel'], m: 'compare' });
   assert.equal(end.t, 'done', 'the compare view finished');
   const cells = await page.evaluate(() => window.__netlens.compare.cells);

@@ -164,6 +164,15 @@ async function suiteNetlens() {
   viz.free();
   r.classVizIteration = summarize(steps);
 
+  // Issue 10: one channel-visualization iteration at each depth (the reverse pass starts at the layer).
+  r.channelViz = {};
+  for (const layer of ['features.4', 'features.7', 'features.10', 'features.12']) {
+    const json = JSON.stringify({ layer, channel: 0, iters: 10000 });
+    const run = lens.start('channel', undefined, json);
+    r.channelViz[layer] = await measure(() => { run.step(lens, json); run.frame(); }, { warmup: WARMUP, runs: RUNS });
+    run.free();
+  }
+
   // Issue 7: every attribution method (and saliency) at its defaults on chelsea, class 285, through the worker's
   // loop; bench/report.mjs compares each with its passes × the forward+backward (occlusion: forward) time above.
   const schema = JSON.parse(mod.schema());

@@ -113,6 +113,7 @@ function parseNative(text) {
     forwardBackward: find(/^forward \+ backward/),
     fooling: find(/fooling iteration/),
     classviz: find(/class-visualization iteration/),
+    channelViz: Object.fromEntries(['features.4', 'features.7', 'features.10', 'features.12'].map((l) => [l, find(new RegExp(`channel-viz iteration at ${l.replace('.', '\\.')}$`))])),
     methods,
     ops,
   };
@@ -224,7 +225,11 @@ function main() {
   }
   row('saliency end to end (incl. heatmap, overlay)', nlOr(nl?.saliency), tfGrad);
   row('one fooling iteration', nlOr(nl?.foolingIteration));
+  const fbBrowserEarly = nl?.forwardBackward;
   row('one class-viz iteration (+frame, probs)', nlOr(nl?.classVizIteration));
+  for (const [layer, t] of Object.entries(nl?.channelViz ?? {})) {
+    row(`one channel-viz iteration at ${layer} (+frame)`, nlOr(t), ['fwd+bwd', fbBrowserEarly], 'shallow < deep, < fwd+bwd');
+  }
   row('class viz 100 it., bench loop (n=1)', nlOr(nl?.classVizRun100Loop));
   row('class viz 100 it., page button → done', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 10 s (5 s)');
   row('image decode (a fresh Image per run)', nlOr(nl?.imageDecode));
@@ -266,6 +271,10 @@ function main() {
   }
   row('one fooling iteration', n(native?.fooling));
   row('one class-viz iteration', n(native?.classviz), null, '≤ ~40 ms (PyTorch CPU)');
+  // Issue 10: a channel-visualization iteration at each depth vs one full forward + backward.
+  for (const [layer, t] of Object.entries(native?.channelViz ?? {})) {
+    row(`one channel-viz iteration at ${layer}`, n(t), ['fwd+bwd', n(native?.forwardBackward)], 'shallow < deep, < fwd+bwd');
+  }
   for (const [id, [count, kind]] of Object.entries(PASSES)) {
     const unit = kind === 'fwd' ? native?.forward : native?.forwardBackward;
     row(`${id} at defaults (run_to_end+panels)`, n(native?.methods?.[id]), [`${count} × ${kind}`, native ? scaled(unit, count) : nativeMissing], '≤ 1.2×');

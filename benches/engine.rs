@@ -81,6 +81,18 @@ fn main() {
     ] {
         println!("{name:<44} {:>10.2} {:>10.2}", t.median_ms, t.min_ms);
     }
+    // Issue 10: one channel-visualization iteration (Fourier, transforms, Adam) at each depth; the reverse pass
+    // starts at the layer, so shallow layers should cost less than a full forward + backward.
+    let ctx = Ctx { net: &net, name: &|k| format!("#{k}") };
+    let spec = registry::method("channel").expect("registered");
+    for layer in ["features.4", "features.7", "features.10", "features.12"] {
+        let s = spec
+            .settings(&serde_json::json!({ "layer": layer, "channel": 0, "iters": 10_000 }), 1000)
+            .expect("settings");
+        let mut run = spec.start(&ctx, None, &s).expect("starts");
+        let t = time(|| (), |_| drop(run.step(&ctx, &s).unwrap()));
+        println!("{:<44} {:>10.2} {:>10.2}", format!("channel-viz iteration at {layer}"), t.median_ms, t.min_ms);
+    }
     println!(
         "ratio forward+backward / forward: {:.2} (median), {:.2} (min); goal <= 2.5",
         forward_backward.median_ms / forward_only.median_ms,

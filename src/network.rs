@@ -36,6 +36,22 @@ impl Classifier {
         Ok(Classifier { engine: self.engine.with_weights(replace)?, num_classes: self.num_classes })
     }
 
+    /// The layer a method should use: `asked` when the model has it; when it is the method's default name (a
+    /// SqueezeNet layer) and the model has no such value, the model's last 4-D value that depends on the input
+    /// (a user's own model); otherwise `asked`, which the method then reports as missing.
+    pub fn layer_or_default(&self, asked: &str, default: &str) -> String {
+        let g = self.engine.graph();
+        if g.value_id(asked).is_some() || asked != default {
+            return asked.to_string();
+        }
+        g.nodes
+            .iter()
+            .rev()
+            .map(|n| n.output)
+            .find(|&v| g.depends_on_input[v] && g.shape(v).len() == 4)
+            .map_or_else(|| asked.to_string(), |v| g.values[v].name.clone())
+    }
+
     pub fn num_classes(&self) -> usize {
         self.num_classes
     }

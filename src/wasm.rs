@@ -77,12 +77,20 @@ impl NetLens {
 
 #[wasm_bindgen]
 impl NetLens {
-    /// `synset_words` may be empty: synonyms then come from the short names only.
+    /// `synset_words` may be empty: synonyms then come from the short names only. `class_names` may be empty
+    /// too (a user's model without a labels file): the classes are then called "class 0" … "class K−1".
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8], class_names: &str, synset_words: &str) -> Result<NetLens, JsError> {
         let synsets = if synset_words.trim().is_empty() { None } else { Some(synset_words) };
-        let classes = ClassNames::parse(class_names, synsets).map_err(js_err)?;
         let net = Classifier::from_onnx_bytes(model).map_err(js_err)?;
+        let generated;
+        let class_names = if class_names.trim().is_empty() {
+            generated = (0..net.num_classes()).map(|k| format!("class {k}\n")).collect::<String>();
+            generated.as_str()
+        } else {
+            class_names
+        };
+        let classes = ClassNames::parse(class_names, synsets).map_err(js_err)?;
         if classes.len() != net.num_classes() {
             return Err(JsError::new(&format!(
                 "the class names list has {} entries but the model scores {} classes",
@@ -96,6 +104,26 @@ impl NetLens {
     #[wasm_bindgen(js_name = numClasses)]
     pub fn num_classes(&self) -> usize {
         self.net.num_classes()
+    }
+
+    /// What the page shows about the model, as JSON: input shape, class count, op count, op types, and whether
+    /// the output is already probabilities (a final Softmax, differentiated through).
+    #[wasm_bindgen(js_name = modelInfo)]
+    pub fn model_info(&self) -> String {
+        let g = self.net.engine().graph();
+        let mut types: Vec<&str> = g.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        let ops = types.len();
+        types.sort_unstable();
+        types.dedup();
+        let probabilities = g.nodes.last().is_some_and(|n| n.op_type == "Softmax");
+        serde_json::json!({
+            "input_shape": self.net.engine().input_shape(),
+            "classes": self.net.num_classes(),
+            "ops": ops,
+            "op_types": types,
+            "outputs_probabilities": probabilities,
+        })
+        .to_string()
     }
 
     #[wasm_bindgen(js_name = shortName)]

@@ -287,3 +287,21 @@ fn grad_cam_rejects_layers_it_cannot_use() {
         assert!(err.to_string().contains(says) && err.to_string().contains("layer"), "{layer}: {err}");
     }
 }
+
+/// A user's own model has no `features.12`: the layer settings' SqueezeNet default falls back to the model's last
+/// 4-D value, and every attribution method runs on it (resnet10 from the zoo, random weights).
+#[test]
+fn attribution_methods_run_on_another_architecture() {
+    let net = Classifier::from_onnx_bytes(&read_shared("models/zoo/resnet10.onnx")).expect("resnet10 loads");
+    let x = png_224_to_tensor(&format!("{IMAGES}/chelsea_224.png"));
+    let g = net.engine().graph();
+    let last4d =
+        g.nodes.iter().rev().map(|n| n.output).find(|&v| g.depends_on_input[v] && g.shape(v).len() == 4).unwrap();
+    assert_eq!(net.layer_or_default("features.12", "features.12"), g.values[last4d].name);
+    assert_eq!(net.layer_or_default("nope", "features.12"), "nope", "an explicit name is kept (and reported missing)");
+    for id in ["ixg", "gbp", "deconv", "gradcam", "ggc"] {
+        let a = run(&net, &x, id, 1, serde_json::json!({}));
+        assert!(a.map.data.iter().all(|v| v.is_finite()), "{id}");
+        assert!(a.map.data.iter().any(|&v| v != 0.0), "{id}: an all-zero map");
+    }
+}

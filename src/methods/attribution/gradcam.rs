@@ -106,20 +106,22 @@ pub fn grad_cam(net: &Classifier, x: &Tensor, class: usize, layer: &str) -> Resu
     Ok(Tensor::new(vec![h, w], cam))
 }
 
+/// The settings' layer, or on a model without SqueezeNet's default layer, its last 4-D value.
+fn layer(net: &Classifier, s: &Settings) -> Result<String> {
+    let Kind::Text { default, .. } = LAYER.kind else { unreachable!("the layer setting is text") };
+    let layer = net.layer_or_default(s.text("layer"), default);
+    check_layer(net, &layer)?;
+    Ok(layer)
+}
+
 pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
-    check_layer(net, s.text("layer"))?;
-    Ok((
-        Box::new(Cam { x: x.clone(), class, layer: s.text("layer").to_string(), guided: false, cam: None, map: None }),
-        Style::Coarse,
-    ))
+    let layer = layer(net, s)?;
+    Ok((Box::new(Cam { x: x.clone(), class, layer, guided: false, cam: None, map: None }), Style::Coarse))
 }
 
 pub fn make_ggc(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
-    check_layer(net, s.text("layer"))?;
-    Ok((
-        Box::new(Cam { x: x.clone(), class, layer: s.text("layer").to_string(), guided: true, cam: None, map: None }),
-        Style::Signed,
-    ))
+    let layer = layer(net, s)?;
+    Ok((Box::new(Cam { x: x.clone(), class, layer, guided: true, cam: None, map: None }), Style::Signed))
 }
 
 /// Grad-CAM in one step; Guided Grad-CAM adds the Guided Backprop pass as a second.

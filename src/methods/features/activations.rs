@@ -52,7 +52,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |ctx, input, s| {
         let input = input.expect("checked by the registry");
-        let layer = s.text("layer").to_string();
+        let layer = super::layer_setting(ctx.net, s, &SPEC.settings[0]);
         check_layer(ctx.net, &layer, None)?;
         let img01 = super::from_rgba01(&input.rgba, input.tensor.shape[2], input.tensor.shape[3]);
         let acts = ctx.net.engine().forward_with(&normalise01(&img01), &[&layer])?;

@@ -125,7 +125,7 @@ pub struct ChannelViz {
 
 impl ChannelViz {
     pub fn new(ctx: &Ctx, s: &Settings) -> Result<ChannelViz> {
-        let layer = s.text("layer").to_string();
+        let layer = super::layer_setting(ctx.net, s, &LAYER);
         let channel = s.usize("channel");
         check_layer(ctx.net, &layer, Some(channel))?;
         let mut rng = ChaCha8Rng::seed_from_u64(s.int("seed") as u64);

@@ -114,7 +114,7 @@ pub struct Dream {
 
 impl Dream {
     pub fn new(ctx: &Ctx, image: &Tensor, s: &Settings) -> Result<Dream> {
-        let layer = s.text("layer").to_string();
+        let layer = super::layer_setting(ctx.net, s, &LAYER);
         let c = s.int("channel");
         check_layer(ctx.net, &layer, (c >= 0).then_some(c as usize))?;
         let goal = if c >= 0 { Goal::ChannelSquares(c as usize) } else { Goal::LayerSquares };

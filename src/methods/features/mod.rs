@@ -39,6 +39,12 @@ pub enum Goal {
     LayerSquares,
 }
 
+/// The settings' layer, or on a model without the method's default (a SqueezeNet layer), its last 4-D value.
+pub fn layer_setting(net: &Classifier, s: &crate::methods::settings::Settings, spec: &SettingSpec) -> String {
+    let Kind::Text { default, .. } = spec.kind else { unreachable!("layer settings are text") };
+    net.layer_or_default(s.text("layer"), default)
+}
+
 /// The layer's shape [1, C, H, W], checked: it exists, is 4-D and depends on the input; `channel` in range.
 pub fn check_layer(net: &Classifier, layer: &str, channel: Option<usize>) -> Result<Vec<usize>> {
     let engine = net.engine();

@@ -81,6 +81,7 @@ test('a worker that traps: the page says so, starts a fresh worker with the same
   // One sentence says what happened; the page is not ready until the new worker is.
   await page.waitForFunction(() => window.__netlens.messages.some((m) => m.kind === 'error' && /engine stopped/i.test(m.text)));
   const said = await page.evaluate(() => window.__netlens.messages.filter((m) => m.kind === 'error').map((m) => m.text));
+  console.log(`the page said: ${said.join(' | ')}`);
   assert.equal(said.length, 1, `one message: ${JSON.stringify(said)}`);
   assert.match(said[0], /^The engine stopped \(.+\); restarting it\.$/);
   assert.equal((said[0].match(/[.!?](\s|$)/g) ?? []).length, 1, 'one sentence');

@@ -28,13 +28,24 @@ impl OpVjp for Relu {
 }
 
 fn relu(output: View, grad: &Tensor, rule: ReluRule) -> Tensor {
-    let pass: fn(f32, f32) -> f32 = match rule {
-        ReluRule::Standard => |y, g| if y > 0.0 { g } else { 0.0 },
-        ReluRule::Guided => |y, g| if y > 0.0 && g > 0.0 { g } else { 0.0 },
-        ReluRule::Deconv => |_, g| g.max(0.0),
-    };
+    // One loop per rule (not a function pointer called per element), so each compiles to a branch-free,
+    // vectorized mask: the pointer cost ~10 ms of the ~40 ms wasm backward.
+    match rule {
+        ReluRule::Standard => relu_with(output, grad, |y, g| if y > 0.0 { g } else { 0.0 }),
+        ReluRule::Guided => relu_with(output, grad, |y, g| if y > 0.0 && g > 0.0 { g } else { 0.0 }),
+        ReluRule::Deconv => relu_with(output, grad, |_, g| g.max(0.0)),
+    }
+}
+
+#[inline(always)]
+fn relu_with(output: View, grad: &Tensor, pass: impl Fn(f32, f32) -> f32 + Sync + Send) -> Tensor {
+    let per_chunk = threads::units_per_chunk(grad.data.len(), 1);
+    if per_chunk >= grad.data.len() {
+        // One chunk (wasm, one thread, small tensors): no zeroing first.
+        let data = output.data.iter().zip(&grad.data).map(|(&y, &g)| pass(y, g)).collect();
+        return Tensor::new(grad.shape.clone(), data);
+    }
     let mut data = vec![0.0f32; grad.data.len()];
-    let per_chunk = threads::units_per_chunk(data.len(), 1);
     threads::for_each_chunk(&mut data, per_chunk, |i, chunk| {
         let (y, g) = (&output.data[i * per_chunk..], &grad.data[i * per_chunk..]);
         for ((d, &y), &g) in chunk.iter_mut().zip(y).zip(g) {

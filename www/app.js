@@ -2,6 +2,7 @@
 //   engine.js  worker client: requests, runs, restart      input.js   image input (file, drop, paste, samples)
 //   state.js   page state + share link                     panels.js  tabs and method panels from the schema
 //   compare.js the compare view                            testhook.js what the browser tests observe
+//   models.js  a user's own ONNX model (drop, pick, ?model=URL), back to SqueezeNet
 import './testhook.js';
 import { on } from './bus.js';
 import { engine, startEngine } from './engine.js';
@@ -12,6 +13,7 @@ import { buildPanels } from './panels.js';
 import { attachActivations } from './activations.js';
 import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
+import { setupModels } from './models.js';
 import { $, showMessage } from './ui.js';
 
 let ui = null; // {panels, show} once the schema is known
@@ -90,8 +92,39 @@ function buildUi(schema) {
 
 on('schema', ({ schema }) => buildUi(schema));
 
+const modelLabel = () => `Model ready: ${engine.model?.name ?? 'SqueezeNet 1.1'} (${engine.labels.length} classes)`;
+
+// A user's model (www/models.js): while the worker builds it nothing can run; if it fails the old one goes on.
+on('model-loading', ({ name }) => {
+  $('model-label').textContent = `Model: loading “${name}”…`;
+  setReady(false);
+});
+
+on('model-failed', () => {
+  $('model-label').textContent = modelLabel();
+  setReady(true);
+});
+
+// The new model is in: runs on the old one were stopped by the worker, the same image is classified again and
+// every panel starts over from it.
+on('model-changed', async () => {
+  $('model-label').textContent = modelLabel();
+  for (const p of ui.panels.values()) {
+    if (p.run) p.cancel('Stopped: the model changed');
+    p.writeFields();
+  }
+  compare.restarted();
+  compare.writeFields();
+  setReady(true);
+  if (await reloadCurrent()) {
+    for (const p of ui.panels.values()) p.imageChanged();
+    compare.imageChanged();
+  }
+  updateShareLink();
+});
+
 on('ready', async () => {
-  $('model-label').textContent = `Model ready (${engine.labels.length} classes)`;
+  $('model-label').textContent = modelLabel();
   if (started) {
     // The worker restarted: put the same input back.
     setReady(true);
@@ -133,6 +166,7 @@ on('ready', async () => {
 
 function init() {
   setupInputs();
+  setupModels();
   setReady(false);
   // A link's image is read once the model is ready (it may name a sample): say it is coming.
   if (new URLSearchParams(location.hash.slice(1)).has('img')) showWaiting('the image in the link');

@@ -13,6 +13,8 @@ export const engine = {
   samples: [],
   schema: null,
   failed: null, // text when the model could not load
+  model: null, // the model in use, as the worker describes it: {name, user, url, info, ms, bytes} (www/models.js)
+  startModel: null, // a user's model a (re)start loads instead of the default: {url, sha256, name} | {bytes, labels, name}
 };
 
 /** One request, one reply; rejects with the worker's message (e.fatal when the engine had to restart). */
@@ -81,8 +83,14 @@ function onMessage(m) {
       engine.labels = m.labels;
       engine.samples = m.samples;
       engine.schema = m.schema;
+      engine.model = m.model ?? null;
       engine.ready = true;
-      emit('ready', { labels: m.labels, samples: m.samples, schema: m.schema });
+      emit('ready', { labels: m.labels, samples: m.samples, schema: m.schema, model: engine.model });
+      break;
+    case 'model-fallback':
+      // The user's model could not be used at start: the default loads instead (and after a restart too).
+      engine.startModel = null;
+      emit('model-fallback', { name: m.name, message: m.message });
       break;
     case 'run-progress':
       runs.get(m.runId)?.onProgress?.(m);
@@ -126,7 +134,9 @@ export function startEngine() {
   };
   emit('model-starting');
   // `?test` in the page's address (browser tests only) lets the worker honour test-only requests (test-trap).
-  worker.postMessage({ type: 'start', testing: new URLSearchParams(location.search).has('test') });
+  worker.postMessage({
+    type: 'start', testing: new URLSearchParams(location.search).has('test'), model: engine.startModel,
+  });
 }
 
 /** A trap leaves the wasm module unusable: a new worker, every request and run ended with the reason. */

@@ -192,7 +192,7 @@ async function loadSample(id) {
   return true;
 }
 
-/** After a worker restart: the same input again (no new share state, no re-run requests). */
+/** After a worker restart or a model switch: the same input again (no new share state, no re-run requests). */
 export async function reloadCurrent() {
   const c = input.current;
   if (!c) return false;
@@ -215,7 +215,13 @@ export function setupInputs() {
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     document.body.classList.remove('dragging');
-    const file = e.dataTransfer?.files?.[0];
+    const files = [...(e.dataTransfer?.files ?? [])];
+    // An .onnx (with or without its labels .txt) is a model, not an image: www/models.js takes it.
+    if (files.some((f) => /\.(onnx|txt)$/i.test(f.name))) {
+      emit('model-files', { files });
+      return;
+    }
+    const file = files[0];
     if (file) useFile(file, 'dropped');
     else showMessage('warn', 'Drop an image file (PNG, JPEG, WebP, GIF or BMP).');
   });

@@ -29,6 +29,9 @@ const SAMPLE_ID = /^[a-z0-9_-]{1,64}$/;
 const INT = /^[+-]?[0-9]{1,17}$/;
 const NUMBER = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+// The name of a user's own model (its file name) in a link: the model itself is never in it (www/models.js).
+export const MODEL_NAME_KEY = 'model.name';
+const MODEL_NAME = /^[^\u0000-\u001f\u007f]{1,128}$/u;
 
 /** The schema's methods plus the compare view: every panel the page has, in order. */
 export function pageMethods(schema) {
@@ -183,7 +186,8 @@ function parseImage(raw, sampleIds) {
 /**
  * Parses a location hash ("#panel=fooling&fool.target=76…") against the schema.
  * Returns {state, problems, present}: problems are plain-text sentences for the page to show (as text);
- * present is false for an empty hash (a plain visit, nothing to reproduce).
+ * present is false for an empty hash (a plain visit, nothing to reproduce). modelName is the user's model the link
+ * was made with (`model.name=`), or null for the default model; it is not part of the state.
  */
 export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = null }) {
   const state = defaultState(schema);
@@ -204,6 +208,7 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
   const fields = linkFields(schema);
   const panels = panelIds(schema);
   const seen = new Set();
+  let modelName = null;
   for (const [key, raw] of params) {
     if (seen.has(key)) {
       problems.push(`Link parameter ${quote(key)} appears more than once; the first one is used.`);
@@ -218,6 +223,11 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
       const r = parseImage(raw, sampleIds);
       if (r.error) problems.push(`Link parameter "img" ${r.error}; no image is loaded.`);
       else state.image = r.ok;
+      continue;
+    }
+    if (key === MODEL_NAME_KEY) {
+      if (MODEL_NAME.test(raw)) modelName = raw;
+      else problems.push(`Link parameter "${MODEL_NAME_KEY}" = ${quote(raw)} is not a model's file name; it was ignored.`);
       continue;
     }
     if (key === 'panel') {
@@ -237,19 +247,21 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
     }
     state[field.method.link_prefix][field.setting.key] = r.ok;
   }
-  return { state, problems, present: true };
+  return { state, problems, present: true, modelName };
 }
 
 /**
  * The hash (with "#") for a state. Every setting of the shown method is written (so the link reproduces the run
  * even if a default changes later); other methods' settings only where they differ from the default.
- * Throws when the image cannot go in a link; the message says why.
+ * Throws when the image cannot go in a link; the message says why. modelName: a user's model the link names (not
+ * carries), null for the default model or one the address loads (?model=URL).
  */
-export function buildShareHash(state, schema) {
+export function buildShareHash(state, schema, { modelName = null } = {}) {
   const p = new URLSearchParams();
   p.set('v', '1');
   if (state.image?.kind === 'sample') p.set('img', `sample:${state.image.id}`);
   p.set('panel', state.panel);
+  if (modelName !== null && MODEL_NAME.test(modelName)) p.set(MODEL_NAME_KEY, modelName);
   for (const m of pageMethods(schema)) {
     const values = state[m.link_prefix] ?? {};
     for (const s of m.settings) {

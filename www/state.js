@@ -13,6 +13,9 @@ const share = {
   url: null, // the link last written to the address bar
 };
 
+// A user's model dropped or picked (not one ?model=URL loads): links name it but cannot carry it (www/models.js).
+const droppedModel = () => (engine.model?.user && !engine.model.url ? engine.model.name : null);
+
 export function initState(schema) {
   for (const k of Object.keys(state)) delete state[k];
   Object.assign(state, defaultState(schema));
@@ -21,7 +24,7 @@ export function initState(schema) {
 
 /** Reads the address bar's hash; shows its problems. Returns whether there was a link to reproduce. */
 export function applyLink() {
-  const { state: linked, problems, present } = parseShareHash(location.hash, {
+  const { state: linked, problems, present, modelName } = parseShareHash(location.hash, {
     schema: engine.schema, numClasses: engine.labels.length, sampleIds: engine.samples.map((s) => s.id),
   });
   for (const p of problems) showMessage('warn', p);
@@ -29,6 +32,7 @@ export function applyLink() {
   for (const k of Object.keys(state)) delete state[k];
   Object.assign(state, linked);
   emit('state', { state });
+  emit('link-model', { name: modelName ?? null });
   return present;
 }
 
@@ -45,7 +49,7 @@ export function updateShareLink() {
   if (!engine.ready || !engine.schema) return;
   let hash;
   try {
-    hash = buildShareHash(state, engine.schema);
+    hash = buildShareHash(state, engine.schema, { modelName: droppedModel() });
   } catch (e) {
     share.problem = e.message;
     emit('share-problem', { problem: e.message });
@@ -69,6 +73,8 @@ export async function copyLink() {
   }
   updateShareLink();
   const url = location.href;
+  const mine = droppedModel();
+  if (mine) showMessage('info', `The link names your model “${mine}” but does not contain it: whoever opens it must drop the same file into the page.`);
   try {
     await navigator.clipboard.writeText(url);
     showMessage('info', 'Link copied: whoever opens it sees this image, panel and settings, and the same run.');

@@ -14,6 +14,8 @@ const hook = {
   // The original three methods, as the first browser tests read them.
   saliencyMap: null, saliencyClass: null, fooling: null, recheck: null, vizIteration: 0, vizDone: 0, vizRgba: null,
   hashes: {},
+  // The model in use (www/models.js): {name, user, url, info, ms, bytes}; switches, refusals, a ?model= fallback.
+  model: null, modelChanges: 0, modelFailures: [], modelFallback: null,
 };
 window.__netlens = hook;
 
@@ -26,7 +28,15 @@ on('ready', (d) => {
   hook.ready = true;
   hook.labels = d.labels;
   hook.schema = d.schema;
+  hook.model = d.model ?? null;
 });
+on('model-changed', (d) => {
+  hook.labels = d.labels;
+  hook.model = d.model;
+  hook.modelChanges++;
+});
+on('model-failed', (d) => hook.modelFailures.push(d));
+on('model-fallback', (d) => { hook.modelFallback = d; });
 on('restart', () => { hook.ready = false; });
 on('model-error', (d) => { hook.modelError = d.text; });
 on('message', (m) => hook.messages.push(m));

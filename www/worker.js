@@ -62,11 +62,11 @@ async function sha256Hex(bytes) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function start() {
+async function start(userModel) {
   if (!WebAssembly.validate(SIMD_PROBE)) {
     throw new Error('this browser lacks WebAssembly SIMD, which netlens needs; use a current Chrome, Edge, Firefox or Safari');
   }
-  const manifest = await (await fetchOk('../assets/manifest.json', 'the asset list')).json();
+  manifest = await (await fetchOk('../assets/manifest.json', 'the asset list')).json();
   // The schema needs only the wasm module: the page can build its panels while the model downloads.
   const wasmReady = init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) })
     .then((exports) => {
@@ -74,18 +74,90 @@ async function start() {
       post({ type: 'schema', schema: JSON.parse(schema()) });
     });
   wasmReady.catch(() => {}); // awaited below; this only keeps an early model error from leaving it unhandled
+  // A user's model (www/models.js: ?model=URL, or the one in use before a restart) instead of the default; if it
+  // cannot be used, the page is told why and the default loads.
+  if (userModel) {
+    try {
+      const bytes = userModel.bytes ? new Uint8Array(userModel.bytes) : await fetchUserModel(userModel);
+      await wasmReady;
+      installPanicHook();
+      useLens(buildLens(bytes, userModel.labels ?? '', '', { ...userModel, user: true }));
+    } catch (e) {
+      post({ type: 'model-fallback', name: userModel.name, message: e?.message ?? String(e) });
+    }
+  }
+  if (!lens) {
+    const def = await fetchDefaultModel();
+    await wasmReady;
+    installPanicHook();
+    useLens(buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_NAME }));
+  }
+  post({ type: 'ready', labels: labelsOf(lens), samples: manifest.samples, schema: JSON.parse(schema()), model: current });
+}
+
+// ---------- models (issue 11): the default SqueezeNet or a user's ONNX classifier ----------
+
+const DEFAULT_NAME = 'SqueezeNet 1.1';
+let manifest = null;
+let current = null; // what the page shows about the model in use: {name, user, url, info, ms, bytes}
+
+async function fetchDefaultModel() {
   const model = await downloadWithProgress(`../assets/${manifest.model}`, manifest.model_bytes);
   if (manifest.model_sha256 && (await sha256Hex(model)) !== manifest.model_sha256) {
     throw new Error('the model file is corrupt (its sha256 does not match); re-run `make assets`');
   }
   const classes = await (await fetchOk(`../assets/${manifest.classes}`, 'the class names')).text();
   const synsets = manifest.synsets ? await (await fetchOk(`../assets/${manifest.synsets}`, 'the synonyms')).text() : '';
-  await wasmReady;
-  installPanicHook();
-  lens = new NetLens(model, classes, synsets);
+  return { model, classes, synsets };
+}
+
+/** ?model=URL (an absolute URL the page resolved and checked), with its optional sha256 pin. */
+async function fetchUserModel({ url, sha256 }) {
+  const bytes = await downloadWithProgress(url, 0);
+  if (sha256) {
+    if (!crypto?.subtle) throw new Error('the sha256 pin cannot be checked here (the browser allows it only over https)');
+    const got = await sha256Hex(bytes);
+    if (got !== sha256) throw new Error(`its sha256 is ${got}, not the ${sha256} the address pins`);
+  }
+  return bytes;
+}
+
+/** A NetLens and its description; throws the core's message (unsupported op, input shape, truncated file…). */
+function buildLens(bytes, classes, synsets, { name, user = false, url = null }) {
+  const t0 = performance.now();
+  const next = new NetLens(bytes, classes, synsets);
+  const ms = performance.now() - t0;
+  return { lens: next, model: { name, user, url, info: JSON.parse(next.modelInfo()), ms, bytes: bytes.length } };
+}
+
+/** The new model replaces the old one: runs on the old one stop, the image is decoded again by the page. */
+function useLens(built) {
+  for (const r of runs.values()) r.cancelled = true;
+  lens?.free();
+  lens = built.lens;
+  current = built.model;
+  image?.free();
+  image = null;
+}
+
+function labelsOf(l) {
   const labels = [];
-  for (let i = 0; i < lens.numClasses(); i++) labels.push({ name: lens.shortName(i), synonyms: lens.synonyms(i) });
-  post({ type: 'ready', labels, samples: manifest.samples, schema: JSON.parse(schema()) });
+  for (let i = 0; i < l.numClasses(); i++) labels.push({ name: l.shortName(i), synonyms: l.synonyms(i) });
+  return labels;
+}
+
+// {type: 'model', bytes, labels, name} (a user's file) or {type: 'model', default: true}: the previous model
+// stays in use when the new one fails.
+async function switchModel(msg) {
+  let built;
+  if (msg.default) {
+    const def = await fetchDefaultModel();
+    built = buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_NAME });
+  } else {
+    built = buildLens(new Uint8Array(msg.bytes), msg.labels ?? '', '', { name: msg.name, user: true });
+  }
+  useLens(built);
+  post({ type: 'model', reqId: msg.reqId, labels: labelsOf(lens), model: current });
 }
 
 function top5(probs) {
@@ -198,13 +270,15 @@ self.onmessage = async (event) => {
     switch (msg.type) {
       case 'start':
         testing = msg.testing === true;
-        return await start();
+        return await start(msg.model ?? null);
       case 'memory':
         // The wasm linear memory's size (it only grows): the soak test watches it across hundreds of runs.
         return post({ type: 'memory', reqId: msg.reqId, bytes: wasm ? wasm.memory.buffer.byteLength : 0 });
       case 'test-trap':
         if (!testing) throw new Error(`unknown request ${msg.type}`);
         return trapOnPurpose();
+      case 'model':
+        return await switchModel(msg);
       case 'image':
         return loadImage(msg);
       case 'search':

@@ -1,0 +1,321 @@
+// A user's own model in the page (issue 11, the page part): an .onnx picked with its labels, dropped, refused
+// (input size, truncated file, labels of the wrong length) while the previous model keeps working; ?model=URL with
+// and without a sha256 pin, a missing URL, another site; share links that name the model or carry its address;
+// back to SqueezeNet in one click. The zoo models are /work/shared/models/zoo (../shared/models/zoo).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  REPO, SHARED, CLI, startServer, startBrowser, openPage, waitReady, waitImage, readNpyF32,
+} from './helpers.mjs';
+
+const TIMEOUT = { timeout: 900_000 };
+const ZOO = path.join(SHARED, 'models/zoo');
+const RESNET = path.join(ZOO, 'resnet10.onnx');
+const CHELSEA = path.join(REPO, 'assets/images/chelsea.png');
+const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-models-'));
+// Served by www/serve.py (it serves assets/, git-ignored) for the ?model= tests; removed afterwards.
+const SERVED_DIR = path.join(REPO, 'assets/test-models');
+const LABELS = path.join(scratch, 'zoo-labels.txt');
+writeFileSync(LABELS, `${Array.from({ length: 1000 }, (_, i) => `zoo_class_${i}`).join('\n')}\n`);
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(SERVED_DIR, { recursive: true });
+  copyFileSync(RESNET, path.join(SERVED_DIR, 'resnet10.onnx'));
+  server = await startServer();
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+  rmSync(SERVED_DIR, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function assertClean(problems) {
+  assert.deepEqual(problems.pageErrors, [], 'uncaught exceptions in the page');
+  assert.deepEqual(problems.dialogs, [], 'dialogs opened');
+  assert.deepEqual(problems.consoleErrors, [], 'console errors (a CSP refusal would be one)');
+}
+
+const hook = (page) => page.evaluate(() => {
+  const h = window.__netlens;
+  return {
+    model: h.model, modelChanges: h.modelChanges, failures: h.modelFailures, fallback: h.modelFallback,
+    top5: h.top5, shareUrl: h.shareUrl, messages: h.messages,
+  };
+});
+
+const imagesSeen = (page) => page.evaluate(() => window.__netlens.sources.length);
+
+/** Waits for the n-th model switch to be done and the image classified again with it (`seen`: images before). */
+async function waitModelChange(page, n, seen) {
+  await page.waitForFunction((k) => window.__netlens.modelChanges >= k, n, { timeout: 120_000 });
+  await page.waitForFunction(() => document.getElementById('model-label').textContent.startsWith('Model ready'), null, { timeout: 60_000 });
+  await page.waitForFunction((k) => window.__netlens.sources.length > k, seen, { timeout: 60_000 });
+}
+
+async function waitMessage(page, re, timeout = 120_000) {
+  await page.waitForFunction((src) => window.__netlens.messages.some((m) => new RegExp(src).test(m.text)), re.source, { timeout });
+  return (await hook(page)).messages.filter((m) => re.test(m.text));
+}
+
+/** A drop event carrying these files, as the browser makes one when files are dragged onto the page. */
+async function dropFiles(page, files) {
+  await page.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) {
+      const bin = atob(f.b64);
+      const u8 = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+      dt.items.add(new File([u8], f.name));
+    }
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, files.map((f) => ({ name: f.name, b64: Buffer.from(f.bytes).toString('base64') })));
+}
+
+/** The saliency map of the current image (auto-run on the first tab), once its run is done. */
+async function waitSaliency(page) {
+  await page.waitForFunction(() => window.__netlens.runs.saliency?.done === true && window.__netlens.saliencyMap, null, { timeout: 300_000 });
+  return page.evaluate(() => ({
+    cls: window.__netlens.saliencyClass, map: Array.from(window.__netlens.saliencyMap), hash: window.__netlens.hashes.saliency,
+  }));
+}
+
+/** Non-blank pixels in a canvas of the saliency panel (the map is drawn, not only computed). */
+async function drawnPixels(page) {
+  return page.evaluate(() => {
+    let best = 0;
+    for (const c of document.querySelectorAll('#panel-saliency canvas')) {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] | d[i + 1] | d[i + 2]) !== 0) n++;
+      best = Math.max(best, n);
+    }
+    return best;
+  });
+}
+
+function cli(args, model) {
+  return execFileSync(CLI, [...args, '--model', model], { encoding: 'utf8', timeout: 300_000 });
+}
+
+/** The CLI's top-5 class indices for chelsea under a model. */
+function cliTop5(model, classes) {
+  const out = cli(['classify', CHELSEA, ...(classes ? ['--classes', classes] : [])], model);
+  return [...out.matchAll(/^\s*\d\.\s+[\d.]+%\s+(\d+)\s/gm)].map((m) => Number(m[1]));
+}
+
+test('resnet10.onnx with a labels file: top-5 with those labels, saliency equal to the CLI\'s; bad files leave it working; back to SqueezeNet', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  const before = await waitSaliency(page);
+  assert.equal(before.cls, 285, 'SqueezeNet explains Egyptian cat first');
+  assert.equal(await page.isHidden('#use-squeezenet'), true, 'no "Use SqueezeNet" while SqueezeNet is in use');
+  assert.match(await page.textContent('#model-facts'), /input 1×3×224×224 · 1000 classes · \d+ ops · outputs logits · loaded in \d+\.\d\d s/);
+
+  // Pick the model and its labels together.
+  await page.evaluate(() => { window.__netlens.runs = {}; window.__netlens.saliencyMap = null; });
+  let seen = await imagesSeen(page);
+  await page.setInputFiles('#model-input', [RESNET, LABELS]);
+  await waitModelChange(page, 1, seen);
+  await waitImage(page, 'chelsea');
+  let h = await hook(page);
+  assert.equal(h.model.name, 'resnet10.onnx');
+  assert.equal(h.model.user, true);
+  assert.deepEqual(h.model.info.input_shape, [1, 3, 224, 224]);
+  assert.equal(h.model.info.classes, 1000);
+  assert.equal(h.model.info.outputs_probabilities, false);
+  assert.ok(h.model.info.ops > 10 && h.model.info.op_types.includes('Add'), JSON.stringify(h.model.info));
+  const facts = await page.textContent('#model-facts');
+  assert.ok(facts.includes(`input 1×3×224×224 · 1000 classes · ${h.model.info.ops} ops · outputs logits · loaded in`), facts);
+  assert.equal(await page.textContent('#model-name'), 'resnet10.onnx');
+  assert.match(await page.textContent('#model-note'), /do not contain it/);
+  assert.equal(await page.isVisible('#use-squeezenet'), true, '"Use SqueezeNet" is one click away');
+
+  // The top-5 is resnet10's (as the CLI computes it on the same photo) under the dropped labels.
+  const ref = cliTop5(RESNET, LABELS);
+  assert.equal(ref.length, 5);
+  assert.deepEqual(h.top5.map((t) => t.class), ref, 'the page\'s top-5 is the CLI\'s under resnet10');
+  for (const t of h.top5) assert.equal(t.name, `zoo_class_${t.class}`);
+  assert.equal(await page.textContent('#top5 li:first-child .name'), `zoo_class_${ref[0]}`);
+
+  // Saliency ran again by itself on the new model: the CLI's map under resnet10, and drawn.
+  const sal = await waitSaliency(page);
+  assert.equal(sal.cls, ref[0], 'saliency explains resnet10\'s predicted class');
+  assert.notEqual(sal.hash, before.hash, 'not SqueezeNet\'s map');
+  const npy = path.join(scratch, 'resnet_saliency.npy');
+  cli(['saliency', CHELSEA, '--class', String(ref[0]), '-o', path.join(scratch, 's.png'), '--npy', npy], RESNET);
+  const want = readNpyF32(npy);
+  assert.equal(sal.map.length, want.length);
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = sal.map.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+  assert.ok(scale > 0, 'the reference map is not all zero');
+  assert.ok(worst / scale <= 1e-4, `page vs CLI saliency under resnet10: max |diff| / max |ref| = ${worst / scale}`);
+  assert.ok((await drawnPixels(page)) > 10_000, 'the saliency map is drawn');
+
+  // The share link names the model (it cannot carry it) and the page says so.
+  assert.match(h.shareUrl, /[#&]model\.name=resnet10\.onnx(&|$)/);
+  await page.click('#copy-link');
+  await waitMessage(page, /names your model “resnet10\.onnx” but does not contain it/);
+  await page.screenshot({ path: path.join(REPO, 'docs/user-model.png'), fullPage: true });
+  const link = (await hook(page)).shareUrl;
+
+  // A truncated model: refused with the core's reason, resnet10 still in use and still working.
+  const truncated = readFileSync(RESNET).subarray(0, 3_000_000);
+  await dropFiles(page, [{ name: 'broken.onnx', bytes: truncated }]);
+  const [cut] = await waitMessage(page, /broken\.onnx/);
+  assert.equal(cut.kind, 'error');
+  assert.match(cut.text, /^Could not load “broken\.onnx”: not an ONNX model \(.+\)\. resnet10\.onnx is still in use\.$/);
+  h = await hook(page);
+  assert.equal(h.model.name, 'resnet10.onnx');
+  assert.equal(h.modelChanges, 1);
+  assert.equal(await page.textContent('#model-name'), 'resnet10.onnx');
+  await page.evaluate(() => { window.__netlens.runs = {}; });
+  await page.click('[data-sample="coffee"]');
+  await waitImage(page, 'coffee');
+  const coffee = await waitSaliency(page);
+  assert.equal(coffee.cls, (await hook(page)).top5[0].class, 'resnet10 still classifies and explains');
+  assert.match((await hook(page)).top5[0].name, /^zoo_class_\d+$/);
+
+  // Labels of the wrong length: refused (my call: the model is not switched with generated names).
+  const short = path.join(scratch, 'short-labels.txt');
+  writeFileSync(short, Array.from({ length: 999 }, (_, i) => `other_${i}`).join('\n'));
+  await page.setInputFiles('#model-input', [RESNET, short]);
+  const [bad] = await waitMessage(page, /short-labels\.txt/);
+  assert.equal(bad.text, 'Could not use “short-labels.txt” with “resnet10.onnx”: the class names list has 999 entries but the model ' +
+    'scores 1000 classes. resnet10.onnx is still in use.');
+  h = await hook(page);
+  assert.equal(h.modelChanges, 1);
+  assert.equal(h.failures.length, 2);
+  assert.match(h.top5[0].name, /^zoo_class_\d+$/, 'the labels in use are unchanged');
+
+  // A labels file alone renames the classes of the model in use.
+  const renamed = path.join(scratch, 'renamed.txt');
+  writeFileSync(renamed, Array.from({ length: 1000 }, (_, i) => `renamed_${i}`).join('\n'));
+  seen = await imagesSeen(page);
+  await page.setInputFiles('#model-input', [renamed]);
+  await waitModelChange(page, 2, seen);
+  await page.waitForFunction(() => /^renamed_\d+$/.test(window.__netlens.top5?.[0]?.name ?? ''), null, { timeout: 60_000 });
+  assert.equal((await hook(page)).model.name, 'resnet10.onnx');
+
+  // Back to SqueezeNet in one click: its classes, the same image classified again, no model in the link.
+  seen = await imagesSeen(page);
+  await page.click('#use-squeezenet');
+  await waitModelChange(page, 3, seen);
+  await page.waitForFunction(() => window.__netlens.top5?.[0]?.name === 'espresso', null, { timeout: 60_000 });
+  h = await hook(page);
+  assert.equal(h.model.name, 'SqueezeNet 1.1');
+  assert.equal(h.model.user, false);
+  assert.equal(await page.isHidden('#use-squeezenet'), true);
+  assert.doesNotMatch(h.shareUrl, /model\.name/);
+  assertClean(problems);
+  await page.close();
+
+  // The link made with resnet10 in a fresh page: it says the model is not in it; SqueezeNet runs meanwhile.
+  const { page: other, problems: otherProblems } = await openPage(browser.context, link);
+  await waitReady(other);
+  const [note] = await waitMessage(other, /made with the model “resnet10\.onnx”/);
+  assert.equal(note.kind, 'warn');
+  assert.match(note.text, /a link does not contain/);
+  await waitImage(other, 'chelsea');
+  assert.equal((await hook(other)).model.name, 'SqueezeNet 1.1');
+  assertClean(otherProblems);
+  await other.close();
+});
+
+test('tinycnn.onnx (1×1×28×28) dropped: not supported yet, SqueezeNet keeps working', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  await waitSaliency(page);
+  await dropFiles(page, [{ name: 'tinycnn.onnx', bytes: readFileSync(path.join(ZOO, 'tinycnn.onnx')) }]);
+  const [msg] = await waitMessage(page, /tinycnn\.onnx/);
+  assert.equal(msg.kind, 'error');
+  assert.equal(msg.text, '“tinycnn.onnx” takes a 1×1×28×28 input: other input sizes are not supported yet (netlens needs ' +
+    '1×3×224×224 for now). SqueezeNet 1.1 is still in use.');
+  const h = await hook(page);
+  assert.equal(h.model.name, 'SqueezeNet 1.1');
+  assert.equal(h.modelChanges, 0);
+  assert.equal(h.failures.length, 1);
+  // Still working: another photo, another map.
+  await page.evaluate(() => { window.__netlens.runs = {}; });
+  await page.click('[data-sample="coffee"]');
+  await waitImage(page, 'coffee');
+  assert.equal((await hook(page)).top5[0].name, 'espresso');
+  assert.equal((await waitSaliency(page)).cls, 967);
+  assertClean(problems);
+  await page.close();
+});
+
+test('?model=URL: a missing file, a wrong sha256 pin and another site say why and SqueezeNet loads; the right pin loads the model and links carry it', TIMEOUT, async () => {
+  const cases = [
+    ['?model=assets/test-models/missing.onnx', /^The model in the page's address \(“missing\.onnx”\) could not be used: could not fetch the model \(.+missing\.onnx\): HTTP 404\. SqueezeNet 1\.1 is used instead\.$/],
+    [`?model=assets/models/squeezenet1_1.onnx&sha256=${'0'.repeat(64)}`, /could not be used: its sha256 is [0-9a-f]{64}, not the 0{64} the address pins\. SqueezeNet 1\.1 is used instead\.$/],
+    ['?model=https://models.example.org/resnet.onnx', /\(https:\/\/models\.example\.org\) is on another site.*connect-src 'self'.*SqueezeNet 1\.1 is used instead\.$/],
+    ['?model=assets/test-models/resnet10.onnx&sha256=abc', /sha256 pin that is not 64 hexadecimal digits/],
+  ];
+  for (const [query, want] of cases) {
+    const { page, problems } = await openPage(browser.context, `${server.url}${query}`);
+    await waitReady(page);
+    const [msg] = await waitMessage(page, want);
+    assert.equal(msg.kind, 'error', query);
+    await waitImage(page, 'chelsea');
+    const h = await hook(page);
+    assert.equal(h.model.name, 'SqueezeNet 1.1', query);
+    assert.equal(h.top5[0].name, 'Egyptian cat', query);
+    assert.doesNotMatch(h.shareUrl, /model=/, `${query}: links no longer name the model that failed`);
+    assertClean(problems);
+    await page.close();
+  }
+
+  // The right pin: resnet10 from the address, no labels (class 0…999); the link carries the address.
+  const sha = createHash('sha256').update(readFileSync(RESNET)).digest('hex');
+  const query = `?model=assets/test-models/resnet10.onnx&sha256=${sha}`;
+  const { page, problems } = await openPage(browser.context, `${server.url}${query}#v=1&img=sample:coffee&panel=saliency`);
+  await waitReady(page);
+  await waitImage(page, 'coffee');
+  const h = await hook(page);
+  assert.equal(h.model.name, 'resnet10.onnx');
+  assert.equal(h.model.user, true);
+  assert.ok(h.model.url.endsWith('/assets/test-models/resnet10.onnx'), h.model.url);
+  assert.equal(h.fallback, null);
+  assert.deepEqual(h.top5.map((t) => t.class), cliTopFor('coffee'), 'the page\'s top-5 is the CLI\'s under resnet10');
+  for (const t of h.top5) assert.equal(t.name, `class ${t.class}`);
+  assert.match(await page.textContent('#model-note'), /share links carry that address/);
+  const sal = await waitSaliency(page);
+  assert.equal(sal.cls, h.top5[0].class);
+  assert.ok(h.shareUrl.includes(query), `the link carries the model's address: ${h.shareUrl}`);
+  assert.doesNotMatch(h.shareUrl, /model\.name/);
+  assertClean(problems);
+  await page.close();
+
+  // Opened in another browser: the same model, image, prediction and map.
+  const fresh = await startBrowser();
+  try {
+    const { page: again, problems: againProblems } = await openPage(fresh.context, h.shareUrl);
+    await waitReady(again);
+    await waitImage(again, 'coffee');
+    const g = await hook(again);
+    assert.equal(g.model.name, 'resnet10.onnx');
+    assert.deepEqual(g.top5.map((t) => t.class), h.top5.map((t) => t.class));
+    assert.equal((await waitSaliency(again)).hash, sal.hash, 'the same saliency map');
+    assertClean(againProblems);
+  } finally {
+    await fresh.close();
+  }
+});
+
+/** The CLI's top-5 for a sample under resnet10 (no labels file: the CLI needs one, the indices are what count). */
+function cliTopFor(sample) {
+  const out = cli(['classify', path.join(REPO, `assets/images/${sample}.png`), '--classes', LABELS], RESNET);
+  return [...out.matchAll(/^\s*\d\.\s+[\d.]+%\s+(\d+)\s/gm)].map((m) => Number(m[1]));
+}

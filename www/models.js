@@ -1,0 +1,225 @@
+// A user's own ONNX classifier (issue 11): an .onnx dropped or picked (with an optional labels .txt, one class
+// name per line), or ?model=URL[&sha256=HEX] in the page's address at start. The worker builds the new model
+// and keeps the previous one when that fails; the page then says why in one sentence (the core's message).
+// "Use SqueezeNet" goes back to the default. Share links name a dropped model (model.name=, www/share.js) but
+// cannot carry it; a model the address loads is in the link through that address.
+// Events: 'model-loading' {name}, 'model-failed' {name, message}, 'model-changed' {labels, model} (app.js wires
+// the panels and the image; www/testhook.js observes).
+import { emit, on } from './bus.js';
+import { engine, request } from './engine.js';
+import { state, updateShareLink } from './state.js';
+import { pageMethods } from './share.js';
+import { $, showMessage } from './ui.js';
+
+// Larger files are refused before reading them (the worker holds two models while it switches).
+export const MAX_MODEL_BYTES = 512 * 1024 * 1024;
+const DEFAULT_NAME = 'SqueezeNet 1.1';
+const SHA256 = /^[0-9a-f]{64}$/i;
+
+let busy = false; // a model is being built: one at a time
+let mine = null; // the user's dropped model in use: {bytes, labels, name, labelsName}, kept for relabelling
+let linkModel = null; // the model a share link was made with, when it is not the one in use
+
+const isOnnx = (f) => /\.onnx$/i.test(f.name);
+const isText = (f) => /\.txt$/i.test(f.name);
+const currentName = () => engine.model?.name ?? DEFAULT_NAME;
+const dims = (shape) => (shape ?? []).join('×');
+
+/**
+ * One sentence for a model the core refused. The input-size refusal is said in the page's words: the Rust
+ * Classifier takes 1×3×224×224 only, for now.
+ */
+export function refusal(name, message, labelsName = null) {
+  const text = String(message ?? '').replace(/^model: /, '');
+  const shape = /expected an input of shape \[1, 3, 224, 224\], the model takes \[([0-9, ]+)\]/.exec(text);
+  if (shape) {
+    return `“${name}” takes a ${shape[1].split(', ').join('×')} input: other input sizes are not supported yet ` +
+      '(netlens needs 1×3×224×224 for now).';
+  }
+  if (labelsName && /class names/.test(text)) return `Could not use “${labelsName}” with “${name}”: ${text}.`;
+  return `Could not load “${name}”: ${text}.`;
+}
+
+/** The address's ?model=URL (resolved against the page) and sha256 pin; null, with a message, when unusable. */
+function modelFromAddress() {
+  const q = new URLSearchParams(location.search);
+  const raw = q.get('model');
+  if (raw === null) return null;
+  const sha = q.get('sha256');
+  const fail = (why) => {
+    showMessage('error', `The model address in this page's address ${why}; ${DEFAULT_NAME} is used instead.`);
+    forgetAddressModel();
+    return null;
+  };
+  let url;
+  try {
+    url = new URL(raw, location.href);
+  } catch {
+    return fail('is not a URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail('must be an http(s) URL');
+  // The Content-Security-Policy (connect-src 'self', index.html and www/serve.py) allows fetching from the
+  // page's own site only: say so instead of letting the browser refuse with a bare "Failed to fetch".
+  if (url.origin !== location.origin) {
+    return fail(`(${url.origin}) is on another site, and this page may fetch only from its own ` +
+      '(its Content-Security-Policy says connect-src \'self\'): publish the .onnx beside the page, or download it and drop it here');
+  }
+  if (sha !== null && !SHA256.test(sha)) return fail('has a sha256 pin that is not 64 hexadecimal digits');
+  const file = decodeURIComponent(url.pathname.split('/').pop() || '') || 'model.onnx';
+  return { url: url.href, sha256: sha?.toLowerCase() ?? null, name: file };
+}
+
+/** ?model= and sha256= out of the address: links made from now on are about the model in use. */
+function forgetAddressModel() {
+  const q = new URLSearchParams(location.search);
+  if (!q.has('model') && !q.has('sha256')) return;
+  q.delete('model');
+  q.delete('sha256');
+  const search = q.toString();
+  history.replaceState(null, '', `${location.pathname}${search ? `?${search}` : ''}${location.hash}`);
+  updateShareLink();
+}
+
+/** A class a setting holds that the new model does not have: its default if that exists, else predicted / 0. */
+function fitClasses(k) {
+  if (!engine.schema) return;
+  for (const m of pageMethods(engine.schema)) {
+    const values = state[m.link_prefix];
+    if (!values) continue;
+    for (const s of m.settings) {
+      const v = values[s.key];
+      if (s.type !== 'class' || v === null || v === undefined || v < k) continue;
+      values[s.key] = s.default !== null && s.default !== undefined && s.default < k ? s.default : s.optional ? null : 0;
+    }
+  }
+}
+
+function render() {
+  const model = engine.model;
+  const info = model?.info;
+  $('model-name').textContent = model ? model.name : 'Loading…';
+  const facts = [];
+  if (info) {
+    facts.push(`input ${dims(info.input_shape)}`, `${info.classes} classes`, `${info.ops} ops`);
+    facts.push(info.outputs_probabilities ? 'outputs probabilities (a final Softmax)' : 'outputs logits');
+  }
+  if (model) facts.push(`loaded in ${(model.ms / 1000).toFixed(2)} s`);
+  $('model-facts').textContent = facts.join(' · ');
+  let note = '';
+  if (model?.user && model.url) note = 'Loaded from the address: share links carry that address.';
+  else if (model?.user) {
+    note = `Your own model${mine?.labelsName ? ` with the labels of “${mine.labelsName}”` : ', classes named by number'}` +
+      '. Share links name it but do not contain it: whoever opens one must drop the same file.';
+  }
+  $('model-note').textContent = note;
+  $('use-squeezenet').hidden = !model?.user;
+  $('tagline').textContent = `What ${model?.name ?? DEFAULT_NAME} has learned: saliency, fooling images, class visualization, attribution`;
+}
+
+async function switchTo(msg, { name, labelsName = null, keep = null }) {
+  if (busy) {
+    showMessage('warn', 'A model is still loading; try again once it is ready.');
+    return false;
+  }
+  if (!engine.ready) {
+    showMessage('warn', `Wait until ${currentName()} has loaded, then drop your model again.`);
+    return false;
+  }
+  busy = true;
+  emit('model-loading', { name });
+  let reply;
+  try {
+    reply = await request(msg);
+  } catch (e) {
+    const text = e.fatal ? `Could not load “${name}”: the engine stopped while reading it (${e.message}).`
+      : refusal(name, e.message, labelsName);
+    showMessage('error', `${text} ${currentName()} is still in use.`);
+    emit('model-failed', { name, message: e.message });
+    return false;
+  } finally {
+    busy = false;
+  }
+  engine.labels = reply.labels;
+  engine.model = reply.model;
+  mine = keep;
+  // A restart of the worker (a trap) loads this model again, not the default.
+  engine.startModel = keep ? { bytes: keep.bytes, labels: keep.labels, name: keep.name } : null;
+  forgetAddressModel();
+  fitClasses(reply.labels.length);
+  render();
+  emit('model-changed', { labels: reply.labels, model: reply.model });
+  if (linkModel && linkModel === reply.model.name) linkModel = null;
+  return true;
+}
+
+/** Files dropped or picked: one .onnx and optionally one labels .txt; a .txt alone relabels the user's model. */
+export async function useModelFiles(files) {
+  const onnx = files.filter(isOnnx);
+  const texts = files.filter(isText);
+  if (onnx.length > 1 || texts.length > 1) {
+    showMessage('warn', 'Give one .onnx model and at most one labels .txt at a time.');
+    return false;
+  }
+  const model = onnx[0] ?? null;
+  const labelsFile = texts[0] ?? null;
+  if (!model && !mine) {
+    showMessage('warn', `“${labelsFile?.name ?? 'that file'}” is a labels file: drop it together with its .onnx model.`);
+    return false;
+  }
+  if (model && model.size > MAX_MODEL_BYTES) {
+    showMessage('error', `“${model.name}” is ${(model.size / 1e6).toFixed(0)} MB; netlens takes models up to ${MAX_MODEL_BYTES / 1e6} MB.`);
+    return false;
+  }
+  let labels = '';
+  if (labelsFile) {
+    if (labelsFile.size > 16 * 1024 * 1024) {
+      showMessage('error', `“${labelsFile.name}” is too large for a labels file (one class name per line).`);
+      return false;
+    }
+    labels = await labelsFile.text();
+  }
+  const bytes = model ? new Uint8Array(await model.arrayBuffer()) : mine.bytes;
+  const name = model ? model.name : mine.name;
+  const keep = { bytes, labels, name, labelsName: labelsFile?.name ?? null };
+  // The worker gets a copy: this one stays here for a restart or new labels.
+  return switchTo({ type: 'model', bytes: bytes.slice(0), labels, name }, { name, labelsName: keep.labelsName, keep });
+}
+
+export function useDefaultModel() {
+  return switchTo({ type: 'model', default: true }, { name: DEFAULT_NAME });
+}
+
+/** Before the engine starts: a ?model= address becomes the model the worker loads first. */
+export function setupModels() {
+  engine.startModel = modelFromAddress();
+  if (engine.startModel) $('model-name').textContent = `${engine.startModel.name} (from the address)`;
+  $('model-input').addEventListener('change', (e) => {
+    const files = [...(e.target.files ?? [])];
+    e.target.value = '';
+    if (files.length) useModelFiles(files);
+  });
+  $('use-squeezenet').addEventListener('click', useDefaultModel);
+}
+
+on('model-files', ({ files }) => useModelFiles(files));
+
+on('ready', () => {
+  if (!engine.model?.user) mine = null;
+  render();
+});
+
+on('model-fallback', ({ name, message }) => {
+  const said = refusal(name, message);
+  const text = said.startsWith('Could not load')
+    ? `The model in the page's address (“${name}”) could not be used: ${String(message).replace(/^model: /, '')}.` : said;
+  showMessage('error', `${text} ${DEFAULT_NAME} is used instead.`);
+  forgetAddressModel();
+});
+
+// A share link made with a user's model names it: the model itself is not in the link.
+on('link-model', ({ name }) => {
+  linkModel = name;
+  if (name === null || name === currentName()) return;
+  showMessage('warn', `This link was made with the model “${name}”, which a link does not contain: drop that .onnx ` +
+    `into the page to reproduce it. Until then ${currentName()} is used.`);
+});

@@ -319,3 +319,35 @@ function cliTopFor(sample) {
   const out = cli(['classify', path.join(REPO, `assets/images/${sample}.png`), '--classes', LABELS], RESNET);
   return [...out.matchAll(/^\s*\d\.\s+[\d.]+%\s+(\d+)\s/gm)].map((m) => Number(m[1]));
 }
+
+test('a worker restart (a trap) loads the user\'s model again, with its labels', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, `${server.url}?test`);
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  const seen = await imagesSeen(page);
+  await page.setInputFiles('#model-input', [RESNET, LABELS]);
+  await waitModelChange(page, 1, seen);
+  const before = (await hook(page)).top5;
+  assert.match(before[0].name, /^zoo_class_\d+$/);
+  const images = await imagesSeen(page);
+  const trap = await page.evaluate(async () => {
+    const { request } = await import(new URL('www/engine.js', location.href).href);
+    try {
+      await request({ type: 'test-trap' });
+      return null;
+    } catch (e) {
+      return { fatal: e.fatal === true };
+    }
+  });
+  assert.deepEqual(trap, { fatal: true }, 'the worker trapped');
+  await waitReady(page);
+  await page.waitForFunction((k) => window.__netlens.sources.length > k, images, { timeout: 120_000 });
+  const h = await hook(page);
+  assert.equal(h.model.name, 'resnet10.onnx', 'the restarted worker has the user\'s model');
+  assert.equal(h.model.user, true);
+  assert.deepEqual(h.top5, before, 'the same prediction, under the same labels');
+  assert.equal(await page.isVisible('#use-squeezenet'), true);
+  assert.match(h.shareUrl, /model\.name=resnet10\.onnx/);
+  assert.deepEqual(problems.pageErrors, []);
+  await page.close();
+});

@@ -216,8 +216,10 @@ export function setupInputs() {
     e.preventDefault();
     document.body.classList.remove('dragging');
     const files = [...(e.dataTransfer?.files ?? [])];
-    // An .onnx (with or without its labels .txt) is a model, not an image: www/models.js takes it.
-    if (files.some((f) => /\.(onnx|txt)$/i.test(f.name))) {
+    // An .onnx (with or without its labels .txt) is a model, not an image, and so is a .txt while a user's model
+    // is in use (new labels for it): www/models.js takes them.
+    const model = files.some((f) => /\.onnx$/i.test(f.name));
+    if (model || (engine.model?.user && files.some((f) => /\.txt$/i.test(f.name)))) {
       emit('model-files', { files });
       return;
     }

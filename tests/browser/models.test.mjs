@@ -198,11 +198,11 @@ test('resnet10.onnx with a labels file: top-5 with those labels, saliency equal 
   assert.equal(h.failures.length, 2);
   assert.match(h.top5[0].name, /^zoo_class_\d+$/, 'the labels in use are unchanged');
 
-  // A labels file alone renames the classes of the model in use.
+  // A labels file dropped alone renames the classes of the model in use.
   const renamed = path.join(scratch, 'renamed.txt');
   writeFileSync(renamed, Array.from({ length: 1000 }, (_, i) => `renamed_${i}`).join('\n'));
   seen = await imagesSeen(page);
-  await page.setInputFiles('#model-input', [renamed]);
+  await dropFiles(page, [{ name: 'renamed.txt', bytes: readFileSync(renamed) }]);
   await waitModelChange(page, 2, seen);
   await page.waitForFunction(() => /^renamed_\d+$/.test(window.__netlens.top5?.[0]?.name ?? ''), null, { timeout: 60_000 });
   assert.equal((await hook(page)).model.name, 'resnet10.onnx');

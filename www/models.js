@@ -65,7 +65,13 @@ function modelFromAddress() {
       '(its Content-Security-Policy says connect-src \'self\'): publish the .onnx beside the page, or download it and drop it here');
   }
   if (sha !== null && !SHA256.test(sha)) return fail('has a sha256 pin that is not 64 hexadecimal digits');
-  const file = decodeURIComponent(url.pathname.split('/').pop() || '') || 'model.onnx';
+  const last = url.pathname.split('/').pop() || '';
+  let file;
+  try {
+    file = decodeURIComponent(last) || 'model.onnx';
+  } catch {
+    file = last; // a stray % in the path
+  }
   return { url: url.href, sha256: sha?.toLowerCase() ?? null, name: file };
 }
 

@@ -12,7 +12,7 @@ BENCH_VENV := bench/.venv
 # The Makefile that includes this one, for the recursive calls that keep going when one part fails.
 BENCH_TOP := $(firstword $(MAKEFILE_LIST))
 
-.PHONY: bench-all bench-deps bench-native bench-browser bench-report
+.PHONY: bench-all bench-deps bench-native bench-browser bench-report bench-trust
 
 bench-all: bench-deps wasm assets
 	@mkdir -p $(BENCH_OUT); status=0; \
@@ -47,3 +47,7 @@ bench-browser:
 
 bench-report:
 	@node bench/report.mjs $(BENCH_OUT) | tee $(BENCH_OUT)/report.txt
+
+# Issue 8's page timings (deletion/insertion for every method; the full cascading randomization), button → result.
+bench-trust: wasm assets node-deps
+	node bench/trust-page.mjs

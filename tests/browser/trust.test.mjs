@@ -1,7 +1,7 @@
 // Issue 8, "which explanation can I trust?", in the page: the deletion/insertion curves and the model
 // randomization run from share links on a sample, their plots and grid are drawn, their numbers agree with the
 // native CLI's, a run can be cancelled, and bad settings are named. Screenshots: docs/faithfulness.png,
-// docs/sanity.png. NETLENS_TRUST_BENCH=1 also times both tests at their defaults (every method, every depth).
+// docs/sanity.png. Their timings at the defaults are in `make bench-trust` (bench/trust-page.mjs), not here.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -176,14 +176,4 @@ test('a trust run can be cancelled, and bad settings are named', TIMEOUT, async 
     await p.page.close();
   }
   assertClean(problems);
-});
-
-test('bench: both tests at their defaults (NETLENS_TRUST_BENCH=1)', { ...TIMEOUT, skip: !process.env.NETLENS_TRUST_BENCH }, async () => {
-  for (const [panel, prefix] of [['faithfulness', 'faith'], ['sanity', 'sanity']]) {
-    const { page } = await openLink(`v=1&img=sample:chelsea&panel=${panel}`);
-    const run = await runAndWait(page, prefix, panel, 900_000);
-    console.log(`${panel}: ${run.total} steps in ${run.seconds.toFixed(1)} s`);
-    for (const line of run.report.lines) console.log(`  ${line[0]}: ${line[1]}`);
-    await page.close();
-  }
 });

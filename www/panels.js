@@ -483,7 +483,10 @@ export class MethodPanel {
           const reply = await request({
             type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE,
           });
-          if (this.lastKey !== me.key) return; // a newer run started meanwhile
+          if (this.lastKey !== me.key) { // a newer run started meanwhile: this result was replaced
+            emit('run-superseded', { method: this.method.id });
+            return;
+          }
           setDownload(this.downloadLink, reply.bytes);
         } catch (e) {
           if (!e.fatal) showMessage('error', `${this.method.title}: the PNG could not be made: ${e.message}`);

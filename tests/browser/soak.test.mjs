@@ -59,7 +59,7 @@ function quickValues(m) {
   const v = {};
   for (const s of m.settings) {
     if (s.type === 'class') continue; // the pickers: the predicted class or the default
-    if (isWork(s)) v[s.key] = clamp(s.key === 'depth' ? between(0, 1) : s.key === 'octaves' ? 1 : between(2, 5), s);
+    if (isWork(s)) v[s.key] = clamp(s.key === 'depth' ? 1 : s.key === 'octaves' ? 1 : between(2, 5), s);
     else if (s.key === 'stride') v[s.key] = clamp(112, s); // occlusion: 4 windows
     else if (s.key === 'window') v[s.key] = clamp(112, s);
     else if (s.key === 'methods') v[s.key] = [pick(cheap), pick(cheap)].filter((x, i, a) => a.indexOf(x) === i).join(',');
@@ -97,6 +97,8 @@ async function initScript(context) {
       on('run-done', ({ method }) => add({ t: 'done', m: method }));
       on('run-error', ({ method, message }) => add({ t: 'error', m: method, message }));
       on('run-cancelled', ({ method }) => add({ t: 'cancel', m: method }));
+      // Done in the worker, but a newer run of the method started before its download PNG was made.
+      on('run-superseded', ({ method }) => add({ t: 'done', m: method, superseded: true }));
       on('compare-start', () => add({ t: 'start', m: 'compare' }));
       on('compare-done', () => add({ t: 'done', m: 'compare' }));
       on('compare-cancelled', () => add({ t: 'cancel', m: 'compare' }));
@@ -167,7 +169,7 @@ async function opRun(page, m) {
 
 async function opCancel(page, m) {
   const work = m.settings.find(isWork);
-  await setFields(page, m, { ...quickValues(m), [work.key]: clamp(m.id === 'sanity' ? 3 : 60, work) });
+  await setFields(page, m, { ...quickValues(m), [work.key]: clamp(work.key === 'depth' ? 1 : 60, work) });
   await show(page, m);
   const from = await clickRun(page, m);
   await page.waitForFunction(([id, i]) => (window.__netlens.runs[id]?.step ?? 0) >= 1
@@ -232,15 +234,26 @@ async function opCompare(page) {
 
 /** The page's own share link, opened in a second tab: same panel and settings, and its run reproduced. */
 async function opShare(page, m, extra) {
+  // A photo that does not fit in a link leaves the link without an image: share a sample instead.
+  if (await page.evaluate(() => window.__netlens.imageShareProblem !== null || window.__netlens.state.image === null)) {
+    const from = await eventCount(page);
+    await page.click('#gallery [data-sample="coffee"]');
+    await waitEvent(page, from, { t: 'image' }, 60_000);
+  }
   await opRun(page, m);
   const url = await page.evaluate(() => window.__netlens.shareUrl);
   const want = await page.evaluate((p) => window.__netlens.state[p], m.link_prefix);
   const tab = await openPage(browser.context, url);
   extra.push(tab.problems);
   try {
-    await waitReady(tab.page);
+    await waitReady(tab.page).catch((e) => {
+      throw new Error(`${e.message}: the tab at ${url?.slice(0, 300)} never got ready (${JSON.stringify(tab.problems)})`);
+    });
     await tab.page.waitForFunction((id) => window.__netlens.runs[id]?.done || window.__netlens.runs[id]?.error, m.id,
-      { timeout: OP_TIMEOUT });
+      { timeout: OP_TIMEOUT }).catch(async (e) => {
+      const h = await tab.page.evaluate(() => ({ ...window.__netlens, labels: null, schema: null })).catch(() => null);
+      throw new Error(`${e.message}\nlink ${url.slice(0, 300)}\nthe tab: ${JSON.stringify(h).slice(0, 1500)}`);
+    });
     const got = await tab.page.evaluate((id) => ({ run: window.__netlens.runs[id], state: window.__netlens.state }), m.id);
     assert.equal(got.run.error, undefined, `${m.id} from its link: ${got.run.error}`);
     assert.equal(got.state.panel, m.id, 'the link opens the same panel');
@@ -292,7 +305,7 @@ test(`soak: ${OPS} operations in one page, every method, memory flat, nothing lo
       const recent = await page.evaluate(() => window.__soak.events.slice(-12)).catch(() => []);
       throw new Error(`operation ${i + 1} (${kind} ${m?.id ?? ''}): ${e.message}\nlast events: ${JSON.stringify(recent)}`);
     }
-    log.push({ i: i + 1, kind, method: m?.id ?? null, ms: Date.now() - t });
+    log.push({ i: i + 1, kind, method: m?.id ?? null, ms: Date.now() - t, memory: await memory(page) });
     if (i + 1 === BASELINE_OPS) baseline = await memory(page);
   }
   // Nothing left running, then the books.
@@ -321,6 +334,8 @@ test(`soak: ${OPS} operations in one page, every method, memory flat, nothing lo
     runs: Object.values(books).reduce((a, b) => a + b.start, 0), books,
     longTasks: { count: soak.longTasks.length, longestMs: Math.round(longest) },
     slowest: [...log].sort((a, b) => b.ms - a.ms).slice(0, 5),
+    // The operations after which the wasm memory grew (it never shrinks: a new high-water mark or a leak).
+    growth: log.filter((e, k) => k > 0 && e.memory > log[k - 1].memory).map((e) => `${e.i} ${e.kind} ${e.method ?? ''}: ${e.memory}`),
   };
   console.log(JSON.stringify(figures, null, 1));
   mkdirSync(OUT, { recursive: true });

@@ -34,15 +34,17 @@ pub enum Objective {
 /// A forward plan and how it makes each value the reverse pass (or a method) reads available.
 struct Recorder {
     forward: Forward,
-    /// For each plan output after the graph output, the value it records.
+    /// For each plan output after the graph output (every plan output when `truncated`), the value it records.
     recorded: Vec<ValueId>,
+    /// The plan stops at a layer: it has no graph output, and nothing after the layer runs.
+    truncated: bool,
     /// Concat outputs rebuilt from their recorded inputs after each forward pass: recording them from
     /// tract would keep it from writing the branches straight into one buffer.
     assembled: Vec<ValueId>,
 }
 
-/// (recorded, assembled) value ids.
-type RecordingKey = (Vec<ValueId>, Vec<ValueId>);
+/// (recorded, assembled) value ids, and whether the plan stops at a layer.
+type RecordingKey = (Vec<ValueId>, Vec<ValueId>, bool);
 
 pub struct Engine {
     graph: Graph,
@@ -60,7 +62,9 @@ pub struct Engine {
 pub struct Activations<'a> {
     graph: &'a Graph,
     input: Tensor,
+    /// The graph output; empty after [`Engine::forward_until`], which stops before it.
     output: Tensor,
+    truncated: bool,
     recorded: Vec<Option<TValue>>,
     assembled: Vec<Option<Tensor>>,
 }
@@ -82,7 +86,7 @@ impl Values for Activations<'_> {
             return Some(self.input.view());
         }
         if id == self.graph.output {
-            return Some(self.output.view());
+            return (!self.truncated).then(|| self.output.view());
         }
         if let Some(t) = self.graph.consts[id].as_ref().or(self.assembled[id].as_ref()) {
             return Some(t.view());
@@ -222,7 +226,43 @@ impl Engine {
         if recording.recorded == self.base.recorded && recording.assembled == self.base.assembled {
             return self.forward(x);
         }
-        let key = (recording.recorded.clone(), recording.assembled.clone());
+        let rec = self.cached_recorder(recording.recorded, recording.assembled, false)?;
+        self.record(x, &rec)
+    }
+
+    /// The forward pass up to `layer` only, recording `layer` and what the VJPs before it read: for objectives
+    /// on that layer (feature visualization), whose reverse pass starts there, so shallow layers cost less both
+    /// ways. The result has no graph output. The plan is built once per layer and cached.
+    pub fn forward_until(&self, x: &Tensor, layer: &str) -> Result<Activations<'_>> {
+        let id = self.named(layer)?;
+        let Some(last) = self.graph.nodes.iter().position(|n| n.output == id) else {
+            return self.forward_with(x, &[layer]);
+        };
+        let mut recording = Recording { graph: &self.graph, recorded: vec![], assembled: vec![] };
+        for node in self.graph.nodes[..=last].iter().filter(|n| self.graph.depends_on_input[n.output]) {
+            let needs = node.op.needs();
+            for &i in needs.inputs {
+                recording.require(node.inputs[i]);
+            }
+            if needs.output {
+                recording.require(node.output);
+            }
+        }
+        recording.require(id);
+        if recording.recorded.is_empty() {
+            return self.forward_with(x, &[layer]);
+        }
+        let rec = self.cached_recorder(recording.recorded, recording.assembled, true)?;
+        self.record(x, &rec)
+    }
+
+    fn cached_recorder(
+        &self,
+        recorded: Vec<ValueId>,
+        assembled: Vec<ValueId>,
+        truncated: bool,
+    ) -> Result<Arc<Recorder>> {
+        let key = (recorded.clone(), assembled.clone(), truncated);
         let cached = self
             .extra
             .lock()
@@ -230,30 +270,34 @@ impl Engine {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, r)| r.clone());
-        let rec = match cached {
-            Some(r) => r,
-            None => {
-                let r = Arc::new(recorder(&self.graph, &self.analysed, recording.recorded, recording.assembled)?);
-                self.extra.lock().expect("no panic holds this lock").push((key, r.clone()));
-                r
-            }
-        };
-        self.record(x, &rec)
+        if let Some(r) = cached {
+            return Ok(r);
+        }
+        let r = Arc::new(if truncated {
+            let outputs = recorded.iter().map(|&id| self.graph.values[id].name.clone()).collect();
+            Recorder { forward: Forward::new(self.analysed.clone(), outputs)?, recorded, assembled, truncated }
+        } else {
+            recorder(&self.graph, &self.analysed, recorded, assembled)?
+        });
+        self.extra.lock().expect("no panic holds this lock").push((key, r.clone()));
+        Ok(r)
     }
 
     fn record(&self, x: &Tensor, rec: &Recorder) -> Result<Activations<'_>> {
         self.check_input(x)?;
         let results = rec.forward.run(x)?;
-        let output = output_tensor(&results)?;
+        let output = if rec.truncated { Tensor::zeros(&[0]) } else { output_tensor(&results)? };
         let n = self.graph.values.len();
         let mut acts = Activations {
             graph: &self.graph,
             input: x.clone(),
             output,
+            truncated: rec.truncated,
             recorded: vec![None; n],
             assembled: vec![None; n],
         };
-        for (&id, t) in rec.recorded.iter().zip(results.into_iter().skip(1)) {
+        let skip = usize::from(!rec.truncated);
+        for (&id, t) in rec.recorded.iter().zip(results.into_iter().skip(skip)) {
             acts.recorded[id] = Some(t);
         }
         for &id in &rec.assembled {
@@ -375,5 +419,5 @@ fn recorder(graph: &Graph, analysed: &Analysed, recorded: Vec<ValueId>, assemble
     let mut outputs = vec![graph.values[graph.output].name.clone()];
     outputs.extend(recorded.iter().map(|&id| graph.values[id].name.clone()));
     let forward = Forward::new(analysed.clone(), outputs)?;
-    Ok(Recorder { forward, recorded, assembled })
+    Ok(Recorder { forward, recorded, assembled, truncated: false })
 }

@@ -1601,3 +1601,25 @@ fn convnext_block() {
     let y = net.node("Add", &["x", &o], "block", vec![]);
     check_output("ConvNeXt block", &net, &y, gauss(&shape), FdOptions { eps: 1e-3, ..smooth() });
 }
+
+/// `forward_until` stops at a layer: the layer's values and every gradient seeded there are those of the full
+/// recording forward pass, and the graph output is not there.
+#[test]
+fn a_forward_pass_that_stops_at_a_layer_gives_the_same_gradients() {
+    use netlens::backward::Wanted;
+    let net = fire_net();
+    let engine = Engine::from_onnx_bytes(&net.bytes("logits")).unwrap();
+    let x = gauss(&[1, 3, 15, 15])(0);
+    for value in ["fire_concat", "squeeze_relu", "stem_relu"] {
+        let full = engine.forward_with(&x, &[value]).unwrap();
+        let until = engine.forward_until(&x, value).unwrap();
+        assert_eq!(until.get(value).unwrap().data, full.get(value).unwrap().data, "{value}: its values");
+        assert!(until.get("logits").is_none(), "{value}: a truncated pass has no graph output");
+        let shape = full.get(value).unwrap().shape.to_vec();
+        let grad = randn_tensor(&shape, 3);
+        let objective = Objective::ValueGrad { value: value.into(), grad };
+        let a = engine.gradients(&full, &objective, &Wanted::input()).unwrap().take(engine.graph().input).unwrap();
+        let b = engine.gradients(&until, &objective, &Wanted::input()).unwrap().take(engine.graph().input).unwrap();
+        assert_eq!(a.data, b.data, "{value}: the input gradient");
+    }
+}

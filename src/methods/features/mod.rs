@@ -113,7 +113,7 @@ pub fn pre_relu(net: &Classifier, layer: &str, channel: usize) -> Option<(String
 /// The goal's value at `img` (in [0, 1]) and its gradient with respect to `img`.
 pub fn goal_gradient(net: &Classifier, img: &Tensor, layer: &str, goal: Goal) -> Result<(f32, Tensor)> {
     let engine = net.engine();
-    let acts = engine.forward_with(&normalise01(img), &[layer])?;
+    let acts = engine.forward_until(&normalise01(img), layer)?;
     let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
     let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3]);
     let plane = h * w;
@@ -176,7 +176,7 @@ fn seeded(
 
 /// Per-channel mean activation of `layer` for an image in [0, 1].
 pub fn channel_means(net: &Classifier, img: &Tensor, layer: &str) -> Result<Vec<f32>> {
-    let acts = net.engine().forward_with(&normalise01(img), &[layer])?;
+    let acts = net.engine().forward_until(&normalise01(img), layer)?;
     let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
     let plane = a.shape[2] * a.shape[3];
     Ok(a.data.chunks(plane).map(|ch| ch.iter().sum::<f32>() / plane as f32).collect())

@@ -7,7 +7,7 @@
 //!
 //! `make test` runs the default case counts (~1 minute in total on 2 cores); `make fuzz` multiplies them with
 //! `NETLENS_FUZZ_SCALE` (default 1) and takes another seed with `NETLENS_FUZZ_SEED` (default 14). Inputs that
-//! once failed live in `tests/fuzz/` and run first, every time.
+//! once failed are rebuilt in `fuzz_regressions` / `fuzz_regressions_edits` and run every time.
 
 mod common;
 
@@ -63,7 +63,7 @@ fn runner(cases: u32, salt: u64) -> TestRunner {
     let cases = ((cases as f64) * scale()).round().max(1.0) as u32;
     TestRunner::new(Config {
         cases,
-        // Failures are shrunk, printed and then checked in by hand under tests/fuzz/.
+        // Failures are shrunk, printed and then added by hand to fuzz_regressions(_edits) as the edits that make them.
         failure_persistence: None,
         max_shrink_iters: 200,
         max_shrink_time: 60_000,
@@ -566,29 +566,37 @@ fn fuzz_onnx_real_model() {
 
 // ---------------------------------------------------------------- regressions
 
-/// Inputs a fuzz run once failed on (tests/fuzz/*): each must now give a clean answer.
+/// Failing inputs a fuzz run found on small graphs, rebuilt here rather than checked in as model files: a Conv
+/// whose `pads` has 2 values, one with 3 values and a pad of 128 (tract panicked, or allocated without bound),
+/// and a Transpose whose `perm` names an axis that is not there. Each must now give a clean answer.
 #[test]
 fn fuzz_regressions() {
     install_hook();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let bytes = std::fs::read(&path).unwrap();
-        let outcome = if name.starts_with("image-") {
-            check_image(&bytes)
-        } else if name.starts_with("onnx-") {
-            check_model(&bytes)
-        } else {
-            continue;
-        };
-        seen += 1;
-        if let Err(e) = outcome {
-            panic!("{name}: {e}");
+    let conv = |pads: &[i64]| {
+        let mut net = Net::new(&[1, 3, 16, 16], 13, 1);
+        let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", pads)]);
+        let g = net.node("GlobalAveragePool", &[&c], "gap", vec![]);
+        let f = net.node("Flatten", &[&g], "logits", vec![]);
+        net.bytes(&f)
+    };
+    let transpose = {
+        let mut net = Net::new(&[1, 3, 8, 8], 13, 2);
+        let t = net.node("Transpose", &["x"], "tr", vec![attr_ints("perm", &[0, 1, 3, 7])]);
+        let shape = net.init_i64("shape", &[2], vec![1, 192]);
+        let f = net.node("Reshape", &[&t, &shape], "logits", vec![]);
+        net.bytes(&f)
+    };
+    let cases = [
+        ("conv pads of 2 values", conv(&[1, 1])),
+        ("conv pads of 3 values, 128", conv(&[1, 1, 128])),
+        ("transpose perm out of range", transpose),
+    ];
+    for (label, bytes) in cases {
+        if let Err(e) = check_model(&bytes) {
+            panic!("{label}: {e}");
         }
+        assert!(netlens::engine::Engine::from_onnx_bytes(&bytes).is_err(), "{label}: such a model must be refused");
     }
-    eprintln!("fuzz regressions: {seen} inputs");
 }
 
 /// The minimal inputs of failures found on generated graphs and on the real model (which is not checked in),

@@ -428,3 +428,95 @@ fn cli_prints_a_line_per_method_and_writes_the_curves() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Everything a finished run shows: its report and its panels (pixels, plots, titles).
+fn shown(run: &dyn Run) -> (serde_json::Value, Vec<(String, String, u32, u32, Vec<u8>, Option<serde_json::Value>)>) {
+    let panels =
+        run.panels().into_iter().map(|p| (p.id.to_string(), p.title, p.width, p.height, p.rgba, p.plot)).collect();
+    (run.report(), panels)
+}
+
+#[test]
+fn runs_split_into_parts_merge_into_exactly_the_whole_run() {
+    use netlens::methods::shard;
+    let net = net();
+    let input = sample("chelsea.png");
+    let c = ctx(&net);
+    for (id, settings) in [
+        ("faithfulness", json!({ "methods": "ixg,smoothgrad,gradcam,occlusion", "steps": 14, "baseline": "blur" })),
+        ("sanity", json!({ "methods": "gbp,gradcam,ixg", "depth": 3, "seed": 5 })),
+    ] {
+        let spec = registry::method(id).unwrap();
+        let s = spec.settings(&settings, 1000).unwrap();
+        let mut whole = registry::run_to_end(&c, spec, Some(&input), &s, |_, _| true).unwrap();
+        let want = shown(whole.as_ref());
+        let end = whole.step(&c, &s).unwrap();
+        assert!(!want.1.is_empty(), "{id}: the whole run has panels");
+        for parts in [2, 3] {
+            let plan = shard::shard_plan(&c, spec, &input, &s, parts).unwrap().unwrap();
+            assert_eq!(plan.len(), parts, "{id}: {parts} non-empty parts");
+            let mut merged = shard::run_sharded(&c, spec, &input, &s, parts).unwrap();
+            let got = shown(merged.as_ref());
+            assert_eq!(got.0, want.0, "{id} in {parts} parts: the same report");
+            assert_eq!(got.1, want.1, "{id} in {parts} parts: the same panels");
+            let p = merged.step(&c, &s).unwrap();
+            assert_eq!((p.done, p.step, p.total, &p.text), (true, end.step, end.total, &end.text), "{id}: ends as the whole");
+        }
+    }
+}
+
+#[test]
+fn the_pool_plan_balances_costs_and_covers_every_unit_once() {
+    use netlens::methods::shard::{cover, plan, Unit};
+    let unit = |cost: f64, group: usize, setup: f64| Unit { id: String::new(), cost, group, setup };
+    // Costliest first, each to the least-loaded part: {8, 2}, {5, 4} — loads 10 and 9.
+    let units = [unit(8.0, 0, 0.0), unit(5.0, 1, 0.0), unit(4.0, 2, 0.0), unit(2.0, 3, 0.0)];
+    assert_eq!(plan(&units, 2), vec![vec![0, 3], vec![1, 2]]);
+    assert_eq!(plan(&units, 1), vec![vec![0, 1, 2, 3]]);
+    assert_eq!(plan(&units, 9).len(), 4, "no empty parts");
+    // A group's set-up is paid once per part: unit 1 joins unit 0's part (5 more there, 11 in the other one),
+    // although the other part has less work so far (9 vs 11).
+    let grouped = [unit(5.0, 0, 6.0), unit(5.0, 0, 6.0), unit(9.0, 1, 0.0), unit(1.0, 2, 0.0)];
+    assert_eq!(plan(&grouped, 2), vec![vec![2, 3], vec![0, 1]]);
+    assert!(cover(3, &[vec![0, 2], vec![1]]).is_ok());
+    assert!(cover(3, &[vec![0, 2]]).unwrap_err().to_string().contains("no part computed unit 1"));
+    assert!(cover(3, &[vec![0, 1], vec![1, 2]]).unwrap_err().to_string().contains("unit 1 is in two parts"));
+    assert!(cover(3, &[vec![0, 1, 2, 7]]).unwrap_err().to_string().contains("names unit 7"));
+}
+
+#[test]
+fn a_missing_or_damaged_part_is_refused_with_a_message() {
+    use netlens::methods::shard::{self, PartResult};
+    let net = net();
+    let input = sample("chelsea.png");
+    let c = ctx(&net);
+    let spec = registry::method("faithfulness").unwrap();
+    let s = spec.settings(&json!({ "methods": "ixg,gradcam", "steps": 4 }), 1000).unwrap();
+    let sharding = shard::sharding(spec).unwrap();
+    let plan = shard::shard_plan(&c, spec, &input, &s, 2).unwrap().unwrap();
+    let mut parts = vec![];
+    for units in &plan {
+        let mut run = (sharding.part)(&c, &input, &s, units).unwrap();
+        assert!(run.part().is_none(), "no result before the part is done");
+        while !run.step(&c, &s).unwrap().done {}
+        parts.push(run.part().unwrap());
+    }
+    assert!((sharding.merge)(&c, &input, &s, &parts).is_ok());
+    let err = (sharding.merge)(&c, &input, &s, &parts[..1]).err().unwrap().to_string();
+    assert!(err.contains("no part computed unit"), "{err}");
+    let err = (sharding.merge)(&c, &input, &s, &[parts[0].clone(), parts[0].clone(), parts[1].clone()]);
+    assert!(err.err().unwrap().to_string().contains("is in two parts"));
+    let bytes = parts[0].to_bytes();
+    assert_eq!(PartResult::from_bytes(&bytes).unwrap(), parts[0], "bytes round-trip exactly");
+    for cut in [2, 10, bytes.len() - 1] {
+        let err = PartResult::from_bytes(&bytes[..cut]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("damaged"), "cut at {cut}: {err}");
+    }
+    let err = (sharding.part)(&c, &input, &s, &[7]).err().unwrap().to_string();
+    assert!(err.contains("a part names curve 7"), "{err}");
+    let sanity = registry::method("sanity").unwrap();
+    let ss = sanity.settings(&json!({ "methods": "ixg", "depth": 1 }), 1000).unwrap();
+    let err = (shard::sharding(sanity).unwrap().part)(&c, &input, &ss, &[2]).err().unwrap().to_string();
+    assert!(err.contains("a part names map 2"), "{err}");
+    assert!(shard::sharding(registry::method("ig").unwrap()).is_none(), "single runs do not shard");
+}

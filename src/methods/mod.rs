@@ -12,6 +12,7 @@ pub mod fooling;
 pub mod registry;
 pub mod saliency;
 pub mod settings;
+pub mod shard;
 pub mod trust;
 
 use crate::imageio;

@@ -131,6 +131,10 @@ pub trait Run {
     fn panels(&self) -> Vec<Panel>;
     /// Method-specific numbers, plus `lines: [[label, text]]` for a `stats` output.
     fn report(&self) -> Json;
+    /// A finished part's raw results, for [`super::shard::Sharding::merge`] (runs started as a part only).
+    fn part(&self) -> Option<super::shard::PartResult> {
+        None
+    }
 }
 
 pub type StartFn = fn(&Ctx, Option<&Input>, &Settings) -> Result<Box<dyn Run>>;
@@ -197,7 +201,12 @@ pub fn method(id: &str) -> Result<&'static MethodSpec> {
 
 /// The schema every other layer is built from.
 pub fn schema() -> Json {
-    json!({ "version": 1, "max_iters": MAX_ITERS, "methods": METHODS })
+    let mut methods = serde_json::to_value(METHODS).expect("the registry serialises");
+    // `shards`: the page's worker pool may split its runs (src/methods/shard.rs).
+    for (m, spec) in methods.as_array_mut().expect("a list").iter_mut().zip(METHODS) {
+        m["shards"] = json!(super::shard::sharding(spec).is_some());
+    }
+    json!({ "version": 1, "max_iters": MAX_ITERS, "methods": methods })
 }
 
 pub fn schema_json() -> String {

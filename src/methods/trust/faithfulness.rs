@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value as Json};
 
 use super::{auc, methods_setting, parse_methods, pixel_scores, MapJob};
+use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{ig, CLASS};
 use crate::methods::registry::{
@@ -122,6 +123,10 @@ pub fn changed_after(i: usize, steps: usize, pixels: usize) -> usize {
 pub struct Curves {
     pub id: String,
     pub name: String,
+    /// Its index in the whole run's list (the unit a worker pool's part computes).
+    unit: usize,
+    /// The passes it takes: its map's, then 2 × (steps − 1).
+    passes: usize,
     job: Option<MapJob>,
     pub order: Option<Vec<u32>>,
     /// steps + 1 points each, once done.
@@ -131,6 +136,19 @@ pub struct Curves {
 }
 
 impl Curves {
+    fn empty() -> Curves {
+        Curves {
+            id: String::new(),
+            name: String::new(),
+            unit: 0,
+            passes: 0,
+            job: None,
+            order: None,
+            deletion: vec![],
+            insertion: vec![],
+            work: None,
+        }
+    }
     pub fn deletion_auc(&self) -> f64 {
         auc(&self.deletion)
     }
@@ -139,6 +157,13 @@ impl Curves {
     }
 }
 
+/// Splits a run by curve: every method's map and curves, and the random order's, are one unit each.
+pub static SHARDING: Sharding = Sharding {
+    units: |ctx, input, s| Ok(Faithfulness::prepare(ctx, input, s, None)?.units),
+    part: |ctx, input, s, units| Ok(Box::new(Faithfulness::prepare(ctx, input, s, Some(units))?)),
+    merge: |ctx, input, s, parts| Ok(Box::new(Faithfulness::merge(ctx, input, s, parts)?)),
+};
+
 pub struct Faithfulness {
     x: Tensor,
     base: Tensor,
@@ -146,8 +171,12 @@ pub struct Faithfulness {
     steps: usize,
     logits: Vec<f32>,
     p_image: f32,
-    p_base: Option<f32>,
+    p_base: f32,
+    /// The curves this run computes: all of them, or a part's.
     pub curves: Vec<Curves>,
+    /// Every curve of the whole run, as shard units.
+    units: Vec<Unit>,
+    part: bool,
     current: usize,
     units_done: usize,
     units_total: usize,
@@ -157,9 +186,17 @@ pub struct Faithfulness {
 
 impl Faithfulness {
     pub fn start(ctx: &Ctx, input: &Input, s: &Settings) -> Result<Faithfulness> {
+        Faithfulness::prepare(ctx, input, s, None)
+    }
+
+    /// The whole run (`keep` None) or a part computing only the curves `keep` lists (indices into the methods
+    /// then the random order). The image's and the baseline's probabilities (the ends of every curve) are
+    /// computed here.
+    fn prepare(ctx: &Ctx, input: &Input, s: &Settings, keep: Option<&[usize]>) -> Result<Faithfulness> {
         let net = ctx.net;
         let x = input.tensor.clone();
-        let logits = net.logits(&x)?;
+        // The class scores the page computed when it classified the image (no forward pass then).
+        let logits = input.logits(net)?.to_vec();
         let class = class_or_predicted(ctx, s.class("class"), &logits)?;
         let steps = s.usize("steps");
         let pixels = x.shape[2] * x.shape[3];
@@ -177,55 +214,103 @@ impl Faithfulness {
                 specs.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
             )));
         }
-        let mut curves = vec![];
-        for spec in specs {
+        let per_curve = 2 * (steps - 1);
+        let kept = |u: usize| keep.is_none_or(|k| k.contains(&u));
+        let (mut curves, mut units) = (vec![], vec![]);
+        for (u, spec) in specs.iter().enumerate() {
+            // Every job is built (cheap) so every unit's cost is known; a part keeps its own.
             let job = MapJob::new(spec, net, &x, class)?;
+            let passes = job.total() + per_curve;
+            units.push(Unit { id: spec.id.into(), cost: job.cost() + per_curve as f64, group: u, setup: 0.0 });
+            if kept(u) {
+                let (id, name) = (spec.id.into(), spec.title.into());
+                curves.push(Curves { id, name, unit: u, passes, job: Some(job), order: None, ..Curves::empty() });
+            }
+        }
+        let u = specs.len();
+        units.push(Unit { id: "random".into(), cost: per_curve as f64, group: u, setup: 0.0 });
+        if kept(u) {
             curves.push(Curves {
-                id: spec.id.into(),
-                name: spec.title.into(),
-                job: Some(job),
-                order: None,
-                deletion: vec![],
-                insertion: vec![],
-                work: None,
+                id: "random".into(),
+                name: "Random order".into(),
+                unit: u,
+                passes: per_curve,
+                job: None,
+                order: Some(random_order(pixels, s.int("seed") as u64)),
+                ..Curves::empty()
             });
         }
-        curves.push(Curves {
-            id: "random".into(),
-            name: "Random order".into(),
-            job: None,
-            order: Some(random_order(pixels, s.int("seed") as u64)),
-            deletion: vec![],
-            insertion: vec![],
-            work: None,
-        });
-        let per_curve = 2 * (steps - 1);
-        let units_total = 1 + curves.iter().map(|c| c.job.as_ref().map_or(0, |j| j.total()) + per_curve).sum::<usize>();
+        if let Some(&bad) = keep.and_then(|k| k.iter().find(|&&u| u >= units.len())) {
+            return Err(Error::Invalid(format!("a part names curve {bad}, but the run has {}", units.len())));
+        }
+        let units_total = curves.iter().map(|c| c.passes).sum::<usize>();
         let p_image = softmax(&logits)[class];
         let base = baseline(&x, s.text("baseline"), s.float("blur_sigma"));
-        Ok(Faithfulness {
+        let p_base = softmax(&net.logits(&base)?)[class];
+        let mut run = Faithfulness {
             x,
             base,
             class,
             steps,
             logits,
             p_image,
-            p_base: None,
+            p_base,
             curves,
+            units,
+            part: keep.is_some(),
             current: 0,
             units_done: 0,
             units_total,
             highlight,
             settings: s.to_json(),
-        })
+        };
+        run.settle();
+        Ok(run)
+    }
+
+    /// The whole run, finished, from its parts' curves.
+    fn merge(ctx: &Ctx, input: &Input, s: &Settings, parts: &[PartResult]) -> Result<Faithfulness> {
+        let mut run = Faithfulness::prepare(ctx, input, s, Some(&[]))?;
+        let bad = |what: &str| Error::Invalid(format!("a part's result is damaged ({what})"));
+        let mut found: Vec<Vec<usize>> = vec![];
+        let mut curves: Vec<(usize, Vec<f32>, Vec<f32>, usize)> = vec![];
+        for part in parts {
+            let list = part.json["curves"].as_array().ok_or_else(|| bad("no curves"))?;
+            let mut units = vec![];
+            for c in list {
+                let unit = c["unit"].as_u64().ok_or_else(|| bad("a curve without its unit"))? as usize;
+                let points = |key: &str| -> Result<Vec<f32>> {
+                    let v: Vec<f32> = serde_json::from_value(c[key].clone()).map_err(|_| bad(key))?;
+                    if v.len() != run.steps + 1 {
+                        return Err(bad(key));
+                    }
+                    Ok(v)
+                };
+                let passes = c["passes"].as_u64().ok_or_else(|| bad("passes"))? as usize;
+                curves.push((unit, points("deletion")?, points("insertion")?, passes));
+                units.push(unit);
+            }
+            found.push(units);
+        }
+        cover(run.units.len(), &found)?;
+        curves.sort_by_key(|c| c.0);
+        for ((unit, deletion, insertion, passes), u) in curves.into_iter().zip(&run.units) {
+            let name = if u.id == "random" {
+                "Random order".to_string()
+            } else {
+                crate::methods::registry::method(&u.id)?.title.to_string()
+            };
+            run.curves.push(Curves { id: u.id.clone(), name, unit, passes, deletion, insertion, ..Curves::empty() });
+        }
+        run.units_total = run.curves.iter().map(|c| c.passes).sum();
+        run.units_done = run.units_total;
+        run.current = run.curves.len();
+        run.part = false;
+        Ok(run)
     }
 
     pub fn finished(&self) -> bool {
         self.current >= self.curves.len()
-    }
-
-    fn p(&self, net: &Classifier, t: &Tensor) -> Result<f32> {
-        Ok(softmax(&net.logits(t)?)[self.class])
     }
 
     /// Sets pixels `order[from..to]` of `work` (all channels) to `src`'s values.
@@ -241,8 +326,7 @@ impl Faithfulness {
 
     /// Fills in the points that need no forward pass (each curve's two ends) and moves past finished curves.
     fn settle(&mut self) {
-        let (steps, p_image) = (self.steps, self.p_image);
-        let Some(p_base) = self.p_base else { return };
+        let (steps, p_image, p_base) = (self.steps, self.p_image, self.p_base);
         while let Some(c) = self.curves.get_mut(self.current) {
             if c.job.is_some() {
                 return;
@@ -256,7 +340,11 @@ impl Faithfulness {
             }
             if c.deletion.len() == steps + 1 && c.insertion.is_empty() {
                 c.insertion.push(p_base);
-                c.work = Some(self.base.clone());
+                // The insertion starts from the baseline, in the deletion's buffer (no new allocation).
+                match c.work.as_mut() {
+                    Some(w) => w.data.copy_from_slice(&self.base.data),
+                    None => c.work = Some(self.base.clone()),
+                }
             }
             if c.insertion.len() == steps {
                 c.insertion.push(p_image);
@@ -269,14 +357,8 @@ impl Faithfulness {
         }
     }
 
-    /// One unit of work: the baseline's forward pass, a map's pass, or one point of a curve.
+    /// One unit of work: a map's pass, or one point of a curve.
     fn advance(&mut self, net: &Classifier) -> Result<()> {
-        if self.p_base.is_none() {
-            self.p_base = Some(self.p(net, &self.base)?);
-            self.units_done += 1;
-            self.settle();
-            return Ok(());
-        }
         if self.finished() {
             return Ok(());
         }
@@ -356,8 +438,6 @@ impl Run for Faithfulness {
         }
         let text = if self.finished() {
             format!("Deletion & insertion done for {}", (ctx.name)(self.class))
-        } else if self.p_base.is_none() {
-            "Baseline".into()
         } else {
             let c = &self.curves[self.current];
             match &c.job {
@@ -395,6 +475,18 @@ impl Run for Faithfulness {
         vec![plot("deletion", true), plot("insertion", false)]
     }
 
+    fn part(&self) -> Option<PartResult> {
+        if !self.part || !self.finished() {
+            return None;
+        }
+        let curves: Vec<Json> = self
+            .curves
+            .iter()
+            .map(|c| json!({ "unit": c.unit, "passes": c.passes, "deletion": c.deletion, "insertion": c.insertion }))
+            .collect();
+        Some(PartResult { json: json!({ "curves": curves }), floats: vec![] })
+    }
+
     fn report(&self) -> Json {
         if !self.finished() {
             return json!({});
@@ -405,7 +497,7 @@ impl Run for Faithfulness {
                 "#{} (p = {:.1}%; baseline p = {:.1}%)",
                 self.class,
                 self.p_image * 100.0,
-                self.p_base.unwrap_or(0.0) * 100.0
+                self.p_base * 100.0
             )
         ])];
         let mut methods = vec![];

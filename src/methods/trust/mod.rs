@@ -16,17 +16,22 @@ use crate::error::{Error, Result};
 use crate::network::Classifier;
 use crate::tensor::Tensor;
 
-/// The attribution methods these tests can run, by registry id, with how each builds its stepper.
-pub const MAKERS: &[(&str, MakeStepper)] = &[
-    ("ixg", attribution::ixg::make),
-    ("smoothgrad", attribution::smoothgrad::make),
-    ("ig", attribution::ig::make),
-    ("gbp", attribution::guided::make_gbp),
-    ("deconv", attribution::guided::make_deconv),
-    ("gradcam", attribution::gradcam::make),
-    ("ggc", attribution::gradcam::make_ggc),
-    ("occlusion", attribution::occlusion::make),
+/// The attribution methods these tests can run, by registry id, with how each builds its stepper and what one
+/// of its passes costs in forward passes (a forward + reverse pass ≈ 3; occlusion's are forward only): the
+/// worker pool balances its parts by it (src/methods/shard.rs).
+pub const MAKERS: &[(&str, MakeStepper, f64)] = &[
+    ("ixg", attribution::ixg::make, BACKWARD),
+    ("smoothgrad", attribution::smoothgrad::make, BACKWARD),
+    ("ig", attribution::ig::make, BACKWARD),
+    ("gbp", attribution::guided::make_gbp, BACKWARD),
+    ("deconv", attribution::guided::make_deconv, BACKWARD),
+    ("gradcam", attribution::gradcam::make, BACKWARD),
+    ("ggc", attribution::gradcam::make_ggc, BACKWARD),
+    ("occlusion", attribution::occlusion::make, 1.0),
 ];
+
+/// The cost of a forward + reverse pass, in forward passes.
+const BACKWARD: f64 = 3.0;
 
 /// Text settings holding a comma-separated list of method ids (or `all`).
 pub const LIST_PATTERN: &str = "^[A-Za-z0-9_,-]{1,128}$";
@@ -43,7 +48,11 @@ pub const fn methods_setting(help: &'static str) -> SettingSpec {
 }
 
 pub fn maker(id: &str) -> Option<MakeStepper> {
-    MAKERS.iter().find(|(m, _)| *m == id).map(|(_, f)| *f)
+    MAKERS.iter().find(|(m, _, _)| *m == id).map(|(_, f, _)| *f)
+}
+
+fn pass_cost(id: &str) -> f64 {
+    MAKERS.iter().find(|(m, _, _)| *m == id).map_or(BACKWARD, |(_, _, c)| *c)
 }
 
 /// The methods a `methods` setting names: `all` = every registry method with `compare: true` that `all_ok`
@@ -101,6 +110,13 @@ impl MapJob {
     }
     pub fn finished(&self) -> bool {
         self.stepper.done() >= self.stepper.total()
+    }
+    pub fn style(&self) -> Style {
+        self.style
+    }
+    /// Its estimated cost in forward passes.
+    pub fn cost(&self) -> f64 {
+        self.total() as f64 * pass_cost(self.spec.id)
     }
     pub fn step(&mut self, net: &Classifier) -> Result<()> {
         self.stepper.step(net)

@@ -18,6 +18,7 @@ use serde_json::{json, Value as Json};
 
 use super::{label, methods_setting, parse_methods, pixel_scores, spearman, MapJob};
 use crate::engine::{Engine, WeightLayer};
+use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{Style, CLASS};
 use crate::methods::registry::{
@@ -136,6 +137,16 @@ const CELL: usize = 112;
 const GAP: usize = 4;
 const LABEL_SCALE: usize = 2;
 
+/// The set-up cost of a randomised network (rebuilding tract's plan), in forward passes.
+const REBUILD: f64 = 10.0;
+
+/// Splits a run by map: unit `column × methods + row` is one method's map on one randomised network.
+pub static SHARDING: Sharding = Sharding {
+    units: |ctx, input, s| Ok(Sanity::prepare(ctx, input, s, None)?.units()),
+    part: |ctx, input, s, units| Ok(Box::new(Sanity::prepare(ctx, input, s, Some(units))?)),
+    merge: |ctx, input, s, parts| Ok(Box::new(Sanity::merge(ctx, input, s, parts)?)),
+};
+
 pub struct Sanity {
     x: Tensor,
     class: usize,
@@ -143,13 +154,21 @@ pub struct Sanity {
     seed: u64,
     specs: Vec<&'static MethodSpec>,
     styles: Vec<Style>,
+    /// Each method's passes and their cost (the same at every depth).
+    passes: Vec<(usize, f64)>,
     /// Column names: "trained", then each randomised module.
     columns: Vec<String>,
-    /// The randomised network of the current column (column 0 uses the page's network).
+    /// What this run computes, in order: (column, rows). The whole run: every column, every row.
+    plan: Vec<(usize, Vec<usize>)>,
+    /// The plan entry being computed, and whether its network and jobs are ready.
+    at: usize,
+    ready: bool,
+    part: bool,
+    /// The randomised network of the current entry (column 0 uses the page's network).
     net: Option<Classifier>,
     jobs: Vec<MapJob>,
     row: usize,
-    /// Per-pixel scores, [column][row].
+    /// Per-pixel scores, [column][row] (empty until computed).
     pub maps: Vec<Vec<Vec<f32>>>,
     units_done: usize,
     units_total: usize,
@@ -158,9 +177,15 @@ pub struct Sanity {
 
 impl Sanity {
     pub fn start(ctx: &Ctx, input: &Input, s: &Settings) -> Result<Sanity> {
+        Sanity::prepare(ctx, input, s, None)
+    }
+
+    /// The whole run (`keep` None) or a part computing only the maps `keep` lists (unit = column × rows + row).
+    fn prepare(ctx: &Ctx, input: &Input, s: &Settings, keep: Option<&[usize]>) -> Result<Sanity> {
         let net = ctx.net;
         let x = input.tensor.clone();
-        let logits = net.logits(&x)?;
+        // The class scores the page computed when it classified the image (no forward pass then).
+        let logits = input.logits(net)?.to_vec();
         let class = class_or_predicted(ctx, s.class("class"), &logits)?;
         let specs = parse_methods(s.text("methods"), gradient_method)?;
         if specs.is_empty() {
@@ -172,26 +197,92 @@ impl Sanity {
             d => d,
         };
         check_depth(&blocks, depth)?;
+        // Column 0's jobs: each method's style and passes (the same on every network).
         let jobs = specs.iter().map(|&m| MapJob::new(m, net, &x, class)).collect::<Result<Vec<_>>>()?;
-        let per_column: usize = jobs.iter().map(|j| j.total()).sum();
+        let styles = jobs.iter().map(|j| j.style()).collect();
+        let passes: Vec<(usize, f64)> = jobs.iter().map(|j| (j.total(), j.cost())).collect();
         let mut columns = vec!["trained".to_string()];
         columns.extend(blocks[..depth].iter().map(|(b, _)| b.clone()));
-        Ok(Sanity {
+        let rows = specs.len();
+        let n = columns.len() * rows;
+        let mut plan: Vec<(usize, Vec<usize>)> = vec![];
+        let mut units = keep.map_or_else(|| (0..n).collect(), <[usize]>::to_vec);
+        units.sort_unstable();
+        for u in units {
+            if u >= n {
+                return Err(Error::Invalid(format!("a part names map {u}, but the run has {n}")));
+            }
+            let (col, row) = (u / rows, u % rows);
+            match plan.last_mut() {
+                Some((c, r)) if *c == col => r.push(row),
+                _ => plan.push((col, vec![row])),
+            }
+        }
+        let units_total =
+            plan.iter().map(|(c, r)| usize::from(*c > 0) + r.iter().map(|&r| passes[r].0).sum::<usize>()).sum();
+        let mut run = Sanity {
             x,
             class,
             logits,
             seed: s.int("seed") as u64,
-            styles: vec![],
+            styles,
+            passes,
             specs,
-            units_total: depth + (depth + 1) * per_column,
+            units_total,
+            maps: vec![vec![vec![]; rows]; columns.len()],
             columns,
+            plan,
+            at: 0,
+            ready: false,
+            part: keep.is_some(),
             net: None,
-            jobs,
+            jobs: vec![],
             row: 0,
-            maps: vec![vec![]],
             units_done: 0,
             settings: s.to_json(),
-        })
+        };
+        if let Some((0, rows)) = run.plan.first() {
+            let mut jobs: Vec<Option<MapJob>> = jobs.into_iter().map(Some).collect();
+            run.jobs = rows.iter().map(|&r| jobs[r].take().expect("each row once")).collect();
+            run.ready = true;
+        }
+        Ok(run)
+    }
+
+    /// The shard units: every (column, method) map.
+    fn units(&self) -> Vec<Unit> {
+        let mut out = vec![];
+        for (c, name) in self.columns.iter().enumerate() {
+            for (r, m) in self.specs.iter().enumerate() {
+                let setup = if c == 0 { 0.0 } else { REBUILD };
+                out.push(Unit { id: format!("{name} × {}", m.id), cost: self.passes[r].1, group: c, setup });
+            }
+        }
+        out
+    }
+
+    /// The whole run, finished, from its parts' maps.
+    fn merge(ctx: &Ctx, input: &Input, s: &Settings, parts: &[PartResult]) -> Result<Sanity> {
+        let mut run = Sanity::prepare(ctx, input, s, None)?;
+        let bad = |what: &str| Error::Invalid(format!("a part's result is damaged ({what})"));
+        let rows = run.specs.len();
+        let side = run.x.shape[2] * run.x.shape[3];
+        let mut lists = vec![];
+        for part in parts {
+            let units: Vec<usize> =
+                serde_json::from_value(part.json["units"].clone()).map_err(|_| bad("no unit list"))?;
+            if part.floats.len() != units.len() * side {
+                return Err(bad("maps of the wrong size"));
+            }
+            lists.push(units);
+        }
+        for (u, (p, i)) in cover(run.columns.len() * rows, &lists)?.into_iter().enumerate() {
+            run.maps[u / rows][u % rows] = parts[p].floats[i * side..(i + 1) * side].to_vec();
+        }
+        run.jobs.clear();
+        run.at = run.plan.len();
+        run.units_done = run.units_total;
+        Ok(run)
     }
 
     pub fn columns(&self) -> &[String] {
@@ -199,36 +290,40 @@ impl Sanity {
     }
 
     fn finished(&self) -> bool {
-        self.maps.len() == self.columns.len() && self.maps.last().is_some_and(|m| m.len() == self.specs.len())
+        self.at >= self.plan.len()
     }
 
     fn advance(&mut self, page_net: &Classifier) -> Result<()> {
-        let col = self.maps.len() - 1;
-        if self.maps[col].len() == self.specs.len() {
-            // The next column: build its network (one unit), then its jobs.
-            let depth = col + 1;
-            let net = randomized(page_net, depth, self.seed)?;
-            self.jobs = self.specs.iter().map(|&m| MapJob::new(m, &net, &self.x, self.class)).collect::<Result<_>>()?;
-            self.net = Some(net);
-            self.maps.push(vec![]);
+        let (col, rows) = &self.plan[self.at];
+        let col = *col;
+        if !self.ready {
+            // A column's jobs; on a randomised network, building it is one unit.
+            let net = if col == 0 { None } else { Some(randomized(page_net, col, self.seed)?) };
+            let on = net.as_ref().unwrap_or(page_net);
+            self.jobs = rows.iter().map(|&r| MapJob::new(self.specs[r], on, &self.x, self.class)).collect::<Result<_>>()?;
+            self.net = net;
             self.row = 0;
-            self.units_done += 1;
-            return Ok(());
+            self.ready = true;
+            if col > 0 {
+                self.units_done += 1;
+                return Ok(());
+            }
         }
+        let r = rows[self.row];
         let net = self.net.as_ref().unwrap_or(page_net);
         let job = &mut self.jobs[self.row];
         job.step(net)?;
         self.units_done += 1;
         if job.finished() {
             let a = job.result(&self.logits)?;
-            if col == 0 {
-                self.styles.push(a.style);
-            }
             let (h, w) = (self.x.shape[2], self.x.shape[3]);
-            self.maps[col].push(pixel_scores(&a, h, w));
+            self.maps[col][r] = pixel_scores(&a, h, w);
             self.row += 1;
-            if self.maps[col].len() == self.specs.len() {
+            if self.row == self.jobs.len() {
                 self.jobs.clear();
+                self.net = None;
+                self.ready = false;
+                self.at += 1;
             }
         }
         Ok(())
@@ -339,19 +434,20 @@ impl Run for Sanity {
         if !self.finished() {
             self.advance(ctx.net)?;
         }
-        let col = self.maps.len() - 1;
         let text = if self.finished() {
             format!("Model randomization done for {}", (ctx.name)(self.class))
-        } else if let Some(job) = self.jobs.get(self.row) {
-            format!(
-                "{} randomised: {} pass {} / {}",
-                if col == 0 { "nothing".to_string() } else { self.columns[1..=col].join(", ") },
-                job.spec.title,
-                job.done(),
-                job.total()
-            )
         } else {
-            format!("re-initialising {}", self.columns.get(col + 1).map_or("", |s| s.as_str()))
+            let col = self.plan[self.at].0;
+            match self.jobs.get(self.row).filter(|_| self.ready) {
+                Some(job) => format!(
+                    "{} randomised: {} pass {} / {}",
+                    if col == 0 { "nothing".to_string() } else { self.columns[1..=col].join(", ") },
+                    job.spec.title,
+                    job.done(),
+                    job.total()
+                ),
+                None => format!("re-initialising {}", self.columns[1..=col.max(1)].join(", ")),
+            }
         };
         Ok(Progress {
             done: self.finished(),
@@ -397,6 +493,19 @@ impl Run for Sanity {
             plot("abs", false),
             plot("signed", true),
         ]
+    }
+
+    fn part(&self) -> Option<PartResult> {
+        if !self.part || !self.finished() {
+            return None;
+        }
+        let units: Vec<usize> = self
+            .plan
+            .iter()
+            .flat_map(|(c, rows)| rows.iter().map(move |r| c * self.specs.len() + r))
+            .collect();
+        let floats = units.iter().flat_map(|u| self.maps[u / self.specs.len()][u % self.specs.len()].iter().copied());
+        Some(PartResult { json: json!({ "units": units }), floats: floats.collect() })
     }
 
     fn report(&self) -> Json {

@@ -11,6 +11,7 @@ use crate::classes::ClassNames;
 use crate::imageio;
 use crate::methods::registry::{self, Ctx, Input, MethodSpec, Run};
 use crate::methods::settings::Settings;
+use crate::methods::shard;
 use crate::network::Classifier;
 use crate::render;
 use crate::tensor::softmax;
@@ -69,6 +70,18 @@ pub struct NetLens {
 }
 
 impl NetLens {
+    fn sharded(
+        &self,
+        method_id: &str,
+        settings_json: &str,
+    ) -> Result<(&'static MethodSpec, Settings, &'static shard::Sharding), JsError> {
+        let spec = registry::method(method_id).map_err(js_err)?;
+        let sharding =
+            shard::sharding(spec).ok_or_else(|| JsError::new(&format!("{} does not run in parts", spec.title)))?;
+        let settings = spec.settings_str(settings_json, self.net.num_classes()).map_err(js_err)?;
+        Ok((spec, settings, sharding))
+    }
+
     fn with_ctx<T>(&self, f: impl FnOnce(&Ctx) -> T) -> T {
         let name = |k: usize| format!("{} (#{k})", self.classes.short_name(k));
         f(&Ctx { net: &self.net, name: &name })
@@ -158,6 +171,60 @@ impl NetLens {
         let input = image.map(|i| i.input);
         let run = self.with_ctx(|ctx| spec.start(ctx, input.as_ref(), &settings)).map_err(js_err)?;
         Ok(MethodRun { spec, settings, settings_json: settings_json.to_string(), run })
+    }
+
+    /// How a run of `method_id` splits over `parts` workers (www/pool.js): JSON `[[unit, …], …]` (at most `parts`
+    /// lists), or undefined when the method runs whole. Bad settings fail here as in `start`.
+    #[wasm_bindgen(js_name = shardPlan)]
+    pub fn shard_plan(
+        &self,
+        method_id: &str,
+        image: &Image,
+        settings_json: &str,
+        parts: usize,
+    ) -> Result<Option<String>, JsError> {
+        let spec = registry::method(method_id).map_err(js_err)?;
+        let settings = spec.settings_str(settings_json, self.net.num_classes()).map_err(js_err)?;
+        let plan = self.with_ctx(|ctx| shard::shard_plan(ctx, spec, &image.input, &settings, parts)).map_err(js_err)?;
+        Ok(plan.map(|p| serde_json::to_string(&p).expect("a plan serialises")))
+    }
+
+    /// Starts the part of a run that computes `units_json` (one list of `shardPlan`); when done, its
+    /// `partResult()` goes to `merge`.
+    #[wasm_bindgen(js_name = startPart)]
+    pub fn start_part(
+        &self,
+        method_id: &str,
+        image: Image,
+        settings_json: &str,
+        units_json: &str,
+    ) -> Result<MethodRun, JsError> {
+        let (spec, settings, sharding) = self.sharded(method_id, settings_json)?;
+        let units = shard::parse_units(units_json).map_err(js_err)?;
+        let run = self.with_ctx(|ctx| (sharding.part)(ctx, &image.input, &settings, &units)).map_err(js_err)?;
+        Ok(MethodRun { spec, settings, settings_json: settings_json.to_string(), run })
+    }
+
+    /// The whole run, finished, from every part's `partResult()` bytes: its `panels()` and `report()` are the
+    /// ones a single run gives.
+    pub fn merge(&self, method_id: &str, image: Image, settings_json: &str, parts: Array) -> Result<MethodRun, JsError> {
+        let (spec, settings, sharding) = self.sharded(method_id, settings_json)?;
+        let parts = parts
+            .iter()
+            .map(|p| shard::PartResult::from_bytes(&Uint8Array::new(&p).to_vec()))
+            .collect::<crate::error::Result<Vec<_>>>()
+            .map_err(js_err)?;
+        let run = self.with_ctx(|ctx| (sharding.merge)(ctx, &image.input, &settings, &parts)).map_err(js_err)?;
+        Ok(MethodRun { spec, settings, settings_json: settings_json.to_string(), run })
+    }
+
+    /// The estimated cost (in forward passes) of an attribution map with these settings, or undefined (not a
+    /// map method, or settings it refuses): the pool starts the compare view's costliest maps first.
+    #[wasm_bindgen(js_name = mapCost)]
+    pub fn map_cost(&self, method_id: &str, image: &Image, settings_json: &str) -> Option<f64> {
+        let spec = registry::method(method_id).ok()?;
+        let settings = spec.settings_str(settings_json, self.net.num_classes()).ok()?;
+        crate::methods::trust::map_cost(spec, &self.net, &image.input.tensor, &settings)
     }
 
     /// Bench hook: the forward pass alone (tract); returns the top logit so the call can't be optimised away.
@@ -260,5 +327,11 @@ impl MethodRun {
     /// Method-specific results as JSON, with `lines: [[label, text], …]` for a `stats` output.
     pub fn report(&self) -> String {
         self.run.report().to_string()
+    }
+
+    /// A finished part's raw results (runs started by `startPart`), as bytes for `merge`; else undefined.
+    #[wasm_bindgen(js_name = partResult)]
+    pub fn part_result(&self) -> Option<Vec<u8>> {
+        self.run.part().map(|p| p.to_bytes())
     }
 }

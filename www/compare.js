@@ -1,7 +1,9 @@
 // The compare view: one image, one class, every method with `compare: true` in a grid. The methods run one
-// after another; each map appears as soon as it is done, and the whole grid exports as one labelled PNG.
+// after another on each worker of the pool (www/pool.js; the costliest first when there are several); each map
+// appears as soon as it is done, and the whole grid exports as one labelled PNG.
 import { emit } from './bus.js';
-import { engine, startRun } from './engine.js';
+import { engine } from './engine.js';
+import { slots, costs, runOn } from './pool.js';
 import { input, describe } from './input.js';
 import { mainOutput, pickerFor, searchClasses, setDownload, introOf } from './panels.js';
 import { classSetting, settingsJson, COMPARE } from './share.js';
@@ -13,7 +15,7 @@ const PREFIX = COMPARE.link_prefix;
 export function createCompare() {
   let methods = [];
   let cells = new Map(); // method id -> {canvas, progress, status, panel}
-  let job = null; // {queue, current, cls, key}
+  let job = null; // {queue, running: Set of run handles, cls, key}
   let lastKey = null;
   let picker = null;
   let runButton;
@@ -107,7 +109,7 @@ export function createCompare() {
     if (!job) return;
     const j = job;
     job = null;
-    j.current?.cancel();
+    for (const h of [...j.running]) h.cancel();
     for (const c of cells.values()) if (!c.panel) c.status.textContent = text;
     statusLine.textContent = `${text}.`;
     cancelButton.disabled = true;
@@ -124,16 +126,40 @@ export function createCompare() {
     if (job) cancel('Cancelled');
     resetCells();
     const cls = classOf();
-    job = { queue: [...methods], current: null, cls, key: key(), started: performance.now() };
+    const j = { queue: [...methods], running: new Set(), cls, key: key(), started: performance.now(), workers: 1 };
+    job = j;
     cancelButton.disabled = false;
     statusLine.textContent = `Explaining ${classText(cls, engine.labels)} with ${methods.length} methods…`;
     writeFields();
     emit('compare-start', { class: cls, methods: methods.map((m) => m.id) });
     updateShareLink();
-    next(job);
+    spread(j);
   }
 
-  function next(j) {
+  const jsonOf = (m, cls) => {
+    const cs = classSetting(m);
+    return settingsJson(m, state[m.link_prefix], cs ? { [cs.key]: cls } : {});
+  };
+
+  /** One queue per pool slot: with several workers, the costliest maps first (the engine's estimates). */
+  async function spread(j) {
+    const n = await slots();
+    if (job !== j) return;
+    if (n > 1) {
+      try {
+        const c = await costs(j.queue.map((m) => ({ method: m.id, settingsJson: jsonOf(m, j.cls) })));
+        const cost = new Map(j.queue.map((m, i) => [m.id, c[i] ?? 0]));
+        j.queue.sort((a, b) => cost.get(b.id) - cost.get(a.id));
+      } catch {
+        // no estimates: the registry's order
+      }
+      if (job !== j) return;
+    }
+    j.workers = n;
+    for (let slot = 0; slot < n; slot++) next(j, slot);
+  }
+
+  function next(j, slot) {
     if (job !== j) return;
     if (!engine.ready) {
       cancel('Stopped: the engine restarted');
@@ -141,14 +167,13 @@ export function createCompare() {
     }
     const m = j.queue.shift();
     if (!m) {
-      finish(j);
+      if (j.running.size === 0) finish(j);
       return;
     }
     const cell = cells.get(m.id);
     cell.status.textContent = 'Starting…';
-    const cs = classSetting(m);
-    const json = settingsJson(m, state[m.link_prefix], cs ? { [cs.key]: j.cls } : {});
-    j.current = startRun(m, json, {
+    const json = jsonOf(m, j.cls);
+    const handle = runOn(slot, m, json, {
       onProgress: (p) => {
         if (job !== j) return;
         cell.progress.max = p.total || 1;
@@ -172,9 +197,11 @@ export function createCompare() {
         emit('compare-cell', { method: m.id, error: message });
       },
       onEnd: (how) => {
-        if (how !== 'cancelled') next(j);
+        j.running.delete(handle);
+        if (how !== 'cancelled') next(j, slot);
       },
     });
+    j.running.add(handle);
   }
 
   async function finish(j) {
@@ -182,10 +209,11 @@ export function createCompare() {
     cancelButton.disabled = true;
     lastKey = j.key;
     const seconds = ((performance.now() - j.started) / 1000).toFixed(1);
-    statusLine.textContent = `${methods.length} methods explaining ${classText(j.cls, engine.labels)} in ${seconds} s.`;
+    const on = j.workers > 1 ? ` on ${j.workers} workers` : '';
+    statusLine.textContent = `${methods.length} methods explaining ${classText(j.cls, engine.labels)} in ${seconds} s${on}.`;
     const blob = await figure(j.cls);
     if (blob) setDownload(downloadLink, new Uint8Array(await blob.arrayBuffer()), 'netlens-compare.png');
-    emit('compare-done', { class: j.cls, seconds: Number(seconds), figure: blob ? { size: blob.size } : null });
+    emit('compare-done', { class: j.cls, seconds: Number(seconds), workers: j.workers, figure: blob ? { size: blob.size } : null });
   }
 
   /** The grid as one PNG: a title line (class, image), then each method's map under its name. */

@@ -1,6 +1,7 @@
 // The worker client: requests with replies (image, search, png), runs (docs/registry.md's protocol: run ->
 // run-progress* -> run-done | cancelled | error), and a restart when the wasm module traps.
 import { emit } from './bus.js';
+import { pooledRun, poolSize } from './pool.js';
 
 let worker = null;
 let seq = 0;
@@ -31,10 +32,17 @@ export function request(msg, transfer = []) {
  * any of done / error / cancel). Returns {runId, cancel(), settings(json)}; a cancelled run reports nothing more.
  */
 export function startRun(method, settingsJson, handlers) {
+  // Runs that split (the trust tests) go to the worker pool when it has more than one worker (www/pool.js).
+  if (method.shards && poolSize() > 1) return pooledRun(method, settingsJson, handlers);
+  return launch({ type: 'run', method: method.id, needsImage: method.needs_image !== false, settingsJson }, handlers);
+}
+
+/** A run of any kind on the page's worker (run, or a pool's run-part / merge), as `startRun` describes. */
+export function launch(msg, handlers) {
   const runId = ++seq;
   const entry = { ...handlers, finished: false };
   runs.set(runId, entry);
-  worker.postMessage({ type: 'run', runId, method: method.id, needsImage: method.needs_image !== false, settingsJson });
+  worker.postMessage({ ...msg, runId });
   const end = () => {
     if (entry.finished) return false;
     entry.finished = true;
@@ -96,6 +104,7 @@ function onMessage(m) {
       runs.get(m.runId)?.onProgress?.(m);
       break;
     case 'run-done':
+    case 'part-done':
       finishRun(m.runId, 'done', (r) => r.onDone?.(m));
       break;
     case 'cancelled':

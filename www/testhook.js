@@ -112,4 +112,5 @@ on('compare-done', (d) => {
   hook.compare.done++;
   hook.compare.seconds = d.seconds;
   hook.compare.figure = d.figure;
+  hook.compare.workers = d.workers;
 });

@@ -127,7 +127,10 @@ function buildLens(bytes, classes, synsets, { name, user = false, url = null }) 
   const t0 = performance.now();
   const next = new NetLens(bytes, classes, synsets);
   const ms = performance.now() - t0;
-  return { lens: next, model: { name, user, url, info: JSON.parse(next.modelInfo()), ms, bytes: bytes.length } };
+  return {
+    lens: next, model: { name, user, url, info: JSON.parse(next.modelInfo()), ms, bytes: bytes.length },
+    source: { bytes, classes, synsets, name },
+  };
 }
 
 /** The new model replaces the old one: runs on the old one stop, the image is decoded again by the page. */
@@ -138,6 +141,8 @@ function useLens(built) {
   current = built.model;
   image?.free();
   image = null;
+  pool.model = { seq: nextSeq(), ...built.source };
+  pool.image = null;
 }
 
 function labelsOf(l) {
@@ -177,6 +182,7 @@ function loadImage(msg) {
   const probs = lens.classify(next);
   image?.free();
   image = next;
+  pool.image = { seq: nextSeq(), bytes: new Uint8Array(msg.bytes) };
   const rgba = image.rgba();
   post({ type: 'image', reqId: msg.reqId, rgba, top: top5(probs), source: msg.source }, [rgba.buffer]);
 }
@@ -211,7 +217,12 @@ async function runMethod(msg) {
   if (msg.needsImage && !image) throw new Error('load an image first');
   // Throws (bad settings, unknown method) before anything runs: the page shows the message.
   // start() consumes its Image: a copy keeps the class scores classify() computed (no extra forward pass).
-  const handle = lens.start(msg.method, msg.needsImage ? image.copy() : undefined, msg.settingsJson);
+  // A pool's part (run-part) and its merge run through the same loop (www/pool.js).
+  const handle = msg.type === 'run-part'
+    ? lens.startPart(msg.method, image.copy(), msg.settingsJson, msg.units)
+    : msg.type === 'merge'
+      ? lens.merge(msg.method, image.copy(), msg.settingsJson, msg.parts)
+      : lens.start(msg.method, msg.needsImage ? image.copy() : undefined, msg.settingsJson);
   runs.set(me.id, me);
   try {
     for (;;) {
@@ -231,6 +242,11 @@ async function runMethod(msg) {
       }
       post(progress, transfer);
       if (!step.done) continue;
+      if (msg.type === 'run-part') {
+        const bytes = handle.partResult();
+        post({ type: 'part-done', runId: me.id, bytes }, [bytes.buffer]);
+        return;
+      }
       const report = JSON.parse(handle.report());
       const out = panelsOf(handle);
       post({ type: 'run-done', runId: me.id, report, panels: out.panels, text: step.text ?? '' }, out.transfer);
@@ -240,6 +256,52 @@ async function runMethod(msg) {
     runs.delete(me.id);
     handle.free();
   }
+}
+
+// ---------- the worker pool (www/pool.js) ----------
+// The page's worker hands its model and image to the pool's extra workers (pool-source), plans a run's parts
+// (shard-plan) and merges them (merge, through runMethod). An extra worker is started with pool-start instead
+// of start: it gets that model and image, and runs parts (run-part) and whole runs (run).
+
+const pool = { model: null, image: null }; // what the page's worker uses: {seq, …} (seq changes when it does)
+const instance = Math.random().toString(36).slice(2);
+let seqs = 0;
+const nextSeq = () => `${instance}-${++seqs}`;
+
+// {have: {model, image}} (the seqs a pool worker holds): the current seqs, with the bytes of what changed.
+function poolSource(msg) {
+  const out = { type: 'pool-source', reqId: msg.reqId, model: { seq: pool.model?.seq }, image: { seq: pool.image?.seq } };
+  if (pool.model && msg.have?.model !== pool.model.seq) out.model = { ...pool.model, bytes: pool.model.bytes.slice() };
+  if (pool.image && msg.have?.image !== pool.image.seq) out.image = { ...pool.image, bytes: pool.image.bytes.slice() };
+  post(out, [out.model.bytes?.buffer, out.image.bytes?.buffer].filter(Boolean));
+}
+
+// An extra worker: the wasm module, then the model and image the page's worker uses (when they changed).
+async function poolStart(msg) {
+  if (!wasm) {
+    wasm = await init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
+    installPanicHook();
+  }
+  if (msg.model?.bytes) {
+    const m = msg.model;
+    useLens(buildLens(m.bytes, m.classes, m.synsets, { name: m.name }));
+  }
+  if (msg.image?.bytes) {
+    image?.free();
+    image = Image.decode(msg.image.bytes);
+  }
+  post({ type: 'pool-ready', reqId: msg.reqId });
+}
+
+function shardPlan(msg) {
+  if (!image) throw new Error('load an image first');
+  const plan = lens.shardPlan(msg.method, image, msg.settingsJson, msg.parts);
+  post({ type: 'shard-plan', reqId: msg.reqId, plan: plan === undefined ? null : JSON.parse(plan) });
+}
+
+function mapCosts(msg) {
+  const costs = image ? msg.runs.map((r) => lens.mapCost(r.method, image, r.settingsJson) ?? null) : [];
+  post({ type: 'map-costs', reqId: msg.reqId, costs });
 }
 
 // Browser tests only (the page opened with ?test): runs the engine out of memory, as a huge input would. Every
@@ -286,7 +348,17 @@ self.onmessage = async (event) => {
       case 'png':
         return png(msg);
       case 'run':
+      case 'run-part':
+      case 'merge':
         return await runMethod(msg);
+      case 'pool-source':
+        return poolSource(msg);
+      case 'pool-start':
+        return await poolStart(msg);
+      case 'shard-plan':
+        return shardPlan(msg);
+      case 'map-costs':
+        return mapCosts(msg);
       case 'settings': {
         // Read by the run before its next step.
         const r = runs.get(msg.runId);

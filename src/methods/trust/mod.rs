@@ -85,6 +85,15 @@ pub fn parse_methods(text: &str, all_ok: fn(&MethodSpec) -> bool) -> Result<Vec<
     Ok(out)
 }
 
+/// The estimated cost, in forward passes, of `spec`'s map of `x` with these settings (None: not a map method):
+/// the page's pool runs the compare view's costliest maps first.
+pub fn map_cost(spec: &MethodSpec, net: &Classifier, x: &Tensor, settings: &super::settings::Settings) -> Option<f64> {
+    let make = maker(spec.id)?;
+    let class = settings.class("class").unwrap_or(0);
+    let (stepper, _) = make(net, x, class, settings).ok()?;
+    Some(stepper.total() as f64 * pass_cost(spec.id))
+}
+
 /// One attribution map computed pass by pass (one step = one of the method's passes).
 pub struct MapJob {
     pub spec: &'static MethodSpec,

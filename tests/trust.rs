@@ -474,6 +474,10 @@ fn the_pool_plan_balances_costs_and_covers_every_unit_once() {
     assert_eq!(plan(&units, 2), vec![vec![0, 3], vec![1, 2]]);
     assert_eq!(plan(&units, 1), vec![vec![0, 1, 2, 3]]);
     assert_eq!(plan(&units, 9).len(), 4, "no empty parts");
+    // Greedy alone gives {5, 3} and {4, 3, 3} (8 vs 10); swapping the 4 for a 3 balances them (9 and 9).
+    let costs = [5.0, 4.0, 3.0, 3.0, 3.0].map(|c| unit(c, 0, 0.0));
+    let costs: Vec<Unit> = costs.iter().enumerate().map(|(i, u)| Unit { group: i, ..u.clone() }).collect();
+    assert_eq!(plan(&costs, 2), vec![vec![0, 1], vec![2, 3, 4]]);
     // A group's set-up is paid once per part: unit 1 joins unit 0's part (5 more there, 11 in the other one),
     // although the other part has less work so far (9 vs 11).
     let grouped = [unit(5.0, 0, 6.0), unit(5.0, 0, 6.0), unit(9.0, 1, 0.0), unit(1.0, 2, 0.0)];

@@ -8,7 +8,7 @@
 // ends the run with a message naming the part. Extra workers get the page's worker's model and image
 // (`pool-source`) before each use when either changed, and are discarded when the model changes or the engine
 // restarts.
-import { on } from './bus.js';
+import { on, emit } from './bus.js';
 import { request, launch } from './engine.js';
 
 /** At most this many workers: beyond 4 the memory (a model copy each) buys little on a student's laptop. */
@@ -153,7 +153,7 @@ async function readyExtras(n) {
     if (x.have.image !== src.image.seq) msg.image = src.image;
     if (!msg.model && !msg.image) return;
     try {
-      await x.request({ type: 'pool-start', ...msg });
+      await x.request({ type: 'pool-start', testing: new URLSearchParams(location.search).has('test'), ...msg });
       x.have = { model: src.model.seq, image: src.image.seq };
     } catch (e) {
       x.die(e?.message ?? String(e)); // left out: the others (or the page's worker alone) do the work
@@ -183,6 +183,11 @@ export function runOn(slot, method, settingsJson, handlers) {
   const msg = { type: 'run', method: method.id, needsImage: method.needs_image !== false, settingsJson };
   const x = extras[slot - 1];
   return slot === 0 || !x ? launch(msg, handlers) : x.launch(msg, handlers);
+}
+
+/** Browser tests only (the page opened with `?test`): traps extra worker `index` as a huge input would. */
+export function testTrap(index) {
+  return extras[index]?.request({ type: 'test-trap' }).catch((e) => e.message) ?? Promise.resolve(null);
 }
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -223,6 +228,7 @@ export function pooledRun(method, settingsJson, handlers) {
       });
       return;
     }
+    emit('pool-run', { method: method.id, parts: plan.map((units) => units.length) });
     const results = plan.map(() => null);
     const steps = plan.map(() => 0);
     const totals = plan.map(() => 0);

@@ -16,6 +16,7 @@ const hook = {
   hashes: {},
   // The model in use (www/models.js): {name, user, url, info, ms, bytes}; switches, refusals, a ?model= fallback.
   model: null, modelChanges: 0, modelFailures: [], modelFallback: null,
+  pool: null,
 };
 window.__netlens = hook;
 
@@ -108,6 +109,8 @@ on('compare-cell', (d) => {
     report: d.report, hash: d.panel?.rgba ? fnv1a(d.panel.rgba) : null, rawHash: d.panel?.raw ? fnv1a(d.panel.raw) : null,
   };
 });
+// The pool's split runs (www/pool.js): the last one's method and unit count per part.
+on('pool-run', (d) => { hook.pool = d; });
 on('compare-done', (d) => {
   hook.compare.done++;
   hook.compare.seconds = d.seconds;

@@ -278,6 +278,7 @@ function poolSource(msg) {
 
 // An extra worker: the wasm module, then the model and image the page's worker uses (when they changed).
 async function poolStart(msg) {
+  testing = msg.testing === true;
   if (!wasm) {
     wasm = await init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
     installPanicHook();

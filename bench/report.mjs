@@ -242,7 +242,8 @@ function main() {
   }
   const pageMissing = missing(browser?.page?.error ? 'page failed' : 'not run');
   const cmp = browser?.page?.compare;
-  row(`compare view (${cmp?.methods?.length ?? '?'} methods), page button → all maps`, cmp ?? pageMissing, null, '≤ 15 s');
+  const workers = cmp?.workers ? `, ${cmp.workers} worker${cmp.workers > 1 ? 's' : ''}` : '';
+  row(`compare view (${cmp?.methods?.length ?? '?'} methods${workers}), page button → all maps`, cmp ?? pageMissing, null, '≤ 15 s');
   row('compare view, page\'s own start → last map', cmp?.pageStartToLastMap ?? pageMissing);
   const bo = nl?.backwardByOp;
   if (bo) {

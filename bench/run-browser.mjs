@@ -1,4 +1,4 @@
-// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
+// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
 // tfjs1, tfjs2, startup, page, compare): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
 // times the real page (load to first classification, the default 100-iteration class visualization, the compare
@@ -24,6 +24,8 @@ const RUNS = Number(option('--runs', process.env.BENCH_RUNS ?? 10));
 const VIZ_RUNS = Number(option('--viz-runs', process.env.BENCH_VIZ_RUNS ?? 10));
 const COMPARE_RUNS = Number(option('--compare-runs', process.env.BENCH_COMPARE_RUNS ?? 5));
 const ONLY = option('--only', null)?.split(',');
+// The page's worker pool size for the compare view (www/pool.js; default: the page's own choice, from the cores).
+const POOL = option('--pool', process.env.BENCH_POOL ?? '');
 const OUT = option('--out', path.join(REPO, 'bench/out/browser.json'));
 const SUITE_TIMEOUT = 20 * 60_000;
 
@@ -146,7 +148,7 @@ async function pageCompare(context, url, runs) {
     last = await page.evaluate(() => {
       const c = window.__netlens.compare;
       return {
-        class: c.class, methods: c.methods, seconds: c.seconds,
+        class: c.class, methods: c.methods, seconds: c.seconds, workers: c.workers,
         errors: Object.entries(c.cells).filter(([, v]) => v.error).map(([k, v]) => `${k}: ${v.error}`),
         cells: Object.keys(c.cells).length,
       };
@@ -155,10 +157,13 @@ async function pageCompare(context, url, runs) {
     if (last.cells !== last.methods.length) throw new Error(`compare view: ${last.cells} of ${last.methods.length} maps`);
     ms.push(t1 - t0);
     pageSeconds.push(last.seconds * 1000);
-    log(`page compare run ${i}: ${(t1 - t0).toFixed(0)} ms (page says ${last.seconds} s)`);
+    log(`page compare run ${i}: ${(t1 - t0).toFixed(0)} ms (page says ${last.seconds} s, ${last.workers} worker(s))`);
   }
   await page.close();
-  return { class: last.class, methods: last.methods, ...summarize(ms), pageStartToLastMap: summarize(pageSeconds) };
+  return {
+    class: last.class, methods: last.methods, workers: last.workers, ...summarize(ms),
+    pageStartToLastMap: summarize(pageSeconds),
+  };
 }
 
 async function main() {
@@ -207,7 +212,7 @@ async function main() {
           log('page class viz done');
         }
         if (want('compare')) {
-          result.page.compare = await pageCompare(context, `${pageServer.url}/`, COMPARE_RUNS);
+          result.page.compare = await pageCompare(context, `${pageServer.url}/${POOL ? `?pool=${POOL}` : ''}`, COMPARE_RUNS);
           log('page compare done');
         }
       } catch (e) {

@@ -207,7 +207,13 @@ impl NetLens {
 
     /// The whole run, finished, from every part's `partResult()` bytes: its `panels()` and `report()` are the
     /// ones a single run gives.
-    pub fn merge(&self, method_id: &str, image: Image, settings_json: &str, parts: Array) -> Result<MethodRun, JsError> {
+    pub fn merge(
+        &self,
+        method_id: &str,
+        image: Image,
+        settings_json: &str,
+        parts: Array,
+    ) -> Result<MethodRun, JsError> {
         let (spec, settings, sharding) = self.sharded(method_id, settings_json)?;
         let parts = parts
             .iter()

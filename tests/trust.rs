@@ -429,8 +429,11 @@ fn cli_prints_a_line_per_method_and_writes_the_curves() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A panel as shown: id, title, width, height, pixels, plot.
+type Shown = (String, String, u32, u32, Vec<u8>, Option<serde_json::Value>);
+
 /// Everything a finished run shows: its report and its panels (pixels, plots, titles).
-fn shown(run: &dyn Run) -> (serde_json::Value, Vec<(String, String, u32, u32, Vec<u8>, Option<serde_json::Value>)>) {
+fn shown(run: &dyn Run) -> (serde_json::Value, Vec<Shown>) {
     let panels =
         run.panels().into_iter().map(|p| (p.id.to_string(), p.title, p.width, p.height, p.rgba, p.plot)).collect();
     (run.report(), panels)
@@ -460,7 +463,11 @@ fn runs_split_into_parts_merge_into_exactly_the_whole_run() {
             assert_eq!(got.0, want.0, "{id} in {parts} parts: the same report");
             assert_eq!(got.1, want.1, "{id} in {parts} parts: the same panels");
             let p = merged.step(&c, &s).unwrap();
-            assert_eq!((p.done, p.step, p.total, &p.text), (true, end.step, end.total, &end.text), "{id}: ends as the whole");
+            assert_eq!(
+                (p.done, p.step, p.total, &p.text),
+                (true, end.step, end.total, &end.text),
+                "{id}: ends as the whole"
+            );
         }
     }
 }

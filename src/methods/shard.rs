@@ -50,7 +50,7 @@ impl PartResult {
         let text = bytes.get(4..4 + len).ok_or_else(bad)?;
         let json = serde_json::from_slice(text).map_err(|_| bad())?;
         let rest = &bytes[4 + len..];
-        if rest.len() % 4 != 0 {
+        if !rest.len().is_multiple_of(4) {
             return Err(bad());
         }
         let floats = rest.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();

@@ -12,13 +12,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value as Json};
 
 use super::{auc, methods_setting, parse_methods, pixel_scores, MapJob};
-use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{ig, CLASS};
 use crate::methods::registry::{
     class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings, NAME_PATTERN};
+use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::network::Classifier;
 use crate::tensor::{softmax, Tensor};
 
@@ -493,12 +493,7 @@ impl Run for Faithfulness {
         }
         let mut lines = vec![json!([
             "Class",
-            format!(
-                "#{} (p = {:.1}%; baseline p = {:.1}%)",
-                self.class,
-                self.p_image * 100.0,
-                self.p_base * 100.0
-            )
+            format!("#{} (p = {:.1}%; baseline p = {:.1}%)", self.class, self.p_image * 100.0, self.p_base * 100.0)
         ])];
         let mut methods = vec![];
         for c in &self.curves {

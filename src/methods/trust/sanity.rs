@@ -18,13 +18,13 @@ use serde_json::{json, Value as Json};
 
 use super::{label, methods_setting, parse_methods, pixel_scores, spearman, MapJob};
 use crate::engine::{Engine, WeightLayer};
-use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{Style, CLASS};
 use crate::methods::registry::{
     class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{Kind, SettingSpec, Settings};
+use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::network::Classifier;
 use crate::render;
 use crate::tensor::Tensor;
@@ -300,7 +300,8 @@ impl Sanity {
             // A column's jobs; on a randomised network, building it is one unit.
             let net = if col == 0 { None } else { Some(randomized(page_net, col, self.seed)?) };
             let on = net.as_ref().unwrap_or(page_net);
-            self.jobs = rows.iter().map(|&r| MapJob::new(self.specs[r], on, &self.x, self.class)).collect::<Result<_>>()?;
+            self.jobs =
+                rows.iter().map(|&r| MapJob::new(self.specs[r], on, &self.x, self.class)).collect::<Result<_>>()?;
             self.net = net;
             self.row = 0;
             self.ready = true;
@@ -499,11 +500,8 @@ impl Run for Sanity {
         if !self.part || !self.finished() {
             return None;
         }
-        let units: Vec<usize> = self
-            .plan
-            .iter()
-            .flat_map(|(c, rows)| rows.iter().map(move |r| c * self.specs.len() + r))
-            .collect();
+        let units: Vec<usize> =
+            self.plan.iter().flat_map(|(c, rows)| rows.iter().map(move |r| c * self.specs.len() + r)).collect();
         let floats = units.iter().flat_map(|u| self.maps[u / self.specs.len()][u % self.specs.len()].iter().copied());
         Some(PartResult { json: json!({ "units": units }), floats: floats.collect() })
     }

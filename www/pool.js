@@ -134,9 +134,10 @@ class Extra {
 function discard() {
   for (const x of [...extras]) x.die('the pool was discarded', true);
 }
-// A new model (or a new page worker): the extra workers hold the old one.
-on('model-changed', discard);
-on('restart', discard);
+// A new model (or a new page worker): the extra workers hold the old one. After the page's own handlers, which
+// stop the runs first (with their "Stopped: …" status rather than an error).
+on('model-changed', () => setTimeout(discard, 0));
+on('restart', () => setTimeout(discard, 0));
 
 /**
  * `n` extra workers holding the page's worker's model and image: started if missing, sent what changed.
@@ -255,6 +256,10 @@ export function pooledRun(method, settingsJson, handlers) {
           if (left === 0 && !run.over) merge();
         },
         onError: (message) => fail(`${method.title}, part ${i + 1} of ${plan.length}: ${message}`),
+        // A part stopped from below (its worker discarded) while the run goes on: the run cannot finish.
+        onEnd: (how) => {
+          if (how === 'cancelled' && !run.over) fail(`${method.title}, part ${i + 1} of ${plan.length}: stopped`);
+        },
       };
       run.parts[i] = i === 0 ? launch(msg, h) : extra[i - 1].launch(msg, h);
     });

@@ -97,7 +97,7 @@ pub fn backward_timed(
         }
         let Some(grad) = grads[node.output].take() else { continue };
         let step = Step { graph, node, values, relu: wanted.relu };
-        let input_grads = vjp::vjp(&step, &grad)?;
+        let input_grads = vjp::vjp(&step, grad)?;
         for (&id, g) in node.inputs.iter().zip(input_grads) {
             let Some(g) = g else { continue };
             if !graph.depends_on_input[id] {

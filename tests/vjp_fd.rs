@@ -173,6 +173,21 @@ fn conv_chain_two_layers() {
     check_output("conv -> conv", &net, &b, gauss(&[1, 3, 8, 8]), smooth());
 }
 
+#[test]
+fn conv_with_dead_output_channels() {
+    // Only 2 of the 8 output channels reach the result: the others' gradient planes are all zero, and the VJP
+    // leaves them out of its product (as at SqueezeNet's last Conv under a class objective). 3x3 and 1x1 paths.
+    for (kernel, pads) in [([3, 3], [1, 1, 1, 1]), ([1, 1], [0, 0, 0, 0])] {
+        let mut net = Net::new(&[1, 3, 7, 7], 13, 8);
+        let c = net.conv("conv", "x", 3, 8, kernel, true, vec![attr_ints("pads", &pads)]);
+        let starts = net.init_i64("starts", &[1], vec![5]);
+        let ends = net.init_i64("ends", &[1], vec![7]);
+        let axes = net.init_i64("axes", &[1], vec![1]);
+        let y = net.node("Slice", &[&c, &starts, &ends, &axes], "sliced", vec![]);
+        check_output(&format!("conv {kernel:?} -> 2 of 8 channels"), &net, &y, gauss(&[1, 3, 7, 7]), smooth());
+    }
+}
+
 // ------------------------------------------------------------------ Relu
 
 #[test]
@@ -213,6 +228,21 @@ fn maxpool_k3_s1_pad1() {
         "maxpool k3 s1 pad 1",
         &[1, 2, 6, 6],
         vec![attr_ints("kernel_shape", &[3, 3]), attr_ints("pads", &[1, 1, 1, 1])],
+    );
+}
+
+#[test]
+fn maxpool_k2_s3_dilation2_pad1() {
+    // A stride above 2 and a dilation: the VJP splits rows into 3 phases and reads taps 2 apart.
+    maxpool_case(
+        "maxpool k2 s3 dilation 2 pad 1 on 9x10",
+        &[1, 2, 9, 10],
+        vec![
+            attr_ints("kernel_shape", &[2, 2]),
+            attr_ints("strides", &[3, 3]),
+            attr_ints("dilations", &[2, 2]),
+            attr_ints("pads", &[1, 1, 1, 1]),
+        ],
     );
 }
 

@@ -2,6 +2,7 @@
 // link, one field per setting (label, bounds, step, help, default), the run controls, and one figure per output
 // kind (image / heatmap / diverging / overlay in a row, the live image with its strip of frames, stats lines).
 import { emit } from './bus.js';
+import { checkpoints } from './frames.js';
 import { engine, request, startRun } from './engine.js';
 import { input } from './input.js';
 import { classSetting, checkSetting, settingsJson, COMPARE } from './share.js';
@@ -38,11 +39,6 @@ export function tabOf(method) {
 
 function groupTitle(group) {
   return group.charAt(0).toUpperCase() + group.slice(1).replace(/[_-]+/g, ' ');
-}
-
-function checkpoints(total) {
-  const marks = [1, Math.round(total / 4), Math.round(total / 2), Math.round((3 * total) / 4), total];
-  return marks.map((m) => Math.min(total, Math.max(1, m)));
 }
 
 function slug(text) {

@@ -2,6 +2,7 @@
 // lens.start -> step ... -> panels/report), one step per event-loop turn, so that "cancel", "settings" and
 // other requests get handled between two steps.
 import init, { NetLens, Image, installPanicHook, encodePng, schema } from '../pkg/netlens.js';
+import { frameDue } from './frames.js';
 
 let lens = null;
 let image = null; // the wasm Image of the current input
@@ -224,6 +225,9 @@ async function runMethod(msg) {
       ? lens.merge(msg.method, image.copy(), msg.settingsJson, msg.parts)
       : lens.start(msg.method, msg.needsImage ? image.copy() : undefined, msg.settingsJson);
   runs.set(me.id, me);
+  // Frames are paced (www/frames.js); one skipped still goes out with the last step, even if that step has none.
+  let lastFrame = -Infinity;
+  let skipped = false;
   try {
     for (;;) {
       await nextTurn();
@@ -236,9 +240,14 @@ async function runMethod(msg) {
         type: 'run-progress', runId: me.id, step: step.step, total: step.total, text: step.text ?? '', top: topOf(step),
       };
       const transfer = [];
-      if (step.frame) {
+      const now = performance.now();
+      if ((step.frame || (skipped && step.done)) && frameDue(step.step, step.total, step.done, now - lastFrame)) {
         progress.frame = handle.frame();
-        transfer.push(progress.frame.buffer);
+        if (progress.frame) transfer.push(progress.frame.buffer);
+        lastFrame = now;
+        skipped = false;
+      } else if (step.frame) {
+        skipped = true;
       }
       post(progress, transfer);
       if (!step.done) continue;

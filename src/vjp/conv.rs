@@ -3,6 +3,7 @@
 //! ConvTranspose's input gradient is the other way round: a convolution of the gradient with the same weights
 //! (im2col, then one GEMM per group).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::gemm::gemm;
@@ -58,26 +59,63 @@ fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> 
     // Split over input channels: a chunk's rows of dcol = Wᵀ · dY are its channels' taps, and col2im writes only
     // its channels' planes, so every element is summed as with one thread (bit-identical at any thread count).
     let per_chunk = threads::units_per_chunk(cg, taps * out_plane);
+    let (mut live, mut live_w, mut live_g) = (Vec::new(), Vec::new(), Vec::new());
     for b in 0..n {
         for gi in 0..group {
             let wg = &weights.data[gi * og * k..(gi + 1) * og * k];
             let gg = &grad.data[(b * o + gi * og) * out_plane..(b * o + (gi + 1) * og) * out_plane];
+            // Output channels whose gradient plane is all zero add nothing (only exact zeros are left out, so the
+            // sums do not change). A class or channel objective leaves one live channel at the last Conv (1000
+            // in SqueezeNet): its product then shrinks a thousandfold.
+            live.clear();
+            live.extend((0..og).filter(|&j| gg[j * out_plane..(j + 1) * out_plane].iter().any(|&v| v != 0.0)));
+            if live.is_empty() {
+                continue;
+            }
+            let (wg, gg, og_live) = if live.len() * 4 <= og * 3 {
+                live_w.clear();
+                live_g.clear();
+                for &j in &live {
+                    live_w.extend_from_slice(&wg[j * k..(j + 1) * k]);
+                    live_g.extend_from_slice(&gg[j * out_plane..(j + 1) * out_plane]);
+                }
+                (&live_w[..], &live_g[..], live.len())
+            } else {
+                (wg, gg, og)
+            };
             let dst = &mut dx[(b * c + gi * cg) * plane..(b * c + (gi + 1) * cg) * plane];
             threads::for_each_chunk(dst, per_chunk * plane, |i, dst| {
                 let (first, channels) = (i * per_chunk, dst.len() / plane);
                 let rows = channels * taps;
                 let wc = &wg[first * taps..];
                 if pointwise {
-                    gemm(rows, og, out_plane, wc, (1, k), gg, (out_plane, 1), dst, 1.0);
+                    gemm(rows, og_live, out_plane, wc, (1, k), gg, (out_plane, 1), dst, 1.0);
                 } else {
-                    let mut cols = vec![0.0f32; rows * out_plane];
-                    gemm(rows, og, out_plane, wc, (1, k), gg, (out_plane, 1), &mut cols, 1.0);
-                    col2im(&cols, dst, channels, [h, wd], [oh, ow], w);
+                    scratch(rows * out_plane, |cols| {
+                        gemm(rows, og_live, out_plane, wc, (1, k), gg, (out_plane, 1), cols, 1.0);
+                        col2im(cols, dst, channels, [h, wd], [oh, ow], w);
+                    });
                 }
             });
         }
     }
     Ok(Tensor::new(in_shape.to_vec(), dx))
+}
+
+thread_local! {
+    /// The columns buffer, kept between calls (one per thread): no allocation per VJP on the hot path.
+    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with `len` floats of this thread's scratch space (contents unspecified: the GEMM overwrites them).
+fn scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLS.with(|cols| {
+        let mut cols = cols.borrow_mut();
+        if cols.len() < len {
+            cols.resize(len, 0.0);
+        }
+        f(&mut cols[..len])
+    })
 }
 
 /// Adds each column entry back to the input pixel it was read from in the forward pass.
@@ -86,22 +124,36 @@ fn col2im(cols: &[f32], dx: &mut [f32], channels: usize, [h, wd]: [usize; 2], [o
     let [sh, sw] = w.strides;
     let [dh, dw] = w.dilations;
     let [ph, pw] = w.pads_begin;
+    // Per kernel column: the output columns [lo, hi) whose input column ix = ox·sw + kx·dw − pw lies inside the
+    // plane, and the first such ix. The inner loop is then a plain (strided) add without bounds tests.
+    let spans: Vec<(usize, usize, usize)> = (0..kw)
+        .map(|kx| {
+            let off = (kx * dw) as isize - pw as isize;
+            let lo = if off >= 0 { 0 } else { off.unsigned_abs().div_ceil(sw) };
+            let hi = if off >= wd as isize { 0 } else { ((wd as isize - off) as usize).div_ceil(sw).min(ow) };
+            let first = (lo * sw) as isize + off;
+            (lo, hi.max(lo), first.max(0) as usize)
+        })
+        .collect();
     for ch in 0..channels {
         let plane = &mut dx[ch * h * wd..(ch + 1) * h * wd];
         for ky in 0..kh {
-            for kx in 0..kw {
+            for (kx, &(lo, hi, first)) in spans.iter().enumerate() {
                 let row = &cols[((ch * kh + ky) * kw + kx) * oh * ow..][..oh * ow];
                 for oy in 0..oh {
                     let iy = (oy * sh + ky * dh) as isize - ph as isize;
-                    if iy < 0 || iy as usize >= h {
+                    if iy < 0 || iy as usize >= h || lo == hi {
                         continue;
                     }
-                    let dst = &mut plane[iy as usize * wd..(iy as usize + 1) * wd];
-                    let src = &row[oy * ow..(oy + 1) * ow];
-                    for (ox, &v) in src.iter().enumerate() {
-                        let ix = (ox * sw + kx * dw) as isize - pw as isize;
-                        if ix >= 0 && (ix as usize) < wd {
-                            dst[ix as usize] += v;
+                    let dst = &mut plane[iy as usize * wd + first..(iy as usize + 1) * wd];
+                    let src = &row[oy * ow + lo..oy * ow + hi];
+                    if sw == 1 {
+                        for (d, &v) in dst[..src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (d, &v) in dst.iter_mut().step_by(sw).zip(src) {
+                            *d += v;
                         }
                     }
                 }

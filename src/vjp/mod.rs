@@ -41,6 +41,11 @@ pub trait OpVjp: Debug + Send + Sync {
     }
     /// Gradients for each input of `step.node` (None where an input carries no gradient).
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>>;
+    /// As [`OpVjp::vjp`], owning the gradient: an op whose input gradient has its output's shape may reuse the
+    /// buffer (ReLU masks it in place) instead of allocating and filling another.
+    fn vjp_owned(&self, step: &Step, grad: Tensor) -> Result<Vec<Option<Tensor>>> {
+        self.vjp(step, &grad)
+    }
     /// Concat's axis: the engine rebuilds a Concat output from its recorded branches instead of asking
     /// tract for it (which would keep tract from writing the branches straight into one buffer).
     fn concat_axis(&self) -> Option<usize> {
@@ -160,6 +165,6 @@ impl Step<'_> {
 }
 
 /// Gradients for each input of `step.node` (None where an input carries no gradient).
-pub fn vjp(step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-    step.node.op.vjp(step, grad)
+pub fn vjp(step: &Step, grad: Tensor) -> Result<Vec<Option<Tensor>>> {
+    step.node.op.vjp_owned(step, grad)
 }

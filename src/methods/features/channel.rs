@@ -13,7 +13,6 @@ use crate::error::Result;
 use crate::methods::registry::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::methods::MAX_ITERS;
-use crate::network::INPUT_SHAPE;
 use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
@@ -130,7 +129,8 @@ impl ChannelViz {
         check_layer(ctx.net, &layer, Some(channel))?;
         let mut rng = ChaCha8Rng::seed_from_u64(s.int("seed") as u64);
         let kind = if s.text("param") == "pixel" { ParamKind::Pixel } else { ParamKind::Fourier };
-        let param = Param::new(kind, kind == ParamKind::Fourier, INPUT_SHAPE[2], INPUT_SHAPE[3], &mut rng);
+        let [_, _, h, w] = ctx.net.input_shape();
+        let param = Param::new(kind, kind == ParamKind::Fourier, h, w, &mut rng);
         let adam = Adam::new(param.values.len(), s.float("lr"));
         Ok(ChannelViz { layer, channel, param, adam, rng, iteration: 0, last_value: 0.0, result: None })
     }
@@ -146,7 +146,8 @@ impl ChannelViz {
 
     fn finish_now(&mut self, ctx: &Ctx) -> Result<()> {
         // The 8-bit picture a student downloads, run through the network again.
-        let img = super::from_rgba01(&rgba01(&self.image()), INPUT_SHAPE[2], INPUT_SHAPE[3]);
+        let [_, _, h, w] = ctx.net.input_shape();
+        let img = super::from_rgba01(&rgba01(&self.image()), h, w);
         let means = channel_means(ctx.net, &img, &self.layer)?;
         let mine = means[self.channel];
         let rank = 1 + means.iter().filter(|&&m| m > mine).count();
@@ -199,14 +200,15 @@ impl Run for ChannelViz {
     }
 
     fn panels(&self) -> Vec<Panel> {
-        let (h, w) = (INPUT_SHAPE[2] as u32, INPUT_SHAPE[3] as u32);
+        let img = self.image();
+        let (h, w) = (img.shape[2] as u32, img.shape[3] as u32);
         vec![Panel {
             id: "live",
             kind: OutputKind::Live,
             title: "Result".into(),
             width: w,
             height: h,
-            rgba: rgba01(&self.image()),
+            rgba: rgba01(&img),
             raw: None,
             plot: None,
         }]

@@ -13,13 +13,13 @@ use serde_json::{json, Value as Json};
 
 use super::{auc, methods_setting, parse_methods, pixel_scores, MapJob};
 use crate::error::{Error, Result};
-use crate::methods::attribution::{ig, CLASS};
+use crate::methods::attribution::CLASS;
 use crate::methods::registry::{
     class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings, NAME_PATTERN};
 use crate::network::Classifier;
-use crate::tensor::{softmax, Tensor};
+use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "faithfulness",
@@ -95,7 +95,11 @@ pub static SPEC: MethodSpec = MethodSpec {
 pub fn baseline(x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
     match kind {
         "zeros" => Tensor::zeros(&x.shape),
-        _ => ig::baseline(x, "blur", blur_sigma),
+        _ => {
+            let mut b = x.clone();
+            crate::methods::classviz::gaussian_blur_hw(&mut b, blur_sigma, &mut Vec::new());
+            b
+        }
     }
 }
 
@@ -201,7 +205,7 @@ impl Faithfulness {
         });
         let per_curve = 2 * (steps - 1);
         let units_total = 1 + curves.iter().map(|c| c.job.as_ref().map_or(0, |j| j.total()) + per_curve).sum::<usize>();
-        let p_image = softmax(&logits)[class];
+        let p_image = net.probabilities(&logits)[class];
         let base = baseline(&x, s.text("baseline"), s.float("blur_sigma"));
         Ok(Faithfulness {
             x,
@@ -225,7 +229,7 @@ impl Faithfulness {
     }
 
     fn p(&self, net: &Classifier, t: &Tensor) -> Result<f32> {
-        Ok(softmax(&net.logits(t)?)[self.class])
+        Ok(net.probabilities(&net.logits(t)?)[self.class])
     }
 
     /// Sets pixels `order[from..to]` of `work` (all channels) to `src`'s values.
@@ -303,7 +307,7 @@ impl Faithfulness {
                 changed_after(i - 1, steps, pixels),
                 changed_after(i, steps, pixels),
             );
-            curve.push(softmax(&net.logits(work)?)[class]);
+            curve.push(net.probabilities(&net.logits(work)?)[class]);
         }
         self.units_done += 1;
         self.settle();
@@ -374,7 +378,7 @@ impl Run for Faithfulness {
             total: self.units_total,
             text,
             frame: false,
-            top: top5(&self.logits),
+            top: top5(ctx.net, &self.logits),
         })
     }
 

@@ -395,7 +395,11 @@ impl Run for ClassVizMethodRun {
             self.run.step(ctx.net, &s)?;
         }
         let top = top5(ctx.net, self.run.last_logits());
-        let p = top.iter().find(|t| t.0 == s.class).map_or(0.0, |t| t.1);
+        // The class's own probability, whether or not it is in the top 5.
+        let p = match self.run.last_logits() {
+            [] => 0.0,
+            scores => ctx.net.probabilities(scores)[s.class],
+        };
         let done = self.run.iteration() >= s.iters;
         Ok(Progress {
             done,

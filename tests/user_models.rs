@@ -86,6 +86,11 @@ fn every_method_runs_on_every_zoo_model() {
                 if picture {
                     assert_eq!((p.width, p.height), (w, h), "{arch} {} {}: panel size", spec.id, p.id);
                 }
+                // A grey model's pictures (not its maps) are grey: what it sees.
+                if picture && shape[1] == 1 && matches!(p.kind, OutputKind::Image | OutputKind::Live) {
+                    let grey = p.rgba.chunks(4).all(|c| c[0] == c[1] && c[1] == c[2]);
+                    assert!(grey, "{arch} {} {}: a grey model's picture is not grey", spec.id, p.id);
+                }
             }
             ran.push(spec.id);
         }

@@ -188,6 +188,19 @@ pub fn rgba01(img: &Tensor) -> Vec<u8> {
     out
 }
 
+/// What a model sees of a [0, 1] RGB image, as RGBA: the image itself, or for a grey model its luma (the
+/// feature methods optimise an RGB image; a grey model only ever sees its luma).
+pub fn shown01(grey: bool, img: &Tensor) -> Vec<u8> {
+    let mut rgba = rgba01(img);
+    if grey {
+        for p in rgba.chunks_exact_mut(4) {
+            let l = ((19595 * p[0] as u32 + 38470 * p[1] as u32 + 7471 * p[2] as u32 + 0x8000) >> 16) as u8;
+            p[..3].fill(l);
+        }
+    }
+    rgba
+}
+
 /// An RGBA picture as [1, 3, H, W] values in [0, 1].
 pub fn from_rgba01(rgba: &[u8], h: usize, w: usize) -> Tensor {
     let plane = h * w;

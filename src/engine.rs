@@ -132,6 +132,20 @@ impl Engine {
         Engine::from_proto(graph::decode_proto(bytes)?)
     }
 
+    /// As [`Engine::from_onnx_bytes`], with a symbolic image height and width (an export with `dynamic_axes` on
+    /// them) fixed to `side`. Also says whether the model had one.
+    pub fn from_onnx_bytes_sized(bytes: &[u8], side: usize) -> Result<(Engine, bool)> {
+        crate::threads::init();
+        let mut proto = graph::decode_proto(bytes)?;
+        let symbolic = graph::fix_symbolic_sides(&mut proto, side)?;
+        Ok((Engine::from_proto(proto)?, symbolic))
+    }
+
+    /// The model's `metadata_props`, as (key, value) pairs.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        self.proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect()
+    }
+
     fn from_proto(proto: tract_onnx::pb::ModelProto) -> Result<Engine> {
         // tract's analysis tells which nodes compute constants (shape computations): those need no VJP, so
         // unsupported ops are reported by `graph::build` after it. Where tract fails, an op we do not support

@@ -189,6 +189,26 @@ pub fn declared_input_shape(input: &pb::ValueInfoProto) -> Result<Vec<usize>> {
         .collect::<Result<Vec<_>>>()
 }
 
+/// Fixes a symbolic H and W (dims 2 and 3 of a 4-D feed input, given as a name or not at all) to `side`, so
+/// that tract analyses the model at that size. Returns whether there was one.
+pub fn fix_symbolic_sides(proto: &mut pb::ModelProto, side: usize) -> Result<bool> {
+    use pb::tensor_shape_proto::dimension::Value as Dim;
+    use pb::type_proto::Value as Ty;
+    let Some(g) = proto.graph.as_mut() else { return Ok(false) };
+    let name = feed_input(g)?.name.clone();
+    let input = g.input.iter_mut().find(|i| i.name == name).expect("feed_input found it");
+    let Some(Ty::TensorType(tt)) = input.r#type.as_mut().and_then(|t| t.value.as_mut()) else { return Ok(false) };
+    let Some(shape) = tt.shape.as_mut().filter(|s| s.dim.len() == 4) else { return Ok(false) };
+    let mut fixed = false;
+    for d in &mut shape.dim[2..] {
+        if !matches!(d.value, Some(Dim::DimValue(v)) if v > 0) {
+            d.value = Some(Dim::DimValue(side as i64));
+            fixed = true;
+        }
+    }
+    Ok(fixed)
+}
+
 /// Largest input dimension accepted (an image side, channels, batch).
 pub const MAX_INPUT_DIM: i64 = 1 << 16;
 

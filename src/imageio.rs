@@ -49,18 +49,28 @@ const SUPPORTED: &str = "PNG, JPEG, WebP, GIF, BMP";
 
 /// Decodes any supported image to upright RGB8, checking the size limits before the full decode.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
+    decode_min(bytes, MIN_SIDE)
+}
+
+/// [`decode`] for pictures netlens made itself (a fooled or adversarial image of a model whose input is under
+/// [`MIN_SIDE`], decoded again): no minimum size.
+pub fn decode_own(bytes: &[u8]) -> Result<RgbImage> {
+    decode_min(bytes, 1)
+}
+
+fn decode_min(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(Error::Image(format!("the file is empty; expected an image ({SUPPORTED})")));
     }
     // The decoders are third-party code fed with untrusted bytes; a panic there must become an error, not a
     // crash of the CLI or the page (where panic=abort cannot catch it, but native callers and tests can).
-    match std::panic::catch_unwind(|| decode_inner(bytes)) {
+    match std::panic::catch_unwind(|| decode_inner(bytes, min_side)) {
         Ok(result) => result,
         Err(_) => Err(Error::Image("image is truncated or corrupt: the decoder failed on it".into())),
     }
 }
 
-fn decode_inner(bytes: &[u8]) -> Result<RgbImage> {
+fn decode_inner(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::Image(format!("could not read the image: {e}")))?;
@@ -77,7 +87,7 @@ fn decode_inner(bytes: &[u8]) -> Result<RgbImage> {
     // The PNG decoder sizes its row buffer from the header and refuses absurd widths with a bare "memory
     // limit" error; reading IHDR ourselves gives the same answer with the image's size in it.
     if let Some((w, h)) = png_header_dimensions(bytes) {
-        check_size(w, h)?;
+        check_size(w, h, min_side)?;
     }
     if format == ImageFormat::Jpeg && !jpeg_has_end_marker(bytes) {
         // zune-jpeg fills a cut-off JPEG with grey and reports success; a half-downloaded photo must not be
@@ -94,7 +104,7 @@ fn decode_inner(bytes: &[u8]) -> Result<RgbImage> {
     reader.limits(header_limits);
     let mut decoder = reader.into_decoder().map_err(|e| describe(format, e))?;
     let (w, h) = decoder.dimensions();
-    check_size(w, h)?;
+    check_size(w, h, min_side)?;
 
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -138,7 +148,7 @@ fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
     false
 }
 
-fn check_size(w: u32, h: u32) -> Result<()> {
+fn check_size(w: u32, h: u32, min_side: u32) -> Result<()> {
     let pixels = w as u64 * h as u64;
     if pixels > MAX_PIXELS || w > MAX_SIDE || h > MAX_SIDE {
         return Err(Error::Image(format!(
@@ -147,9 +157,9 @@ fn check_size(w: u32, h: u32) -> Result<()> {
             megapixels(MAX_PIXELS)
         )));
     }
-    if w < MIN_SIDE || h < MIN_SIDE {
+    if w < min_side || h < min_side {
         return Err(Error::Image(format!(
-            "image is only {w}×{h} pixels; it needs at least {MIN_SIDE} pixels per side"
+            "image is only {w}×{h} pixels; it needs at least {min_side} pixels per side"
         )));
     }
     Ok(())
@@ -200,8 +210,15 @@ fn to_rgb_on_white(image: DynamicImage) -> RgbImage {
 
 /// torchvision `Resize(256)` + `CenterCrop(224)`; a 224×224 image is returned unchanged.
 pub fn crop_for_network(image: &RgbImage) -> RgbImage {
+    crop_to(image, INPUT_SIZE, INPUT_SIZE)
+}
+
+/// `Resize(side · 256 / 224)` + `CenterCrop(h, w)` for a network input of w×h (224 → 256 as torchvision's
+/// ImageNet recipe; a non-square input is covered at (w, h) · 256 / 224); an image of exactly w×h is returned
+/// unchanged.
+pub fn crop_to(image: &RgbImage, cw: u32, ch: u32) -> RgbImage {
     let (w, h) = image.dimensions();
-    if (w, h) == (INPUT_SIZE, INPUT_SIZE) {
+    if (w, h) == (cw, ch) {
         return image.clone();
     }
     let trimmed;
@@ -216,25 +233,41 @@ pub fn crop_for_network(image: &RgbImage) -> RgbImage {
     } else {
         image
     };
-    let (rw, rh) = resized_size(image.width(), image.height());
+    let (rw, rh) = if cw == ch {
+        resized_size_to(image.width(), image.height(), crop_short_side(cw))
+    } else {
+        let (tw, th) = (crop_short_side(cw) as f64, crop_short_side(ch) as f64);
+        let s = (tw / image.width() as f64).max(th / image.height() as f64);
+        (((image.width() as f64 * s) as u32).max(cw), ((image.height() as f64 * s) as u32).max(ch))
+    };
     let resized = if (rw, rh) == image.dimensions() {
         image.clone()
     } else {
         image::imageops::resize(image, rw, rh, FilterType::Triangle)
     };
-    let (cw, ch) = (INPUT_SIZE.min(rw), INPUT_SIZE.min(rh));
+    let (cw, ch) = (cw.min(rw), ch.min(rh));
     let left = centre_offset(rw, cw);
     let top = centre_offset(rh, ch);
     image::imageops::crop_imm(&resized, left, top, cw, ch).to_image()
 }
 
+/// The short side a crop to `side` starts from: torchvision's 256 for 224, `side · 256 / 224` in general.
+pub fn crop_short_side(side: u32) -> u32 {
+    side * RESIZE_SHORT_SIDE / INPUT_SIZE
+}
+
 /// Output size of torchvision's `Resize(256)`: short side 256, long side truncated like `int(256 * long / short)`.
 pub fn resized_size(w: u32, h: u32) -> (u32, u32) {
-    let s = RESIZE_SHORT_SIDE as u64;
+    resized_size_to(w, h, RESIZE_SHORT_SIDE)
+}
+
+/// torchvision's `Resize(short)`: short side `short`, long side `int(short * long / short_side)`.
+pub fn resized_size_to(w: u32, h: u32, short: u32) -> (u32, u32) {
+    let s = short as u64;
     if w <= h {
-        (RESIZE_SHORT_SIDE, (s * h as u64 / w.max(1) as u64) as u32)
+        (short, (s * h as u64 / w.max(1) as u64) as u32)
     } else {
-        ((s * w as u64 / h.max(1) as u64) as u32, RESIZE_SHORT_SIDE)
+        ((s * w as u64 / h.max(1) as u64) as u32, short)
     }
 }
 
@@ -272,7 +305,8 @@ pub fn to_pixel_value(x: f32, c: usize) -> f32 {
     (x * STD[c] + MEAN[c]) * 255.0
 }
 
-fn to_u8(v: f32) -> u8 {
+/// A pixel value rounded and clamped to 0–255.
+pub fn to_u8(v: f32) -> u8 {
     // NaN maps to 0 rather than poisoning the picture.
     if v.is_nan() {
         0

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod imageio;
 pub mod methods;
 pub mod network;
+pub mod preprocess;
 pub mod qr;
 pub mod render;
 pub mod tensor;

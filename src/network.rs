@@ -1,39 +1,107 @@
-//! An ImageNet classifier: the [`Engine`](crate::engine::Engine) with the
-//! 1x3x224x224 -> 1xK contract the three methods rely on.
+//! An image classifier: the [`Engine`](crate::engine::Engine) with the 1×C×H×W → K contract the methods rely on,
+//! and the model's [`Preprocess`]: how a picture becomes its input and back.
 
 use crate::engine::{Engine, Objective};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::preprocess::{Choice, Preprocess, MAX_SIDE, MIN_SIDE};
+use crate::tensor::{softmax, Tensor};
 
-pub const INPUT_SHAPE: [usize; 4] = [1, 3, 224, 224];
+/// SqueezeNet's input, the default a symbolic H/W is fixed to.
+pub const DEFAULT_SIDE: usize = 224;
 
 pub struct Classifier {
     engine: Engine,
     num_classes: usize,
+    preprocess: Preprocess,
+    /// The graph output is a final Softmax's probabilities (differentiated through like any op).
+    probabilities: bool,
+    /// The model's H and W were symbolic and are fixed to the chosen side.
+    symbolic_side: bool,
 }
 
 impl Classifier {
-    /// Load an ONNX classifier from its bytes (the browser fetches them; the core never opens paths).
+    /// Load an ONNX classifier from its bytes (the browser fetches them; the core never opens paths), with the
+    /// default preprocessing: the model's metadata, else the preset for its channels.
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Classifier> {
-        let engine = Engine::from_onnx_bytes(bytes)?;
-        if engine.input_shape() != INPUT_SHAPE {
-            return Err(Error::Model(format!(
-                "expected an input of shape {:?}, the model takes {:?}",
-                INPUT_SHAPE,
-                engine.input_shape()
+        Classifier::load(bytes, &Choice::default())
+    }
+
+    /// Load with a user's choice of preprocessing (used where the model's metadata does not say) and of the side
+    /// a symbolic H/W is fixed to.
+    pub fn load(bytes: &[u8], choice: &Choice) -> Result<Classifier> {
+        let side = choice.side.unwrap_or(DEFAULT_SIDE);
+        if !(MIN_SIDE..=MAX_SIDE).contains(&side) {
+            return Err(Error::Invalid(format!(
+                "input size {side} is out of range: netlens needs {MIN_SIDE} to {MAX_SIDE}"
             )));
         }
-        let out = engine.output_shape();
-        if out.len() != 2 || out[0] != 1 || out[1] < 2 {
-            return Err(Error::Model(format!("expected class scores of shape [1, K], the model gives {out:?}")));
+        let (engine, symbolic_side) = Engine::from_onnx_bytes_sized(bytes, side)?;
+        let num_classes = engine.graph().check_image_classifier()?;
+        let [_, c, h, w] = engine.input_shape().try_into().expect("check_image_classifier: 4-D");
+        if choice.side.is_some() && !symbolic_side && choice.side != Some(h) {
+            return Err(Error::Invalid(format!(
+                "the model's input is fixed at {h}×{w}: an input size can only be chosen for a model exported with a symbolic height and width"
+            )));
         }
-        let num_classes = out[1];
-        Ok(Classifier { engine, num_classes })
+        let preprocess = Preprocess::resolve(&engine.metadata(), choice, c, h, w)?;
+        let g = engine.graph();
+        let probabilities = g.nodes.iter().any(|n| n.output == g.output && n.op_type == "Softmax");
+        Ok(Classifier { engine, num_classes, preprocess, probabilities, symbolic_side })
     }
 
     /// The same classifier with the named initializers replaced (see [`Engine::with_weights`]).
     pub fn with_weights(&self, replace: &[(String, Tensor)]) -> Result<Classifier> {
-        Ok(Classifier { engine: self.engine.with_weights(replace)?, num_classes: self.num_classes })
+        Ok(Classifier {
+            engine: self.engine.with_weights(replace)?,
+            num_classes: self.num_classes,
+            preprocess: self.preprocess.clone(),
+            probabilities: self.probabilities,
+            symbolic_side: self.symbolic_side,
+        })
+    }
+
+    /// How a picture becomes this model's input (and back).
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+
+    /// [1, C, H, W].
+    pub fn input_shape(&self) -> [usize; 4] {
+        self.preprocess.shape()
+    }
+
+    /// The output is already probabilities (a final Softmax), not logits.
+    pub fn outputs_probabilities(&self) -> bool {
+        self.probabilities
+    }
+
+    /// The model's H and W were symbolic (fixed to the chosen side).
+    pub fn symbolic_side(&self) -> bool {
+        self.symbolic_side
+    }
+
+    /// Class probabilities from the model's scores: softmax of logits, or the scores themselves when the model
+    /// ends in Softmax.
+    pub fn probabilities(&self, scores: &[f32]) -> Vec<f32> {
+        if self.probabilities {
+            scores.to_vec()
+        } else {
+            softmax(scores)
+        }
+    }
+
+    /// d CE(scores, label) / d scores: softmax − onehot for logits; −onehot / p for probabilities (p floored at
+    /// 1e-30 so that a class the model rules out gives a large, finite gradient).
+    pub fn cross_entropy_grad(&self, scores: &[f32], label: usize) -> Vec<f32> {
+        if self.probabilities {
+            let mut g = vec![0.0; scores.len()];
+            g[label] = -1.0 / scores[label].max(1e-30);
+            g
+        } else {
+            let mut g = softmax(scores);
+            g[label] -= 1.0;
+            g
+        }
     }
 
     /// The layer a method should use: `asked` when the model has it; when it is the method's default name (a
@@ -67,7 +135,7 @@ impl Classifier {
         Ok(())
     }
 
-    /// Raw class scores (before softmax).
+    /// Raw class scores: logits, or probabilities for a model that ends in Softmax.
     pub fn logits(&self, x: &Tensor) -> Result<Vec<f32>> {
         // The engine checks the shape (this classifier's input shape) and that every value is finite.
         Ok(self.engine.forward_only(x)?.data)

@@ -10,7 +10,7 @@ use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
 use crate::error::{Error, Result};
-use crate::imageio::to_pixel_value;
+use crate::preprocess::Preprocess;
 use crate::tensor::Tensor;
 
 /// Each value mapped to 0..=1 as described in the module docs.
@@ -108,20 +108,34 @@ pub fn overlay_diverging_rgba(image_rgba: &[u8], map: &[f32]) -> Vec<u8> {
 }
 
 /// `128 + gain · (changed − original)` per channel, in 0–255 pixel units, clamped and rounded: grey where
-/// nothing changed. Gain 10 makes a fooling image's few-pixel-unit perturbation visible.
+/// nothing changed. Gain 10 makes a fooling image's few-pixel-unit perturbation visible. SqueezeNet's
+/// preprocessing; [`diff_rgba_for`] takes the model's.
 pub fn diff_rgba(original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
+    diff_rgba_for(&Preprocess::imagenet(), original, changed, gain)
+}
+
+/// [`diff_rgba`] for tensors made by `pre` (a grey model's difference is drawn grey).
+pub fn diff_rgba_for(pre: &Preprocess, original: &Tensor, changed: &Tensor, gain: f32) -> Vec<u8> {
     assert_eq!(original.shape, changed.shape, "diff of tensors with different shapes");
     assert!(
-        original.shape.len() == 4 && original.shape[..2] == [1, 3],
-        "expected [1, 3, H, W], got {:?}",
+        original.shape.len() == 4 && original.shape[..2] == [1, pre.channels],
+        "expected [1, {}, H, W], got {:?}",
+        pre.channels,
         original.shape
     );
     let plane = original.shape[2] * original.shape[3];
     let mut out = Vec::with_capacity(plane * 4);
     for i in 0..plane {
-        for c in 0..3 {
+        for rgb in 0..3 {
+            let c = if pre.channels == 1 {
+                0
+            } else if pre.bgr {
+                2 - rgb
+            } else {
+                rgb
+            };
             let k = c * plane + i;
-            let d = to_pixel_value(changed.data[k], c) - to_pixel_value(original.data[k], c);
+            let d = pre.to_pixel_value(changed.data[k], c) - pre.to_pixel_value(original.data[k], c);
             let v = 128.0 + gain * d;
             out.push(if v.is_nan() { 128 } else { v.round().clamp(0.0, 255.0) as u8 });
         }

@@ -13,8 +13,8 @@ use crate::methods::registry::{self, Ctx, Input, MethodSpec, Run};
 use crate::methods::settings::Settings;
 use crate::methods::shard;
 use crate::network::Classifier;
+use crate::preprocess::Choice;
 use crate::render;
-use crate::tensor::softmax;
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -38,7 +38,7 @@ pub fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsErr
     render::encode_png_rgba(rgba, width, height).map_err(js_err)
 }
 
-/// An input image: the 224x224 crop the network sees, as normalised tensor and as RGBA for display.
+/// An input image: the picture the network sees (its H×W), as normalised tensor and as RGBA for display.
 #[wasm_bindgen]
 pub struct Image {
     input: Input,
@@ -46,7 +46,8 @@ pub struct Image {
 
 #[wasm_bindgen]
 impl Image {
-    /// Decodes any supported file (size limits and EXIF orientation are the core's), resizes and crops it.
+    /// Decodes any supported file (size limits and EXIF orientation are the core's), resizes and crops it to
+    /// SqueezeNet's 224×224 (a model's own input: `NetLens.decodeImage`).
     pub fn decode(bytes: &[u8]) -> Result<Image, JsError> {
         let rgb = imageio::load_224(bytes).map_err(js_err)?;
         Ok(Image { input: Input::new(imageio::rgb_to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)) })
@@ -94,8 +95,15 @@ impl NetLens {
     /// too (a user's model without a labels file): the classes are then called "class 0" … "class K−1".
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8], class_names: &str, synset_words: &str) -> Result<NetLens, JsError> {
+        NetLens::load(model, class_names, synset_words, "")
+    }
+
+    /// As `new`, with the user's preprocessing choice for a model without metadata, as JSON
+    /// (`{"preset": "mnist", "resize": "squash", "side": 32}`, every key optional; see `Choice::from_json`).
+    pub fn load(model: &[u8], class_names: &str, synset_words: &str, choice_json: &str) -> Result<NetLens, JsError> {
         let synsets = if synset_words.trim().is_empty() { None } else { Some(synset_words) };
-        let net = Classifier::from_onnx_bytes(model).map_err(js_err)?;
+        let choice = Choice::from_json(choice_json).map_err(js_err)?;
+        let net = Classifier::load(model, &choice).map_err(js_err)?;
         let generated;
         let class_names = if class_names.trim().is_empty() {
             generated = (0..net.num_classes()).map(|k| format!("class {k}\n")).collect::<String>();
@@ -119,8 +127,9 @@ impl NetLens {
         self.net.num_classes()
     }
 
-    /// What the page shows about the model, as JSON: input shape, class count, op count, op types, and whether
-    /// the output is already probabilities (a final Softmax, differentiated through).
+    /// What the page shows about the model, as JSON: input shape, class count, op count, op types, whether the
+    /// output is already probabilities (a final Softmax, differentiated through), its preprocessing (with where it
+    /// came from and a one-line description) and whether its H and W were symbolic.
     #[wasm_bindgen(js_name = modelInfo)]
     pub fn model_info(&self) -> String {
         let g = self.net.engine().graph();
@@ -128,13 +137,17 @@ impl NetLens {
         let ops = types.len();
         types.sort_unstable();
         types.dedup();
-        let probabilities = g.nodes.last().is_some_and(|n| n.op_type == "Softmax");
+        let pre = self.net.preprocess();
+        let mut preprocess = serde_json::to_value(pre).expect("a preprocess serialises");
+        preprocess["text"] = serde_json::Value::String(pre.describe());
         serde_json::json!({
             "input_shape": self.net.engine().input_shape(),
             "classes": self.net.num_classes(),
             "ops": ops,
             "op_types": types,
-            "outputs_probabilities": probabilities,
+            "outputs_probabilities": self.net.outputs_probabilities(),
+            "preprocess": preprocess,
+            "symbolic_side": self.net.symbolic_side(),
         })
         .to_string()
     }
@@ -155,10 +168,19 @@ impl NetLens {
         self.classes.search(query, limit).into_iter().map(|c| c as u32).collect()
     }
 
-    /// Class probabilities.
+    /// Decodes an image file into the picture this model sees: its size, its resize, its normalisation (a grey
+    /// model's picture is grey).
+    #[wasm_bindgen(js_name = decodeImage)]
+    pub fn decode_image(&self, bytes: &[u8]) -> Result<Image, JsError> {
+        let pre = self.net.preprocess();
+        let rgb = pre.load(bytes).map_err(js_err)?;
+        Ok(Image { input: Input::new(pre.to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)) })
+    }
+
+    /// Class probabilities (the model's own for a final Softmax, else the softmax of its logits).
     pub fn classify(&self, image: &Image) -> Result<Vec<f32>, JsError> {
         let logits = image.input.logits(&self.net).map_err(js_err)?;
-        Ok(softmax(logits))
+        Ok(self.net.probabilities(logits))
     }
 
     /// Starts any method of the registry. `image` may be absent for methods that need none; `settings_json`

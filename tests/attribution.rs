@@ -246,7 +246,7 @@ fn bad_settings_name_the_setting() {
         ("smoothgrad", serde_json::json!({ "noise": -1 }), "noise"),
         ("ig", serde_json::json!({ "steps": 1 }), "steps"),
         ("ig", serde_json::json!({ "baseline": "white" }), "baseline"),
-        ("occlusion", serde_json::json!({ "window": 500 }), "window"),
+        ("occlusion", serde_json::json!({ "window": 600 }), "window"),
         ("occlusion", serde_json::json!({ "stride": 0 }), "stride"),
         ("gradcam", serde_json::json!({ "layer": "" }), "layer"),
         ("ixg", serde_json::json!({ "class": 1000 }), "class"),

@@ -125,16 +125,19 @@ fn tiny_classifier(h: usize, w: usize) -> Vec<u8> {
 }
 
 #[test]
-fn classifier_wrong_input_shape() {
-    let bytes = tiny_classifier(32, 32);
-    Engine::from_onnx_bytes(&bytes).expect("a 32x32 model is a fine engine");
-    match Classifier::from_onnx_bytes(&bytes) {
-        Err(Error::Model(msg)) => {
-            eprintln!("{msg}");
-            assert!(msg.contains("224") && msg.contains("32"), "the message should give both shapes: {msg}");
+fn classifier_other_input_sizes() {
+    // Any side from 8 to 512 is a classifier now (issue 11); sides outside are refused with both numbers.
+    let net = Classifier::from_onnx_bytes(&tiny_classifier(32, 32)).expect("a 32x32 model is a classifier");
+    assert_eq!(net.input_shape(), [1, 3, 32, 32]);
+    for (h, w) in [(4, 32), (32, 600)] {
+        match Classifier::from_onnx_bytes(&tiny_classifier(h, w)) {
+            Err(Error::Model(msg)) => {
+                eprintln!("{msg}");
+                assert!(msg.contains(&format!("{h}×{w}")) && msg.contains("8 to 512"), "{msg}");
+            }
+            Err(e) => panic!("expected Error::Model, got {e:?}"),
+            Ok(_) => panic!("a {h}x{w} model was accepted"),
         }
-        Err(e) => panic!("expected Error::Model, got {e:?}"),
-        Ok(_) => panic!("a 32x32 model was accepted as an ImageNet classifier"),
     }
 }
 

@@ -250,3 +250,27 @@ fn gradient_of_zoo_models_matches_pytorch() {
     assert!(!out.exists(), "no output is written on failure");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_users_model_at_its_own_size_and_preprocessing() {
+    let tiny = shared().join("models/zoo/tinycnn.onnx");
+    let tiny = tiny.to_str().unwrap();
+    let dir = scratch_dir("usermodel");
+    let viz = dir.join("viz.png");
+    let run = netlens_raw(&["classviz", "--class", "3", "--iters", "5", "-o", viz.to_str().unwrap(), "--model", tiny]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let img = image::open(&viz).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (28, 28), "the MNIST-sized model's class visualization");
+    assert!(img.pixels().all(|p| p[0] == p[1] && p[1] == p[2]), "a grey model's picture is grey");
+    let sal = dir.join("sal.png");
+    let run =
+        netlens_raw(&["saliency", &chelsea(), "-o", sal.to_str().unwrap(), "--model", tiny, "--preprocess", "unit"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(image::open(&sal).unwrap().width(), 3 * 28, "image | heatmap | overlay at 28 px");
+    // A preset that does not exist, an input size for a model whose size is fixed.
+    assert_fails(
+        &netlens_raw(&["classify", &chelsea(), "--model", tiny, "--preprocess", "cifar"]),
+        "unknown preprocessing preset 'cifar'",
+    );
+    assert_fails(&netlens_raw(&["classify", &chelsea(), "--model", tiny, "--input-size", "32"]), "fixed at 28×28");
+}

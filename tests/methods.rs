@@ -216,14 +216,19 @@ fn class_visualization_settings_are_validated_and_default_from_json() {
         ClassVizSettings { l2_reg: f32::INFINITY, ..d.clone() },
         ClassVizSettings { iters: 0, ..d.clone() },
         ClassVizSettings { iters: 10_001, ..d.clone() },
-        ClassVizSettings { max_jitter: 224, ..d.clone() },
+        ClassVizSettings { max_jitter: 512, ..d.clone() },
         ClassVizSettings { blur_sigma: f32::NAN, ..d.clone() },
         ClassVizSettings { blur_sigma: 0.0, ..d.clone() },
     ] {
         assert!(matches!(ClassVizRun::new(&bad), Err(Error::Invalid(_))), "{bad:?} accepted");
     }
     // Without blurring the sigma does not matter.
-    assert!(ClassVizRun::new(&ClassVizSettings { blur_every: 0, blur_sigma: 0.0, ..d }).is_ok());
+    assert!(ClassVizRun::new(&ClassVizSettings { blur_every: 0, blur_sigma: 0.0, ..d.clone() }).is_ok());
+    // The jitter's bound is the model's input side − 1 (the registry's bound is the largest input's), checked
+    // against the network at every step.
+    let wide = ClassVizSettings { max_jitter: 224, ..d };
+    let msg = ClassVizRun::new(&wide).unwrap().step(&net(), &wide).unwrap_err().to_string();
+    assert!(msg.contains("max_jitter") && msg.contains("224×224") && msg.contains("223"), "{msg}");
 }
 
 #[test]

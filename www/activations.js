@@ -4,7 +4,7 @@
 import { emit, on } from './bus.js';
 import { input } from './input.js';
 import { updateShareLink } from './state.js';
-import { $, el, showMessage, SIZE } from './ui.js';
+import { $, el, showMessage, SIZE, inputSize } from './ui.js';
 
 // Inferno, 6 stops (as the engine's heatmaps).
 const STOPS = [[0, 0, 4], [66, 10, 104], [147, 38, 103], [221, 81, 58], [252, 165, 10], [252, 255, 164]];
@@ -16,25 +16,26 @@ function inferno(t) {
   return STOPS[i].map((a, k) => a + (STOPS[i + 1][k] - a) * f);
 }
 
-/** One channel's h × w values upsampled (bilinear, half-pixel centres) over the 224×224 image. */
+/** One channel's h × w values upsampled (bilinear, half-pixel centres) over the W × H input image. */
 function overlay(values, h, w, image) {
+  const [W, H] = [inputSize.width, inputSize.height];
   let max = 0;
   for (const v of values) max = Math.max(max, v);
-  const out = new Uint8ClampedArray(SIZE * SIZE * 4);
-  const at = (o, n) => {
-    const s = Math.max(0, ((o + 0.5) * n) / SIZE - 0.5);
+  const out = new Uint8ClampedArray(W * H * 4);
+  const at = (o, n, N) => {
+    const s = Math.max(0, ((o + 0.5) * n) / N - 0.5);
     const i0 = Math.min(n - 1, Math.floor(s));
     return [i0, Math.min(n - 1, i0 + 1), s - i0];
   };
-  for (let y = 0; y < SIZE; y++) {
-    const [y0, y1, fy] = at(y, h);
-    for (let x = 0; x < SIZE; x++) {
-      const [x0, x1, fx] = at(x, w);
+  for (let y = 0; y < H; y++) {
+    const [y0, y1, fy] = at(y, h, H);
+    for (let x = 0; x < W; x++) {
+      const [x0, x1, fx] = at(x, w, W);
       const top = values[y0 * w + x0] * (1 - fx) + values[y0 * w + x1] * fx;
       const bottom = values[y1 * w + x0] * (1 - fx) + values[y1 * w + x1] * fx;
       const t = max > 0 ? Math.max(0, top * (1 - fy) + bottom * fy) / max : 0;
       const [r, g, b] = inferno(t);
-      const k = (y * SIZE + x) * 4;
+      const k = (y * W + x) * 4;
       const a = 0.25 + 0.65 * t; // strong activations cover the image, weak ones let it show
       out[k] = image[k] * (1 - a) + r * a;
       out[k + 1] = image[k + 1] * (1 - a) + g * a;
@@ -76,7 +77,8 @@ export function attachActivations({ panels, show }) {
     const { raw, h, w } = last;
     const values = raw.subarray(channel * h * w, (channel + 1) * h * w);
     const rgba = overlay(values, h, w, input.current.rgba);
-    canvas.getContext('2d').putImageData(new ImageData(rgba, SIZE, SIZE), 0, 0);
+    [canvas.width, canvas.height] = [inputSize.width, inputSize.height];
+    canvas.getContext('2d').putImageData(new ImageData(rgba, inputSize.width, inputSize.height), 0, 0);
     const info = last.info.get(channel);
     caption.textContent = `${last.layer} channel #${channel}${info ? ` · mean ${info.mean.toFixed(2)}, max ${info.max.toFixed(2)}` : ''}`;
     pick.value = String(channel);

@@ -3,7 +3,7 @@
 import { emit } from './bus.js';
 import { engine, request } from './engine.js';
 import { MAX_JPEG_BYTES } from './share.js';
-import { $, el, drawRgba, showMessage, renderTop5 } from './ui.js';
+import { $, el, drawRgba, showMessage, renderTop5, inputSize } from './ui.js';
 
 // Larger files are refused before reading them; the core's pixel limit guards the decode itself.
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -94,7 +94,7 @@ async function loadInput(bytes, source) {
   input.seq++;
   drawRgba($('crop-canvas'), reply.rgba);
   renderTop5($('top5'), reply.top, engine.labels);
-  $('crop-caption').textContent = `${describe(source)}, 224×224 crop`;
+  $('crop-caption').textContent = `${describe(source)}, as the model sees it (${inputSize.width}×${inputSize.height})`;
   emit('image', { source, rgba: reply.rgba, top: reply.top });
   return true;
 }

@@ -8,8 +8,8 @@
 import { emit, on } from './bus.js';
 import { engine, request } from './engine.js';
 import { state, updateShareLink } from './state.js';
-import { pageMethods } from './share.js';
-import { $, showMessage } from './ui.js';
+import { MODEL_CHOICE_KEYS, pageMethods, parseChoiceValue } from './share.js';
+import { $, inputSize, showMessage } from './ui.js';
 
 // Larger files are refused before reading them (the worker holds two models while it switches).
 export const MAX_MODEL_BYTES = 512 * 1024 * 1024;
@@ -19,23 +19,16 @@ const SHA256 = /^[0-9a-f]{64}$/i;
 let busy = false; // a model is being built: one at a time
 let mine = null; // the user's dropped model in use: {bytes, labels, name, labelsName}, kept for relabelling
 let linkModel = null; // the model a share link was made with, when it is not the one in use
+let linkChoice = null; // that link's preprocessing choice ({preset, resize, side}), used when that model is dropped
 
 const isOnnx = (f) => /\.onnx$/i.test(f.name);
 const isText = (f) => /\.txt$/i.test(f.name);
 const currentName = () => engine.model?.name ?? DEFAULT_NAME;
 const dims = (shape) => (shape ?? []).join('×');
 
-/**
- * One sentence for a model the core refused. The input-size refusal is said in the page's words: the Rust
- * Classifier takes 1×3×224×224 only, for now.
- */
+/** One sentence for a model the core refused (the core's reason: input shape, op without a VJP, metadata…). */
 export function refusal(name, message, labelsName = null) {
   const text = String(message ?? '').replace(/^model: /, '');
-  const shape = /expected an input of shape \[1, 3, 224, 224\], the model takes \[([0-9, ]+)\]/.exec(text);
-  if (shape) {
-    return `“${name}” takes a ${shape[1].split(', ').join('×')} input: other input sizes are not supported yet ` +
-      '(netlens needs 1×3×224×224 for now).';
-  }
   if (labelsName && /class names/.test(text)) return `Could not use “${labelsName}” with “${name}”: ${text}.`;
   return `Could not load “${name}”: ${text}.`;
 }
@@ -72,7 +65,18 @@ function modelFromAddress() {
   } catch {
     file = last; // a stray % in the path
   }
-  return { url: url.href, sha256: sha?.toLowerCase() ?? null, name: file };
+  return { url: url.href, sha256: sha?.toLowerCase() ?? null, name: file, choice: choiceFromHash() };
+}
+
+/** The preprocessing choice a share link's hash carries (model.pre=, model.resize=, model.size=), or null. */
+function choiceFromHash() {
+  let choice = null;
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  for (const [key, field] of Object.entries(MODEL_CHOICE_KEYS)) {
+    const v = params.has(key) ? parseChoiceValue(field, params.get(key)) : undefined;
+    if (v !== undefined) choice = { ...(choice ?? {}), [field]: v };
+  }
+  return choice;
 }
 
 /** ?model= and sha256= out of the address: links made from now on are about the model in use. */
@@ -103,11 +107,18 @@ function fitClasses(k) {
 function render() {
   const model = engine.model;
   const info = model?.info;
+  if (info?.input_shape) [inputSize.height, inputSize.width] = info.input_shape.slice(2);
   $('model-name').textContent = model ? model.name : 'Loading…';
   const facts = [];
   if (info) {
-    facts.push(`input ${dims(info.input_shape)}`, `${info.classes} classes`, `${info.ops} ops`);
+    const channels = info.input_shape?.[1] === 1 ? 'grey' : 'RGB';
+    facts.push(`input ${dims(info.input_shape)} (${channels}${info.symbolic_side ? ', size chosen' : ''})`,
+      `${info.classes} classes`, `${info.ops} ops`);
     facts.push(info.outputs_probabilities ? 'outputs probabilities (a final Softmax)' : 'outputs logits');
+    if (info.preprocess) {
+      const from = { metadata: "from the model's metadata", chosen: 'chosen below', default: 'default' }[info.preprocess.source];
+      facts.push(`preprocessing: ${info.preprocess.text} (${from})`);
+    }
   }
   if (model) facts.push(`loaded in ${(model.ms / 1000).toFixed(2)} s`);
   $('model-facts').textContent = facts.join(' · ');
@@ -119,10 +130,47 @@ function render() {
   }
   $('model-note').textContent = note;
   $('use-squeezenet').hidden = !model?.user;
+  renderForm(model);
   $('tagline').textContent = `What ${model?.name ?? DEFAULT_NAME} has learned: saliency, fooling images, class visualization, attribution`;
 }
 
-async function switchTo(msg, { name, labelsName = null, keep = null }) {
+/** The preprocessing form: for a user's model whose metadata does not say how its images were prepared. */
+function renderForm(model) {
+  const pre = model?.info?.preprocess;
+  const form = $('model-preprocess');
+  form.hidden = !model?.user || !pre || pre.source === 'metadata';
+  if (form.hidden) return;
+  $('model-preset').value = pre.preset ?? 'imagenet';
+  $('model-resize').value = pre.resize;
+  $('model-side-label').hidden = !model.info.symbolic_side;
+  $('model-side').value = String(model.info.input_shape[2]);
+}
+
+/** The form's choice, applied: the model is built again with it (its bytes are kept here, or refetched by URL). */
+async function applyForm(event) {
+  event.preventDefault();
+  const model = engine.model;
+  if (!model?.user) return false;
+  const choice = { preset: $('model-preset').value, resize: $('model-resize').value };
+  if (model.info.symbolic_side) {
+    const side = parseChoiceValue('side', $('model-side').value.trim());
+    if (side === undefined) {
+      showMessage('error', 'Input size must be a whole number of pixels from 8 to 512.');
+      return false;
+    }
+    choice.side = side;
+  }
+  if (mine) {
+    const keep = { ...mine, choice };
+    return switchTo({ type: 'model', bytes: mine.bytes.slice(0), labels: mine.labels, name: mine.name, choice },
+      { name: mine.name, labelsName: mine.labelsName, keep });
+  }
+  const start = engine.startModel?.url ? engine.startModel : { url: model.url, sha256: null, name: model.name };
+  return switchTo({ type: 'model', url: start.url, sha256: start.sha256, name: model.name, choice },
+    { name: model.name, keepUrl: { ...start, choice } });
+}
+
+async function switchTo(msg, { name, labelsName = null, keep = null, keepUrl = null }) {
   if (busy) {
     showMessage('warn', 'A model is still loading; try again once it is ready.');
     return false;
@@ -149,8 +197,9 @@ async function switchTo(msg, { name, labelsName = null, keep = null }) {
   engine.model = reply.model;
   mine = keep;
   // A restart of the worker (a trap) loads this model again, not the default.
-  engine.startModel = keep ? { bytes: keep.bytes, labels: keep.labels, name: keep.name } : null;
-  forgetAddressModel();
+  engine.startModel = keep ? { bytes: keep.bytes, labels: keep.labels, name: keep.name, choice: keep.choice ?? null }
+    : keepUrl;
+  if (!keepUrl) forgetAddressModel();
   fitClasses(reply.labels.length);
   render();
   emit('model-changed', { labels: reply.labels, model: reply.model });
@@ -186,9 +235,11 @@ export async function useModelFiles(files) {
   }
   const bytes = model ? new Uint8Array(await model.arrayBuffer()) : mine.bytes;
   const name = model ? model.name : mine.name;
-  const keep = { bytes, labels, name, labelsName: labelsFile?.name ?? null };
+  // New labels keep the model's preprocessing choice; the model a share link names gets that link's choice.
+  const choice = model ? (model.name === linkModel ? linkChoice : null) : mine.choice ?? null;
+  const keep = { bytes, labels, name, labelsName: labelsFile?.name ?? null, choice };
   // The worker gets a copy: this one stays here for a restart or new labels.
-  return switchTo({ type: 'model', bytes: bytes.slice(0), labels, name }, { name, labelsName: keep.labelsName, keep });
+  return switchTo({ type: 'model', bytes: bytes.slice(0), labels, name, choice }, { name, labelsName: keep.labelsName, keep });
 }
 
 export function useDefaultModel() {
@@ -205,6 +256,7 @@ export function setupModels() {
     if (files.length) useModelFiles(files);
   });
   $('use-squeezenet').addEventListener('click', useDefaultModel);
+  $('model-preprocess').addEventListener('submit', applyForm);
 }
 
 on('model-files', ({ files }) => useModelFiles(files));
@@ -223,8 +275,9 @@ on('model-fallback', ({ name, message }) => {
 });
 
 // A share link made with a user's model names it: the model itself is not in the link.
-on('link-model', ({ name }) => {
+on('link-model', ({ name, choice = null }) => {
   linkModel = name;
+  linkChoice = choice;
   if (name === null || name === currentName()) return;
   showMessage('warn', `This link was made with the model “${name}”, which a link does not contain: drop that .onnx ` +
     `into the page to reproduce it. Until then ${currentName()} is used.`);

@@ -8,7 +8,7 @@ import { input } from './input.js';
 import { classSetting, checkSetting, settingsJson, COMPARE } from './share.js';
 import { state, updateShareLink } from './state.js';
 import { renderPlot } from './plot.js';
-import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, percent, SIZE } from './ui.js';
+import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, percent, SIZE, inputSize } from './ui.js';
 
 const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
@@ -477,7 +477,8 @@ export class MethodPanel {
       if (rgba) {
         try {
           const reply = await request({
-            type: 'png', rgba, width: panel?.width ?? SIZE, height: panel?.height ?? SIZE,
+            // A live frame is the model's input size (224×224 for SqueezeNet, 28×28 for an MNIST model).
+            type: 'png', rgba, width: panel?.width ?? inputSize.width, height: panel?.height ?? inputSize.height,
           });
           if (this.lastKey !== me.key) { // a newer run started meanwhile: this result was replaced
             emit('run-superseded', { method: this.method.id });

@@ -31,6 +31,19 @@ const NUMBER = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 // The name of a user's own model (its file name) in a link: the model itself is never in it (www/models.js).
 export const MODEL_NAME_KEY = 'model.name';
+// How a user's model without netlens.* metadata prepares its images (www/models.js' form): part of the link for
+// that model. The values are the core's (src/preprocess.rs: Choice).
+export const MODEL_CHOICE_KEYS = { 'model.pre': 'preset', 'model.resize': 'resize', 'model.size': 'side' };
+const CHOICE_VALUES = {
+  preset: (v) => (['imagenet', 'unit', 'signed', 'mnist'].includes(v) ? v : undefined),
+  resize: (v) => (['crop', 'squash'].includes(v) ? v : undefined),
+  side: (v) => (/^\d{1,3}$/.test(v) && Number(v) >= 8 && Number(v) <= 512 ? Number(v) : undefined),
+};
+
+/** A model choice's link value, or undefined when it is not one. */
+export function parseChoiceValue(field, raw) {
+  return CHOICE_VALUES[field]?.(raw);
+}
 const MODEL_NAME = /^[^\u0000-\u001f\u007f]{1,128}$/u;
 
 /** The schema's methods plus the compare view: every panel the page has, in order. */
@@ -209,6 +222,7 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
   const panels = panelIds(schema);
   const seen = new Set();
   let modelName = null;
+  let modelChoice = null;
   for (const [key, raw] of params) {
     if (seen.has(key)) {
       problems.push(`Link parameter ${quote(key)} appears more than once; the first one is used.`);
@@ -230,6 +244,13 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
       else problems.push(`Link parameter "${MODEL_NAME_KEY}" = ${quote(raw)} is not a model's file name; it was ignored.`);
       continue;
     }
+    if (key in MODEL_CHOICE_KEYS) {
+      const field = MODEL_CHOICE_KEYS[key];
+      const v = parseChoiceValue(field, raw);
+      if (v === undefined) problems.push(`Link parameter ${quote(key)} = ${quote(raw)} is not a model preprocessing choice; it was ignored.`);
+      else modelChoice = { ...(modelChoice ?? {}), [field]: v };
+      continue;
+    }
     if (key === 'panel') {
       if (panels.includes(raw)) state.panel = raw;
       else problems.push(`Link parameter "panel" = ${quote(raw)} must be one of ${panels.join(', ')}; the default is used.`);
@@ -247,7 +268,7 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
     }
     state[field.method.link_prefix][field.setting.key] = r.ok;
   }
-  return { state, problems, present: true, modelName };
+  return { state, problems, present: true, modelName, modelChoice };
 }
 
 /**
@@ -256,12 +277,16 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
  * Throws when the image cannot go in a link; the message says why. modelName: a user's model the link names (not
  * carries), null for the default model or one the address loads (?model=URL).
  */
-export function buildShareHash(state, schema, { modelName = null } = {}) {
+export function buildShareHash(state, schema, { modelName = null, modelChoice = null } = {}) {
   const p = new URLSearchParams();
   p.set('v', '1');
   if (state.image?.kind === 'sample') p.set('img', `sample:${state.image.id}`);
   p.set('panel', state.panel);
   if (modelName !== null && MODEL_NAME.test(modelName)) p.set(MODEL_NAME_KEY, modelName);
+  for (const [key, field] of Object.entries(MODEL_CHOICE_KEYS)) {
+    const v = modelChoice?.[field];
+    if (v !== null && v !== undefined && parseChoiceValue(field, String(v)) !== undefined) p.set(key, String(v));
+  }
   for (const m of pageMethods(schema)) {
     const values = state[m.link_prefix] ?? {};
     for (const s of m.settings) {

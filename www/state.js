@@ -15,6 +15,8 @@ const share = {
 
 // A user's model dropped or picked (not one ?model=URL loads): links name it but cannot carry it (www/models.js).
 const droppedModel = () => (engine.model?.user && !engine.model.url ? engine.model.name : null);
+// Its preprocessing choice (the form of www/models.js), for any user's model: a link reproduces it.
+const modelChoice = () => (engine.model?.user ? engine.model.choice ?? null : null);
 
 export function initState(schema) {
   for (const k of Object.keys(state)) delete state[k];
@@ -24,7 +26,7 @@ export function initState(schema) {
 
 /** Reads the address bar's hash; shows its problems. Returns whether there was a link to reproduce. */
 export function applyLink() {
-  const { state: linked, problems, present, modelName } = parseShareHash(location.hash, {
+  const { state: linked, problems, present, modelName, modelChoice: linkedChoice } = parseShareHash(location.hash, {
     schema: engine.schema, numClasses: engine.labels.length, sampleIds: engine.samples.map((s) => s.id),
   });
   for (const p of problems) showMessage('warn', p);
@@ -32,7 +34,7 @@ export function applyLink() {
   for (const k of Object.keys(state)) delete state[k];
   Object.assign(state, linked);
   emit('state', { state });
-  emit('link-model', { name: modelName ?? null });
+  emit('link-model', { name: modelName ?? null, choice: linkedChoice ?? null });
   return present;
 }
 
@@ -49,7 +51,7 @@ export function updateShareLink() {
   if (!engine.ready || !engine.schema) return;
   let hash;
   try {
-    hash = buildShareHash(state, engine.schema, { modelName: droppedModel() });
+    hash = buildShareHash(state, engine.schema, { modelName: droppedModel(), modelChoice: modelChoice() });
   } catch (e) {
     share.problem = e.message;
     emit('share-problem', { problem: e.message });

@@ -3,6 +3,8 @@
 import { emit } from './bus.js';
 
 export const SIZE = 224;
+/** The model's input, width × height: the picture it sees and every map's size (www/models.js keeps it current). */
+export const inputSize = { width: SIZE, height: SIZE };
 
 export const $ = (id) => document.getElementById(id);
 
@@ -17,10 +19,12 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-/** Draws RGBA pixels (width x height, 224x224 unless given), resizing the canvas's bitmap to match. */
-export function drawRgba(canvas, rgba, width = SIZE, height = SIZE) {
+/** Draws RGBA pixels (width x height, the model's input size unless given), resizing the canvas's bitmap to match. */
+export function drawRgba(canvas, rgba, width = inputSize.width, height = inputSize.height) {
   if (canvas.width !== width) canvas.width = width;
   if (canvas.height !== height) canvas.height = height;
+  // A small model's 28×28 picture shown at the page's size: pixels as squares, not a blur.
+  canvas.classList.toggle('pixelated', Math.max(width, height) < 112);
   // Not square (a grid of maps): keep its shape within the figure's width.
   canvas.classList.toggle('wide', width !== height);
   const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length);

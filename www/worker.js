@@ -123,14 +123,18 @@ async function fetchUserModel({ url, sha256 }) {
   return bytes;
 }
 
-/** A NetLens and its description; throws the core's message (unsupported op, input shape, truncated file…). */
-function buildLens(bytes, classes, synsets, { name, user = false, url = null }) {
+/**
+ * A NetLens and its description; throws the core's message (unsupported op, input shape, truncated file…).
+ * choice: the page's preprocessing form ({preset, resize, side}) for a model without netlens.* metadata.
+ */
+function buildLens(bytes, classes, synsets, { name, user = false, url = null, choice = null }) {
   const t0 = performance.now();
-  const next = new NetLens(bytes, classes, synsets);
+  const next = NetLens.load(bytes, classes, synsets, choice ? JSON.stringify(choice) : '');
   const ms = performance.now() - t0;
+  const info = JSON.parse(next.modelInfo());
   return {
-    lens: next, model: { name, user, url, info: JSON.parse(next.modelInfo()), ms, bytes: bytes.length },
-    source: { bytes, classes, synsets, name },
+    lens: next, model: { name, user, url, choice, info, ms, bytes: bytes.length },
+    source: { bytes, classes, synsets, name, choice },
   };
 }
 
@@ -159,8 +163,12 @@ async function switchModel(msg) {
   if (msg.default) {
     const def = await fetchDefaultModel();
     built = buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_NAME });
+  } else if (msg.url) {
+    // A model the address loaded, built again with another preprocessing choice.
+    const bytes = await fetchUserModel(msg);
+    built = buildLens(bytes, '', '', { name: msg.name, user: true, url: msg.url, choice: msg.choice ?? null });
   } else {
-    built = buildLens(new Uint8Array(msg.bytes), msg.labels ?? '', '', { name: msg.name, user: true });
+    built = buildLens(new Uint8Array(msg.bytes), msg.labels ?? '', '', { name: msg.name, user: true, choice: msg.choice ?? null });
   }
   useLens(built);
   post({ type: 'model', reqId: msg.reqId, labels: labelsOf(lens), model: current });
@@ -179,7 +187,8 @@ function topOf(step) {
 }
 
 function loadImage(msg) {
-  const next = Image.decode(new Uint8Array(msg.bytes));
+  // The picture the model in use sees: its input size, resize and (grey) conversion.
+  const next = lens.decodeImage(new Uint8Array(msg.bytes));
   const probs = lens.classify(next);
   image?.free();
   image = next;
@@ -294,11 +303,11 @@ async function poolStart(msg) {
   }
   if (msg.model?.bytes) {
     const m = msg.model;
-    useLens(buildLens(m.bytes, m.classes, m.synsets, { name: m.name }));
+    useLens(buildLens(m.bytes, m.classes, m.synsets, { name: m.name, choice: m.choice }));
   }
   if (msg.image?.bytes) {
     image?.free();
-    image = Image.decode(msg.image.bytes);
+    image = lens.decodeImage(msg.image.bytes);
   }
   post({ type: 'pool-ready', reqId: msg.reqId });
 }

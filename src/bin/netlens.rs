@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use netlens::classes::ClassNames;
 use netlens::methods::registry::{self, Ctx, Group, Input, MethodSpec, Panel, Run};
 use netlens::methods::settings::Kind;
-use netlens::tensor::{argmax, softmax, Tensor};
+use netlens::preprocess::{Choice, Preset, Resize};
+use netlens::tensor::{argmax, Tensor};
 use netlens::{imageio, render, Classifier};
 use serde_json::{json, Map, Value as Json};
 
@@ -21,14 +22,14 @@ mod gradient;
 const MODEL_FILE: &str = "squeezenet1_1.onnx";
 const CLASSES_FILE: &str = "imagenet_classes.txt";
 const SYNSETS_FILE: &str = "imagenet_synset_words.txt";
-const SIDE: u32 = imageio::INPUT_SIZE;
 
 #[derive(Parser)]
 #[command(
     name = "netlens",
     about = "What a pretrained ImageNet CNN (SqueezeNet 1.1) has learned",
     after_help = "A class K is an index (0-999) or a name such as 'tarantula' or \"Egyptian cat\".\n\
-                  IMG is any PNG, JPEG, WebP, GIF or BMP; it is resized (short side 256) and centre-cropped to 224x224.\n\
+                  IMG is any PNG, JPEG, WebP, GIF or BMP; it is brought to the model's input size (SqueezeNet: short side 256,\n\
+                  centre crop 224x224) and normalised as the model's metadata says, else --preprocess.\n\
                   `netlens methods` lists every method and its settings."
 )]
 struct Cli {
@@ -51,6 +52,25 @@ struct Common {
     /// Threads for the forward and backward passes (default: $NETLENS_THREADS, else the machine's cores)
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// Normalisation for a model without netlens.* metadata: imagenet (3-channel default), unit ([0, 1]),
+    /// signed ([-1, 1]) or mnist (grey default)
+    #[arg(long, global = true, value_name = "PRESET", value_parser = parse_preset)]
+    preprocess: Option<Preset>,
+    /// How an image is brought to the model's size when its metadata does not say: crop (short side H*256/224,
+    /// centre crop; default above 64 px) or squash (resize to HxW)
+    #[arg(long, global = true, value_name = "crop|squash", value_parser = parse_resize)]
+    resize: Option<Resize>,
+    /// The side a model's symbolic height and width are fixed to (default 224)
+    #[arg(long, global = true, value_name = "N")]
+    input_size: Option<usize>,
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
+    Preset::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_resize(s: &str) -> Result<Resize, String> {
+    Resize::parse(s).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -317,11 +337,12 @@ fn run(cli: Cli) -> Outcome<()> {
             let done = Session::open(c)?.run("saliency", Some(&img), set)?;
             let heat = done.panel("heatmap")?;
             if heatmap_only {
-                write_png(&output, &heat.rgba, SIDE, SIDE)?;
+                write_png(&output, &heat.rgba, heat.width, heat.height)?;
             } else {
                 let input = done.input.as_ref().expect("saliency has an image");
                 let overlay = done.panel("overlay")?;
-                write_png(&output, &hstack(&[&input.rgba, &heat.rgba, &overlay.rgba], SIDE as usize), 3 * SIDE, SIDE)?;
+                let (w, h) = (heat.width, heat.height);
+                write_png(&output, &hstack(&[&input.rgba, &heat.rgba, &overlay.rgba], w, h), 3 * w, h)?;
             }
             if let Some(npy) = npy {
                 write_npy(&npy, heat.raw.as_ref().expect("the heatmap keeps its map"))?;
@@ -337,7 +358,7 @@ fn run(cli: Cli) -> Outcome<()> {
                 "saliency of {} (predicted: {}, {:.1}%); max {:.4}; wrote {}",
                 done.session.label(class),
                 done.session.label(predicted),
-                100.0 * softmax(&logits)[predicted],
+                100.0 * done.session.net.probabilities(&logits)[predicted],
                 heat.raw.as_ref().unwrap().data.iter().cloned().fold(0.0f32, f32::max),
                 output.display()
             );
@@ -355,11 +376,13 @@ fn run(cli: Cli) -> Outcome<()> {
             }
             let done = Session::open(c)?.run("fooling", Some(&img), set)?;
             let fooled = done.panel("fooled")?;
-            write_png(&output, &fooled.rgba, SIDE, SIDE)?;
+            let (w, h) = (fooled.width, fooled.height);
+            write_png(&output, &fooled.rgba, w, h)?;
             if let Some(strip) = strip {
-                let original = imageio::tensor_to_rgba(&imageio::quantize(&done.input.as_ref().unwrap().tensor));
+                let pre = done.session.net.preprocess();
+                let original = pre.tensor_to_rgba(&pre.quantize(&done.input.as_ref().unwrap().tensor));
                 let panels = [&original[..], &fooled.rgba, &done.panel("diff")?.rgba, &done.panel("diff10")?.rgba];
-                write_png(&strip, &hstack(&panels, SIDE as usize), 4 * SIDE, SIDE)?;
+                write_png(&strip, &hstack(&panels, w, h), 4 * w, h)?;
             }
             let r = &done.report["report"];
             let n = |k: &str| r[k].as_u64().unwrap_or(0) as usize;
@@ -411,12 +434,11 @@ fn run(cli: Cli) -> Outcome<()> {
             }
             let done = Session::open(c)?.run("classviz", None, set)?;
             let image = done.panel("image")?;
-            write_png(&output, &image.rgba, SIDE, SIDE)?;
+            write_png(&output, &image.rgba, image.width, image.height)?;
             let s = &done.session;
-            let again = imageio::quantize(&imageio::rgb_to_tensor(
-                &imageio::load_224(&render::encode_png_rgba(&image.rgba, SIDE, SIDE).map_err(run_err("png"))?)
-                    .map_err(run_err("png"))?,
-            ));
+            let pre = s.net.preprocess();
+            let png = render::encode_png_rgba(&image.rgba, image.width, image.height).map_err(run_err("png"))?;
+            let again = pre.to_tensor(&pre.fit(&imageio::decode_own(&png).map_err(run_err("png"))?));
             let logits = s.net.logits(&again).map_err(run_err("classification failed"))?;
             let top = argmax(&logits);
             println!(
@@ -425,7 +447,7 @@ fn run(cli: Cli) -> Outcome<()> {
                 done.settings["seed"],
                 done.settings["iters"],
                 s.label(top),
-                100.0 * softmax(&logits)[top],
+                100.0 * s.net.probabilities(&logits)[top],
                 output.display()
             );
             Ok(())
@@ -521,9 +543,11 @@ fn run(cli: Cli) -> Outcome<()> {
             let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
             let done = Session::open(c)?.run(spec.id, img.as_deref(), parse_sets(&set)?)?;
             if let Some(output) = &output {
-                let images: Vec<&Panel> = done.panels.iter().filter(|p| p.width == SIDE && p.height == SIDE).collect();
+                let [_, _, h, w] = done.session.net.input_shape();
+                let (w, h) = (w as u32, h as u32);
+                let images: Vec<&Panel> = done.panels.iter().filter(|p| p.width == w && p.height == h).collect();
                 let refs: Vec<&[u8]> = images.iter().map(|p| &p.rgba[..]).collect();
-                write_png(output, &hstack(&refs, SIDE as usize), SIDE * refs.len() as u32, SIDE)?;
+                write_png(output, &hstack(&refs, w, h), w * refs.len() as u32, h)?;
                 println!(
                     "wrote {} ({})",
                     output.display(),
@@ -649,7 +673,7 @@ impl Session {
         let settings =
             spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))?;
         let input = match img {
-            Some(path) => Some(load_image(path)?),
+            Some(path) => Some(load_image(&self.net, path)?),
             None if spec.needs_image => return Err(Failure::Usage(format!("{method} needs an image"))),
             None => None,
         };
@@ -733,7 +757,8 @@ fn load_model(c: &Common) -> Outcome<Classifier> {
         })?,
     };
     let bytes = read_file(&path, "model")?;
-    Classifier::from_onnx_bytes(&bytes).map_err(run_err(format!("cannot load model '{}'", path.display())))
+    let choice = Choice { preset: c.preprocess, resize: c.resize, side: c.input_size };
+    Classifier::load(&bytes, &choice).map_err(run_err(format!("cannot load model '{}'", path.display())))
 }
 
 /// Class names are optional for everything but naming a class by its name.
@@ -757,10 +782,12 @@ fn load_classes(c: &Common) -> Outcome<Option<ClassNames>> {
     Ok(Some(names))
 }
 
-fn load_image(path: &Path) -> Outcome<Input> {
+/// The picture the model sees (its size, its preprocessing).
+fn load_image(net: &Classifier, path: &Path) -> Outcome<Input> {
     let bytes = read_file(path, "image")?;
-    let rgb = imageio::load_224(&bytes).map_err(run_err(format!("cannot use '{}' as an image", path.display())))?;
-    Ok(Input::new(imageio::rgb_to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)))
+    let pre = net.preprocess();
+    let rgb = pre.load(&bytes).map_err(run_err(format!("cannot use '{}' as an image", path.display())))?;
+    Ok(Input::new(pre.to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)))
 }
 
 /// Fail before the work, not after it, when an output cannot be written where asked.
@@ -784,22 +811,23 @@ fn write_png(path: &Path, rgba: &[u8], w: u32, h: u32) -> Outcome<()> {
     std::fs::write(path, png).map_err(run_err(format!("cannot write '{}'", path.display())))
 }
 
-/// Side by side, each `side` x `side` RGBA.
-fn hstack(panels: &[&[u8]], side: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(panels.len() * side * side * 4);
-    for row in 0..side {
+/// Side by side, each `w` x `h` RGBA.
+fn hstack(panels: &[&[u8]], w: u32, h: u32) -> Vec<u8> {
+    let (w, h) = (w as usize, h as usize);
+    let mut out = Vec::with_capacity(panels.len() * w * h * 4);
+    for row in 0..h {
         for p in panels {
-            out.extend_from_slice(&p[row * side * 4..(row + 1) * side * 4]);
+            out.extend_from_slice(&p[row * w * 4..(row + 1) * w * 4]);
         }
     }
     out
 }
 
 fn classify(c: &Common, img: &Path, top: usize) -> Outcome<()> {
-    let input = load_image(img)?;
     let s = Session::open(c)?;
+    let input = load_image(&s.net, img)?;
     let logits = s.net.logits(&input.tensor).map_err(run_err("classification failed"))?;
-    let probs = softmax(&logits);
+    let probs = s.net.probabilities(&logits);
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     println!("{}:", img.display());

@@ -14,10 +14,10 @@ use serde_json::{json, Value as Json};
 
 use super::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use super::settings::{ChoiceOption, Kind, SettingSpec, Settings};
-use super::{clamp_to_pixels, MAX_ITERS};
+use super::MAX_ITERS;
 use crate::error::{Error, Result};
-use crate::imageio;
-use crate::network::{Classifier, INPUT_SHAPE};
+use crate::network::Classifier;
+use crate::preprocess::{Preprocess, MAX_SIDE};
 use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
@@ -85,8 +85,9 @@ pub static SPEC: MethodSpec = MethodSpec {
             key: "max_jitter",
             link: "jitter",
             label: "Jitter (px)",
-            help: "Each iteration shifts the image by up to this many pixels along each axis.",
-            kind: Kind::Int { min: 0, max: INPUT_SHAPE[3] as i64 - 1, default: 16 },
+            help: "Each iteration shifts the image by up to this many pixels along each axis (less than the input's side).",
+            // The bound for the model in use (side − 1) is checked when the run starts and at every step.
+            kind: Kind::Int { min: 0, max: MAX_SIDE as i64 - 1, default: 16 },
             live: true,
         },
         SettingSpec {
@@ -113,7 +114,8 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, _, s| {
         let settings = ClassVizSettings::from_settings(s);
         ctx.net.check_class(settings.class)?;
-        Ok(Box::new(ClassVizMethodRun { run: ClassVizRun::new(&settings)? }))
+        check_jitter(ctx.net, &settings)?;
+        Ok(Box::new(ClassVizMethodRun { run: ClassVizRun::new(&settings)?, preprocess: ctx.net.preprocess().clone() }))
     },
 };
 
@@ -184,6 +186,20 @@ impl ClassVizSettings {
     }
 }
 
+/// The jitter must be below the input's sides (a roll by the whole side is no roll, and the page's bound
+/// is SqueezeNet-independent).
+fn check_jitter(net: &Classifier, settings: &ClassVizSettings) -> Result<()> {
+    let [_, _, h, w] = net.input_shape();
+    if settings.max_jitter >= h.min(w) {
+        return Err(Error::Invalid(format!(
+            "Jitter (px) (max_jitter) of {} is too large for this model's {h}×{w} input: at most {}",
+            settings.max_jitter,
+            h.min(w) - 1
+        )));
+    }
+    Ok(())
+}
+
 /// One class visualization, advanced one iteration per `step` call.
 pub struct ClassVizRun {
     rng: ChaCha8Rng,
@@ -197,23 +213,30 @@ pub struct ClassVizRun {
 }
 
 impl ClassVizRun {
-    /// Draws the starting noise from `settings.seed`.
+    /// Seeds the run; the starting noise is drawn at the first step, at the network's input shape.
     pub fn new(settings: &ClassVizSettings) -> Result<ClassVizRun> {
         settings.validate()?;
-        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-        let n: usize = INPUT_SHAPE.iter().product();
-        let data: Vec<f32> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
         Ok(ClassVizRun {
-            rng,
-            image: Tensor::new(INPUT_SHAPE.to_vec(), data),
-            rolled: Tensor::zeros(&INPUT_SHAPE),
-            line: Vec::with_capacity(INPUT_SHAPE[2].max(INPUT_SHAPE[3])),
+            rng: ChaCha8Rng::seed_from_u64(settings.seed),
+            image: Tensor::zeros(&[0]),
+            rolled: Tensor::zeros(&[0]),
+            line: Vec::new(),
             iteration: 0,
             last_logits: Vec::new(),
         })
     }
 
-    /// The current image, normalised [1,3,224,224].
+    /// The first draws of the seeded stream: standard normal noise of the network's input shape.
+    fn init(&mut self, net: &Classifier) {
+        let shape = net.input_shape();
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| self.rng.sample(StandardNormal)).collect();
+        self.image = Tensor::new(shape.to_vec(), data);
+        self.rolled = Tensor::zeros(&shape);
+        self.line = Vec::with_capacity(shape[2].max(shape[3]));
+    }
+
+    /// The current image, normalised [1, C, H, W] (empty before the first step).
     pub fn image(&self) -> &Tensor {
         &self.image
     }
@@ -233,6 +256,10 @@ impl ClassVizRun {
     pub fn step(&mut self, net: &Classifier, settings: &ClassVizSettings) -> Result<()> {
         settings.validate()?;
         net.check_class(settings.class)?;
+        check_jitter(net, settings)?;
+        if self.iteration == 0 && self.image.data.is_empty() {
+            self.init(net);
+        }
         let t = self.iteration;
         let jitter = settings.max_jitter as u32;
         // u32, not usize: the draw must not depend on the pointer width (wasm32 vs 64-bit native).
@@ -262,9 +289,9 @@ impl ClassVizRun {
             *v += scale * g;
         }
 
-        let (h, w) = (INPUT_SHAPE[2], INPUT_SHAPE[3]);
+        let (h, w) = (self.image.shape[2], self.image.shape[3]);
         roll(&self.rolled, &mut self.image, (w - ox) % w, (h - oy) % h);
-        clamp_to_pixels(&mut self.image);
+        net.preprocess().clamp(&mut self.image);
         if settings.blur_every > 0 && t.is_multiple_of(settings.blur_every) {
             gaussian_blur_hw(&mut self.image, settings.blur_sigma, &mut self.line);
         }
@@ -357,6 +384,8 @@ pub fn gaussian_blur_hw(x: &mut Tensor, sigma: f32, scratch: &mut Vec<f32>) {
 /// the iteration count are read at every step.
 struct ClassVizMethodRun {
     run: ClassVizRun,
+    /// The model's, to show the image.
+    preprocess: Preprocess,
 }
 
 impl Run for ClassVizMethodRun {
@@ -365,8 +394,12 @@ impl Run for ClassVizMethodRun {
         if self.run.iteration() < s.iters {
             self.run.step(ctx.net, &s)?;
         }
-        let top = top5(self.run.last_logits());
-        let p = top.iter().find(|t| t.0 == s.class).map_or(0.0, |t| t.1);
+        let top = top5(ctx.net, self.run.last_logits());
+        // The class's own probability, whether or not it is in the top 5.
+        let p = match self.run.last_logits() {
+            [] => 0.0,
+            scores => ctx.net.probabilities(scores)[s.class],
+        };
         let done = self.run.iteration() >= s.iters;
         Ok(Progress {
             done,
@@ -389,18 +422,21 @@ impl Run for ClassVizMethodRun {
     }
 
     fn frame(&self) -> Option<Vec<u8>> {
-        Some(imageio::tensor_to_rgba(self.run.image()))
+        (!self.run.image().data.is_empty()).then(|| self.preprocess.tensor_to_rgba(self.run.image()))
     }
 
     fn panels(&self) -> Vec<Panel> {
-        let (h, w) = (INPUT_SHAPE[2] as u32, INPUT_SHAPE[3] as u32);
+        let (h, w) = (self.preprocess.height as u32, self.preprocess.width as u32);
+        if self.run.image().data.is_empty() {
+            return vec![];
+        }
         vec![Panel {
             id: "image",
             kind: OutputKind::Image,
             title: "Result".into(),
             width: w,
             height: h,
-            rgba: imageio::tensor_to_rgba(self.run.image()),
+            rgba: self.preprocess.tensor_to_rgba(self.run.image()),
             raw: None,
             plot: None,
         }]

@@ -8,14 +8,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use super::clamp_to_pixels;
 use super::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use super::settings::{Kind, SettingSpec, Settings};
 use super::MAX_ITERS;
 use crate::error::Result;
 use crate::network::Classifier;
-use crate::tensor::{argmax, softmax, Tensor};
-use crate::{imageio, render};
+use crate::render;
+use crate::tensor::{argmax, Tensor};
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "fooling",
@@ -75,6 +74,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             recheck: None,
             last: None,
             lines: Json::Null,
+            preprocess: ctx.net.preprocess().clone(),
         }))
     },
 };
@@ -142,10 +142,10 @@ pub struct FoolingReport {
     pub target_prob_before: f32,
     /// ... and for the 8-bit result.
     pub target_prob_after: f32,
-    /// Between the 8-bit original and the 8-bit result, in 0-255 pixel units over all 3x224x224 values.
+    /// Between the 8-bit original and the 8-bit result, in 0-255 pixel units over all of the picture's RGB values.
     pub perturbation_l2: f32,
     pub perturbation_linf: f32,
-    /// The result, already rounded through 8-bit pixels (normalised, [1,3,224,224]).
+    /// The result, already rounded through 8-bit pixels (normalised, [1, C, H, W]).
     #[serde(skip)]
     pub fooled: Tensor,
 }
@@ -172,12 +172,12 @@ impl FoolingRun {
         settings.validate(net)?;
         let logits = net.logits(x)?;
         let mut x = x.clone();
-        clamp_to_pixels(&mut x);
+        net.preprocess().clamp(&mut x);
         Ok(FoolingRun {
             settings: settings.clone(),
-            original_rgb: imageio::tensor_to_rgb(&x),
+            original_rgb: net.preprocess().tensor_to_rgb(&x),
             original_class: argmax(&logits),
-            target_prob_before: softmax(&logits)[settings.target],
+            target_prob_before: net.probabilities(&logits)[settings.target],
             x,
             iterations: 0,
             report: None,
@@ -212,10 +212,10 @@ impl FoolingRun {
         };
         let class = argmax(&logits);
         if class == target || out_of_steps {
-            let rounded = imageio::quantize(&self.x);
+            let rounded = net.preprocess().quantize(&self.x);
             let rounded_logits = net.logits(&rounded)?;
             if argmax(&rounded_logits) == target || out_of_steps {
-                let report = self.report_for(rounded, &rounded_logits, false);
+                let report = self.report_for(net, rounded, &rounded_logits, false);
                 self.report = Some(report.clone());
                 return Ok(FoolingStep::Done(report));
             }
@@ -228,7 +228,7 @@ impl FoolingRun {
             for (v, g) in self.x.data.iter_mut().zip(&grad.data) {
                 *v += scale * g;
             }
-            clamp_to_pixels(&mut self.x);
+            net.preprocess().clamp(&mut self.x);
         }
         self.iterations += 1;
         Ok(FoolingStep::Running(FoolingProgress {
@@ -236,7 +236,7 @@ impl FoolingRun {
             max_iters: self.settings.max_iters,
             original_class: self.original_class,
             class,
-            target_prob: softmax(&logits)[target],
+            target_prob: net.probabilities(&logits)[target],
         }))
     }
 
@@ -245,16 +245,16 @@ impl FoolingRun {
         if let Some(report) = &self.report {
             return Ok(report.clone());
         }
-        let rounded = imageio::quantize(&self.x);
+        let rounded = net.preprocess().quantize(&self.x);
         let rounded_logits = net.logits(&rounded)?;
-        let report = self.report_for(rounded, &rounded_logits, true);
+        let report = self.report_for(net, rounded, &rounded_logits, true);
         self.report = Some(report.clone());
         Ok(report)
     }
 
-    fn report_for(&self, rounded: Tensor, rounded_logits: &[f32], cancelled: bool) -> FoolingReport {
+    fn report_for(&self, net: &Classifier, rounded: Tensor, rounded_logits: &[f32], cancelled: bool) -> FoolingReport {
         let final_class = argmax(rounded_logits);
-        let fooled_rgb = imageio::tensor_to_rgb(&rounded);
+        let fooled_rgb = net.preprocess().tensor_to_rgb(&rounded);
         let (mut sum_sq, mut max_abs) = (0.0f64, 0u8);
         for (a, b) in self.original_rgb.as_raw().iter().zip(fooled_rgb.as_raw()) {
             let d = a.abs_diff(*b);
@@ -269,7 +269,7 @@ impl FoolingRun {
             original_class: self.original_class,
             final_class,
             target_prob_before: self.target_prob_before,
-            target_prob_after: softmax(rounded_logits)[self.settings.target],
+            target_prob_after: net.probabilities(rounded_logits)[self.settings.target],
             perturbation_l2: sum_sq.sqrt() as f32,
             perturbation_linf: f32::from(max_abs),
             fooled: rounded,
@@ -308,13 +308,16 @@ struct FoolingMethodRun {
     last: Option<FoolingProgress>,
     /// The `stats` output: [label, text] pairs, with class names.
     lines: Json,
+    /// The model's, to show the images.
+    preprocess: crate::preprocess::Preprocess,
 }
 
 impl FoolingMethodRun {
     fn done(&mut self, ctx: &Ctx, r: FoolingReport) -> Result<()> {
-        let png = render::encode_png_rgba(&imageio::tensor_to_rgba(&r.fooled), 224, 224)?;
-        let again = imageio::rgb_to_tensor(&imageio::load_224(&png)?);
-        let re = top5(&ctx.net.logits(&again)?);
+        let pre = ctx.net.preprocess();
+        let png = render::encode_png_rgba(&pre.tensor_to_rgba(&r.fooled), pre.width as u32, pre.height as u32)?;
+        let again = pre.to_tensor(&pre.fit(&crate::imageio::decode_own(&png)?));
+        let re = top5(ctx.net, &ctx.net.logits(&again)?);
         let pct = |p: f32| format!("{:.2}%", p * 100.0);
         let still = re[0].0 == r.target;
         self.lines = json!([
@@ -393,16 +396,16 @@ impl Run for FoolingMethodRun {
             id,
             kind: OutputKind::Image,
             title: title.into(),
-            width: 224,
-            height: 224,
+            width: self.preprocess.width as u32,
+            height: self.preprocess.height as u32,
             rgba,
             raw: None,
             plot: None,
         };
         vec![
-            image("fooled", "Fooled", imageio::tensor_to_rgba(&r.fooled)),
-            image("diff", "Difference", render::diff_rgba(&self.original, &r.fooled, 1.0)),
-            image("diff10", "10× difference", render::diff_rgba(&self.original, &r.fooled, 10.0)),
+            image("fooled", "Fooled", self.preprocess.tensor_to_rgba(&r.fooled)),
+            image("diff", "Difference", render::diff_rgba_for(&self.preprocess, &self.original, &r.fooled, 1.0)),
+            image("diff10", "10× difference", render::diff_rgba_for(&self.preprocess, &self.original, &r.fooled, 10.0)),
         ]
     }
 

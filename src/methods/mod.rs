@@ -15,19 +15,5 @@ pub mod settings;
 pub mod shard;
 pub mod trust;
 
-use crate::imageio;
-use crate::tensor::Tensor;
-
 /// Upper bound on iteration counts: the page sends user-typed numbers, and 10k steps is already minutes.
 pub const MAX_ITERS: usize = 10_000;
-
-/// Keep every value a pixel can represent, so that rounding to 8 bits changes each value by at most half a step.
-fn clamp_to_pixels(x: &mut Tensor) {
-    let plane = x.data.len() / 3;
-    for (c, chunk) in x.data.chunks_mut(plane).enumerate() {
-        let (lo, hi) = imageio::valid_range(c);
-        for v in chunk {
-            *v = v.clamp(lo, hi);
-        }
-    }
-}

@@ -9,7 +9,7 @@ use super::settings::{self, SettingSpec, Settings};
 use super::{attack, attribution, classviz, features, fooling, saliency, trust, MAX_ITERS};
 use crate::error::{Error, Result};
 use crate::network::Classifier;
-use crate::tensor::{softmax, Tensor};
+use crate::tensor::Tensor;
 
 #[derive(Debug, Serialize)]
 pub struct Paper {
@@ -258,8 +258,12 @@ pub fn run_to_end(
 }
 
 /// Top-5 (class, probability) of some logits.
-pub fn top5(logits: &[f32]) -> Vec<(usize, f32)> {
-    let probs = softmax(logits);
+pub fn top5(net: &Classifier, scores: &[f32]) -> Vec<(usize, f32)> {
+    top5_of(&net.probabilities(scores))
+}
+
+/// The five most probable classes of a probability vector, ties by index.
+pub fn top5_of(probs: &[f32]) -> Vec<(usize, f32)> {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
     order.into_iter().take(5).map(|c| (c, probs[c])).collect()

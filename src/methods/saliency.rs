@@ -3,13 +3,13 @@
 use serde_json::{json, Value as Json};
 
 use super::attribution::CLASS;
-use super::registry::{top5, Ctx, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::registry::{top5_of, Ctx, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use super::settings::Settings;
 use crate::engine::Objective;
 use crate::error::Result;
 use crate::network::Classifier;
 use crate::render;
-use crate::tensor::{argmax, softmax, Tensor};
+use crate::tensor::{argmax, Tensor};
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "saliency",
@@ -33,7 +33,12 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |_, input, _| {
         let input = input.expect("checked by the registry");
-        Ok(Box::new(SaliencyRun { tensor: input.tensor.clone(), rgba: input.rgba.clone(), result: None }))
+        Ok(Box::new(SaliencyRun {
+            tensor: input.tensor.clone(),
+            rgba: input.rgba.clone(),
+            result: None,
+            probs: vec![],
+        }))
     },
 };
 
@@ -42,12 +47,16 @@ struct SaliencyRun {
     tensor: Tensor,
     rgba: Vec<u8>,
     result: Option<Saliency>,
+    /// Class probabilities of the image (the model's scores may already be probabilities).
+    probs: Vec<f32>,
 }
 
 impl Run for SaliencyRun {
     fn step(&mut self, ctx: &Ctx, settings: &Settings) -> Result<Progress> {
         if self.result.is_none() {
-            self.result = Some(saliency(ctx.net, &self.tensor, settings.class("class"))?);
+            let s = saliency(ctx.net, &self.tensor, settings.class("class"))?;
+            self.probs = ctx.net.probabilities(&s.logits);
+            self.result = Some(s);
         }
         let s = self.result.as_ref().expect("set above");
         Ok(Progress {
@@ -56,7 +65,7 @@ impl Run for SaliencyRun {
             total: 1,
             text: format!("Saliency of {}", (ctx.name)(s.class)),
             frame: false,
-            top: top5(&s.logits),
+            top: top5_of(&self.probs),
         })
     }
 
@@ -90,7 +99,7 @@ impl Run for SaliencyRun {
 
     fn report(&self) -> Json {
         let Some(s) = &self.result else { return json!({}) };
-        let p = softmax(&s.logits)[s.class];
+        let p = self.probs[s.class];
         json!({ "class": s.class, "lines": [["Class", format!("#{} (p = {:.1}%)", s.class, p * 100.0)]] })
     }
 }

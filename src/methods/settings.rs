@@ -160,6 +160,15 @@ impl SettingSpec {
         }
     }
 
+    /// The default for a model with `classes` classes: a default class it does not have (SqueezeNet's 76 on a
+    /// 10-class model) becomes class 0.
+    fn default_for(&self, classes: usize) -> Value {
+        match self.default_value() {
+            Value::Class(Some(k)) if k >= classes => Value::Class(Some(0)),
+            v => v,
+        }
+    }
+
     /// Checks one JSON value; `classes` is the model's number of classes.
     fn check(&self, v: &Json, classes: usize) -> Result<Value> {
         let bad = |what: String| Error::Invalid(format!("{} {what}", self.name()));
@@ -236,11 +245,16 @@ pub fn defaults(specs: &[SettingSpec]) -> Settings {
     Settings(specs.iter().map(|s| (s.key, s.default_value())).collect())
 }
 
+/// As [`defaults`], for a model with `classes` classes.
+pub fn defaults_for(specs: &[SettingSpec], classes: usize) -> Settings {
+    Settings(specs.iter().map(|s| (s.key, s.default_for(classes))).collect())
+}
+
 /// Checks a JSON object of settings: missing keys take their defaults, unknown keys and out-of-range values
 /// are errors naming the setting.
 pub fn parse(method: &str, specs: &[SettingSpec], json: &Json, classes: usize) -> Result<Settings> {
     let obj = match json {
-        Json::Null => return Ok(defaults(specs)),
+        Json::Null => return Ok(defaults_for(specs, classes)),
         Json::Object(o) => o,
         other => return Err(Error::Invalid(format!("{method} settings must be a JSON object, got {other}"))),
     };
@@ -257,7 +271,7 @@ pub fn parse(method: &str, specs: &[SettingSpec], json: &Json, classes: usize) -
     let mut out = BTreeMap::new();
     for spec in specs {
         let v = match obj.get(spec.key) {
-            None => spec.default_value(),
+            None => spec.default_for(classes),
             Some(v) => spec.check(v, classes)?,
         };
         out.insert(spec.key, v);

@@ -1,5 +1,6 @@
 // A user's own model in the page (issue 11, the page part): an .onnx picked with its labels, dropped, refused
-// (input size, truncated file, labels of the wrong length) while the previous model keeps working; ?model=URL with
+// (truncated file, labels of the wrong length) while the previous model keeps working; MNIST- and CIFAR-sized models
+// (28×28 grey, 32×32 with a final Softmax) with the preprocessing form; ?model=URL with
 // and without a sha256 pin, a missing URL, another site; share links that name the model or carry its address;
 // back to SqueezeNet in one click. The zoo models are /work/shared/models/zoo (../shared/models/zoo).
 import { test, before, after } from 'node:test';
@@ -109,7 +110,11 @@ function cli(args, model) {
 
 /** The CLI's top-5 class indices for chelsea under a model. */
 function cliTop5(model, classes) {
-  const out = cli(['classify', CHELSEA, ...(classes ? ['--classes', classes] : [])], model);
+  return cliTop5Args(model, classes, []);
+}
+
+function cliTop5Args(model, classes, extra) {
+  const out = cli(['classify', CHELSEA, ...(classes ? ['--classes', classes] : []), ...extra], model);
   return [...out.matchAll(/^\s*\d\.\s+[\d.]+%\s+(\d+)\s/gm)].map((m) => Number(m[1]));
 }
 
@@ -120,7 +125,8 @@ test('resnet10.onnx with a labels file: top-5 with those labels, saliency equal 
   const before = await waitSaliency(page);
   assert.equal(before.cls, 285, 'SqueezeNet explains Egyptian cat first');
   assert.equal(await page.isHidden('#use-squeezenet'), true, 'no "Use SqueezeNet" while SqueezeNet is in use');
-  assert.match(await page.textContent('#model-facts'), /input 1×3×224×224 · 1000 classes · \d+ ops · outputs logits · loaded in \d+\.\d\d s/);
+  assert.match(await page.textContent('#model-facts'), /input 1×3×224×224 \(RGB\) · 1000 classes · \d+ ops · outputs logits · preprocessing: imagenet preset; short side 256, centre crop \(default\) · loaded in \d+\.\d\d s/);
+  assert.equal(await page.isHidden('#model-preprocess'), true, 'no preprocessing form for SqueezeNet');
 
   // Pick the model and its labels together.
   await page.evaluate(() => { window.__netlens.runs = {}; window.__netlens.saliencyMap = null; });
@@ -136,7 +142,7 @@ test('resnet10.onnx with a labels file: top-5 with those labels, saliency equal 
   assert.equal(h.model.info.outputs_probabilities, false);
   assert.ok(h.model.info.ops > 10 && h.model.info.op_types.includes('Add'), JSON.stringify(h.model.info));
   const facts = await page.textContent('#model-facts');
-  assert.ok(facts.includes(`input 1×3×224×224 · 1000 classes · ${h.model.info.ops} ops · outputs logits · loaded in`), facts);
+  assert.ok(facts.includes(`input 1×3×224×224 (RGB) · 1000 classes · ${h.model.info.ops} ops · outputs logits · preprocessing: imagenet preset; short side 256, centre crop (default) · loaded in`), facts);
   assert.equal(await page.textContent('#model-name'), 'resnet10.onnx');
   assert.match(await page.textContent('#model-note'), /do not contain it/);
   assert.equal(await page.isVisible('#use-squeezenet'), true, '"Use SqueezeNet" is one click away');
@@ -232,26 +238,108 @@ test('resnet10.onnx with a labels file: top-5 with those labels, saliency equal 
   await other.close();
 });
 
-test('tinycnn.onnx (1×1×28×28) dropped: not supported yet, SqueezeNet keeps working', TIMEOUT, async () => {
+const TINY = path.join(ZOO, 'tinycnn.onnx');
+const CIFAR = path.join(ZOO, 'cifarnet.onnx');
+const TEN_LABELS = path.join(scratch, 'ten-labels.txt');
+writeFileSync(TEN_LABELS, `${Array.from({ length: 10 }, (_, i) => `digit_${i}`).join('\n')}\n`);
+
+/** Sets a field of a method panel as a user does (the page reads it on change). */
+async function setField(page, id, value) {
+  await page.fill(`#${id}`, value);
+  await page.dispatchEvent(`#${id}`, 'change');
+}
+
+test('tinycnn.onnx (1×1×28×28, grey): top-5, the preprocessing form (in the link), a 28×28 class visualization; cifarnet.onnx (3×32×32, Softmax): probabilities, top-5 and saliency as the CLI\'s', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, server.url);
   await waitReady(page);
   await waitImage(page, 'chelsea');
   await waitSaliency(page);
-  await dropFiles(page, [{ name: 'tinycnn.onnx', bytes: readFileSync(path.join(ZOO, 'tinycnn.onnx')) }]);
-  const [msg] = await waitMessage(page, /tinycnn\.onnx/);
-  assert.equal(msg.kind, 'error');
-  assert.equal(msg.text, '“tinycnn.onnx” takes a 1×1×28×28 input: other input sizes are not supported yet (netlens needs ' +
-    '1×3×224×224 for now). SqueezeNet 1.1 is still in use.');
-  const h = await hook(page);
-  assert.equal(h.model.name, 'SqueezeNet 1.1');
-  assert.equal(h.modelChanges, 0);
-  assert.equal(h.failures.length, 1);
-  // Still working: another photo, another map.
-  await page.evaluate(() => { window.__netlens.runs = {}; });
-  await page.click('[data-sample="coffee"]');
-  await waitImage(page, 'coffee');
-  assert.equal((await hook(page)).top5[0].name, 'espresso');
-  assert.equal((await waitSaliency(page)).cls, 967);
+  let seen = await imagesSeen(page);
+  await dropFiles(page, [{ name: 'tinycnn.onnx', bytes: readFileSync(TINY) }, { name: 'ten-labels.txt', bytes: readFileSync(TEN_LABELS) }]);
+  await waitModelChange(page, 1, seen);
+  let h = await hook(page);
+  assert.equal(h.model.name, 'tinycnn.onnx');
+  assert.deepEqual(h.model.info.input_shape, [1, 1, 28, 28]);
+  assert.equal(h.model.info.classes, 10);
+  assert.equal(h.model.info.preprocess.source, 'default');
+  assert.equal(h.model.info.preprocess.preset, 'mnist');
+  assert.equal(h.model.info.preprocess.resize, 'squash');
+  const facts = await page.textContent('#model-facts');
+  assert.ok(facts.includes('input 1×1×28×28 (grey) · 10 classes'), facts);
+  assert.ok(facts.includes('outputs logits · preprocessing: mnist preset, grey; squashed to 28×28 (default)'), facts);
+  // No metadata: the form offers the presets; the input size is fixed by the model.
+  assert.equal(await page.isVisible('#model-preprocess'), true);
+  assert.equal(await page.isHidden('#model-side-label'), true);
+  assert.equal(await page.inputValue('#model-preset'), 'mnist');
+  assert.equal(await page.inputValue('#model-resize'), 'squash');
+  // The picture the model sees: 28×28 and grey; the top-5 is the CLI's.
+  const crop = await page.evaluate(() => {
+    const c = document.getElementById('crop-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let grey = true;
+    for (let i = 0; i < d.length; i += 4) grey &&= d[i] === d[i + 1] && d[i + 1] === d[i + 2];
+    return { w: c.width, h: c.height, grey };
+  });
+  assert.deepEqual(crop, { w: 28, h: 28, grey: true });
+  assert.deepEqual(h.top5.map((t) => t.class), cliTop5(TINY, TEN_LABELS), 'the page\'s top-5 is the CLI\'s under tinycnn');
+  assert.match(h.top5[0].name, /^digit_\d$/);
+
+  // Class visualization at 28×28: the run finishes and its picture is 28×28.
+  await page.click('#tab-classviz');
+  await setField(page, 'viz-iters', '30');
+  const before = await page.evaluate(() => window.__netlens.vizDone);
+  await page.click('#viz-run');
+  await page.waitForFunction((n) => window.__netlens.vizDone > n && window.__netlens.runs.classviz?.done, before, { timeout: 300_000 });
+  const viz = await page.evaluate(() => {
+    const r = window.__netlens.runs.classviz;
+    const live = document.getElementById('viz-live');
+    return { panel: [r.panels.image.width, r.panels.image.height], live: [live.width, live.height], step: r.step, text: r.report?.iterations };
+  });
+  assert.deepEqual(viz.panel, [28, 28], 'the result panel is 28×28');
+  assert.deepEqual(viz.live, [28, 28], 'the live canvas is 28×28');
+  assert.equal(viz.text, 30, 'all 30 iterations ran');
+  await page.waitForFunction(() => document.getElementById('viz-download')?.href?.startsWith('blob:'), null, { timeout: 60_000 });
+  assert.deepEqual((await hook(page)).messages.filter((m) => m.kind === 'error'), [], 'no error (the 28×28 download PNG is made)');
+  await page.screenshot({ path: path.join(REPO, 'docs/user-model-mnist.png'), fullPage: true });
+
+  // Another preset from the form: the model is built again with it, and the link carries the choice.
+  seen = await imagesSeen(page);
+  await page.selectOption('#model-preset', 'unit');
+  await page.click('#model-apply');
+  await waitModelChange(page, 2, seen);
+  h = await hook(page);
+  assert.equal(h.model.info.preprocess.source, 'chosen');
+  assert.equal(h.model.info.preprocess.preset, 'unit');
+  assert.match(await page.textContent('#model-facts'), /preprocessing: unit preset, grey; squashed to 28×28 \(chosen below\)/);
+  assert.match(h.shareUrl, /[#&]model\.name=tinycnn\.onnx(&|$)/);
+  assert.match(h.shareUrl, /[#&]model\.pre=unit(&|$)/);
+  assert.match(h.shareUrl, /[#&]model\.resize=squash(&|$)/);
+  assert.deepEqual(h.top5.map((t) => t.class), cliTop5Args(TINY, TEN_LABELS, ['--preprocess', 'unit']), 'the CLI with --preprocess unit agrees');
+
+  // cifarnet ends in Softmax: the page says probabilities; its top-5 and saliency map are the CLI's.
+  seen = await imagesSeen(page);
+  await dropFiles(page, [{ name: 'cifarnet.onnx', bytes: readFileSync(CIFAR) }, { name: 'ten-labels.txt', bytes: readFileSync(TEN_LABELS) }]);
+  await waitModelChange(page, 3, seen);
+  h = await hook(page);
+  assert.deepEqual(h.model.info.input_shape, [1, 3, 32, 32]);
+  assert.equal(h.model.info.outputs_probabilities, true);
+  assert.match(await page.textContent('#model-facts'), /input 1×3×32×32 \(RGB\) · 10 classes · \d+ ops · outputs probabilities \(a final Softmax\) · preprocessing: imagenet preset; squashed to 32×32 \(default\)/);
+  const ref = cliTop5(CIFAR, TEN_LABELS);
+  assert.deepEqual(h.top5.map((t) => t.class), ref, 'the page\'s top-5 is the CLI\'s under cifarnet');
+  const total = h.top5.reduce((a, t) => a + t.prob, 0);
+  assert.ok(total <= 1 + 1e-5 && h.top5[0].prob > 0.1, `probabilities as the model gives them: ${JSON.stringify(h.top5)}`);
+  await page.evaluate(() => { window.__netlens.runs = {}; window.__netlens.saliencyMap = null; });
+  await page.click('#tab-saliency');
+  const sal = await waitSaliency(page);
+  assert.equal(sal.cls, ref[0]);
+  assert.equal(sal.map.length, 32 * 32);
+  const npy = path.join(scratch, 'cifar_saliency.npy');
+  cli(['saliency', CHELSEA, '--class', String(ref[0]), '-o', path.join(scratch, 'c.png'), '--npy', npy], CIFAR);
+  const want = readNpyF32(npy);
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = sal.map.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+  assert.ok(scale > 0 && worst / scale <= 1e-4, `page vs CLI saliency under cifarnet: ${worst / scale}`);
+  assert.ok((await drawnPixels(page)) > 500, 'the 32×32 saliency map is drawn');
   assertClean(problems);
   await page.close();
 });

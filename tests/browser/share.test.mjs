@@ -75,7 +75,7 @@ test('each bad value falls back to its default and is named', () => {
     ['fool.lr', 'NaN'], ['fool.lr', 'Infinity'], ['fool.lr', '-1'], ['fool.lr', '0'], ['fool.lr', '1e99'],
     ['fool.iters', '0'], ['fool.iters', '1.5'], ['fool.iters', '99999999999'], ['fool.target', '1000'],
     ['fool.target', '-3'], ['viz.class', '0x10'], ['viz.seed', '-1'], ['viz.seed', '1e3'], ['viz.update', 'fast'],
-    ['viz.jitter', '224'], ['viz.sigma', '-1'], ['viz.l2', '-0.1'], ['panel', 'admin'], ['sal.class', ''],
+    ['viz.jitter', '512'], ['viz.sigma', '-1'], ['viz.l2', '-0.1'], ['panel', 'admin'], ['sal.class', ''],
   ];
   for (const [key, value] of cases) {
     const { state, problems } = parseShareHash(`#${key}=${encodeURIComponent(value)}`, opts);
@@ -127,4 +127,20 @@ test('the iteration cap is the registry\'s (10000), not the old page\'s 1000', (
     assert.equal(getLink(parseShareHash(`#${key}=10000`, opts).state, key), 10000, key);
     assert.equal(parseShareHash(`#${key}=10001`, opts).problems.length, 1, key);
   }
+});
+
+test('a user model\'s preprocessing choice round-trips; a bad value is named and dropped', () => {
+  const s = defaultState(schema);
+  const hash = buildShareHash(s, schema, { modelName: 'tinycnn.onnx', modelChoice: { preset: 'unit', resize: 'squash', side: 32 } });
+  assert.match(hash, /&model\.name=tinycnn\.onnx&model\.pre=unit&model\.resize=squash&model\.size=32(&|$)/);
+  const back = parseShareHash(hash, opts);
+  assert.deepEqual(back.problems, []);
+  assert.equal(back.modelName, 'tinycnn.onnx');
+  assert.deepEqual(back.modelChoice, { preset: 'unit', resize: 'squash', side: 32 });
+  // A choice the core would refuse never gets into a link.
+  assert.doesNotMatch(buildShareHash(s, schema, { modelChoice: { preset: 'cifar', side: 4 } }), /model\./);
+  const bad = parseShareHash('#v=1&model.pre=cifar&model.size=600&model.resize=squash', opts);
+  assert.equal(bad.problems.length, 2, bad.problems.join(' | '));
+  assert.match(bad.problems[0], /"model\.pre" = "cifar" is not a model preprocessing choice/);
+  assert.deepEqual(bad.modelChoice, { resize: 'squash' });
 });

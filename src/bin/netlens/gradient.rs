@@ -15,7 +15,9 @@ pub fn gradient(c: &Common, input: &Path, class: usize, npy: &Path) -> Outcome<(
         Some(p) => p.clone(),
         None => find_default(MODEL_FILE).ok_or_else(|| Failure::Run("no model found; pass --model PATH".into()))?,
     };
-    let engine = Engine::from_onnx_bytes(&read_file(&path, "model")?)
+    // A symbolic height and width are fixed to --input-size, else to the input tensor's width.
+    let side = c.input_size.or_else(|| x.shape.last().copied()).unwrap_or(224);
+    let (engine, _) = Engine::from_onnx_bytes_sized(&read_file(&path, "model")?, side)
         .map_err(run_err(format!("cannot load model '{}'", path.display())))?;
     let want = engine.input_shape().to_vec();
     // The input as given, or without the model's leading batch axis of 1 (how PyTorch references are often saved).

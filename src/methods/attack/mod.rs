@@ -1,5 +1,5 @@
-//! Adversarial attacks (torchattacks' definitions), on the 224×224 crop in pixel space [0, 255] with ε and α in
-//! pixel units: the network's normalisation is applied inside, and after every step the image is projected back
+//! Adversarial attacks (torchattacks' definitions), on the picture the network sees (its H×W, C channels) in
+//! pixel space [0, 255] with ε and α in pixel units: the model's normalisation ([`Preprocess`]) is applied inside, and after every step the image is projected back
 //! into the ε-ball around the original and into [0, 255]. The result is an 8-bit image, checked again, so
 //! ‖x_adv − x‖∞ ≤ ε holds exactly.
 //!
@@ -21,12 +21,12 @@ use super::registry::{top5, Ctx, Input, OutputKind, OutputSpec, Panel, Progress,
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::engine::Objective;
 use crate::error::{Error, Result};
-use crate::imageio::{MEAN, STD};
 use crate::network::Classifier;
+use crate::preprocess::Preprocess;
 use crate::render;
-use crate::tensor::{argmax, softmax, Tensor};
+use crate::tensor::{argmax, Tensor};
 
-/// An image as pixel values 0..=255 (f32), [1, 3, H, W].
+/// An image as pixel values 0..=255 (f32), [1, C, H, W] in the model's channel order.
 pub type Pixels = Tensor;
 
 /// The norm an attack's ball is measured in.
@@ -51,14 +51,12 @@ pub struct AttackSettings {
     pub early_stop: bool,
 }
 
-/// The network's input for pixel values: (p / 255 − mean) / std per channel.
-pub fn normalise(p: &Pixels) -> Tensor {
-    let plane = p.len() / 3;
-    let data = p.data.iter().enumerate().map(|(i, &v)| (v / 255.0 - MEAN[i / plane]) / STD[i / plane]).collect();
-    Tensor::new(p.shape.clone(), data)
+/// The network's input for pixel values: (p / 255 · scale − mean) / std per channel (the model's preprocessing).
+pub fn normalise(net: &Classifier, p: &Pixels) -> Tensor {
+    net.preprocess().from_pixels(p)
 }
 
-/// Pixel values of an RGBA picture.
+/// Pixel values of an RGBA picture, for a 3-channel RGB model (a model's own: [`Preprocess::pixels_of_rgba`]).
 pub fn pixels_of_rgba(rgba: &[u8], h: usize, w: usize) -> Pixels {
     let plane = h * w;
     let mut data = vec![0f32; 3 * plane];
@@ -70,7 +68,7 @@ pub fn pixels_of_rgba(rgba: &[u8], h: usize, w: usize) -> Pixels {
     Tensor::new(vec![1, 3, h, w], data)
 }
 
-/// RGBA of pixel values (rounded, clamped).
+/// RGBA of 3-channel RGB pixel values (rounded, clamped); a model's own: [`Preprocess::rgba_of_pixels`].
 pub fn rgba_of_pixels(p: &Pixels) -> Vec<u8> {
     let plane = p.len() / 3;
     let mut out = Vec::with_capacity(plane * 4);
@@ -87,17 +85,18 @@ pub fn rgba_of_pixels(p: &Pixels) -> Vec<u8> {
 /// cross-entropy of `label` (untargeted: to raise) or minus the cross-entropy of the target (targeted).
 pub fn cost_gradient(net: &Classifier, p: &Pixels, label: usize, targeted: bool) -> Result<(Vec<f32>, Tensor)> {
     let engine = net.engine();
-    let acts = engine.forward(&normalise(p))?;
+    let pre = net.preprocess();
+    let acts = engine.forward(&pre.from_pixels(p))?;
     let logits = acts.output().data.clone();
-    // d CE(z, y) / dz = softmax(z) − onehot(y); the targeted cost is −CE(z, t).
+    // d CE / d scores (softmax − onehot for logits), the targeted cost is −CE(z, t).
     let sign = if targeted { -1.0 } else { 1.0 };
-    let mut dz: Vec<f32> = softmax(&logits).iter().map(|&s| sign * s).collect();
-    dz[label] -= sign;
+    let dz: Vec<f32> = net.cross_entropy_grad(&logits, label).iter().map(|&d| sign * d).collect();
     let mut g = engine.backward(&acts, &Objective::OutputGrad(Tensor::new(acts.output().shape.clone(), dz)))?;
-    // d x_norm / d p = 1 / (255 · std_c).
-    let plane = g.len() / 3;
+    // d x_norm / d p = scale / (255 · std_c); written as a division for scale 1 (SqueezeNet's values unchanged).
+    let plane = g.len() / pre.channels;
     for (i, v) in g.data.iter_mut().enumerate() {
-        *v /= 255.0 * STD[i / plane];
+        let c = i / plane;
+        *v = *v / (255.0 * pre.std[c]) * pre.scale;
     }
     Ok((logits, g))
 }
@@ -192,7 +191,7 @@ pub struct Attack {
 impl Attack {
     /// Classifies the original (one forward pass) and checks the settings against it.
     pub fn new(net: &Classifier, x: &Pixels, settings: AttackSettings) -> Result<Attack> {
-        let original_logits = net.logits(&normalise(x))?;
+        let original_logits = net.logits(&normalise(net, x))?;
         let label = argmax(&original_logits);
         if let Some(t) = settings.target {
             net.check_class(t)?;
@@ -235,7 +234,7 @@ impl Attack {
         let last = self.steps_done >= s.steps;
         if last || s.early_stop {
             let rounded = to_8bit(&self.adv, &self.x, s.norm, s.eps);
-            let logits = net.logits(&normalise(&rounded))?;
+            let logits = net.logits(&normalise(net, &rounded))?;
             if last || self.fooled(&logits) {
                 self.result = Some((rounded, logits));
             }
@@ -247,7 +246,7 @@ impl Attack {
     pub fn finish(&mut self, net: &Classifier) -> Result<()> {
         if self.result.is_none() {
             let rounded = to_8bit(&self.adv, &self.x, self.settings.norm, self.settings.eps);
-            let logits = net.logits(&normalise(&rounded))?;
+            let logits = net.logits(&normalise(net, &rounded))?;
             self.result = Some((rounded, logits));
         }
         Ok(())
@@ -267,9 +266,11 @@ impl Attack {
         let Some((adv, _)) = &self.result else { return (0.0, 0.0, 0) };
         let l2 = adv.data.iter().zip(&self.x.data).map(|(a, o)| ((a - o) as f64).powi(2)).sum::<f64>().sqrt() as f32;
         let linf = adv.data.iter().zip(&self.x.data).fold(0f32, |m, (a, o)| m.max((a - o).abs()));
-        let plane = self.x.len() / 3;
-        let changed =
-            (0..plane).filter(|&i| (0..3).any(|c| adv.data[c * plane + i] != self.x.data[c * plane + i])).count();
+        let channels = self.x.shape[1];
+        let plane = self.x.len() / channels;
+        let changed = (0..plane)
+            .filter(|&i| (0..channels).any(|c| adv.data[c * plane + i] != self.x.data[c * plane + i]))
+            .count();
         (l2, linf, changed)
     }
 }
@@ -365,13 +366,19 @@ pub fn settings_of(s: &Settings, norm: Norm, steps: Option<usize>, alpha: Option
 pub struct AttackRun {
     attack: Attack,
     lines: Json,
+    /// The model's, to show the images.
+    preprocess: Preprocess,
 }
 
 impl AttackRun {
     pub fn start(ctx: &Ctx, input: &Input, settings: AttackSettings) -> Result<Box<dyn Run>> {
-        let (h, w) = (input.tensor.shape[2], input.tensor.shape[3]);
-        let x = pixels_of_rgba(&input.rgba, h, w);
-        Ok(Box::new(AttackRun { attack: Attack::new(ctx.net, &x, settings)?, lines: Json::Null }))
+        let pre = ctx.net.preprocess();
+        let x = pre.pixels_of_rgba(&input.rgba);
+        Ok(Box::new(AttackRun {
+            attack: Attack::new(ctx.net, &x, settings)?,
+            lines: Json::Null,
+            preprocess: pre.clone(),
+        }))
     }
 
     fn finished(&mut self, ctx: &Ctx) -> Result<()> {
@@ -380,7 +387,11 @@ impl AttackRun {
         let (l2, linf, changed) = a.norms();
         let name = |k: usize| (ctx.name)(k);
         let top = |logits: &[f32]| {
-            top5(logits).iter().map(|(c, p)| format!("{} {:.1}%", name(*c), p * 100.0)).collect::<Vec<_>>().join(", ")
+            top5(ctx.net, logits)
+                .iter()
+                .map(|(c, p)| format!("{} {:.1}%", name(*c), p * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let fooled = a.fooled(logits);
         let verdict = |logits: &[f32]| {
@@ -389,13 +400,13 @@ impl AttackRun {
             format!(
                 "{} ({:.1}%) — {}",
                 name(c),
-                softmax(logits)[c] * 100.0,
+                ctx.net.probabilities(logits)[c] * 100.0,
                 if still { "still fools it ✓" } else { "no longer fools it ✗" }
             )
         };
-        let rgba = rgba_of_pixels(adv);
+        let rgba = self.preprocess.rgba_of_pixels(adv);
         let (h, w) = (adv.shape[2] as u32, adv.shape[3] as u32);
-        let copies = survival::reencoded(&rgba, w, h)?;
+        let copies = survival::reencoded(&self.preprocess, &rgba, w, h)?;
         let mut lines = vec![
             json!(["Before", top(&a.original_logits)]),
             json!(["After", top(logits)]),
@@ -404,7 +415,7 @@ impl AttackRun {
             json!(["Steps", a.steps_done.to_string()]),
         ];
         for (label, x) in copies {
-            let logits = ctx.net.logits(&normalise(&x))?;
+            let logits = ctx.net.logits(&normalise(ctx.net, &x))?;
             lines.push(json!([format!("Survives {label}?"), verdict(&logits)]));
         }
         self.lines = Json::Array(lines);
@@ -439,7 +450,7 @@ impl Run for AttackRun {
             total: a.settings.steps,
             text,
             frame: false,
-            top: a.result.as_ref().map(|(_, l)| top5(l)).unwrap_or_default(),
+            top: a.result.as_ref().map(|(_, l)| top5(ctx.net, l)).unwrap_or_default(),
         })
     }
 
@@ -456,10 +467,13 @@ impl Run for AttackRun {
         let Some((adv, _)) = &a.result else { return vec![] };
         let (h, w) = (adv.shape[2], adv.shape[3]);
         let plane = h * w;
+        let pre = &self.preprocess;
         let delta: Vec<f32> = (0..plane)
-            .map(|i| (0..3).map(|c| (adv.data[c * plane + i] - a.x.data[c * plane + i]).abs()).fold(0.0, f32::max))
+            .map(|i| {
+                (0..pre.channels).map(|c| (adv.data[c * plane + i] - a.x.data[c * plane + i]).abs()).fold(0.0, f32::max)
+            })
             .collect();
-        let (x_norm, adv_norm) = (normalise(&a.x), normalise(adv));
+        let (x_norm, adv_norm) = (pre.from_pixels(&a.x), pre.from_pixels(adv));
         let image = |id, title: &str, kind, rgba, raw| Panel {
             id,
             kind,
@@ -471,8 +485,14 @@ impl Run for AttackRun {
             plot: None,
         };
         vec![
-            image("adversarial", "Adversarial", OutputKind::Image, rgba_of_pixels(adv), Some(adv.clone())),
-            image("diff10", "10× difference", OutputKind::Image, render::diff_rgba(&x_norm, &adv_norm, 10.0), None),
+            image("adversarial", "Adversarial", OutputKind::Image, pre.rgba_of_pixels(adv), Some(adv.clone())),
+            image(
+                "diff10",
+                "10× difference",
+                OutputKind::Image,
+                render::diff_rgba_for(pre, &x_norm, &adv_norm, 10.0),
+                None,
+            ),
             image(
                 "delta",
                 "|δ| per pixel",

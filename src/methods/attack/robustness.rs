@@ -3,11 +3,11 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{normalise, pixels_of_rgba, Attack, AttackSettings, Norm, Pixels, TARGET};
+use super::{normalise, Attack, AttackSettings, Norm, Pixels, TARGET};
 use crate::error::Result;
 use crate::methods::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::Settings;
-use crate::tensor::{argmax, softmax};
+use crate::tensor::argmax;
 
 /// The ε values of the curve, in pixel units.
 pub const EPSILONS: [f32; 8] = [0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0];
@@ -35,7 +35,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |ctx, input, s| {
         let input = input.expect("checked by the registry");
-        let x = pixels_of_rgba(&input.rgba, input.tensor.shape[2], input.tensor.shape[3]);
+        let x = ctx.net.preprocess().pixels_of_rgba(&input.rgba);
         Ok(Box::new(Robustness::new(ctx, x, s.class("target"))?))
     },
 };
@@ -57,14 +57,14 @@ struct Robustness {
 
 impl Robustness {
     fn new(ctx: &Ctx, x: Pixels, target: Option<usize>) -> Result<Robustness> {
-        let original = ctx.net.logits(&normalise(&x))?;
+        let original = ctx.net.logits(&normalise(ctx.net, &x))?;
         let label = argmax(&original);
         // A target equal to the prediction is refused here as by the attacks themselves.
         Attack::new(ctx.net, &x, settings("fgsm", 1.0, target))?;
         let jobs: Vec<(&'static str, f32)> =
             ["fgsm", "pgd"].iter().flat_map(|&a| EPSILONS.iter().filter(|&&e| e > 0.0).map(move |&e| (a, e))).collect();
         let total = jobs.iter().map(|(a, _)| if *a == "fgsm" { 1 } else { PGD_STEPS }).sum();
-        let p = softmax(&original);
+        let p = ctx.net.probabilities(&original);
         let points = vec![("fgsm", 0.0, p[label], target.map(|t| p[t])), ("pgd", 0.0, p[label], target.map(|t| p[t]))];
         Ok(Robustness { x, target, label, original, jobs, current: None, points, steps_done: 0, total })
     }
@@ -118,7 +118,7 @@ impl Run for Robustness {
             a.step(ctx.net)?;
             self.steps_done += 1;
             if let Some((_, logits)) = &a.result {
-                let p = softmax(logits);
+                let p = ctx.net.probabilities(logits);
                 let attack = if a.settings.steps == 1 { "fgsm" } else { "pgd" };
                 self.points.push((attack, a.settings.eps, p[self.label], self.target.map(|t| p[t])));
                 self.current = None;
@@ -134,7 +134,7 @@ impl Run for Robustness {
             total: self.total,
             text: format!("Robustness curve: step {} / {} for {}", self.steps_done, self.total, (ctx.name)(self.label)),
             frame: false,
-            top: top5(&self.original),
+            top: top5(ctx.net, &self.original),
         })
     }
 

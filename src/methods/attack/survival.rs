@@ -4,9 +4,10 @@
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
-use super::{pixels_of_rgba, Pixels};
+use super::Pixels;
 use crate::error::{Error, Result};
 use crate::imageio;
+use crate::preprocess::Preprocess;
 use crate::render;
 
 /// JPEG bytes of an RGBA picture (alpha dropped) at `quality` (1–100).
@@ -20,10 +21,11 @@ pub fn encode_jpeg(rgba: &[u8], w: u32, h: u32, quality: u8) -> Result<Vec<u8>> 
 }
 
 /// The picture after each way of sharing it: (label, pixel values decoded again).
-pub fn reencoded(rgba: &[u8], w: u32, h: u32) -> Result<Vec<(String, Pixels)>> {
+/// `pre` is the model's preprocessing (its channels; a grey picture stays grey through JPEG to within rounding).
+pub fn reencoded(pre: &Preprocess, rgba: &[u8], w: u32, h: u32) -> Result<Vec<(String, Pixels)>> {
     let decode = |bytes: &[u8]| -> Result<Pixels> {
-        let rgb = imageio::decode(bytes)?;
-        Ok(pixels_of_rgba(&imageio::rgb_to_rgba(&rgb), h as usize, w as usize))
+        let rgb = imageio::decode_own(bytes)?;
+        Ok(pre.pixels_of_rgba(&imageio::rgb_to_rgba(&pre.fit(&rgb))))
     };
     let mut out = vec![("as PNG".to_string(), decode(&render::encode_png_rgba(rgba, w, h)?)?)];
     for q in [90u8, 75] {

@@ -9,11 +9,11 @@ use serde_json::{json, Value as Json};
 use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::engine::Objective;
 use crate::error::Result;
-use crate::imageio;
 use crate::methods::classviz::gaussian_blur_hw;
 use crate::methods::registry::{Group, MethodSpec, Paper};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::network::Classifier;
+use crate::preprocess::Preprocess;
 use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
@@ -65,8 +65,14 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, SPEC.title, make),
 };
 
-/// The baseline image for `x` ([1, 3, H, W], normalised).
+/// The baseline image for `x` ([1, 3, H, W]) under SqueezeNet's (ImageNet) preprocessing; [`baseline_for`] takes
+/// the model's.
 pub fn baseline(x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
+    baseline_for(&Preprocess::imagenet(), x, kind, blur_sigma)
+}
+
+/// The baseline image for `x` ([1, C, H, W], normalised by `pre`, the model's preprocessing).
+pub fn baseline_for(pre: &Preprocess, x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
     match kind {
         "blur" => {
             let mut b = x.clone();
@@ -75,15 +81,15 @@ pub fn baseline(x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
         }
         _ => {
             // Pixel 0 in every channel, normalised.
-            let plane = x.len() / 3;
-            let data = (0..x.len()).map(|i| imageio::valid_range(i / plane).0).collect();
+            let plane = x.len() / pre.channels;
+            let data = (0..x.len()).map(|i| pre.valid_range(i / plane).0).collect();
             Tensor::new(x.shape.clone(), data)
         }
     }
 }
 
-pub fn make(_: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
-    let b = baseline(x, s.text("baseline"), s.float("blur_sigma"));
+pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
+    let b = baseline_for(net.preprocess(), x, s.text("baseline"), s.float("blur_sigma"));
     Ok((Box::new(IntegratedGradients::new(x, b, class, s.usize("steps"))), Style::Signed))
 }
 

@@ -11,7 +11,7 @@ pub mod smoothgrad;
 
 use serde_json::{json, Value as Json};
 
-use super::registry::{class_or_predicted, top5, Ctx, Input, OutputKind, OutputSpec, Panel, Progress, Run};
+use super::registry::{class_or_predicted, top5_of, Ctx, Input, OutputKind, OutputSpec, Panel, Progress, Run};
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::error::Result;
 use crate::network::Classifier;
@@ -113,6 +113,8 @@ pub struct AttributionRun {
     style: Style,
     class: usize,
     logits: Vec<f32>,
+    /// Class probabilities of the image (the model's scores may already be probabilities).
+    probs: Vec<f32>,
     image_rgba: Vec<u8>,
     hw: (usize, usize),
     result: Option<Attribution>,
@@ -135,6 +137,7 @@ impl AttributionRun {
             stepper,
             style,
             class,
+            probs: ctx.net.probabilities(&logits),
             logits,
             image_rgba: input.rgba.clone(),
             hw,
@@ -164,7 +167,7 @@ impl Run for AttributionRun {
             total,
             text: format!("{}: pass {step} / {total} for {}", self.title, (ctx.name)(self.class)),
             frame: false,
-            top: top5(&self.logits),
+            top: top5_of(&self.probs),
         })
     }
 
@@ -209,7 +212,7 @@ impl Run for AttributionRun {
 
     fn report(&self) -> Json {
         let Some(a) = &self.result else { return json!({}) };
-        let p = crate::tensor::softmax(&a.logits)[a.class];
+        let p = self.probs[a.class];
         let mut lines = vec![json!(["Class", format!("#{} (p = {:.1}%)", a.class, p * 100.0)])];
         if let Some(c) = a.extra.get("completeness") {
             lines.push(json!(["Completeness", c.get("text").cloned().unwrap_or(Json::Null)]));

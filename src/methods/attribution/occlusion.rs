@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::methods::registry::{Group, MethodSpec, Paper};
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::network::Classifier;
+use crate::preprocess::MAX_SIDE;
 use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
@@ -32,16 +33,18 @@ pub static SPEC: MethodSpec = MethodSpec {
             key: "window",
             link: "window",
             label: "Window (px)",
-            help: "Side of the square covered at a time, in pixels.",
-            kind: Kind::Int { min: 1, max: 224, default: 32 },
+            help:
+                "Side of the square covered at a time, in pixels (the default is for 224 px and scales with the input).",
+            kind: Kind::Int { min: 1, max: MAX_SIDE as i64, default: WINDOW },
             live: false,
         },
         SettingSpec {
             key: "stride",
             link: "stride",
             label: "Stride (px)",
-            help: "How far the window moves each time, in pixels.",
-            kind: Kind::Int { min: 1, max: 224, default: 16 },
+            help:
+                "How far the window moves each time, in pixels (the default is for 224 px and scales with the input).",
+            kind: Kind::Int { min: 1, max: MAX_SIDE as i64, default: STRIDE },
             live: false,
         },
     ],
@@ -49,9 +52,22 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, SPEC.title, make),
 };
 
+const WINDOW: i64 = 32;
+const STRIDE: i64 = 16;
+
+/// A setting left at its default (chosen for SqueezeNet's 224 px) scaled to an input of `side` px, so that the
+/// defaults cover the same share of a 28 px digit as of a 224 px photo.
+fn scaled(value: usize, default: i64, side: usize) -> usize {
+    if value as i64 == default && side != 224 {
+        ((default as usize * side + 112) / 224).max(1)
+    } else {
+        value
+    }
+}
+
 pub fn make(_: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
-    let (window, stride) = (s.usize("window"), s.usize("stride"));
     let (h, w) = (x.shape[2], x.shape[3]);
+    let (window, stride) = (scaled(s.usize("window"), WINDOW, h.min(w)), scaled(s.usize("stride"), STRIDE, h.min(w)));
     if window > h || window > w {
         return Err(Error::Invalid(format!("Window (window) of {window} px is larger than the {w}×{h} image")));
     }

@@ -55,7 +55,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         let layer = super::layer_setting(ctx.net, s, &SPEC.settings[0]);
         check_layer(ctx.net, &layer, None)?;
         let img01 = super::from_rgba01(&input.rgba, input.tensor.shape[2], input.tensor.shape[3]);
-        let acts = ctx.net.engine().forward_with(&normalise01(&img01), &[&layer])?;
+        let acts = ctx.net.engine().forward_with(&normalise01(ctx.net, &img01), &[&layer])?;
         let a = acts.get(&layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
         let values = Tensor::new(a.shape[1..].to_vec(), a.data.to_vec());
         Ok(Box::new(Activations {

@@ -8,12 +8,11 @@ use serde_json::{json, Value as Json};
 
 use super::param::{Adam, Kind as ParamKind, Param};
 use super::transform::Affine;
-use super::{channel_means, check_layer, goal_gradient, rgba01, Goal, LAYER};
+use super::{channel_means, check_layer, goal_gradient, shown01, Goal, LAYER};
 use crate::error::Result;
 use crate::methods::registry::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::methods::MAX_ITERS;
-use crate::network::INPUT_SHAPE;
 use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
@@ -121,6 +120,8 @@ pub struct ChannelViz {
     last_value: f32,
     /// Once done: (mean activation of the channel on the 8-bit image, its rank in the layer, channel count).
     result: Option<(f32, usize, usize)>,
+    /// The model is grey: the image is shown as its luma.
+    grey: bool,
 }
 
 impl ChannelViz {
@@ -130,9 +131,11 @@ impl ChannelViz {
         check_layer(ctx.net, &layer, Some(channel))?;
         let mut rng = ChaCha8Rng::seed_from_u64(s.int("seed") as u64);
         let kind = if s.text("param") == "pixel" { ParamKind::Pixel } else { ParamKind::Fourier };
-        let param = Param::new(kind, kind == ParamKind::Fourier, INPUT_SHAPE[2], INPUT_SHAPE[3], &mut rng);
+        let [_, _, h, w] = ctx.net.input_shape();
+        let param = Param::new(kind, kind == ParamKind::Fourier, h, w, &mut rng);
         let adam = Adam::new(param.values.len(), s.float("lr"));
-        Ok(ChannelViz { layer, channel, param, adam, rng, iteration: 0, last_value: 0.0, result: None })
+        let grey = ctx.net.preprocess().channels == 1;
+        Ok(ChannelViz { layer, channel, param, adam, rng, iteration: 0, last_value: 0.0, result: None, grey })
     }
 
     /// The image so far, [1, 3, H, W] in [0, 1].
@@ -146,7 +149,8 @@ impl ChannelViz {
 
     fn finish_now(&mut self, ctx: &Ctx) -> Result<()> {
         // The 8-bit picture a student downloads, run through the network again.
-        let img = super::from_rgba01(&rgba01(&self.image()), INPUT_SHAPE[2], INPUT_SHAPE[3]);
+        let [_, _, h, w] = ctx.net.input_shape();
+        let img = super::from_rgba01(&shown01(self.grey, &self.image()), h, w);
         let means = channel_means(ctx.net, &img, &self.layer)?;
         let mine = means[self.channel];
         let rank = 1 + means.iter().filter(|&&m| m > mine).count();
@@ -188,7 +192,7 @@ impl Run for ChannelViz {
     }
 
     fn frame(&self) -> Option<Vec<u8>> {
-        Some(rgba01(&self.image()))
+        Some(shown01(self.grey, &self.image()))
     }
 
     fn finish(&mut self, ctx: &Ctx) -> Result<()> {
@@ -199,14 +203,15 @@ impl Run for ChannelViz {
     }
 
     fn panels(&self) -> Vec<Panel> {
-        let (h, w) = (INPUT_SHAPE[2] as u32, INPUT_SHAPE[3] as u32);
+        let img = self.image();
+        let (h, w) = (img.shape[2] as u32, img.shape[3] as u32);
         vec![Panel {
             id: "live",
             kind: OutputKind::Live,
             title: "Result".into(),
             width: w,
             height: h,
-            rgba: rgba01(&self.image()),
+            rgba: shown01(self.grey, &img),
             raw: None,
             plot: None,
         }]

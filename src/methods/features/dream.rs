@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value as Json};
 
 use super::transform::{resize, resize_vjp};
-use super::{check_layer, from_rgba01, goal_gradient, rgba01, Goal, LAYER};
+use super::{check_layer, from_rgba01, goal_gradient, shown01, Goal, LAYER};
 use crate::error::Result;
 use crate::methods::classviz::roll;
 use crate::methods::registry::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
@@ -110,6 +110,8 @@ pub struct Dream {
     done_steps: usize,
     first_value: Option<f32>,
     last_value: f32,
+    /// The model is grey: the image is shown as its luma.
+    grey: bool,
 }
 
 impl Dream {
@@ -128,6 +130,7 @@ impl Dream {
             .collect();
         let current = resize(image, sizes[0].0, sizes[0].1);
         Ok(Dream {
+            grey: ctx.net.preprocess().channels == 1,
             layer,
             goal,
             base: image.clone(),
@@ -207,7 +210,7 @@ impl Run for Dream {
     }
 
     fn frame(&self) -> Option<Vec<u8>> {
-        Some(rgba01(&self.image()))
+        Some(shown01(self.grey, &self.image()))
     }
 
     fn panels(&self) -> Vec<Panel> {
@@ -218,7 +221,7 @@ impl Run for Dream {
             title: "Dream".into(),
             width: w,
             height: h,
-            rgba: rgba01(&self.image()),
+            rgba: shown01(self.grey, &self.image()),
             raw: None,
             plot: None,
         }]

@@ -12,7 +12,6 @@ pub mod transform;
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::{Error, Result};
-use crate::imageio::{MEAN, STD};
 use crate::methods::settings::{Kind, SettingSpec, NAME_PATTERN};
 use crate::network::Classifier;
 use crate::tensor::Tensor;
@@ -71,13 +70,9 @@ pub fn check_layer(net: &Classifier, layer: &str, channel: Option<usize>) -> Res
     Ok(shape)
 }
 
-/// The network input for an image in [0, 1].
-pub fn normalise01(img: &Tensor) -> Tensor {
-    let plane = img.len() / 3;
-    Tensor::new(
-        img.shape.clone(),
-        img.data.iter().enumerate().map(|(i, &v)| (v - MEAN[i / plane]) / STD[i / plane]).collect(),
-    )
+/// The network input for an RGB image in [0, 1] (the model's preprocessing; a grey model sees its luma).
+pub fn normalise01(net: &Classifier, img: &Tensor) -> Tensor {
+    net.preprocess().from_unit_rgb(img)
 }
 
 /// Where channel `channel` of `layer` is before its ReLU: (value name, channel there, that value's shape). A
@@ -113,7 +108,7 @@ pub fn pre_relu(net: &Classifier, layer: &str, channel: usize) -> Option<(String
 /// The goal's value at `img` (in [0, 1]) and its gradient with respect to `img`.
 pub fn goal_gradient(net: &Classifier, img: &Tensor, layer: &str, goal: Goal) -> Result<(f32, Tensor)> {
     let engine = net.engine();
-    let acts = engine.forward_until(&normalise01(img), layer)?;
+    let acts = engine.forward_until(&normalise01(net, img), layer)?;
     let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
     let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3]);
     let plane = h * w;
@@ -168,15 +163,13 @@ fn seeded(
 ) -> Result<(f32, Tensor)> {
     let engine = net.engine();
     let mut store = engine.gradients(acts, &Objective::ValueGrad { value, grad }, &Wanted::input())?;
-    let mut g = store.take(engine.graph().input).expect("the input gradient was asked for");
-    let plane_in = g.len() / 3;
-    g.data.iter_mut().enumerate().for_each(|(i, v)| *v /= STD[i / plane_in]);
-    Ok((reported, g))
+    let g = store.take(engine.graph().input).expect("the input gradient was asked for");
+    Ok((reported, net.preprocess().unit_rgb_grad(&g)))
 }
 
 /// Per-channel mean activation of `layer` for an image in [0, 1].
 pub fn channel_means(net: &Classifier, img: &Tensor, layer: &str) -> Result<Vec<f32>> {
-    let acts = net.engine().forward_until(&normalise01(img), layer)?;
+    let acts = net.engine().forward_until(&normalise01(net, img), layer)?;
     let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
     let plane = a.shape[2] * a.shape[3];
     Ok(a.data.chunks(plane).map(|ch| ch.iter().sum::<f32>() / plane as f32).collect())
@@ -193,6 +186,19 @@ pub fn rgba01(img: &Tensor) -> Vec<u8> {
         out.push(255);
     }
     out
+}
+
+/// What a model sees of a [0, 1] RGB image, as RGBA: the image itself, or for a grey model its luma (the
+/// feature methods optimise an RGB image; a grey model only ever sees its luma).
+pub fn shown01(grey: bool, img: &Tensor) -> Vec<u8> {
+    let mut rgba = rgba01(img);
+    if grey {
+        for p in rgba.chunks_exact_mut(4) {
+            let l = ((19595 * p[0] as u32 + 38470 * p[1] as u32 + 7471 * p[2] as u32 + 0x8000) >> 16) as u8;
+            p[..3].fill(l);
+        }
+    }
+    rgba
 }
 
 /// An RGBA picture as [1, 3, H, W] values in [0, 1].

@@ -13,14 +13,14 @@ use serde_json::{json, Value as Json};
 
 use super::{auc, methods_setting, parse_methods, pixel_scores, MapJob};
 use crate::error::{Error, Result};
-use crate::methods::attribution::{ig, CLASS};
+use crate::methods::attribution::CLASS;
 use crate::methods::registry::{
     class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings, NAME_PATTERN};
 use crate::methods::shard::{cover, PartResult, Sharding, Unit};
 use crate::network::Classifier;
-use crate::tensor::{softmax, Tensor};
+use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "faithfulness",
@@ -96,7 +96,11 @@ pub static SPEC: MethodSpec = MethodSpec {
 pub fn baseline(x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
     match kind {
         "zeros" => Tensor::zeros(&x.shape),
-        _ => ig::baseline(x, "blur", blur_sigma),
+        _ => {
+            let mut b = x.clone();
+            crate::methods::classviz::gaussian_blur_hw(&mut b, blur_sigma, &mut Vec::new());
+            b
+        }
     }
 }
 
@@ -244,9 +248,9 @@ impl Faithfulness {
             return Err(Error::Invalid(format!("a part names curve {bad}, but the run has {}", units.len())));
         }
         let units_total = curves.iter().map(|c| c.passes).sum::<usize>();
-        let p_image = softmax(&logits)[class];
+        let p_image = net.probabilities(&logits)[class];
         let base = baseline(&x, s.text("baseline"), s.float("blur_sigma"));
-        let p_base = softmax(&net.logits(&base)?)[class];
+        let p_base = net.probabilities(&net.logits(&base)?)[class];
         let mut run = Faithfulness {
             x,
             base,
@@ -385,7 +389,7 @@ impl Faithfulness {
                 changed_after(i - 1, steps, pixels),
                 changed_after(i, steps, pixels),
             );
-            curve.push(softmax(&net.logits(work)?)[class]);
+            curve.push(net.probabilities(&net.logits(work)?)[class]);
         }
         self.units_done += 1;
         self.settle();
@@ -454,7 +458,7 @@ impl Run for Faithfulness {
             total: self.units_total,
             text,
             frame: false,
-            top: top5(&self.logits),
+            top: top5(ctx.net, &self.logits),
         })
     }
 

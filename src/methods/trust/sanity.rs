@@ -132,7 +132,7 @@ pub fn randomized(net: &Classifier, depth: usize, seed: u64) -> Result<Classifie
     net.with_weights(&randomized_weights(net.engine(), depth, seed)?)
 }
 
-/// Grid cell side: each 224 × 224 map halved.
+/// Grid cell side: each 224 × 224 map halved (other sizes resampled to it).
 const CELL: usize = 112;
 const GAP: usize = 4;
 const LABEL_SCALE: usize = 2;
@@ -375,28 +375,33 @@ impl Sanity {
             let x = left + c * (CELL + GAP) + (CELL - label::width(&text, LABEL_SCALE)) / 2;
             label::draw(&mut out, w, x, GAP, &text, LABEL_SCALE, ink);
         }
-        let side = self.x.shape[3];
+        let (hs, ws) = (self.x.shape[2], self.x.shape[3]);
+        // Each cell pixel averages its box of the map (2×2 for 224 px; one map pixel, repeated, for maps under
+        // CELL px).
+        let span = |i: usize, n: usize| (i * n / CELL, ((i + 1) * n / CELL).max(i * n / CELL + 1));
         for (c, column) in self.maps.iter().enumerate() {
             for (r, map) in column.iter().enumerate() {
                 let rgba = match self.styles[r] {
                     Style::Signed => render::diverging_rgba(map),
                     _ => render::heatmap_rgba(map),
                 };
-                let scale = side / CELL;
                 for y in 0..CELL {
+                    let (y0, y1) = span(y, hs);
                     for x in 0..CELL {
+                        let (x0, x1) = span(x, ws);
                         let mut acc = [0u32; 4];
-                        for dy in 0..scale {
-                            for dx in 0..scale {
-                                let at = ((y * scale + dy) * side + x * scale + dx) * 4;
+                        for sy in y0..y1 {
+                            for sx in x0..x1 {
+                                let at = (sy * ws + sx) * 4;
                                 for (a, &v) in acc.iter_mut().zip(&rgba[at..at + 4]) {
                                     *a += v as u32;
                                 }
                             }
                         }
+                        let n = ((y1 - y0) * (x1 - x0)) as u32;
                         let at = ((top + r * (CELL + GAP) + y) * w + left + c * (CELL + GAP) + x) * 4;
                         for (o, a) in out[at..at + 4].iter_mut().zip(acc) {
-                            *o = (a / (scale * scale) as u32) as u8;
+                            *o = (a / n) as u8;
                         }
                     }
                 }
@@ -456,7 +461,7 @@ impl Run for Sanity {
             total: self.units_total,
             text,
             frame: false,
-            top: top5(&self.logits),
+            top: top5(ctx.net, &self.logits),
         })
     }
 

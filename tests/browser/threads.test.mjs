@@ -95,6 +95,7 @@ test('cross-origin isolated: the threaded build, one thread per core; top-5 and 
   await againstCli(page);
   assert.match(await page.textContent('#model-facts'), new RegExp(`${e.build.threads} thread`));
   await page.screenshot({ path: screenshotPath('threads-isolated') });
+  await page.locator('#model-box').screenshot({ path: screenshotPath('threads-model-box') });
   assertClean(problems);
   await page.close();
 });

@@ -93,9 +93,10 @@ def page_files():
 
 def crate_licences(dist):
     """LICENSES/crates/: every Rust crate compiled into the wasm, with its licence files; returns the list."""
+    # With the threaded build's feature: its crates are the single-thread build's plus the thread pool's.
     tree = subprocess.run(
-        ["cargo", "tree", "--offline", "-e", "normal", "--target", "wasm32-unknown-unknown", "--prefix", "none",
-         "-f", "{p}\t{l}\t{r}"], cwd=ROOT, capture_output=True, text=True)
+        ["cargo", "tree", "--offline", "-e", "normal", "--target", "wasm32-unknown-unknown", "--features",
+         "wasm-threads", "--prefix", "none", "-f", "{p}\t{l}\t{r}"], cwd=ROOT, capture_output=True, text=True)
     if tree.returncode != 0:
         die(f"cargo tree failed: {tree.stderr.strip()}")
     # The crates' sources, as cargo unpacked them for the wasm build.
@@ -137,7 +138,8 @@ def write_licences(dist):
         if os.path.isfile(model_prov) else "Model: SqueezeNet 1.1 weights from the ONNX model zoo (Apache-2.0).",
         "Sample images: scikit-image data, CC0 / public domain; details in ../assets/images/PROVENANCE.md.",
         "",
-        f"Rust crates compiled into pkg/netlens_bg.wasm ({len(crates)}; licence files in crates/):",
+        f"Rust crates compiled into pkg/netlens_bg.wasm and pkg/threads/netlens_bg.wasm ({len(crates)}; licence "
+        "files in crates/):",
         "name version\tlicence\trepository\tfiles",
         *crates,
         "",

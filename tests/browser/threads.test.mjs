@@ -160,3 +160,20 @@ test('one share link, the same class visualization in both builds at 1, 2 and 3 
   assert.deepEqual(seen.map((s) => s.split(':')[1].split('→')[0].trim()),
     ['single ×1', 'threads ×1', 'threads ×2', 'threads ×3']);
 });
+
+test('a threaded build that cannot start: the single-thread build runs, and the page says why', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context);
+  // As if the browser could not fetch or instantiate it (a host missing the file, no room for the shared memory).
+  await page.route('**/pkg/threads/netlens_bg.wasm', (route) => route.fulfill({ status: 404, body: 'not here' }));
+  await page.goto(isolated.url);
+  const e = await engineOf(page);
+  assert.equal(e.isolated, true);
+  assert.deepEqual([e.build.build, e.build.threads], ['single', 1]);
+  assert.match(e.build.why, /threaded build did not start/);
+  await page.click('[data-sample="coffee"]');
+  await waitImage(page, 'coffee');
+  assert.equal(await page.evaluate(() => window.__netlens.top5[0].class), 967);
+  assert.match(await page.getAttribute('#model-facts', 'title'), /single \(the threaded build did not start/);
+  assert.deepEqual(problems.pageErrors, []);
+  await page.close();
+});

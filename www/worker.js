@@ -69,12 +69,21 @@ async function sha256Hex(bytes) {
 // Loads one build's bindings and module; the threaded one also starts its pool of `threads` Web Workers (nested
 // in this one, sharing the module's memory) before anything runs. If that build fails to start (a browser that
 // cannot reserve its shared memory, say), the single-thread build runs instead and the page is told why.
+// The pool's workers report when they are up; one that fails to load never does, so the wait is bounded.
+const POOL_START_MS = 30_000;
+
 async function loadWasm(choice) {
   if (choice.build === 'threads') {
     try {
       const mod = await import('../pkg/threads/netlens.js');
       const exports = await mod.default({ module_or_path: new URL('../pkg/threads/netlens_bg.wasm', import.meta.url) });
-      if (choice.threads > 1) await mod.initThreadPool(choice.threads);
+      if (choice.threads > 1) {
+        let timer;
+        const late = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`its thread pool did not start within ${POOL_START_MS / 1000} s`)), POOL_START_MS);
+        });
+        await Promise.race([mod.initThreadPool(choice.threads), late]).finally(() => clearTimeout(timer));
+      }
       return { mod, exports, info: { ...choice, threads: mod.useThreads(choice.threads) } };
     } catch (e) {
       choice = { build: 'single', threads: 1, why: `the threaded build did not start: ${e?.message ?? e}` };

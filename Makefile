@@ -7,7 +7,21 @@ PORT ?= 8000
 WASM_OUT := target/wasm32-unknown-unknown/wasm/netlens.wasm
 # simd128 comes from .cargo/config.toml so the page build and the wasm tests share compiled dependencies.
 
-.PHONY: run serve toolchain wasm assets dist cli node-deps lint test test-native test-wasm test-browser bench soak fuzz
+# The threaded page build (README: Threads in the page): shared memory and atomics need std rebuilt, hence the
+# pinned nightly that scripts/install-toolchain.sh installs, and a target dir of its own so that the build above
+# and the wasm tests keep their compiled dependencies. RUSTFLAGS replaces .cargo/config.toml's flags for it.
+# Since rustc 1.92 (rust-lang/rust#147225) atomics no longer imply a shared memory: the link asks for it, for the
+# thread-local storage exports wasm-bindgen needs, and for a maximum (a shared memory must have one): 2 GiB holds
+# a 100 MB model, its packed weights and the backward pass. Link arguments go to the final crate only (`cargo
+# rustc`), so changing them relinks without rebuilding std and every dependency.
+THREADS_TOOLCHAIN := $(shell sed -n 's/^THREADS_TOOLCHAIN=//p' scripts/install-toolchain.sh)
+THREADS_DIR := target/threads
+THREADS_OUT := $(THREADS_DIR)/wasm32-unknown-unknown/wasm/netlens.wasm
+THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128
+THREADS_LINK := $(foreach a,--shared-memory --import-memory --max-memory=2147483648 --export=__wasm_init_tls \
+	--export=__tls_size --export=__tls_align --export=__tls_base,-C link-arg=$(a))
+
+.PHONY: run serve toolchain wasm wasm-single wasm-threads assets dist cli node-deps lint test test-native test-wasm test-browser bench soak fuzz
 
 run: toolchain wasm assets serve
 
@@ -17,10 +31,18 @@ serve:
 toolchain:
 	scripts/install-toolchain.sh
 
-wasm: toolchain
+wasm: toolchain wasm-single wasm-threads
+
+wasm-single:
 	cargo build --lib --target wasm32-unknown-unknown --profile wasm
 	wasm-bindgen --target web --no-typescript --remove-name-section --out-dir pkg $(WASM_OUT)
 	node scripts/schema-json.mjs
+
+wasm-threads:
+	RUSTFLAGS="$(THREADS_RUSTFLAGS)" cargo +$(THREADS_TOOLCHAIN) rustc --lib --target wasm32-unknown-unknown \
+		--profile wasm --features wasm-threads --target-dir $(THREADS_DIR) -Z build-std=panic_abort,std -- $(THREADS_LINK)
+	wasm-bindgen --target web --no-typescript --remove-name-section --out-dir pkg/threads $(THREADS_OUT)
+	node scripts/threads-snippet.mjs pkg/threads
 
 assets:
 	scripts/setup-assets.sh

@@ -231,7 +231,22 @@ function main() {
     row(`one channel-viz iteration at ${layer} (+frame)`, nlOr(t), ['fwd+bwd', fbBrowserEarly], 'shallow < deep, < fwd+bwd');
   }
   row('class viz 100 it., bench loop (n=1)', nlOr(nl?.classVizRun100Loop));
-  row('class viz 100 it., page button → done', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 10 s (5 s)');
+  row('class viz 100 it., page button → done (page\'s own build)', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 10 s (5 s)');
+  // The page per wasm build and thread count (README: Threads in the page), timed in its engine worker.
+  const pageBuilds = browser?.page?.builds ?? [];
+  if (!pageBuilds.length) row('page per build and thread count', missing(browser?.page?.error ? 'page failed' : 'not run'));
+  for (const b of pageBuilds) {
+    const label = `page ${b.build.build} build ×${b.build.threads}${b.query ? ` (${b.query})` : ' (its own choice)'}`;
+    const ort = b.build.threads >= 2 ? ['ORT web wasm 2t (COI)', ort2] : ['ORT web wasm 1t', ort1];
+    row(`${label}: forward`, b.forward, ort, '≤ 1.0× ORT, same threads');
+    row(`${label}: forward + backward`, b.forwardBackward);
+    row(`${label}: class viz 100 it., button → done`, b.classViz, null, '≤ 5 s');
+    const mem = b.memory;
+    if (mem?.afterFirst && mem?.afterLast) {
+      rows.push([`${label}: wasm memory after ${mem.runs} class-viz runs / after 1`, `${(mem.afterLast / mem.afterFirst).toFixed(2)}×`,
+        '', '', `${(mem.afterFirst / 2 ** 20).toFixed(0)} → ${(mem.afterLast / 2 ** 20).toFixed(0)} MiB`, '', '', '', '≤ 1.1×']);
+    }
+  }
   row('image decode (a fresh Image per run)', nlOr(nl?.imageDecode));
   const fbBrowser = nl?.forwardBackward;
   const fwdBrowser = nl?.forwardOnly ?? nl?.forward;

@@ -1,8 +1,8 @@
 // `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
 // tfjs1, tfjs2, startup, page, compare): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
-// times the real page (load to first classification, the default 100-iteration class visualization, the compare
-// view on chelsea).
+// times the real page (load to first classification; per wasm build and thread count, forward, forward+backward
+// and the default 100-iteration class visualization; the compare view on chelsea).
 // Writes one JSON file for bench/report.mjs.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -95,25 +95,48 @@ async function pageLoad(context, url, runs) {
   return { cold, warmCache: summarize(ms) };
 }
 
-/** The default class visualization (100 iterations) started from the page's button, to the "done" message. */
-async function pageClassViz(context, url, runs) {
+/** A request to the page's engine worker, through the page's own module (same URL, same instance). */
+const engineRequest = (page, msg) => page.evaluate(async (m) => {
+  const { request } = await import(new URL('www/engine.js', document.baseURI).href);
+  return request(m);
+}, msg);
+
+/**
+ * The page with one wasm build and thread count (www/threads.js: `query` is '' for the page's own choice):
+ * forward and forward+backward timed in its worker (the 'bench' request), then the default class visualization
+ * (100 iterations) started from the page's button, to the "done" message; the wasm memory after the first run and
+ * after the last (the memory row: 10 runs after the first should not grow it past 1.1×).
+ */
+async function pageBuild(context, url, query, runs, vizRuns) {
   const page = await context.newPage();
-  await page.goto(url);
+  await page.goto(`${url}${query}`);
   await page.waitForFunction(() => window.__netlens?.ready === true, null, { timeout: 120_000 });
+  const build = await page.evaluate(() => window.__netlens.build);
+  await page.click('[data-sample="chelsea"]');
+  await page.waitForFunction(() => window.__netlens.top5 && window.__netlens.imageSource?.id === 'chelsea',
+    null, { timeout: 60_000, polling: 5 });
+  const passes = await engineRequest(page, { type: 'bench', runs, class: 285 });
   await page.click('#tab-classviz');
   const iters = await page.inputValue('#viz-iters');
   const ms = [];
-  for (let i = 0; i <= runs; i++) {
+  let memoryAfterFirst = null;
+  for (let i = 0; i <= vizRuns; i++) {
     const before = await page.evaluate(() => window.__netlens.vizDone);
     const t0 = await page.evaluate(() => performance.now());
     await page.click('#viz-run');
     await page.waitForFunction((n) => window.__netlens.vizDone > n, before, { timeout: 600_000, polling: 5 });
     const t1 = await page.evaluate(() => performance.now());
     if (i > 0) ms.push(t1 - t0); // the first run is the warm-up
-    log(`page class viz run ${i}: ${(t1 - t0).toFixed(0)} ms`);
+    if (i === 0) memoryAfterFirst = (await engineRequest(page, { type: 'memory' })).bytes;
+    log(`page ${build.build} ×${build.threads} class viz run ${i}: ${(t1 - t0).toFixed(0)} ms`);
   }
+  const memoryAfterLast = (await engineRequest(page, { type: 'memory' })).bytes;
   await page.close();
-  return { iterations: Number(iters), ...summarize(ms) };
+  return {
+    query, build, forward: summarize(passes.forward), forwardBackward: summarize(passes.forwardBackward),
+    classViz: { iterations: Number(iters), ...summarize(ms) },
+    memory: { afterFirst: memoryAfterFirst, afterLast: memoryAfterLast, runs: vizRuns + 1 },
+  };
 }
 
 /**
@@ -208,8 +231,16 @@ async function main() {
         if (want('page')) {
           result.page.load = await pageLoad(context, `${pageServer.url}/`, RUNS);
           log('page load done');
-          result.page.classViz = await pageClassViz(context, `${pageServer.url}/`, VIZ_RUNS);
-          log('page class viz done');
+          // The page's own choice (the threaded build with one thread per core when isolated, as `make run`
+          // serves it), then the other builds and counts: the single-thread build, the threaded one on 1 and 2.
+          result.page.builds = [await pageBuild(context, `${pageServer.url}/`, '', RUNS, VIZ_RUNS)];
+          result.page.classViz = result.page.builds[0].classViz;
+          const seen = (b) => result.page.builds.some((r) => r.build.build === b.build && r.build.threads === b.threads);
+          for (const [query, want] of [['?threads=1', { build: 'single', threads: 1 }],
+            ['?build=threads&threads=1', { build: 'threads', threads: 1 }], ['?threads=2', { build: 'threads', threads: 2 }]]) {
+            if (!seen(want)) result.page.builds.push(await pageBuild(context, `${pageServer.url}/`, query, RUNS, VIZ_RUNS));
+          }
+          log('page builds done');
         }
         if (want('compare')) {
           result.page.compare = await pageCompare(context, `${pageServer.url}/${POOL ? `?pool=${POOL}` : ''}`, COMPARE_RUNS);

@@ -2,7 +2,8 @@
 """`make dist`: the page as a self-contained static folder (dist/) for any static host and any sub-path.
 
 dist/ holds index.html (with the Content-Security-Policy of www/serve.py as a <meta> tag, and the build's
-version), www/ (the page's modules and styles), pkg/ (the wasm), assets/ (model, class names, samples, as listed
+version), www/ (the page's modules and styles), pkg/ (the wasm; pkg/threads/ the threaded build), _headers (the
+cross-origin isolation headers, for hosts that read it), assets/ (model, class names, samples, as listed
 in assets/manifest.json), LICENSES/ and sw.js, the service worker that makes the page work offline: its cache is
 named after a hash of every published file, so each build with a change replaces the previous offline copy.
 
@@ -20,7 +21,7 @@ import sys
 
 ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "www"))
-from serve import CSP  # noqa: E402  (one policy for `make run` and the published page)
+from serve import CSP, ISOLATION  # noqa: E402  (one policy for `make run` and the published page)
 
 WWW_KINDS = (".js", ".css", ".html", ".json", ".svg", ".png")
 NOT_PUBLISHED = {"serve.py", "sw.js"}
@@ -61,10 +62,18 @@ def page_files():
     for name in ("netlens.js", "netlens_bg.wasm"):
         if not os.path.isfile(os.path.join(ROOT, "pkg", name)):
             die(f"pkg/{name} is missing: run `make wasm`")
-    # The bindings, the wasm and what `make wasm` derives from it (pkg/schema.json).
-    for name in sorted(os.listdir(os.path.join(ROOT, "pkg"))):
-        if name.endswith((".js", ".wasm", ".json")) and name != "package.json":
-            out.append((os.path.join(ROOT, "pkg", name), f"pkg/{name}"))
+    for name in ("threads/netlens.js", "threads/netlens_bg.wasm"):
+        if not os.path.isfile(os.path.join(ROOT, "pkg", name)):
+            die(f"pkg/{name} is missing: run `make wasm`")
+    # The bindings, the wasm and what `make wasm` derives from it (pkg/schema.json), for both builds: pkg/ and
+    # pkg/threads/ with wasm-bindgen-rayon's worker script (pkg/threads/snippets/).
+    pkg = os.path.join(ROOT, "pkg")
+    for d, dirs, names in sorted(os.walk(pkg)):
+        dirs.sort()
+        for name in sorted(names):
+            if name.endswith((".js", ".wasm", ".json")) and name != "package.json":
+                full = os.path.join(d, name)
+                out.append((full, "pkg/" + os.path.relpath(full, pkg).replace(os.sep, "/")))
     manifest_path = os.path.join(ROOT, "assets", "manifest.json")
     if not os.path.isfile(manifest_path):
         die("assets/manifest.json is missing: run `make assets`")
@@ -84,9 +93,10 @@ def page_files():
 
 def crate_licences(dist):
     """LICENSES/crates/: every Rust crate compiled into the wasm, with its licence files; returns the list."""
+    # With the threaded build's feature: its crates are the single-thread build's plus the thread pool's.
     tree = subprocess.run(
-        ["cargo", "tree", "--offline", "-e", "normal", "--target", "wasm32-unknown-unknown", "--prefix", "none",
-         "-f", "{p}\t{l}\t{r}"], cwd=ROOT, capture_output=True, text=True)
+        ["cargo", "tree", "--offline", "-e", "normal", "--target", "wasm32-unknown-unknown", "--features",
+         "wasm-threads", "--prefix", "none", "-f", "{p}\t{l}\t{r}"], cwd=ROOT, capture_output=True, text=True)
     if tree.returncode != 0:
         die(f"cargo tree failed: {tree.stderr.strip()}")
     # The crates' sources, as cargo unpacked them for the wasm build.
@@ -128,7 +138,8 @@ def write_licences(dist):
         if os.path.isfile(model_prov) else "Model: SqueezeNet 1.1 weights from the ONNX model zoo (Apache-2.0).",
         "Sample images: scikit-image data, CC0 / public domain; details in ../assets/images/PROVENANCE.md.",
         "",
-        f"Rust crates compiled into pkg/netlens_bg.wasm ({len(crates)}; licence files in crates/):",
+        f"Rust crates compiled into pkg/netlens_bg.wasm and pkg/threads/netlens_bg.wasm ({len(crates)}; licence "
+        "files in crates/):",
         "name version\tlicence\trepository\tfiles",
         *crates,
         "",
@@ -190,9 +201,13 @@ def main():
     write_licences(dist)
     with open(os.path.join(dist, ".nojekyll"), "w"):
         pass  # GitHub Pages: publish the folder as it is
+    # Hosts that read a _headers file (Netlify, Cloudflare Pages) send the cross-origin isolation headers with it,
+    # so the page runs the threaded build there; elsewhere it runs single-threaded (README: Publish).
+    with open(os.path.join(dist, "_headers"), "w") as f:
+        f.write("/*\n" + "".join(f"  {k}: {v}\n" for k, v in ISOLATION.items()))
     published = sorted(
         os.path.relpath(os.path.join(d, n), dist).replace(os.sep, "/")
-        for d, _, names in os.walk(dist) for n in names if n != ".nojekyll")
+        for d, _, names in os.walk(dist) for n in names if n not in (".nojekyll", "_headers"))
     check_relative(dist, published)
 
     # The offline copy: everything but the crates' licence texts (LICENSES/README.txt lists them).

@@ -1,10 +1,15 @@
-//! How many cores the native build uses: tract's matrix products (the forward pass) and our VJPs share rayon's
-//! global pool. The count comes from `NETLENS_THREADS`, else the machine (`available_parallelism`); the CLI's
-//! `--threads` sets it before the model loads. The wasm build has no threads: everything here runs on the caller.
+//! How many cores the build uses: tract's matrix products (the forward pass) and our VJPs share rayon's global
+//! pool. Natively the count comes from `NETLENS_THREADS`, else the machine (`available_parallelism`); the CLI's
+//! `--threads` sets it before the model loads. The page's single-thread wasm build has no threads: everything here
+//! runs on the caller. The threaded wasm build (feature `wasm-threads`, pkg/threads/) gets its pool from
+//! wasm-bindgen-rayon: the worker awaits `initThreadPool(n)`, then calls `useThreads(n)` (src/wasm.rs), which
+//! lands in [`set_threads`]; until then it runs on one thread, and rayon is never touched (asking rayon anything
+//! first would start a one-thread global pool that `initThreadPool` could then not replace).
 //!
 //! Determinism: work is split only where every output element is still computed by one task, in the same order
 //! as with one thread (Conv VJP: output channels; pools and ReLU: planes / element ranges), so results are
-//! bit-identical whatever the thread count (tests/threads.rs checks 1 against 2 and 3 threads).
+//! bit-identical whatever the thread count (tests/threads.rs checks 1 against 2 and 3 threads; the browser tests
+//! check the page's threaded build against the CLI).
 
 /// Elements below which a split does not pay for waking the other threads.
 pub const MIN_SPLIT: usize = 32 * 1024;
@@ -52,11 +57,39 @@ mod native {
     }
 }
 
-/// Sets the thread count for the rest of the process (natively; the first call wins). Returns the count in use.
+#[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+mod web {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tract_linalg::multithread::{set_default_executor, Executor};
+
+    /// 1 until the page's pool is up; then rayon's global pool size.
+    static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+    /// Called once wasm-bindgen-rayon's `initThreadPool(n)` has resolved (rayon's global pool exists); a second
+    /// call keeps the pool it has. Returns the count in use.
+    pub fn set(n: usize) -> usize {
+        if n > 1 && THREADS.load(Ordering::Relaxed) == 1 {
+            let got = rayon::current_num_threads();
+            set_default_executor(if got > 1 { Executor::RayonGlobal } else { Executor::SingleThread });
+            THREADS.store(got, Ordering::Relaxed);
+        }
+        THREADS.load(Ordering::Relaxed)
+    }
+
+    pub fn current() -> usize {
+        THREADS.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets the thread count for the rest of the process (the first call wins; in the threaded wasm build, only once
+/// the page's pool is up). Returns the count in use.
 pub fn set_threads(n: usize) -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     return native::set(n);
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+    return web::set(n);
+    #[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
     {
         let _ = n;
         1
@@ -68,14 +101,16 @@ pub fn init() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     return native::set(native::wanted());
     #[cfg(target_arch = "wasm32")]
-    1
+    threads()
 }
 
-/// Threads the current computation may use (1 in wasm).
+/// Threads the current computation may use (1 in the single-thread wasm build).
 pub fn threads() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     return native::current();
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+    return web::current();
+    #[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
     1
 }
 
@@ -84,7 +119,7 @@ pub fn threads() -> usize {
 /// result is the same however the chunks are spread.
 pub fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     let chunk_len = chunk_len.max(1);
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
     if data.len() > chunk_len && threads() > 1 {
         use rayon::prelude::*;
         data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));

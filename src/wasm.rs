@@ -26,6 +26,24 @@ pub fn install_panic_hook() {
     console_error_panic_hook::set_once();
 }
 
+/// The threaded build's pool (wasm-bindgen-rayon): the worker awaits `initThreadPool(n)`, which starts n Web
+/// Workers sharing this module's memory, then calls `useThreads`. Absent from the single-thread build.
+#[cfg(feature = "wasm-threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Puts tract's matrix products and the VJPs on the pool `initThreadPool(n)` started; returns the thread count in
+/// use (always 1 in the single-thread build).
+#[wasm_bindgen(js_name = useThreads)]
+pub fn use_threads(n: usize) -> usize {
+    crate::threads::set_threads(n)
+}
+
+/// The thread count the computations use.
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    crate::threads::threads()
+}
+
 /// The method registry's schema (docs/registry.md), as JSON text.
 #[wasm_bindgen]
 pub fn schema() -> String {

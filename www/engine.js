@@ -14,6 +14,7 @@ export const engine = {
   samples: [],
   schema: null,
   failed: null, // text when the model could not load
+  build: null, // the wasm build in use, as the worker chose it: {build: 'threads'|'single', threads, why} (www/threads.js)
   model: null, // the model in use, as the worker describes it: {name, user, url, info, ms, bytes} (www/models.js)
   startModel: null, // a user's model a (re)start loads instead of the default: {url, sha256, name} | {bytes, labels, name}
 };
@@ -92,8 +93,9 @@ function onMessage(m) {
       engine.samples = m.samples;
       engine.schema = m.schema;
       engine.model = m.model ?? null;
+      engine.build = m.engine ?? null;
       engine.ready = true;
-      emit('ready', { labels: m.labels, samples: m.samples, schema: m.schema, model: engine.model });
+      emit('ready', { labels: m.labels, samples: m.samples, schema: m.schema, model: engine.model, build: engine.build });
       break;
     case 'model-fallback':
       // The user's model could not be used at start: the default loads instead (and after a restart too).
@@ -142,9 +144,12 @@ export function startEngine() {
     failed(`the engine could not start (${e.message || 'worker script failed'})`);
   };
   emit('model-starting');
-  // `?test` in the page's address (browser tests only) lets the worker honour test-only requests (test-trap).
+  // `?test` in the page's address (browser tests only) lets the worker honour test-only requests (test-trap);
+  // `?threads=` / `?build=` choose the wasm build (www/threads.js).
+  const params = new URLSearchParams(location.search);
   worker.postMessage({
-    type: 'start', testing: new URLSearchParams(location.search).has('test'), model: engine.startModel,
+    type: 'start', testing: params.has('test'), model: engine.startModel,
+    engine: { threads: params.get('threads'), build: params.get('build') },
   });
 }
 

@@ -121,7 +121,10 @@ function render() {
     }
   }
   if (model) facts.push(`loaded in ${(model.ms / 1000).toFixed(2)} s`);
+  // The engine's wasm build (www/threads.js); why it is that one in the tooltip.
+  if (engine.build) facts.push(engine.build.build === 'threads' ? `${engine.build.threads} threads` : '1 thread');
   $('model-facts').textContent = facts.join(' · ');
+  $('model-facts').title = engine.build ? `wasm build: ${engine.build.build} (${engine.build.why})` : '';
   let note = '';
   if (model?.user && model.url) note = 'Loaded from the address: share links carry that address.';
   else if (model?.user) {

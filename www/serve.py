@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Static server for the netlens page: serves only index.html, www/, pkg/ and assets/ from the repo root, on
-127.0.0.1, with the right MIME types (application/wasm lets the browser compile while downloading)."""
+127.0.0.1, with the right MIME types (application/wasm lets the browser compile while downloading), and the
+headers that make the page cross-origin isolated (so the threaded wasm build can run; --no-isolation leaves them
+out, and the page then runs the single-thread build)."""
 import argparse
 import http.server
 import os
@@ -29,6 +31,11 @@ TYPES = {
 CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; img-src 'self' data: blob:; "
        "style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'")
 
+# Cross-origin isolation: SharedArrayBuffer, hence the threaded build's shared memory, exists only in a page that
+# sends both. The page loads nothing from another origin, so require-corp blocks nothing. `make dist` writes the
+# same pair into dist/_headers for hosts that read that file.
+ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+
 
 def resolve(url_path):
     """The file a request path names, or None when it is outside what the page may serve."""
@@ -49,6 +56,8 @@ def resolve(url_path):
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
+    isolated = True
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=ROOT, **kwargs)
 
@@ -69,6 +78,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Security-Policy", CSP)
+        if self.isolated:
+            for name, value in ISOLATION.items():
+                self.send_header(name, value)
         super().end_headers()
 
     def list_directory(self, path):
@@ -84,9 +96,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    ap.add_argument("--no-isolation", action="store_true",
+                    help="omit the COOP/COEP headers (the page then runs the single-thread wasm build)")
     args = ap.parse_args()
+    Handler.isolated = not args.no_isolation
     if not os.path.isfile(os.path.join(ROOT, "pkg", "netlens_bg.wasm")):
         print("warning: pkg/netlens_bg.wasm is missing; run `make wasm`", file=sys.stderr)
+    if not os.path.isfile(os.path.join(ROOT, "pkg", "threads", "netlens_bg.wasm")):
+        print("warning: pkg/threads/netlens_bg.wasm is missing (the page will run single-threaded); run `make wasm`",
+              file=sys.stderr)
     if not os.path.isfile(os.path.join(ROOT, "assets", "manifest.json")):
         print("warning: assets/manifest.json is missing; run `make assets`", file=sys.stderr)
     try:

@@ -15,6 +15,8 @@ const hook = {
   saliencyMap: null, saliencyClass: null, fooling: null, recheck: null, vizIteration: 0, vizDone: 0, vizRgba: null,
   hashes: {},
   // The model in use (www/models.js): {name, user, url, info, ms, bytes}; switches, refusals, a ?model= fallback.
+  // The wasm build the worker chose (www/threads.js): {build, threads, why}.
+  build: null,
   model: null, modelChanges: 0, modelFailures: [], modelFallback: null,
   pool: null,
 };
@@ -30,6 +32,7 @@ on('ready', (d) => {
   hook.labels = d.labels;
   hook.schema = d.schema;
   hook.model = d.model ?? null;
+  hook.build = d.build ?? null;
 });
 on('model-changed', (d) => {
   hook.labels = d.labels;

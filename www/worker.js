@@ -1,8 +1,12 @@
 // The engine runs here, never on the main thread. Every method runs through one loop (docs/registry.md:
 // lens.start -> step ... -> panels/report), one step per event-loop turn, so that "cancel", "settings" and
 // other requests get handled between two steps.
-import init, { NetLens, Image, installPanicHook, encodePng, schema } from '../pkg/netlens.js';
+import { pickEngine } from './threads.js';
 import { frameDue } from './frames.js';
+
+// The wasm bindings: the threaded build's or the single-thread one's (loadWasm below); both export the same API.
+let NetLens, Image, installPanicHook, encodePng, schema;
+let engineInfo = null; // {build: 'threads'|'single', threads, why}: shown with the model, read by the tests
 
 let lens = null;
 let image = null; // the wasm Image of the current input
@@ -63,17 +67,52 @@ async function sha256Hex(bytes) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function start(userModel) {
+// Loads one build's bindings and module; the threaded one also starts its pool of `threads` Web Workers (nested
+// in this one, sharing the module's memory) before anything runs. If that build fails to start (a browser that
+// cannot reserve its shared memory, say), the single-thread build runs instead and the page is told why.
+// The pool's workers report when they are up; one that fails to load never does, so the wait is bounded.
+const POOL_START_MS = 30_000;
+
+async function loadWasm(choice) {
+  if (choice.build === 'threads') {
+    try {
+      const mod = await import('../pkg/threads/netlens.js');
+      const exports = await mod.default({ module_or_path: new URL('../pkg/threads/netlens_bg.wasm', import.meta.url) });
+      if (choice.threads > 1) {
+        let timer;
+        const late = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`its thread pool did not start within ${POOL_START_MS / 1000} s`)), POOL_START_MS);
+        });
+        await Promise.race([mod.initThreadPool(choice.threads), late]).finally(() => clearTimeout(timer));
+      }
+      return { mod, exports, info: { ...choice, threads: mod.useThreads(choice.threads) } };
+    } catch (e) {
+      choice = { build: 'single', threads: 1, why: `the threaded build did not start: ${e?.message ?? e}` };
+    }
+  }
+  const mod = await import('../pkg/netlens.js');
+  const exports = await mod.default({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
+  return { mod, exports, info: choice };
+}
+
+async function start(userModel, overrides) {
   if (!WebAssembly.validate(SIMD_PROBE)) {
     throw new Error('this browser lacks WebAssembly SIMD, which netlens needs; use a current Chrome, Edge, Firefox or Safari');
   }
   manifest = await (await fetchOk('../assets/manifest.json', 'the asset list')).json();
+  const choice = pickEngine({
+    isolated: self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function',
+    cores: navigator.hardwareConcurrency,
+    build: overrides?.build ?? null,
+    threads: overrides?.threads ?? null,
+  });
   // The schema needs only the wasm module: the page can build its panels while the model downloads.
-  const wasmReady = init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) })
-    .then((exports) => {
-      wasm = exports;
-      post({ type: 'schema', schema: JSON.parse(schema()) });
-    });
+  const wasmReady = loadWasm(choice).then(({ mod, exports, info }) => {
+    ({ NetLens, Image, installPanicHook, encodePng, schema } = mod);
+    wasm = exports;
+    engineInfo = info;
+    post({ type: 'schema', schema: JSON.parse(schema()) });
+  });
   wasmReady.catch(() => {}); // awaited below; this only keeps an early model error from leaving it unhandled
   // A user's model (www/models.js: ?model=URL, or the one in use before a restart) instead of the default; if it
   // cannot be used, the page is told why and the default loads.
@@ -93,7 +132,10 @@ async function start(userModel) {
     installPanicHook();
     useLens(buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_NAME }));
   }
-  post({ type: 'ready', labels: labelsOf(lens), samples: manifest.samples, schema: JSON.parse(schema()), model: current });
+  post({
+    type: 'ready', labels: labelsOf(lens), samples: manifest.samples, schema: JSON.parse(schema()), model: current,
+    engine: engineInfo,
+  });
 }
 
 // ---------- models (issue 11): the default SqueezeNet or a user's ONNX classifier ----------
@@ -298,7 +340,12 @@ function poolSource(msg) {
 async function poolStart(msg) {
   testing = msg.testing === true;
   if (!wasm) {
-    wasm = await init({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
+    // Extra workers run the single-thread build: the pool spreads a run over cores by workers
+    // (www/pool.js threadsPerWorker), and parts from either build merge exactly (both are deterministic).
+    const { mod, exports, info } = await loadWasm({ build: 'single', threads: 1, why: 'a pool worker (one thread each)' });
+    ({ NetLens, Image, installPanicHook, encodePng, schema } = mod);
+    wasm = exports;
+    engineInfo = info;
     installPanicHook();
   }
   if (msg.model?.bytes) {
@@ -339,6 +386,25 @@ function trapOnPurpose() {
   throw new Error('the engine did not trap');
 }
 
+// bench/run-browser.mjs: the forward and forward+backward passes timed here, in the engine's own worker (so the
+// threaded build runs as the page runs it), on the current image; milliseconds of each timed run.
+function benchPasses(msg) {
+  if (!image) throw new Error('load an image first');
+  const time = (f) => {
+    for (let i = 0; i < 3; i++) f();
+    return Array.from({ length: Math.max(1, msg.runs ?? 10) }, () => {
+      const t = performance.now();
+      f();
+      return performance.now() - t;
+    });
+  };
+  const cls = msg.class ?? 0;
+  return {
+    forward: time(() => lens.benchForward(image)),
+    forwardBackward: time(() => lens.benchForwardBackward(image, cls)),
+  };
+}
+
 function reportError(msg, e) {
   // A wasm trap (a panic under panic=abort) leaves the module unusable: the page must start a new worker.
   const fatal = e instanceof WebAssembly.RuntimeError;
@@ -351,10 +417,12 @@ self.onmessage = async (event) => {
     switch (msg.type) {
       case 'start':
         testing = msg.testing === true;
-        return await start(msg.model ?? null);
+        return await start(msg.model ?? null, msg.engine);
       case 'memory':
         // The wasm linear memory's size (it only grows): the soak test watches it across hundreds of runs.
         return post({ type: 'memory', reqId: msg.reqId, bytes: wasm ? wasm.memory.buffer.byteLength : 0 });
+      case 'bench':
+        return post({ type: 'bench', reqId: msg.reqId, ...benchPasses(msg) });
       case 'test-trap':
         if (!testing) throw new Error(`unknown request ${msg.type}`);
         return trapOnPurpose();

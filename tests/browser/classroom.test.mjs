@@ -116,15 +116,21 @@ test('the published folder works under a sub-path on a plain static server: clas
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'self'/);
   assert.match(html, /<meta name="netlens-build" content="[0-9a-f]{16}">/);
   const sw = readFileSync(path.join(dist, 'sw.js'), 'utf8');
-  for (const f of ['index.html', 'pkg/netlens_bg.wasm', 'assets/models/squeezenet1_1.onnx', 'assets/images/chelsea.png', 'www/worker.js']) {
+  for (const f of ['index.html', 'pkg/netlens_bg.wasm', 'assets/models/squeezenet1_1.onnx', 'assets/images/chelsea.png', 'www/worker.js',
+    'www/threads.js', 'pkg/threads/netlens.js', 'pkg/threads/netlens_bg.wasm']) {
     assert.ok(sw.includes(`"${f}"`), `sw.js caches ${f}`);
   }
+  assert.ok(/"pkg\/threads\/snippets\/wasm-bindgen-rayon-[^"]+\/workerHelpers\.js"/.test(sw), 'sw.js caches the thread pool\'s worker script');
+  // The threaded build's headers, for hosts that read _headers; this plain server sends none (single-thread build).
+  const headers = readFileSync(path.join(dist, '_headers'), 'utf8');
+  assert.match(headers, /^\/\*\n {2}Cross-Origin-Opener-Policy: same-origin\n {2}Cross-Origin-Embedder-Policy: require-corp\n$/);
   assert.match(readFileSync(path.join(dist, 'LICENSES/README.txt'), 'utf8'), /tract-onnx 0\.\d+\.\d+\t.*(MIT|Apache)/);
 
   const { page, problems } = await openPage(browser.context);
   const seen = recordRequests(page);
   await page.goto(base);
   await waitReady(page);
+  assert.equal(await page.evaluate(() => window.__netlens.build?.build), 'single', 'no COOP/COEP here: the single-thread build');
   await waitImage(page, null);
   await page.click('[data-sample="coffee"]');
   await waitImage(page, 'coffee');

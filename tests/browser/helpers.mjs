@@ -16,10 +16,14 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-/** Starts www/serve.py on a free port; resolves to {url, stop}. */
-export function startServer() {
+/**
+ * Starts www/serve.py on a free port; resolves to {url, stop}. Like `make run`, it sends the cross-origin
+ * isolation headers (the page runs the threaded build) unless `isolated` is false.
+ */
+export function startServer({ isolated = true } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn('python3', [path.join(REPO, 'www/serve.py'), '--port', '0'], {
+    const args = [path.join(REPO, 'www/serve.py'), '--port', '0', ...(isolated ? [] : ['--no-isolation'])];
+    const proc = spawn('python3', args, {
       env: { ...process.env, NETLENS_SERVE_QUIET: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -89,6 +89,24 @@ impl Forward {
     }
 }
 
+impl Forward {
+    /// As [`Forward::run`], calling `after(op_name)` right after each node of the plan runs (tract's op names,
+    /// e.g. `Conv`, `OptMatMul`, `MaxPool`): the bench attributes forward time to op types with it.
+    pub fn run_timed(&self, input: &Tensor, after: &mut dyn FnMut(&str)) -> Result<TVec<TValue>> {
+        let x = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data)
+            .map_err(|e| Error::Forward(e.to_string()))?;
+        let mut state =
+            tract_onnx::tract_core::plan::SimpleState::new(&self.plan).map_err(|e| Error::Forward(format!("{e:#}")))?;
+        state
+            .run_plan_with_eval(tvec!(x.into()), |ctx, op_state, node, inputs| {
+                let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+                after(&node.op().name());
+                out
+            })
+            .map_err(|e| Error::Forward(format!("{e:#}")))
+    }
+}
+
 /// Borrows a tract f32 tensor in place.
 pub fn view(t: &TValue) -> Result<View<'_>> {
     let data = t

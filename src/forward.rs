@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::graph;
 use crate::tensor::{Tensor, View};
 
+mod maxpool;
+
 type Plan = Arc<TypedRunnableModel>;
 
 /// tract's parse of the model, analysed at a fixed input shape: the source of every value's shape.
@@ -77,7 +79,9 @@ impl Forward {
             .map(|n| outlets.get(n).copied().ok_or_else(|| Error::Model(format!("no value named '{n}'"))))
             .collect::<Result<Vec<_>>>()?;
         model.select_output_outlets(&selected).map_err(model_err)?;
-        let plan = model.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
+        let mut typed = model.into_typed().map_err(model_err)?.into_decluttered().map_err(model_err)?;
+        maxpool::replace_max_pools(&mut typed).map_err(model_err)?;
+        let plan = typed.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
         Ok(Forward { plan, outputs })
     }
 

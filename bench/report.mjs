@@ -215,11 +215,11 @@ function main() {
   row('model load (new NetLens)', nlOr(nl?.modelLoad), ['ORT session create (n=1)', s.ort1?.createMs != null ? { median: s.ort1.createMs, min: s.ort1.createMs, runs: 1 } : missing('not run')]);
   row('bench page: navigation → first classification', st ? st.navigationToFirstClass : missing('not run'));
   row('page: load → first top-5 shown (HTTP cache)', browser?.page?.load?.warmCache ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 2 s');
-  row('forward (classify)', nlOr(nl?.forward), ['ORT web wasm 1t', ort1], '≤ 1.2× ORT');
+  row('forward (classify)', nlOr(nl?.forward), ['ORT web wasm 1t', ort1], '≤ 1.0× ORT (issue 13)');
   row('forward (classify)', nlOr(nl?.forward), ['ORT web wasm 2t (COI)', ort2]);
   row('forward (classify)', nlOr(nl?.forward), tfFwd);
   row('forward only (tract)', nlOr(nl?.forwardOnly));
-  row('forward + backward', nlOr(nl?.forwardBackward), tfGrad, '≤ 0.25× TF.js');
+  row('forward + backward', nlOr(nl?.forwardBackward), tfGrad, '≤ 57 ms (issue 13); ≤ 0.25× TF.js');
   if (stat(nl?.forwardBackward) && stat(nl?.forward)) {
     rows.push(['forward+backward / forward (browser)', `${(nl.forwardBackward.median / (nl.forwardOnly ?? nl.forward).median).toFixed(2)}×`, '', '', '', '', '', '', '≤ 2.5×']);
   }
@@ -231,7 +231,7 @@ function main() {
     row(`one channel-viz iteration at ${layer} (+frame)`, nlOr(t), ['fwd+bwd', fbBrowserEarly], 'shallow < deep, < fwd+bwd');
   }
   row('class viz 100 it., bench loop (n=1)', nlOr(nl?.classVizRun100Loop));
-  row('class viz 100 it., page button → done (page\'s own build)', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 10 s (5 s)');
+  row('class viz 100 it., page button → done (page\'s own build)', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 5 s (issue 13)');
   // The page per wasm build and thread count (README: Threads in the page), timed in its engine worker.
   const pageBuilds = browser?.page?.builds ?? [];
   if (!pageBuilds.length) row('page per build and thread count', missing(browser?.page?.error ? 'page failed' : 'not run'));
@@ -266,6 +266,11 @@ function main() {
     for (const o of bo.ops) row(`  backward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: bo.runs });
   } else {
     row('backward per op type', nlOr(null, 'needs backwardTimed binding'));
+  }
+  const fo = nl?.forwardByOp;
+  if (fo) {
+    row('forward (per-op callbacks, tract\'s plan)', { median: fo.forwardMs, min: fo.forwardMs, runs: fo.runs });
+    for (const o of fo.ops.filter((o) => o.ms >= 0.05)) row(`  forward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: fo.runs });
   }
 
   section('native (cargo bench --bench engine; peer: onnxruntime CPU)');

@@ -220,6 +220,13 @@ impl Engine {
         output_tensor(&results)
     }
 
+    /// As [`Engine::forward_only`], calling `after(op_name)` after each node of tract's plan (bench profiling).
+    pub fn forward_timed(&self, x: &Tensor, after: &mut dyn FnMut(&str)) -> Result<Tensor> {
+        self.check_input(x)?;
+        let results = self.base.forward.run_timed(x, after)?;
+        output_tensor(&results)
+    }
+
     /// The graph output and every activation the reverse pass reads.
     pub fn forward(&self, x: &Tensor) -> Result<Activations<'_>> {
         self.record(x, &self.base)

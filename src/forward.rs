@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::graph;
 use crate::tensor::{Tensor, View};
 
+mod maxpool;
+
 type Plan = Arc<TypedRunnableModel>;
 
 /// tract's parse of the model, analysed at a fixed input shape: the source of every value's shape.
@@ -77,7 +79,9 @@ impl Forward {
             .map(|n| outlets.get(n).copied().ok_or_else(|| Error::Model(format!("no value named '{n}'"))))
             .collect::<Result<Vec<_>>>()?;
         model.select_output_outlets(&selected).map_err(model_err)?;
-        let plan = model.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
+        let mut typed = model.into_typed().map_err(model_err)?.into_decluttered().map_err(model_err)?;
+        maxpool::replace_max_pools(&mut typed).map_err(model_err)?;
+        let plan = typed.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
         Ok(Forward { plan, outputs })
     }
 
@@ -86,6 +90,24 @@ impl Forward {
         let x = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data)
             .map_err(|e| Error::Forward(e.to_string()))?;
         self.plan.run(tvec!(x.into())).map_err(|e| Error::Forward(format!("{e:#}")))
+    }
+}
+
+impl Forward {
+    /// As [`Forward::run`], calling `after(op_name)` right after each node of the plan runs (tract's op names,
+    /// e.g. `Conv`, `OptMatMul`, `MaxPool`): the bench attributes forward time to op types with it.
+    pub fn run_timed(&self, input: &Tensor, after: &mut dyn FnMut(&str)) -> Result<TVec<TValue>> {
+        let x = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data)
+            .map_err(|e| Error::Forward(e.to_string()))?;
+        let mut state =
+            tract_onnx::tract_core::plan::SimpleState::new(&self.plan).map_err(|e| Error::Forward(format!("{e:#}")))?;
+        state
+            .run_plan_with_eval(tvec!(x.into()), |ctx, op_state, node, inputs| {
+                let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+                after(&node.op().name());
+                out
+            })
+            .map_err(|e| Error::Forward(format!("{e:#}")))
     }
 }
 

@@ -287,6 +287,17 @@ impl NetLens {
         Ok(grad.data[0])
     }
 
+    /// Bench hook: the forward pass (as `benchForward`), calling `on_node(opName)` right after each node of
+    /// tract's plan, so the page can attribute forward time to tract's op types.
+    #[wasm_bindgen(js_name = forwardTimed)]
+    pub fn forward_timed(&self, image: &Image, on_node: &js_sys::Function) -> Result<(), JsError> {
+        let mut call = |op: &str| {
+            let _ = on_node.call1(&JsValue::NULL, &JsValue::from_str(op));
+        };
+        self.net.engine().forward_timed(&image.input.tensor, &mut call).map_err(js_err)?;
+        Ok(())
+    }
+
     /// Bench hook: calls `on_node("", -1)` as the reverse pass starts, then `on_node(opType, nodeIndex)`
     /// after each node's VJP, so the page can attribute time to op types.
     #[wasm_bindgen(js_name = backwardTimed)]

@@ -12,7 +12,7 @@ BENCH_VENV := bench/.venv
 # The Makefile that includes this one, for the recursive calls that keep going when one part fails.
 BENCH_TOP := $(firstword $(MAKEFILE_LIST))
 
-.PHONY: bench-all bench-deps bench-native bench-browser bench-report bench-trust
+.PHONY: bench-all bench-deps bench-native bench-browser bench-report bench-trust bench-memory
 
 bench-all: bench-deps wasm assets
 	@mkdir -p $(BENCH_OUT); status=0; \
@@ -51,3 +51,12 @@ bench-report:
 # Issue 8's page timings (deletion/insertion for every method; the full cascading randomization), button → result.
 bench-trust: wasm assets node-deps
 	node bench/trust-page.mjs
+
+# Issue 11's memory row: a ~105 MB model (SqueezeNet + a 100 MB MatMul, bench/big_model.py) in the page, both builds.
+BIG_MODEL := assets/test-models/big100.onnx
+bench-memory: wasm assets node-deps
+	@if [ ! -x $(BENCH_VENV)/bin/python ] || ! $(BENCH_VENV)/bin/python -c 'import onnx' 2>/dev/null; then \
+		python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q -r bench/requirements.txt; fi
+	@mkdir -p $(dir $(BIG_MODEL))
+	@[ -f $(BIG_MODEL) ] || $(BENCH_VENV)/bin/python bench/big_model.py assets/models/squeezenet1_1.onnx $(BIG_MODEL)
+	node bench/big-model-page.mjs

@@ -228,17 +228,19 @@ test('long runs: a 10 000-iteration class visualization cancels within 200 ms at
     const lastStep = Math.max(...steps.map((m) => m.step));
     const before = steps.filter((m) => m.at <= clicked);
     assert.ok(lastStep < 10000, 'cancelled before the end');
-    assert.ok(steps.length - before.length <= 1, 'at most the iteration under way finished after the click');
+    // Iterations reported after the click: the one under way, plus any whose message was still queued for the
+    // main thread (times are when the page received them); a busy machine can queue one, so this is retried too.
+    const afterClick = steps.length - before.length;
     assert.equal(mine.indexOf(cancelled), mine.length - 1, 'nothing after "cancelled"');
     assert.equal(mine.filter((m) => m.type === 'run-done').length, 0);
     assert.match(await page.textContent('#viz-status'), /^Cancelled at step \d+ of 10000/);
     const perStep = steps.length > 1 ? (steps.at(-1).at - steps[0].at) / (steps.length - 1) : null;
     return {
-      afterMs, atStep: lastStep, ms: Math.round(cancelled.at - clicked), stepMs: perStep && Math.round(perStep),
+      afterMs, atStep: lastStep, afterClick, ms: Math.round(cancelled.at - clicked), stepMs: perStep && Math.round(perStep),
       longTasks: await longDuring(t0, cancelled.at),
     };
   };
-  const ok = (r) => r.ms <= 200 && r.longTasks.length === 0;
+  const ok = (r) => r.ms <= 200 && r.longTasks.length === 0 && r.afterClick <= 1;
   const results = [];
   for (const afterMs of [0, 150, 700, 2500, 6000]) {
     const tries = [await cancelAt(afterMs)];
@@ -262,6 +264,7 @@ test('long runs: a 10 000-iteration class visualization cancels within 200 ms at
   for (const tries of results) {
     const r = tries.at(-1);
     assert.ok(r.ms <= 200, `cancelled within 200 ms ${r.afterMs} ms into the run (step ${r.atStep}): ${JSON.stringify(tries)}`);
+    assert.ok(r.afterClick <= 1, `at most the iteration under way finished after the click: ${JSON.stringify(tries)}`);
     assert.deepEqual(r.longTasks, [], `no long task over 50 ms during the run: ${JSON.stringify(tries)}`);
   }
   assert.deepEqual(whole.at(-1).longTasks, [], `no long task over 50 ms during a whole run: ${JSON.stringify(whole)}`);

@@ -14,7 +14,7 @@ BENCH_TOP := $(firstword $(MAKEFILE_LIST))
 
 .PHONY: bench-all bench-deps bench-native bench-browser bench-report bench-trust bench-memory
 
-bench-all: bench-deps wasm assets
+bench-all: bench-deps wasm assets cli
 	@mkdir -p $(BENCH_OUT); status=0; \
 	$(MAKE) --no-print-directory -f $(BENCH_TOP) bench-native || status=1; \
 	$(MAKE) --no-print-directory -f $(BENCH_TOP) bench-browser || status=1; \
@@ -32,6 +32,9 @@ bench-deps:
 	@if [ ! -x $(BENCH_VENV)/bin/python ] || ! $(BENCH_VENV)/bin/python -c 'import onnxruntime, numpy' 2>/dev/null; then \
 		python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q -r bench/requirements.txt \
 		|| echo "bench: no venv for the native onnxruntime peer; its rows will say 'not run'" >&2; fi
+	@if [ -x $(BENCH_VENV)/bin/python ] && ! $(BENCH_VENV)/bin/python -c 'import torch, onnx' 2>/dev/null; then \
+		$(BENCH_VENV)/bin/pip install -q -r bench/requirements-torch.txt \
+		|| echo "bench: PyTorch did not install; the CLI class-visualization rows will say 'not run'" >&2; fi
 
 bench-native:
 	@mkdir -p $(BENCH_OUT)
@@ -39,6 +42,10 @@ bench-native:
 	@if [ -x $(BENCH_VENV)/bin/python ]; then \
 		BENCH_RUNS=$(BENCH_RUNS) $(BENCH_VENV)/bin/python bench/native_peers.py > $(BENCH_OUT)/native_peers.json.partial \
 		&& mv $(BENCH_OUT)/native_peers.json.partial $(BENCH_OUT)/native_peers.json; fi
+	@rm -f $(BENCH_OUT)/pytorch_classviz.json
+	@if [ -x $(BENCH_VENV)/bin/python ] && $(BENCH_VENV)/bin/python -c 'import torch, onnx' 2>/dev/null; then \
+		BENCH_VIZ_RUNS=$(BENCH_VIZ_RUNS) $(BENCH_VENV)/bin/python bench/pytorch_classviz.py > $(BENCH_OUT)/pytorch_classviz.json.partial \
+		&& mv $(BENCH_OUT)/pytorch_classviz.json.partial $(BENCH_OUT)/pytorch_classviz.json; fi
 	cargo bench --bench engine > $(BENCH_OUT)/native.txt.partial && mv $(BENCH_OUT)/native.txt.partial $(BENCH_OUT)/native.txt
 
 bench-browser:

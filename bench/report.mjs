@@ -170,6 +170,7 @@ function printTable() {
 function main() {
   const browser = readJson('browser.json');
   const peersNative = readJson('native_peers.json');
+  const torchPeer = readJson('pytorch_classviz.json');
   const native = parseNative(readText(path.join(OUT, 'native.txt')));
   const s = browser?.suites ?? {};
   const nl = s.netlens?.error ? null : s.netlens;
@@ -292,6 +293,16 @@ function main() {
   }
   row('one fooling iteration', n(native?.fooling));
   row('one class-viz iteration', n(native?.classviz), null, '≤ ~40 ms (PyTorch CPU)');
+  // Issue 13: the CLI's whole 100-iteration class visualization (process start to PNG) vs PyTorch's loop alone.
+  const torchOk = torchPeer && torchPeer.max_abs_err_vs_reference <= 1e-3 * torchPeer.reference_max_abs
+    && torchPeer.class_score_after > torchPeer.class_score_noise;
+  for (const t of [1, 2]) {
+    const r = torchPeer?.results?.[`threads${t}`];
+    const sec = (v) => v && { median: v.median * 1e3, min: v.min * 1e3, runs: torchPeer.runs };
+    const peer = !torchPeer ? missing('PyTorch peer not run') : torchOk ? sec(r?.pytorch_s) : missing('CHECK FAILED');
+    row(`CLI class viz 100 it. (whole process), ${t}t`, r ? sec(r.netlens_cli_s) : missing('not run'),
+      [`PyTorch ${torchPeer?.torch ?? ''} loop ${t}t`, peer], '≤ 0.6× PyTorch, same threads');
+  }
   // Issue 10: a channel-visualization iteration at each depth vs one full forward + backward.
   for (const [layer, t] of Object.entries(native?.channelViz ?? {})) {
     row(`one channel-viz iteration at ${layer}`, n(t), ['fwd+bwd', n(native?.forwardBackward)], 'shallow < deep, < fwd+bwd');
@@ -359,6 +370,9 @@ function main() {
     console.log(`  netlens: chelsea top-1 ${nl.checks.top1}; bindings present: ${Object.entries(nl.available).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`);
   }
   if (peersNative?.error) console.log(`  native peers: ${peersNative.error}`);
+  if (torchPeer) {
+    console.log(`  PyTorch ${torchPeer.torch} ${torchOk ? 'OK' : 'CHECK FAILED'}: the ONNX graph run with torch.nn.functional, logits max |Δ| vs output_0.npy ${torchPeer.max_abs_err_vs_reference.toExponential(2)} (max |logit| ${torchPeer.reference_max_abs.toFixed(1)}); class 76 score ${torchPeer.class_score_noise?.toFixed(1)} (noise) → ${torchPeer.class_score_after?.toFixed(1)} after its 100 iterations`);
+  }
 }
 
 main();

@@ -11,11 +11,11 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value as Json};
 
-use super::{auc, methods_setting, parse_methods, pixel_scores, MapJob};
+use super::{auc, methods_setting, pixel_scores, MapJob, Subject};
 use crate::error::{Error, Result};
 use crate::methods::attribution::CLASS;
 use crate::methods::registry::{
-    class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
+    top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings, NAME_PATTERN};
 use crate::methods::shard::{cover, PartResult, Sharding, Unit};
@@ -198,18 +198,11 @@ impl Faithfulness {
     /// computed here.
     fn prepare(ctx: &Ctx, input: &Input, s: &Settings, keep: Option<&[usize]>) -> Result<Faithfulness> {
         let net = ctx.net;
-        let x = input.tensor.clone();
-        // The class scores the page computed when it classified the image (no forward pass then).
-        let logits = input.logits(net)?.to_vec();
-        let class = class_or_predicted(ctx, s.class("class"), &logits)?;
+        let Subject { x, logits, class, specs } = Subject::of(ctx, input, s, |_| true)?;
         let steps = s.usize("steps");
         let pixels = x.shape[2] * x.shape[3];
         if steps == 0 || steps > pixels {
             return Err(Error::Invalid(format!("Steps (steps) must be between 1 and {pixels}, got {steps}")));
-        }
-        let specs = parse_methods(s.text("methods"), |_| true)?;
-        if specs.is_empty() {
-            return Err(Error::Invalid("Methods (methods): no method to test".into()));
         }
         let highlight = s.text("highlight").to_string();
         if highlight != "best" && !specs.iter().any(|m| m.id == highlight) {

@@ -10,8 +10,8 @@ pub mod sanity;
 use serde_json::json;
 
 use super::attribution::{self, Attribution, MakeStepper, Stepper, Style};
-use super::registry::{MethodSpec, METHODS};
-use super::settings::{Kind, SettingSpec};
+use super::registry::{class_or_predicted, Ctx, Input, MethodSpec, METHODS};
+use super::settings::{Kind, SettingSpec, Settings};
 use crate::error::{Error, Result};
 use crate::network::Classifier;
 use crate::tensor::Tensor;
@@ -84,6 +84,28 @@ pub fn parse_methods(text: &str, all_ok: fn(&MethodSpec) -> bool) -> Result<Vec<
         out.push(m);
     }
     Ok(out)
+}
+
+/// What a trust test examines: the image, its class scores, the class explained and the methods tested.
+pub struct Subject {
+    pub x: Tensor,
+    pub logits: Vec<f32>,
+    pub class: usize,
+    pub specs: Vec<&'static MethodSpec>,
+}
+
+impl Subject {
+    /// From the run's input and its `class` and `methods` settings (`all` = the methods `all_ok` keeps).
+    pub fn of(ctx: &Ctx, input: &Input, s: &Settings, all_ok: fn(&MethodSpec) -> bool) -> Result<Subject> {
+        // The class scores the page computed when it classified the image (no forward pass then).
+        let logits = input.logits(ctx.net)?.to_vec();
+        let class = class_or_predicted(ctx, s.class("class"), &logits)?;
+        let specs = parse_methods(s.text("methods"), all_ok)?;
+        if specs.is_empty() {
+            return Err(Error::Invalid("Methods (methods): no method to test".into()));
+        }
+        Ok(Subject { x: input.tensor.clone(), logits, class, specs })
+    }
 }
 
 /// The estimated cost, in forward passes, of `spec`'s map of `x` with these settings (None: not a map method):

@@ -16,12 +16,12 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde_json::{json, Value as Json};
 
-use super::{label, methods_setting, parse_methods, pixel_scores, spearman, MapJob};
+use super::{label, methods_setting, pixel_scores, spearman, MapJob, Subject};
 use crate::engine::{Engine, WeightLayer};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{Style, CLASS};
 use crate::methods::registry::{
-    class_or_predicted, top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
+    top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::methods::shard::{cover, PartResult, Sharding, Unit};
@@ -183,14 +183,7 @@ impl Sanity {
     /// The whole run (`keep` None) or a part computing only the maps `keep` lists (unit = column × rows + row).
     fn prepare(ctx: &Ctx, input: &Input, s: &Settings, keep: Option<&[usize]>) -> Result<Sanity> {
         let net = ctx.net;
-        let x = input.tensor.clone();
-        // The class scores the page computed when it classified the image (no forward pass then).
-        let logits = input.logits(net)?.to_vec();
-        let class = class_or_predicted(ctx, s.class("class"), &logits)?;
-        let specs = parse_methods(s.text("methods"), gradient_method)?;
-        if specs.is_empty() {
-            return Err(Error::Invalid("Methods (methods): no method to test".into()));
-        }
+        let Subject { x, logits, class, specs } = Subject::of(ctx, input, s, gradient_method)?;
         let blocks = cascade(net.engine());
         let depth = match s.usize("depth") {
             0 => blocks.len(),

@@ -212,20 +212,20 @@ async function suiteNetlens() {
 }
 
 /**
- * Per-op-type backward time, from a binding `lens.backwardTimed(image, class, callback)` that calls
- * `callback(opType, nodeIndex)` right after each node's VJP (Engine::backward_timed) and is timed from its first
- * VJP on: the forward it needs runs before the first callback's reference mark `start` would be taken, so the
- * binding calls `callback("", -1)` once when the backward pass begins.
+ * Time per op type over WARMUP + RUNS passes of `pass(callback)`. A pass calls `callback(op, node)` right after each
+ * node; the time since the previous callback goes to that op. `startMark` says where a pass's clock starts: the
+ * forward's is taken just before the call (so its first node also carries the input's copy into tract); the
+ * backward's at its callback `("", -1)`, which the binding sends once the forward it needs is done.
  */
-async function backwardByOp(lens, image) {
+function perOpTimes(pass, startMark) {
   const perOp = new Map();
   let total = 0;
   for (let run = 0; run < WARMUP + RUNS; run++) {
-    let mark = null;
-    let start = null;
-    lens.backwardTimed(image, REF_CLASS, (op, node) => {
+    let mark = startMark === 'call' ? performance.now() : null;
+    let start = mark;
+    pass((op, node) => {
       const now = performance.now();
-      if (node < 0) {
+      if (node !== undefined && node < 0) {
         mark = start = now;
         return;
       }
@@ -240,38 +240,21 @@ async function backwardByOp(lens, image) {
     if (run >= WARMUP) total += mark - start;
   }
   return {
-    runs: RUNS, backwardMs: total / RUNS,
+    runs: RUNS, ms: total / RUNS,
     ops: [...perOp].map(([op, e]) => ({ op, nodes: e.nodes / RUNS, ms: e.ms / RUNS })).sort((a, b) => b.ms - a.ms),
   };
 }
 
-/**
- * Per-op-type forward time (issue 13), from `lens.forwardTimed(image, callback)`, which calls `callback(opName)`
- * right after each node of tract's plan: the time since the previous callback (or the call) goes to that op.
- * The mark is taken just before the call, so the first node also carries the input's copy into tract.
- */
+/** Per-op-type backward time, from `lens.backwardTimed(image, class, callback)` (Engine::backward_timed). */
+function backwardByOp(lens, image) {
+  const { runs, ms, ops } = perOpTimes((cb) => lens.backwardTimed(image, REF_CLASS, cb), 'callback');
+  return { runs, backwardMs: ms, ops };
+}
+
+/** Per-op-type forward time (issue 13), from `lens.forwardTimed(image, callback)`: after each node of tract's plan. */
 function forwardByOp(lens, image) {
-  const perOp = new Map();
-  let total = 0;
-  for (let run = 0; run < WARMUP + RUNS; run++) {
-    let mark = performance.now();
-    const start = mark;
-    lens.forwardTimed(image, (op) => {
-      const now = performance.now();
-      if (run >= WARMUP) {
-        const e = perOp.get(op) ?? { ms: 0, nodes: 0 };
-        e.ms += now - mark;
-        e.nodes += 1;
-        perOp.set(op, e);
-      }
-      mark = now;
-    });
-    if (run >= WARMUP) total += mark - start;
-  }
-  return {
-    runs: RUNS, forwardMs: total / RUNS,
-    ops: [...perOp].map(([op, e]) => ({ op, nodes: e.nodes / RUNS, ms: e.ms / RUNS })).sort((a, b) => b.ms - a.ms),
-  };
+  const { runs, ms, ops } = perOpTimes((cb) => lens.forwardTimed(image, cb), 'call');
+  return { runs, forwardMs: ms, ops };
 }
 
 // ---------------- onnxruntime-web ----------------

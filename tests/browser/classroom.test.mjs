@@ -13,7 +13,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import jsQR from 'jsqr';
 import {
-  REPO, SHARED, startBrowser, openPage, waitReady, waitImage, screenshotPath, decodePngInPage,
+  REPO, SHARED, startBrowser, inFreshBrowser, openPage, waitReady, waitImage, screenshotPath, decodePngInPage,
 } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 600_000 };
@@ -194,9 +194,8 @@ test('a share link from the sub-path: its length shown, its QR code decodes to e
   await page.close();
 
   // The link, opened in a browser that has never seen the page, at the same sub-path.
-  const fresh = await startBrowser();
-  try {
-    const other = await openPage(fresh.context, url);
+  await inFreshBrowser(async (context) => {
+    const other = await openPage(context, url);
     await waitReady(other.page);
     await other.page.waitForFunction(() => window.__netlens.vizDone > 0 && window.__netlens.hashes.viz, null, { timeout: 300_000 });
     const got = await other.page.evaluate(() => ({
@@ -210,9 +209,7 @@ test('a share link from the sub-path: its length shown, its QR code decodes to e
     assert.equal(got.hash, hash, 'same class visualization');
     assert.equal(got.panelHidden, false);
     assert.deepEqual(other.problems.pageErrors, []);
-  } finally {
-    await fresh.close();
-  }
+  });
 });
 
 test('a QR code says when a link is too long for one (an uploaded image travels inside the link)', TIMEOUT, async () => {

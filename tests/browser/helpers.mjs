@@ -1,4 +1,6 @@
 // Shared plumbing for the browser tests: the page's own server, the system Chromium, the native CLI.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +55,38 @@ export async function startBrowser() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The page's server (www/serve.py, cross-origin isolated like `make run`) and a fresh Chromium for one test file:
+ * registers the file's before hook that starts both and its after hook that stops both. The returned `server`
+ * ({url, stop}) and `browser` ({context, close}) are filled in by that hook, so read them inside tests only.
+ * `setup(browser)`, when given, runs in the same hook once both are up (node:test runs a file's top-level before
+ * hooks as soon as they are registered, so a separate hook could not count on the browser being there).
+ */
+export function suite({ setup } = {}) {
+  const server = {};
+  const browser = {};
+  before(async () => {
+    Object.assign(server, await startServer());
+    Object.assign(browser, await startBrowser());
+    await setup?.(browser);
+  });
+  after(async () => {
+    await browser.close?.();
+    server.stop?.();
+  });
+  return { server, browser };
+}
+
+/** Runs fn(context) in a browser of its own (a fresh profile, so nothing of the suite's), closed whatever happens. */
+export async function inFreshBrowser(fn) {
+  const fresh = await startBrowser();
+  try {
+    return await fn(fresh.context);
+  } finally {
+    await fresh.close();
+  }
 }
 
 /** A page that records uncaught exceptions and dialogs (an injected alert() would open one). */
@@ -123,12 +157,45 @@ export async function decodePngInPage(page, bytes) {
   }, Buffer.from(bytes).toString('base64'));
 }
 
+/**
+ * Waits for the page's saliency map of chelsea for class 285 and checks it against the native CLI's (written to
+ * `scratch`): the page and the CLI are the same crate, so they agree to float rounding.
+ */
+export async function assertSaliencyAsCli(page, scratch) {
+  await page.waitForFunction(() => window.__netlens.saliencyMap && window.__netlens.saliencyClass === 285);
+  const ours = await page.evaluate(() => Array.from(window.__netlens.saliencyMap));
+  const npy = path.join(scratch, 'chelsea_saliency.npy');
+  runCli(['saliency', path.join(SHARED, 'images/chelsea.png'), '--class', '285', '-o', path.join(scratch, 's.png'), '--npy', npy]);
+  const ref = readNpyF32(npy);
+  assert.equal(ours.length, ref.length);
+  const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = ours.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+  assert.ok(scale > 0, 'the reference map is not all zero');
+  assert.ok(worst / scale <= 1e-4, `page vs CLI saliency: max |diff| / max |ref| = ${worst / scale}`);
+}
+
+/** Types each [id, value] into its form field and sends the change event the page listens for. */
+export async function setFields(page, fields) {
+  for (const [id, v] of fields) {
+    await page.fill(`#${id}`, v);
+    await page.dispatchEvent(`#${id}`, 'change');
+  }
+}
+
 /** Types a query in a class search box and takes the best match with Enter. */
 export async function pickClass(page, prefix, query, expectClass) {
   await page.fill(`#${prefix}-search`, query);
   await page.press(`#${prefix}-search`, 'Enter');
   await page.waitForFunction(([p, c]) => document.getElementById(`${p}-chosen`).textContent.includes(`#${c})`),
     [prefix, expectClass], { timeout: 10_000 });
+}
+
+/** Runs the class visualization as its form stands; the pixels' hash and the RGBA pixels it drew. */
+export async function runViz(page) {
+  const before = await page.evaluate(() => window.__netlens.vizDone);
+  await page.click('#viz-run');
+  await page.waitForFunction((n) => window.__netlens.vizDone > n && window.__netlens.hashes.viz, before, { timeout: 300_000 });
+  return page.evaluate(() => ({ hash: window.__netlens.hashes.viz, rgba: Array.from(window.__netlens.vizRgba) }));
 }
 
 /** The method registry's schema as the native CLI prints it (`netlens schema`): the Rust side of every check. */

@@ -1,33 +1,22 @@
 // The page built from the method registry: its forms against the Rust schema, the attribution methods (share
 // links reproduce each map; one map equals the native CLI's), bad settings, the compare view, and an image
 // given before the model is ready (issue 12).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  REPO, SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli,
-  loadSchema, decodePngInPage,
+  REPO, SHARED, suite, inFreshBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli,
+  loadSchema, decodePngInPage, setFields,
 } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 900_000 };
 const schema = loadSchema();
 const attribution = schema.methods.filter((m) => m.group === 'attribution');
 const compared = schema.methods.filter((m) => m.compare);
-let server;
-let browser;
+const { server, browser } = suite();
 const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-methods-'));
-
-before(async () => {
-  server = await startServer();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
 
 function assertClean(problems) {
   assert.deepEqual(problems.pageErrors, [], 'uncaught exceptions in the page');
@@ -103,8 +92,7 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
 });
 
 test('each attribution method: a share link reproduces its map in a fresh browser', TIMEOUT, async () => {
-  const fresh = await startBrowser();
-  try {
+  await inFreshBrowser(async (context) => {
     for (const m of attribution) {
       const classKey = m.settings.find((s) => s.type === 'class');
       // A non-default class, so the link has something to carry.
@@ -122,7 +110,7 @@ test('each attribution method: a share link reproduces its map in a fresh browse
       assertClean(problems);
       await page.close();
 
-      const { page: other, problems: otherProblems } = await openPage(fresh.context, link);
+      const { page: other, problems: otherProblems } = await openPage(context, link);
       await waitReady(other);
       const again = await waitRun(other, m.id);
       const same = Object.values(again.panels).find((p) => p.rawHash);
@@ -132,9 +120,7 @@ test('each attribution method: a share link reproduces its map in a fresh browse
       assertClean(otherProblems);
       await other.close();
     }
-  } finally {
-    await fresh.close();
-  }
+  });
 });
 
 test('each adversarial method: a share link reproduces its result in a fresh browser', TIMEOUT, async () => {
@@ -145,8 +131,7 @@ test('each adversarial method: a share link reproduces its result in a fresh bro
     if (download) return run.panels[download.id]?.hash;
     return JSON.stringify(run.report.lines); // a plot: its numbers
   };
-  const fresh = await startBrowser();
-  try {
+  await inFreshBrowser(async (context) => {
     for (const m of attacks) {
       const target = m.settings.find((s) => s.type === 'class');
       const hash = `#v=1&img=sample:chelsea&panel=${m.id}${target ? `&${m.link_prefix}.${target.link}=76` : ''}`;
@@ -157,15 +142,13 @@ test('each adversarial method: a share link reproduces its result in a fresh bro
       const link = await page.evaluate(() => window.__netlens.shareUrl);
       assertClean(problems);
       await page.close();
-      const { page: other, problems: otherProblems } = await openPage(fresh.context, link);
+      const { page: other, problems: otherProblems } = await openPage(context, link);
       await waitReady(other);
       assert.equal(fingerprint(await waitRun(other, m.id), m), first, `${m.id}: the same result after reopening ${link}`);
       assertClean(otherProblems);
       await other.close();
     }
-  } finally {
-    await fresh.close();
-  }
+  });
 });
 
 test('Gradient × Input in the page equals the native CLI\'s --npy', TIMEOUT, async () => {
@@ -302,14 +285,13 @@ test('compare view: every compare method\'s map on one image and class, progress
 });
 
 test('a photo chosen before the model is ready is kept, shown as waiting, then classified (issue 12)', TIMEOUT, async () => {
-  const own = await startBrowser();
-  try {
+  await inFreshBrowser(async (context) => {
     // The model arrives 6 s late.
-    await own.context.route('**/assets/models/*.onnx', async (route) => {
+    await context.route('**/assets/models/*.onnx', async (route) => {
       await new Promise((r) => setTimeout(r, 6000));
       await route.continue();
     });
-    const { page, problems } = await openPage(own.context);
+    const { page, problems } = await openPage(context);
     await page.goto(server.url, { waitUntil: 'commit' });
     await page.waitForTimeout(100);
     await page.setInputFiles('#file-input', path.join(SHARED, 'images/rocket.jpg'));
@@ -325,9 +307,7 @@ test('a photo chosen before the model is ready is kept, shown as waiting, then c
     // The saliency of the photo follows, as for any image.
     await page.waitForFunction(() => window.__netlens.saliencyClass === 657);
     assertClean(problems);
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test('a compare link opens the compare view and runs it for the linked class', TIMEOUT, async () => {
@@ -385,10 +365,7 @@ test('inside the network: the activation browser, a channel visualization and De
 
   // "DeepDream this layer": one octave of two steps, with live frames.
   await page.click('#method-dream');
-  await page.fill('#dream-oct', '1');
-  await page.dispatchEvent('#dream-oct', 'change');
-  await page.fill('#dream-steps', '2');
-  await page.dispatchEvent('#dream-steps', 'change');
+  await setFields(page, [['dream-oct', '1'], ['dream-steps', '2']]);
   await page.click('#method-activations');
   await page.click('#act-dream');
   await page.waitForFunction(() => window.__netlens.runs.dream?.done, null, { timeout: 300_000 });
@@ -399,16 +376,13 @@ test('inside the network: the activation browser, a channel visualization and De
   assertClean(problems);
   await page.close();
 
-  const fresh = await startBrowser();
-  try {
-    const { page: other, problems: otherProblems } = await openPage(fresh.context, ch.url);
+  await inFreshBrowser(async (context) => {
+    const { page: other, problems: otherProblems } = await openPage(context, ch.url);
     await waitReady(other);
     await other.waitForFunction(() => window.__netlens.runs.channel?.done, null, { timeout: 300_000 });
     assert.equal(await other.evaluate(() => window.__netlens.runs.channel.frameHash), ch.run.frameHash, 'the same channel visualization');
     assertClean(otherProblems);
-  } finally {
-    await fresh.close();
-  }
+  });
 });
 
 test('adversarial lab in the page: targeted PGD with its survival lines, and the robustness curve drawn', TIMEOUT, async () => {

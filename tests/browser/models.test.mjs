@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync, rmSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  REPO, SHARED, CLI, startServer, startBrowser, openPage, waitReady, waitImage, readNpyF32,
+  REPO, SHARED, CLI, suite, inFreshBrowser, openPage, waitReady, waitImage, readNpyF32, setFields,
 } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 900_000 };
@@ -23,19 +23,15 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-models-'));
 const SERVED_DIR = path.join(REPO, 'assets/test-models');
 const LABELS = path.join(scratch, 'zoo-labels.txt');
 writeFileSync(LABELS, `${Array.from({ length: 1000 }, (_, i) => `zoo_class_${i}`).join('\n')}\n`);
-let server;
-let browser;
 
-before(async () => {
+before(() => {
   mkdirSync(SERVED_DIR, { recursive: true });
   copyFileSync(RESNET, path.join(SERVED_DIR, 'resnet10.onnx'));
-  server = await startServer();
-  browser = await startBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  server?.stop();
+const { server, browser } = suite();
+
+after(() => {
   rmSync(SERVED_DIR, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -243,12 +239,6 @@ const CIFAR = path.join(ZOO, 'cifarnet.onnx');
 const TEN_LABELS = path.join(scratch, 'ten-labels.txt');
 writeFileSync(TEN_LABELS, `${Array.from({ length: 10 }, (_, i) => `digit_${i}`).join('\n')}\n`);
 
-/** Sets a field of a method panel as a user does (the page reads it on change). */
-async function setField(page, id, value) {
-  await page.fill(`#${id}`, value);
-  await page.dispatchEvent(`#${id}`, 'change');
-}
-
 test('tinycnn.onnx (1×1×28×28, grey): top-5, the preprocessing form (in the link), a 28×28 class visualization; cifarnet.onnx (3×32×32, Softmax): probabilities, top-5 and saliency as the CLI\'s', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, server.url);
   await waitReady(page);
@@ -286,7 +276,7 @@ test('tinycnn.onnx (1×1×28×28, grey): top-5, the preprocessing form (in the l
 
   // Class visualization at 28×28: the run finishes and its picture is 28×28.
   await page.click('#tab-classviz');
-  await setField(page, 'viz-iters', '30');
+  await setFields(page, [['viz-iters', '30']]);
   const before = await page.evaluate(() => window.__netlens.vizDone);
   await page.click('#viz-run');
   await page.waitForFunction((n) => window.__netlens.vizDone > n && window.__netlens.runs.classviz?.done, before, { timeout: 300_000 });
@@ -387,9 +377,8 @@ test('?model=URL: a missing file, a wrong sha256 pin and another site say why an
   await page.close();
 
   // Opened in another browser: the same model, image, prediction and map.
-  const fresh = await startBrowser();
-  try {
-    const { page: again, problems: againProblems } = await openPage(fresh.context, h.shareUrl);
+  await inFreshBrowser(async (context) => {
+    const { page: again, problems: againProblems } = await openPage(context, h.shareUrl);
     await waitReady(again);
     await waitImage(again, 'coffee');
     const g = await hook(again);
@@ -397,9 +386,7 @@ test('?model=URL: a missing file, a wrong sha256 pin and another site say why an
     assert.deepEqual(g.top5.map((t) => t.class), h.top5.map((t) => t.class));
     assert.equal((await waitSaliency(again)).hash, sal.hash, 'the same saliency map');
     assertClean(againProblems);
-  } finally {
-    await fresh.close();
-  }
+  });
 });
 
 /** The CLI's top-5 for a sample under resnet10 (no labels file: the CLI needs one, the indices are what count). */

@@ -1,30 +1,19 @@
 // The page in a real browser (system Chromium via playwright-core), served by `make run`'s server, checked
 // against the native CLI built from the same crate.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  REPO, SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli,
-  decodePngInPage, pickClass,
+  REPO, SHARED, suite, inFreshBrowser, openPage, waitReady, waitImage, screenshotPath, runCli, assertSaliencyAsCli,
+  decodePngInPage, pickClass, runViz, setFields,
 } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 600_000 };
-let server;
-let browser;
+const { server, browser } = suite();
 const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-test-'));
-
-before(async () => {
-  server = await startServer();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
 
 function crc32(buf) {
   let c = ~0;
@@ -73,16 +62,7 @@ test('classifies chelsea as Egyptian cat; saliency equals the native CLI', TIMEO
   assert.equal(top[0].name, 'Egyptian cat');
   assert.match(await page.textContent('#top5 li:first-child .name'), /Egyptian cat/);
 
-  await page.waitForFunction(() => window.__netlens.saliencyMap && window.__netlens.saliencyClass === 285);
-  const ours = await page.evaluate(() => Array.from(window.__netlens.saliencyMap));
-  const npy = path.join(scratch, 'chelsea_saliency.npy');
-  runCli(['saliency', path.join(SHARED, 'images/chelsea.png'), '--class', '285', '-o', path.join(scratch, 's.png'), '--npy', npy]);
-  const ref = readNpyF32(npy);
-  assert.equal(ours.length, ref.length);
-  const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  const worst = ours.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
-  assert.ok(scale > 0, 'the reference map is not all zero');
-  assert.ok(worst / scale <= 1e-4, `page vs CLI saliency: max |diff| / max |ref| = ${worst / scale}`);
+  await assertSaliencyAsCli(page, scratch);
 
   // A class found by a synonym: "espresso" -> 967.
   await pickClass(page, 'sal', 'espresso', 967);
@@ -134,20 +114,6 @@ test('fooling chelsea into tarantula; the downloaded PNG still fools it', TIMEOU
   assertClean(problems);
   await page.close();
 });
-
-async function runViz(page) {
-  const before = await page.evaluate(() => window.__netlens.vizDone);
-  await page.click('#viz-run');
-  await page.waitForFunction((n) => window.__netlens.vizDone > n && window.__netlens.hashes.viz, before, { timeout: 300_000 });
-  return page.evaluate(() => ({ hash: window.__netlens.hashes.viz, rgba: Array.from(window.__netlens.vizRgba) }));
-}
-
-async function setFields(page, fields) {
-  for (const [id, v] of fields) {
-    await page.fill(`#${id}`, v);
-    await page.dispatchEvent(`#${id}`, 'change');
-  }
-}
 
 function agreement(a, b) {
   assert.equal(a.length, b.length);
@@ -278,9 +244,8 @@ test('share link round trip reproduces panel, settings, image and output', TIMEO
   }));
   await page.close();
 
-  const fresh = await startBrowser();
-  try {
-    const { page: other, problems: otherProblems } = await openPage(fresh.context, link);
+  await inFreshBrowser(async (context) => {
+    const { page: other, problems: otherProblems } = await openPage(context, link);
     await waitReady(other);
     await other.waitForFunction(() => window.__netlens.vizDone > 0 && window.__netlens.hashes.viz, null, { timeout: 300_000 });
     const opened = await other.evaluate(() => ({
@@ -296,9 +261,7 @@ test('share link round trip reproduces panel, settings, image and output', TIMEO
     assert.equal(opened.update, 'plain');
     assert.deepEqual(await messages(other), []);
     assertClean(otherProblems);
-  } finally {
-    await fresh.close();
-  }
+  });
   assertClean(problems);
 });
 
@@ -376,19 +339,16 @@ test('junk share link: message, defaults, nothing injected', TIMEOUT, async () =
 });
 
 test('a model that fails to load is reported; the page stays usable', TIMEOUT, async () => {
-  const own = await startBrowser();
-  try {
+  await inFreshBrowser(async (context) => {
     // Context-wide, so that the worker's fetch is intercepted too.
-    await own.context.route('**/assets/models/*.onnx', (route) => route.fulfill({ status: 200, body: Buffer.from('definitely not onnx') }));
-    const { page, problems } = await openPage(own.context, server.url);
+    await context.route('**/assets/models/*.onnx', (route) => route.fulfill({ status: 200, body: Buffer.from('definitely not onnx') }));
+    const { page, problems } = await openPage(context, server.url);
     await page.waitForFunction(() => window.__netlens.modelError !== null, null, { timeout: 60_000 });
     assert.match(await page.textContent('#messages'), /Model failed to load/);
     await page.click('#tab-fooling');
     assert.equal(await page.isHidden('#panel-fooling'), false);
     assertClean(problems);
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test('an image pasted with Ctrl+V is used', TIMEOUT, async () => {
@@ -409,21 +369,18 @@ test('an image pasted with Ctrl+V is used', TIMEOUT, async () => {
 });
 
 test('a browser without WebAssembly SIMD gets a clear message', TIMEOUT, async () => {
-  const own = await startBrowser();
-  try {
+  await inFreshBrowser(async (context) => {
     // The SIMD probe runs in the worker, so the worker script is served with validate() answering "no".
-    await own.context.route('**/www/worker.js', async (route) => {
+    await context.route('**/www/worker.js', async (route) => {
       const response = await route.fetch();
       const body = `WebAssembly.validate = () => false;\n${await response.text()}`;
       await route.fulfill({ response, body });
     });
-    const { page, problems } = await openPage(own.context, server.url);
+    const { page, problems } = await openPage(context, server.url);
     await page.waitForFunction(() => window.__netlens.modelError !== null, null, { timeout: 60_000 });
     assert.match(await page.textContent('#messages'), /lacks WebAssembly SIMD/);
     await page.click('#tab-classviz');
     assert.equal(await page.isHidden('#panel-classviz'), false, 'the page stays usable');
     assertClean(problems);
-  } finally {
-    await own.close();
-  }
+  });
 });

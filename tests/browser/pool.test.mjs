@@ -2,23 +2,12 @@
 // the very result of one worker (`?pool=1` forces today's single worker), and so does the compare view spread
 // over the pool; a pooled run can be cancelled and runs again; a pool worker that traps mid-run ends the run
 // with a message naming the part, and the next run works. Timings: `make bench-trust`, not here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startBrowser, openPage, waitReady, waitImage } from './helpers.mjs';
+import { suite, openPage, waitReady, waitImage } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 900_000 };
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const { server, browser } = suite();
 
 async function open(pool, hash) {
   const { page, problems } = await openPage(browser.context, `${server.url}?test&pool=${pool}#${hash}`);

@@ -3,52 +3,42 @@
 // next operation works; the Content-Security-Policy (header and <meta>) holds while the main flows run, with no
 // violation in the page or the worker; a 10 000-iteration class visualization is cancelled within 200 ms at any
 // point, and no main-thread long task over 50 ms happens during a run.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO, startServer, startBrowser, openPage, waitReady, waitImage } from './helpers.mjs';
+import { REPO, suite, openPage, waitReady, waitImage, setFields } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 600_000 };
 const POLICY = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' blob: data:; connect-src 'self'";
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await startBrowser();
-  // Before any page script: CSP violations, long tasks, and every message the worker posts (with its time).
-  await browser.context.addInitScript(() => {
-    if (!location.protocol.startsWith('http')) return;
-    const r = { violations: [], longTasks: [], fromWorker: [] };
-    window.__rel = r;
-    document.addEventListener('securitypolicyviolation', (e) => {
-      r.violations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
-    });
-    try {
-      new PerformanceObserver((list) => {
-        for (const t of list.getEntries()) r.longTasks.push({ start: t.startTime, end: t.startTime + t.duration, ms: t.duration });
-      }).observe({ type: 'longtask', buffered: true });
-    } catch {
-      // no Long Tasks API: the test below fails on an empty observer check
-    }
-    r.longTaskApi = typeof PerformanceObserver !== 'undefined' && PerformanceObserver.supportedEntryTypes.includes('longtask');
-    const W = window.Worker;
-    window.Worker = class extends W {
-      constructor(...args) {
-        super(...args);
-        this.addEventListener('message', (e) => {
-          r.fromWorker.push({ type: e.data?.type, runId: e.data?.runId, step: e.data?.step, at: performance.now() });
-        });
-      }
-    };
+// Before any page script: CSP violations, long tasks, and every message the worker posts (with its time).
+function recordInPage() {
+  if (!location.protocol.startsWith('http')) return;
+  const r = { violations: [], longTasks: [], fromWorker: [] };
+  window.__rel = r;
+  document.addEventListener('securitypolicyviolation', (e) => {
+    r.violations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
   });
-});
+  try {
+    new PerformanceObserver((list) => {
+      for (const t of list.getEntries()) r.longTasks.push({ start: t.startTime, end: t.startTime + t.duration, ms: t.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  } catch {
+    // no Long Tasks API: the test below fails on an empty observer check
+  }
+  r.longTaskApi = typeof PerformanceObserver !== 'undefined' && PerformanceObserver.supportedEntryTypes.includes('longtask');
+  const W = window.Worker;
+  window.Worker = class extends W {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        r.fromWorker.push({ type: e.data?.type, runId: e.data?.runId, step: e.data?.step, at: performance.now() });
+      });
+    }
+  };
+}
 
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const { server, browser } = suite({ setup: (b) => b.context.addInitScript(recordInPage) });
 
 /** The page's console and CSP reports, worker included (Chromium logs a worker's refusals to the page's console). */
 function watchCsp(page) {
@@ -158,10 +148,7 @@ test('Content-Security-Policy: header and <meta> agree, and the main flows raise
   await page.waitForFunction(() => window.__netlens.vizDone >= 1, null, { timeout: 120_000 });
   await page.click('#tab-trust');
   await page.click('#method-faithfulness');
-  await page.fill('#faith-methods', 'ixg');
-  await page.dispatchEvent('#faith-methods', 'change');
-  await page.fill('#faith-steps', '3');
-  await page.dispatchEvent('#faith-steps', 'change');
+  await setFields(page, [['faith-methods', 'ixg'], ['faith-steps', '3']]);
   await page.click('#faith-run');
   await page.waitForFunction(() => window.__netlens.runs.faithfulness?.done === true, null, { timeout: 120_000 });
   await page.setInputFiles('#file-input', path.join(REPO, 'assets/images/rocket.jpg'));

@@ -6,11 +6,11 @@
 //
 // NETLENS_SOAK_OPS sets the number of operations (default 60, in `make test`; `make soak` runs 300),
 // NETLENS_SOAK_SEED the order (default 14). The figures are printed and written to tests/browser/out/soak.json.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startServer, startBrowser, openPage, waitReady, waitImage, loadSchema, SHARED, OUT } from './helpers.mjs';
+import { suite, openPage, waitReady, waitImage, loadSchema, SHARED, OUT } from './helpers.mjs';
 
 const OPS = Number(process.env.NETLENS_SOAK_OPS || 60);
 const SEED = Number(process.env.NETLENS_SOAK_SEED || 14);
@@ -19,18 +19,7 @@ const OP_TIMEOUT = 180_000;
 const schema = loadSchema();
 const methods = schema.methods;
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const { server, browser } = suite();
 
 // mulberry32: a small seeded generator, so a failing order can be replayed with NETLENS_SOAK_SEED.
 function prng(seed) {

@@ -7,25 +7,22 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath, readNpyF32, runCli, pickClass,
+  SHARED, suite, startServer, openPage, waitReady, waitImage, screenshotPath, runCli, pickClass, assertSaliencyAsCli,
+  runViz, setFields,
 } from './helpers.mjs';
 import { pickEngine, MAX_THREADS } from '../../www/threads.js';
 
 const TIMEOUT = { timeout: 600_000 };
-let isolated;
+const { server: isolated, browser } = suite();
+// The same page without the isolation headers, for the single-thread build.
 let plain;
-let browser;
 const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-threads-'));
 
 before(async () => {
-  isolated = await startServer();
   plain = await startServer({ isolated: false });
-  browser = await startBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  isolated?.stop();
+after(() => {
   plain?.stop();
 });
 
@@ -69,16 +66,7 @@ async function againstCli(page) {
   assert.deepEqual(top.map((t) => t.class), cliTop.map((t) => t.cls), 'top-5 classes as the CLI');
   for (let i = 0; i < 5; i++) assert.ok(Math.abs(top[i].prob * 100 - cliTop[i].pct) <= 0.01, `top-5 #${i + 1} probability`);
 
-  await page.waitForFunction(() => window.__netlens.saliencyMap && window.__netlens.saliencyClass === 285);
-  const ours = await page.evaluate(() => Array.from(window.__netlens.saliencyMap));
-  const npy = path.join(scratch, 'chelsea_saliency.npy');
-  runCli(['saliency', path.join(SHARED, 'images/chelsea.png'), '--class', '285', '-o', path.join(scratch, 's.png'), '--npy', npy]);
-  const ref = readNpyF32(npy);
-  assert.equal(ours.length, ref.length);
-  const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  const worst = ours.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
-  assert.ok(scale > 0, 'the reference map is not all zero');
-  assert.ok(worst / scale <= 1e-4, `page vs CLI saliency: max |diff| / max |ref| = ${worst / scale}`);
+  await assertSaliencyAsCli(page, scratch);
 }
 
 function assertClean(problems) {
@@ -121,24 +109,14 @@ test('not isolated: the single-thread build, saying why; same top-5 and saliency
   await page.close();
 });
 
-async function runViz(page) {
-  const before = await page.evaluate(() => window.__netlens.vizDone);
-  await page.click('#viz-run');
-  await page.waitForFunction((n) => window.__netlens.vizDone > n && window.__netlens.hashes.viz, before, { timeout: 300_000 });
-  return page.evaluate(() => window.__netlens.hashes.viz);
-}
-
 test('one share link, the same class visualization in both builds at 1, 2 and 3 threads', TIMEOUT, async () => {
   // The link: class visualization of tarantula, seed 7, 12 iterations, made in the single-thread build.
   const { page, problems } = await openPage(browser.context, `${isolated.url}?threads=1`);
   assert.equal((await engineOf(page)).build.build, 'single');
   await page.click('#tab-classviz');
   await pickClass(page, 'viz', 'tarantula', 76);
-  for (const [id, v] of [['viz-iters', '12'], ['viz-seed', '7']]) {
-    await page.fill(`#${id}`, v);
-    await page.dispatchEvent(`#${id}`, 'change');
-  }
-  const reference = await runViz(page);
+  await setFields(page, [['viz-iters', '12'], ['viz-seed', '7']]);
+  const reference = (await runViz(page)).hash;
   const link = await page.evaluate(() => window.__netlens.shareUrl);
   assert.match(link, /#/);
   const hash = link.slice(link.indexOf('#'));

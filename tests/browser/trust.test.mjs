@@ -2,27 +2,16 @@
 // randomization run from share links on a sample, their plots and grid are drawn, their numbers agree with the
 // native CLI's, a run can be cancelled, and bad settings are named. Screenshots: docs/faithfulness.png,
 // docs/sanity.png. Their timings at the defaults are in `make bench-trust` (bench/trust-page.mjs), not here.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO, startServer, startBrowser, openPage, waitReady, waitImage, runCli, SHARED } from './helpers.mjs';
+import { REPO, suite, openPage, waitReady, waitImage, runCli, SHARED } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 900_000 };
-let server;
-let browser;
+const { server, browser } = suite();
 const scratch = mkdtempSync(path.join(tmpdir(), 'netlens-trust-'));
-
-before(async () => {
-  server = await startServer();
-  browser = await startBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
 
 async function openLink(hash) {
   const { page, problems } = await openPage(browser.context, `${server.url}#${hash}`);

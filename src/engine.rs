@@ -1,6 +1,6 @@
 //! The engine: an ONNX graph run forward by tract and backward by our reverse pass.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tract_onnx::prelude::TValue;
 
@@ -54,6 +54,11 @@ pub struct Engine {
     analysed: Analysed,
     /// Those plans, by the values they add to the base recording.
     extra: Mutex<Vec<(RecordingKey, Arc<Recorder>)>>,
+    /// A plan with the graph output only, built on first use: recording keeps tract from fusing each ReLU into
+    /// its convolution and from reusing buffers, so the passes that need no reverse pass (classifying, the
+    /// deletion and insertion curves, occlusion) run faster on it (−6 % natively for SqueezeNet; README).
+    /// None when tract cannot build it; then the base plan serves.
+    plain: OnceLock<Option<Forward>>,
     /// The decoded model, kept to build copies with other weights ([`Engine::with_weights`]).
     proto: Arc<tract_onnx::pb::ModelProto>,
 }
@@ -184,7 +189,7 @@ impl Engine {
             }
         }
         let base = recorder(&graph, &analysed, recording.recorded, recording.assembled)?;
-        Ok(Engine { graph, base, analysed, extra: Mutex::new(vec![]), proto: Arc::new(proto) })
+        Ok(Engine { graph, base, analysed, extra: Mutex::new(vec![]), plain: OnceLock::new(), proto: Arc::new(proto) })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -216,15 +221,24 @@ impl Engine {
     /// The graph output only.
     pub fn forward_only(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
-        let results = self.base.forward.run(x)?;
+        let results = self.plain_forward().run(x)?;
         output_tensor(&results)
     }
 
     /// As [`Engine::forward_only`], calling `after(op_name)` after each node of tract's plan (bench profiling).
     pub fn forward_timed(&self, x: &Tensor, after: &mut dyn FnMut(&str)) -> Result<Tensor> {
         self.check_input(x)?;
-        let results = self.base.forward.run_timed(x, after)?;
+        let results = self.plain_forward().run_timed(x, after)?;
         output_tensor(&results)
+    }
+
+    /// The plan [`Engine::forward_only`] runs: the graph output first in both.
+    fn plain_forward(&self) -> &Forward {
+        let plain = self.plain.get_or_init(|| {
+            let output = self.graph.values[self.graph.output].name.clone();
+            Forward::new(self.analysed.clone(), vec![output]).ok()
+        });
+        plain.as_ref().unwrap_or(&self.base.forward)
     }
 
     /// The graph output and every activation the reverse pass reads.

@@ -13,6 +13,8 @@ use crate::graph;
 use crate::tensor::{Tensor, View};
 
 mod maxpool;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod wasm_gemm;
 
 type Plan = Arc<TypedRunnableModel>;
 

@@ -213,19 +213,14 @@ impl NetLens {
         Ok(MethodRun { spec, settings, settings_json: settings_json.to_string(), run })
     }
 
-    /// How a run of `method_id` splits over `parts` workers (www/pool.js): JSON `[[unit, …], …]` (at most `parts`
-    /// lists), or undefined when the method runs whole. Bad settings fail here as in `start`.
+    /// How a run of `method_id` splits into parts for the worker pool (www/pool.js hands them out in this order to
+    /// whichever worker is free): JSON `[{"units": [unit, …], "steps": n}, …]`, or undefined when the method runs
+    /// whole. Bad settings fail here as in `start`.
     #[wasm_bindgen(js_name = shardPlan)]
-    pub fn shard_plan(
-        &self,
-        method_id: &str,
-        image: &Image,
-        settings_json: &str,
-        parts: usize,
-    ) -> Result<Option<String>, JsError> {
+    pub fn shard_plan(&self, method_id: &str, image: &Image, settings_json: &str) -> Result<Option<String>, JsError> {
         let spec = registry::method(method_id).map_err(js_err)?;
         let settings = spec.settings_str(settings_json, self.net.num_classes()).map_err(js_err)?;
-        let plan = self.with_ctx(|ctx| shard::shard_plan(ctx, spec, &image.input, &settings, parts)).map_err(js_err)?;
+        let plan = self.with_ctx(|ctx| shard::shard_plan(ctx, spec, &image.input, &settings)).map_err(js_err)?;
         Ok(plan.map(|p| serde_json::to_string(&p).expect("a plan serialises")))
     }
 

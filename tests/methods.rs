@@ -278,6 +278,54 @@ fn filter_1d(line: &[f64], weights: &[f64]) -> Vec<f64> {
     (0..line.len()).map(|i| weights.iter().enumerate().map(|(k, w)| w * padded[i + k]).sum()).collect()
 }
 
+/// The blur as a loop per pixel in float32 (kernel weights × reflected neighbours, added in kernel order): the
+/// row-wise blur must give these very values (share links and the class visualization rely on them).
+fn blur_per_pixel(values: &[f32], (c, h, w): (usize, usize, usize), kernel: &[f32]) -> Vec<f32> {
+    let r = (kernel.len() / 2) as i64;
+    let reflect = |i: i64, n: usize| {
+        let m = i.rem_euclid(2 * n as i64);
+        (if m < n as i64 { m } else { 2 * n as i64 - 1 - m }) as usize
+    };
+    let mut out = values.to_vec();
+    for plane in out.chunks_mut(h * w) {
+        let src = plane.to_vec();
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = 0.0f32;
+                for (k, wk) in kernel.iter().enumerate() {
+                    acc += wk * src[reflect(y as i64 + k as i64 - r, h) * w + x];
+                }
+                plane[y * w + x] = acc;
+            }
+        }
+        let src = plane.to_vec();
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = 0.0f32;
+                for (k, wk) in kernel.iter().enumerate() {
+                    acc += wk * src[y * w + reflect(x as i64 + k as i64 - r, w)];
+                }
+                plane[y * w + x] = acc;
+            }
+        }
+    }
+    assert_eq!(out.len(), c * h * w);
+    out
+}
+
+#[test]
+fn blur_gives_exactly_the_per_pixel_sums() {
+    // Faithfulness's σ = 10 baseline on a 224 × 224 image; the class visualization's σ = 0.5; a kernel longer
+    // than the image (reflections of reflections).
+    for (sigma, c, h, w) in [(10.0f32, 3, 224, 224), (0.5, 3, 224, 224), (3.0, 2, 5, 6), (1.0, 1, 1, 7)] {
+        let values: Vec<f32> = (0..c * h * w).map(|i| ((i * 7919 % 1013) as f32) / 101.0 - 5.0).collect();
+        let mut x = Tensor::new(vec![1, c, h, w], values.clone());
+        gaussian_blur_hw(&mut x, sigma, &mut Vec::new());
+        let want = blur_per_pixel(&values, (c, h, w), &gaussian_kernel(sigma));
+        assert!(x.data == want, "σ {sigma} on {c}×{h}×{w}: the row-wise blur differs from the per-pixel sums");
+    }
+}
+
 #[test]
 fn blur_matches_scipy_gaussian_filter1d_on_both_axes() {
     for sigma in [0.5f64, 1.0] {

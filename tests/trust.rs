@@ -455,13 +455,31 @@ fn runs_split_into_parts_merge_into_exactly_the_whole_run() {
         let want = shown(whole.as_ref());
         let end = whole.step(&c, &s).unwrap();
         assert!(!want.1.is_empty(), "{id}: the whole run has panels");
-        for parts in [2, 3] {
-            let plan = shard::shard_plan(&c, spec, &input, &s, parts).unwrap().unwrap();
-            assert_eq!(plan.len(), parts, "{id}: {parts} non-empty parts");
-            let mut merged = shard::run_sharded(&c, spec, &input, &s, parts).unwrap();
+        let sharding = shard::sharding(spec).unwrap();
+        let units = (sharding.units)(&c, &input, &s).unwrap();
+        let n = units.len();
+        // The page's queue (with each part's steps as the page counts them), every unit alone (a map computed
+        // once per curve), and the even and odd units (every group split over two parts).
+        let queue = shard::shard_plan(&c, spec, &input, &s).unwrap().unwrap();
+        assert!(queue.len() >= 2, "{id}: the pool's queue has several parts");
+        for shard::QueuedPart { units: list, steps } in &queue {
+            let mut part = (sharding.part)(&c, &input, &s, list).unwrap();
+            let mut last = part.step(&c, &s).unwrap();
+            while !last.done {
+                last = part.step(&c, &s).unwrap();
+            }
+            assert_eq!((last.step, last.total), (*steps, *steps), "{id}: part {list:?} takes the steps the plan says");
+        }
+        let splits: Vec<Vec<Vec<usize>>> = vec![
+            queue.iter().map(|p| p.units.clone()).collect(),
+            (0..n).map(|u| vec![u]).collect(),
+            vec![(0..n).step_by(2).collect(), (1..n).step_by(2).collect()],
+        ];
+        for lists in &splits {
+            let mut merged = shard::run_sharded(&c, spec, &input, &s, Some(lists)).unwrap();
             let got = shown(merged.as_ref());
-            assert_eq!(got.0, want.0, "{id} in {parts} parts: the same report");
-            assert_eq!(got.1, want.1, "{id} in {parts} parts: the same panels");
+            assert_eq!(got.0, want.0, "{id} in parts {lists:?}: the same report");
+            assert_eq!(got.1, want.1, "{id} in parts {lists:?}: the same panels");
             let p = merged.step(&c, &s).unwrap();
             assert_eq!(
                 (p.done, p.step, p.total, &p.text),
@@ -473,22 +491,35 @@ fn runs_split_into_parts_merge_into_exactly_the_whole_run() {
 }
 
 #[test]
-fn the_pool_plan_balances_costs_and_covers_every_unit_once() {
-    use netlens::methods::shard::{cover, plan, Unit};
-    let unit = |cost: f64, group: usize, setup: f64| Unit { id: String::new(), cost, group, setup };
-    // Costliest first, each to the least-loaded part: {8, 2}, {5, 4} — loads 10 and 9.
-    let units = [unit(8.0, 0, 0.0), unit(5.0, 1, 0.0), unit(4.0, 2, 0.0), unit(2.0, 3, 0.0)];
-    assert_eq!(plan(&units, 2), vec![vec![0, 3], vec![1, 2]]);
-    assert_eq!(plan(&units, 1), vec![vec![0, 1, 2, 3]]);
-    assert_eq!(plan(&units, 9).len(), 4, "no empty parts");
-    // Greedy alone gives {5, 3} and {4, 3, 3} (8 vs 10); swapping the 4 for a 3 balances them (9 and 9).
-    let costs = [5.0, 4.0, 3.0, 3.0, 3.0].map(|c| unit(c, 0, 0.0));
-    let costs: Vec<Unit> = costs.iter().enumerate().map(|(i, u)| Unit { group: i, ..u.clone() }).collect();
-    assert_eq!(plan(&costs, 2), vec![vec![0, 1], vec![2, 3, 4]]);
-    // A group's set-up is paid once per part: unit 1 joins unit 0's part (5 more there, 11 in the other one),
-    // although the other part has less work so far (9 vs 11).
-    let grouped = [unit(5.0, 0, 6.0), unit(5.0, 0, 6.0), unit(9.0, 1, 0.0), unit(1.0, 2, 0.0)];
-    assert_eq!(plan(&grouped, 2), vec![vec![2, 3], vec![0, 1]]);
+fn the_pool_queue_puts_costly_parts_first_and_splits_groups_with_a_cheap_set_up() {
+    use netlens::methods::shard::{cover, queue, steps, Unit};
+    let unit = |cost: f64, group: usize, setup: f64, setup_steps: usize| Unit {
+        id: String::new(),
+        cost,
+        steps: cost as usize,
+        group,
+        setup,
+        setup_steps,
+    };
+    // A cheap map (set-up 2 < 55 / 10): its two curves are two parts, each paying the map. A costly one (50):
+    // one part. No set-up (the random order): two parts. A randomised network (10) with cheap maps (2): one part.
+    let units = [
+        unit(55.0, 0, 2.0, 1),
+        unit(55.0, 0, 2.0, 1),
+        unit(55.0, 1, 50.0, 25),
+        unit(55.0, 1, 50.0, 25),
+        unit(55.0, 2, 0.0, 0),
+        unit(55.0, 2, 0.0, 0),
+        unit(2.0, 3, 10.0, 1),
+        unit(2.0, 3, 10.0, 1),
+    ];
+    // Loads 160, 57, 57, 55, 55, 14: costliest first, equal loads in run order.
+    assert_eq!(queue(&units), vec![vec![2, 3], vec![0], vec![1], vec![4], vec![5], vec![6, 7]]);
+    assert_eq!(steps(&units, &[0, 1]), 111, "a group's set-up steps once per part");
+    assert_eq!(steps(&units, &[0]), 56);
+    assert_eq!(steps(&units, &[2, 3, 6]), 25 + 110 + 1 + 2);
+    let all: Vec<Vec<usize>> = queue(&units);
+    assert!(cover(units.len(), &all).is_ok(), "the queue covers every unit once");
     assert!(cover(3, &[vec![0, 2], vec![1]]).is_ok());
     assert!(cover(3, &[vec![0, 2]]).unwrap_err().to_string().contains("no part computed unit 1"));
     assert!(cover(3, &[vec![0, 1], vec![1, 2]]).unwrap_err().to_string().contains("unit 1 is in two parts"));
@@ -504,9 +535,9 @@ fn a_missing_or_damaged_part_is_refused_with_a_message() {
     let spec = registry::method("faithfulness").unwrap();
     let s = spec.settings(&json!({ "methods": "ixg,gradcam", "steps": 4 }), 1000).unwrap();
     let sharding = shard::sharding(spec).unwrap();
-    let plan = shard::shard_plan(&c, spec, &input, &s, 2).unwrap().unwrap();
+    let plan = shard::shard_plan(&c, spec, &input, &s).unwrap().unwrap();
     let mut parts = vec![];
-    for units in &plan {
+    for shard::QueuedPart { units, .. } in &plan {
         let mut run = (sharding.part)(&c, &input, &s, units).unwrap();
         assert!(run.part().is_none(), "no result before the part is done");
         while !run.step(&c, &s).unwrap().done {}

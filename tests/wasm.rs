@@ -41,6 +41,15 @@ fn classifies_the_cat_and_names_it() {
 }
 
 #[wasm_bindgen_test]
+fn tract_runs_our_f32_kernel_for_the_convolutions() {
+    use netlens::forward::wasm_gemm::picked;
+    // SqueezeNet's fire2 3×3 expand: 64 output channels, 16 × 3 × 3 inputs, 55 × 55 positions.
+    assert_eq!(picked(64, 144, 3025).as_deref(), Some("netlens_wasm_f32_4x8"));
+    // Matrix × vector stays with tract's own kernels.
+    assert_ne!(picked(1000, 512, 1).as_deref(), Some("netlens_wasm_f32_4x8"));
+}
+
+#[wasm_bindgen_test]
 fn saliency_in_wasm_matches_pytorch() {
     let lens = lens();
     let image = Image::decode(MOTORCYCLE_224).unwrap_or_else(|_| panic!("decode"));

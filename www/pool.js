@@ -1,9 +1,9 @@
 // The worker pool (issue 8's speed goals). The wasm build is single-threaded, so a long run that splits into
 // independent parts (schema `shards: true`: the trust tests) runs faster on several workers at once: the page's
 // own worker plus up to N − 1 extra ones, started lazily, once, then reused. The engine declares the split and
-// the merge (src/methods/shard.rs): the page's worker plans the parts (`shard-plan`), each worker runs one
-// (`run-part`), and the page's worker merges their raw results (`merge`) into the very panels and report one run
-// gives. The compare view spreads its methods over the same workers (`slots`, `runOn`).
+// the merge (src/methods/shard.rs): the page's worker lists the parts (`shard-plan`), each worker runs one after
+// another as it gets free (`run-part`), and the page's worker merges their raw results (`merge`) into the very
+// panels and report one run gives. The compare view spreads its methods over the same workers (`slots`, `runOn`).
 //   Progress is the sum of the parts'; cancel cancels every part; an error in one part cancels the others and
 // ends the run with a message naming the part. Extra workers get the page's worker's model and image
 // (`pool-source`) before each use when either changed, and are discarded when the model changes or the engine
@@ -139,11 +139,28 @@ function discard() {
 on('model-changed', () => setTimeout(discard, 0));
 on('restart', () => setTimeout(discard, 0));
 
+let readying = Promise.resolve(); // calls of readyExtras, one after another: each sees what the last one sent
+
 /**
  * `n` extra workers holding the page's worker's model and image: started if missing, sent what changed.
  * Resolves to them (fewer when one failed to start).
  */
-async function readyExtras(n) {
+function readyExtras(n) {
+  const p = readying.then(() => prepareExtras(n));
+  readying = p.catch(() => {});
+  return p;
+}
+
+/**
+ * Before a run that shards (its panel is open, with an image): the extra workers start (a module to compile, a
+ * model to load) while the student reads the panel, so the run's parts start at once. Failures are the run's
+ * to report.
+ */
+export function warm() {
+  if (poolSize() > 1) readyExtras(poolSize() - 1).catch(() => {});
+}
+
+async function prepareExtras(n) {
   while (extras.length < n) extras.push(new Extra(extras.length));
   const use = extras.slice(0, n);
   const common = (key) => (use.every((x) => x.have[key] === use[0].have[key]) ? use[0].have[key] : null);
@@ -195,7 +212,9 @@ const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * A run of a method that shards, in parts over the pool, merged by the page's worker. Same handlers and
- * handle as engine.js's startRun; the result equals the single run's.
+ * handle as engine.js's startRun; the result equals the single run's. The engine lists the parts costliest
+ * first (src/methods/shard.rs `queue`); each worker takes the next one as soon as it is free, so a worker
+ * that runs faster (the page's threaded one) or gets more of the CPU simply does more of them.
  */
 export function pooledRun(method, settingsJson, handlers) {
   const run = { over: false, parts: [], merge: null };
@@ -216,12 +235,12 @@ export function pooledRun(method, settingsJson, handlers) {
   });
 
   (async () => {
-    const { plan } = await request({ type: 'shard-plan', ...base, parts: poolSize() });
+    const { plan } = await request({ type: 'shard-plan', ...base });
     if (run.over) return;
-    const extra = plan && plan.length > 1 ? await readyExtras(plan.length - 1) : [];
+    const extra = plan && plan.length > 1 ? await readyExtras(Math.min(poolSize(), plan.length) - 1) : [];
     if (run.over) return;
-    if (!plan || extra.length + 1 < plan.length) {
-      // One part, or an extra worker did not start: the page's worker runs it whole.
+    if (!plan || plan.length <= 1 || extra.length === 0) {
+      // One part, or no extra worker started: the page's worker runs it whole.
       run.merge = launch({ type: 'run', ...base }, {
         onProgress: (m) => handlers.onProgress?.(m),
         onDone: (m) => end('done', () => handlers.onDone?.(m)),
@@ -229,40 +248,47 @@ export function pooledRun(method, settingsJson, handlers) {
       });
       return;
     }
-    emit('pool-run', { method: method.id, parts: plan.map((units) => units.length) });
+    const workers = [null, ...extra]; // null: the page's worker
+    emit('pool-run', { method: method.id, parts: plan.map((p) => p.units.length), workers: workers.length });
+    const n = plan.length;
     const results = plan.map(() => null);
     const steps = plan.map(() => 0);
-    const totals = plan.map(() => 0);
-    let left = plan.length;
+    const total = sum(plan.map((p) => p.steps));
+    let next = 0;
+    let left = n;
     const merge = () => {
       run.merge = launch({ type: 'merge', ...base, parts: results }, {
-        onProgress: (m) => handlers.onProgress?.({ ...m, step: sum(steps), total: sum(totals) }),
+        onProgress: (m) => handlers.onProgress?.({ ...m, step: sum(steps), total }),
         onDone: (m) => end('done', () => handlers.onDone?.(m)),
-        onError: (message) => fail(`${method.title}, merging the ${plan.length} parts: ${message}`),
+        onError: (message) => fail(`${method.title}, merging the ${n} parts: ${message}`),
       });
     };
-    plan.forEach((units, i) => {
-      const msg = { type: 'run-part', ...base, units: JSON.stringify(units) };
+    // Gives worker `w` the next part of the queue, if any is left.
+    const take = (w) => {
+      if (run.over || next >= n) return;
+      const i = next++;
+      const msg = { type: 'run-part', ...base, units: JSON.stringify(plan[i].units) };
       const h = {
         onProgress: (m) => {
           if (run.over) return;
           steps[i] = m.step;
-          totals[i] = m.total;
-          handlers.onProgress?.({ ...m, step: sum(steps), total: sum(totals), text: `${m.text} · ${plan.length} workers` });
+          handlers.onProgress?.({ ...m, step: sum(steps), total, text: `${m.text} · ${workers.length} workers` });
         },
         onDone: (m) => {
           results[i] = m.bytes;
           left -= 1;
           if (left === 0 && !run.over) merge();
+          else take(w);
         },
-        onError: (message) => fail(`${method.title}, part ${i + 1} of ${plan.length}: ${message}`),
+        onError: (message) => fail(`${method.title}, part ${i + 1} of ${n}: ${message}`),
         // A part stopped from below (its worker discarded) while the run goes on: the run cannot finish.
         onEnd: (how) => {
-          if (how === 'cancelled' && !run.over) fail(`${method.title}, part ${i + 1} of ${plan.length}: stopped`);
+          if (how === 'cancelled' && !run.over) fail(`${method.title}, part ${i + 1} of ${n}: stopped`);
         },
       };
-      run.parts[i] = i === 0 ? launch(msg, h) : extra[i - 1].launch(msg, h);
-    });
+      run.parts[i] = w === null ? launch(msg, h) : w.launch(msg, h);
+    };
+    workers.forEach(take);
   })().catch((e) => fail(`${method.title}: ${e?.message ?? e}`));
 
   return {

@@ -355,13 +355,15 @@ async function poolStart(msg) {
   if (msg.image?.bytes) {
     image?.free();
     image = lens.decodeImage(msg.image.bytes);
+    // Its class scores, once: every part's copy of the image then starts with them (no forward pass per part).
+    lens.classify(image);
   }
   post({ type: 'pool-ready', reqId: msg.reqId });
 }
 
 function shardPlan(msg) {
   if (!image) throw new Error('load an image first');
-  const plan = lens.shardPlan(msg.method, image, msg.settingsJson, msg.parts);
+  const plan = lens.shardPlan(msg.method, image, msg.settingsJson);
   post({ type: 'shard-plan', reqId: msg.reqId, plan: plan === undefined ? null : JSON.parse(plan) });
 }
 

@@ -1,6 +1,7 @@
 //! tract's MaxPool scans one window after another (a compare chain per window: ~20 % of the page's forward). This op
-//! does what the MaxPool VJP does instead: each tap of the window across a whole row of windows, which vectorizes.
-//! It replaces tract's 2-D float MaxPool (NCHW, no index output) in the typed model, before tract optimises it.
+//! works on whole rows instead, which vectorizes: for each output row, the max down the window's input rows, then
+//! each tap of the window across that row of maxima. It replaces tract's 2-D float MaxPool (NCHW, no index output)
+//! in the typed model, before tract optimises it.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
@@ -85,33 +86,40 @@ impl RowMaxPool {
             .collect();
         let phase_len = wd.div_ceil(sw);
         let mut phases = vec![0.0f32; if sw > 1 { phase_len * sw } else { 0 }];
+        let mut column = vec![0.0f32; wd];
         for (x, out) in x.chunks_exact(h * wd).zip(out.chunks_exact_mut(oh * ow)) {
             for (oy, best) in out.chunks_exact_mut(ow).enumerate() {
+                // The max down the window's rows first (contiguous, vectorizes), then across its columns: one
+                // de-interleave per output row instead of one per window row.
                 // Padding never wins: a window with no tap inside keeps -inf, as tract's does.
-                best.fill(f32::NEG_INFINITY);
+                column.fill(f32::NEG_INFINITY);
                 for ky in 0..self.kernel[0] {
                     let iy = (oy * sh + ky * dh) as isize - ph as isize;
                     if iy < 0 || iy as usize >= h {
                         continue;
                     }
                     let row = &x[iy as usize * wd..(iy as usize + 1) * wd];
-                    if sw > 1 {
-                        for (p, phase) in phases.chunks_exact_mut(phase_len).enumerate() {
-                            for (dst, &v) in phase.iter_mut().zip(row[p.min(wd)..].iter().step_by(sw)) {
-                                *dst = v;
-                            }
+                    for (c, &v) in column.iter_mut().zip(row) {
+                        *c = if v > *c { v } else { *c };
+                    }
+                }
+                if sw > 1 {
+                    for (p, phase) in phases.chunks_exact_mut(phase_len).enumerate() {
+                        for (dst, &v) in phase.iter_mut().zip(column[p.min(wd)..].iter().step_by(sw)) {
+                            *dst = v;
                         }
                     }
-                    for &(lo, hi, first) in &spans {
-                        let taps = if sw > 1 {
-                            let start = (first % sw) * phase_len + first / sw;
-                            &phases[start..start + (hi - lo)]
-                        } else {
-                            &row[first..first + (hi - lo)]
-                        };
-                        for (b, &v) in best[lo..hi].iter_mut().zip(taps) {
-                            *b = if v > *b { v } else { *b };
-                        }
+                }
+                best.fill(f32::NEG_INFINITY);
+                for &(lo, hi, first) in &spans {
+                    let taps = if sw > 1 {
+                        let start = (first % sw) * phase_len + first / sw;
+                        &phases[start..start + (hi - lo)]
+                    } else {
+                        &column[first..first + (hi - lo)]
+                    };
+                    for (b, &v) in best[lo..hi].iter_mut().zip(taps) {
+                        *b = if v > *b { v } else { *b };
                     }
                 }
             }

@@ -351,31 +351,41 @@ fn reflect_index(i: i64, n: usize) -> usize {
     (if m < n { m } else { 2 * n - 1 - m }) as usize
 }
 
-/// Correlate one line with `kernel` (odd length, centred), reflecting at the ends; `scratch` is reused.
-fn blur_line(values: &mut [f32], stride: usize, n: usize, kernel: &[f32], scratch: &mut Vec<f32>) {
-    let radius = (kernel.len() / 2) as i64;
-    scratch.clear();
-    scratch.extend((0..n).map(|i| values[i * stride]));
-    for i in 0..n {
-        let mut acc = 0.0f32;
-        for (k, w) in kernel.iter().enumerate() {
-            acc += w * scratch[reflect_index(i as i64 + k as i64 - radius, n)];
-        }
-        values[i * stride] = acc;
-    }
-}
-
 /// Gaussian blur along H then W of a [N, C, H, W] tensor, like
-/// `gaussian_filter1d(gaussian_filter1d(x, sigma, axis=2), sigma, axis=3)` (CS231n's `blur_image`).
+/// `gaussian_filter1d(gaussian_filter1d(x, sigma, axis=2), sigma, axis=3)` (CS231n's `blur_image`), reflecting
+/// at the edges. Each value is the sum of kernel weight × neighbour in kernel order, as a loop per pixel would
+/// add them (so the result does not depend on how the loops run); the loops run over whole rows, which
+/// vectorizes (a σ = 10 blur of a 224 × 224 image: ~37 ms natively per pixel, a few ms this way). `scratch` is
+/// reused.
 pub fn gaussian_blur_hw(x: &mut Tensor, sigma: f32, scratch: &mut Vec<f32>) {
     let kernel = gaussian_kernel(sigma);
+    let radius = (kernel.len() / 2) as i64;
     let (h, w) = (x.shape[2], x.shape[3]);
+    let mut padded = vec![0.0f32; w + kernel.len() - 1];
     for plane in x.data.chunks_mut(h * w) {
-        for col in 0..w {
-            blur_line(&mut plane[col..], w, h, &kernel, scratch);
+        // Along H: output row y = Σ_k kernel[k] × input row reflect(y + k − radius).
+        scratch.clear();
+        scratch.extend_from_slice(plane);
+        for (y, out) in plane.chunks_exact_mut(w).enumerate() {
+            out.fill(0.0);
+            for (k, &wk) in kernel.iter().enumerate() {
+                let src = reflect_index(y as i64 + k as i64 - radius, h) * w;
+                for (o, &v) in out.iter_mut().zip(&scratch[src..src + w]) {
+                    *o += wk * v;
+                }
+            }
         }
-        for row in 0..h {
-            blur_line(&mut plane[row * w..], 1, w, &kernel, scratch);
+        // Along W: each row padded by reflection, then the same sum along it.
+        for row in plane.chunks_exact_mut(w) {
+            for (j, p) in padded.iter_mut().enumerate() {
+                *p = row[reflect_index(j as i64 - radius, w)];
+            }
+            row.fill(0.0);
+            for (k, &wk) in kernel.iter().enumerate() {
+                for (o, &v) in row.iter_mut().zip(&padded[k..k + w]) {
+                    *o += wk * v;
+                }
+            }
         }
     }
 }

@@ -16,11 +16,15 @@ use crate::error::{Error, Result};
 pub struct Unit {
     /// What it computes ("ig", "features.12 × gbp"), for messages.
     pub id: String,
-    /// Its estimated cost in forward passes (a forward + reverse pass counts 3): the pool balances by it.
+    /// Its estimated cost in forward passes (a forward + reverse pass counts 2): the pool balances by it.
     pub cost: f64,
-    /// Units of one group share set-up work a part pays once, `setup` (sanity: building a randomised network).
+    /// Its steps (progress counts them).
+    pub steps: usize,
+    /// Units of one group share set-up work a part pays once: `setup` in forward passes, `setup_steps` steps
+    /// (faithfulness: the method's map; sanity: building a randomised network).
     pub group: usize,
     pub setup: f64,
+    pub setup_steps: usize,
 }
 
 /// A part's raw results: numbers as JSON (f32 values round-trip exactly through serde_json) and the bulk of
@@ -80,84 +84,70 @@ pub fn sharding(spec: &MethodSpec) -> Option<&'static Sharding> {
     SHARDED.iter().find(|(id, _)| *id == spec.id).map(|(_, s)| *s)
 }
 
+/// The groups of `list` (each once, in order of first use).
+fn groups(units: &[Unit], list: &[usize]) -> Vec<usize> {
+    let mut out: Vec<usize> = vec![];
+    for &u in list {
+        if !out.contains(&units[u].group) {
+            out.push(units[u].group);
+        }
+    }
+    out
+}
+
+/// The set-up of `group` (the same on each of its units).
+fn setup_of(units: &[Unit], group: usize) -> (f64, usize) {
+    units.iter().find(|u| u.group == group).map_or((0.0, 0), |u| (u.setup, u.setup_steps))
+}
+
 /// The work of one part: its units' costs, and each group's set-up once.
 fn load(units: &[Unit], list: &[usize]) -> f64 {
-    let mut groups: Vec<usize> = vec![];
-    let mut total = 0.0;
-    for &u in list {
-        total += units[u].cost;
-        if !groups.contains(&units[u].group) {
-            groups.push(units[u].group);
-            total += units[u].setup;
-        }
-    }
-    total
+    list.iter().map(|&u| units[u].cost).sum::<f64>()
+        + groups(units, list).iter().map(|&g| setup_of(units, g).0).sum::<f64>()
 }
 
-/// Splits `units` into at most `parts` lists of similar cost: the costliest unit first, each to the part that
-/// would then have the least work (ties to the lower part), then single moves and swaps out of the busiest part
-/// while they shorten it (greedy alone leaves e.g. 622 vs 727 for the default faithfulness run, 675 is possible).
-/// Each list is ascending; empty parts are dropped.
-pub fn plan(units: &[Unit], parts: usize) -> Vec<Vec<usize>> {
-    let parts = parts.max(1);
-    let mut order: Vec<usize> = (0..units.len()).collect();
-    order.sort_by(|&a, &b| units[b].cost.total_cmp(&units[a].cost).then(a.cmp(&b)));
-    let mut lists: Vec<Vec<usize>> = vec![vec![]; parts];
-    for u in order {
-        let with = |p: usize| {
-            let mut l = lists[p].clone();
-            l.push(u);
-            load(units, &l)
-        };
-        let best = (0..parts).min_by(|&a, &b| with(a).total_cmp(&with(b)).then(a.cmp(&b))).expect("parts ≥ 1");
-        lists[best].push(u);
-    }
-    // Local search: each accepted change lowers the busiest part's load or the number of parts that busy.
-    for _ in 0..1000 {
-        let loads: Vec<f64> = lists.iter().map(|l| load(units, l)).collect();
-        let top = (0..parts).max_by(|&a, &b| loads[a].total_cmp(&loads[b]).then(b.cmp(&a))).expect("parts ≥ 1");
-        let mut improved = false;
-        'search: for other in (0..parts).filter(|&p| p != top) {
-            let before = loads[top].max(loads[other]);
-            for i in 0..lists[top].len() {
-                // Move unit i to `other`, or swap it with one of `other`'s.
-                for j in std::iter::once(None).chain((0..lists[other].len()).map(Some)) {
-                    let (mut a, mut b) = (lists[top].clone(), lists[other].clone());
-                    let u = a.remove(i);
-                    if let Some(j) = j {
-                        a.push(b.remove(j));
-                    }
-                    b.push(u);
-                    if load(units, &a).max(load(units, &b)) < before - 1e-9 {
-                        lists[top] = a;
-                        lists[other] = b;
-                        improved = true;
-                        break 'search;
-                    }
-                }
-            }
-        }
-        if !improved {
-            break;
-        }
-    }
-    for l in &mut lists {
-        l.sort_unstable();
-    }
-    lists.retain(|l| !l.is_empty());
-    lists
+/// The steps of one part: its units', and each group's set-up steps once.
+pub fn steps(units: &[Unit], list: &[usize]) -> usize {
+    list.iter().map(|&u| units[u].steps).sum::<usize>()
+        + groups(units, list).iter().map(|&g| setup_of(units, g).1).sum::<usize>()
 }
 
-/// The part lists for `parts` workers, or None when the method does not shard.
-pub fn shard_plan(
-    ctx: &Ctx,
-    spec: &MethodSpec,
-    input: &Input,
-    settings: &Settings,
-    parts: usize,
-) -> Result<Option<Vec<Vec<usize>>>> {
+/// A group splits into one part per unit when each of its units costs at least this many times its set-up
+/// (which every part then pays again): a cheap map's two curves, not SmoothGrad's or a randomised network's.
+const SPLIT: f64 = 10.0;
+
+/// The parts of a run, costliest first, for a pool that hands the next one to whichever worker is free (so a
+/// faster or less busy worker simply does more of them). A group is one part, or one part per unit when its
+/// set-up is cheap next to its units (see [`SPLIT`]): small parts at the end of the queue even out the
+/// workers' finishing times. Each list is ascending.
+pub fn queue(units: &[Unit]) -> Vec<Vec<usize>> {
+    let mut parts: Vec<Vec<usize>> = vec![];
+    for g in groups(units, &(0..units.len()).collect::<Vec<_>>()) {
+        let members: Vec<usize> = (0..units.len()).filter(|&u| units[u].group == g).collect();
+        let setup = setup_of(units, g).0;
+        if members.len() > 1 && members.iter().all(|&u| units[u].cost >= SPLIT * setup) {
+            parts.extend(members.into_iter().map(|u| vec![u]));
+        } else {
+            parts.push(members);
+        }
+    }
+    // Stable: equal loads keep run order.
+    parts.sort_by(|a, b| load(units, b).total_cmp(&load(units, a)));
+    parts
+}
+
+/// One part of a run as the pool receives it: the units it computes and the steps that takes.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueuedPart {
+    pub units: Vec<usize>,
+    pub steps: usize,
+}
+
+/// A run's parts in the order a pool hands them out ([`queue`]), or None when the method does not shard.
+pub fn shard_plan(ctx: &Ctx, spec: &MethodSpec, input: &Input, settings: &Settings) -> Result<Option<Vec<QueuedPart>>> {
     let Some(sharding) = sharding(spec) else { return Ok(None) };
-    Ok(Some(plan(&(sharding.units)(ctx, input, settings)?, parts)))
+    let units = (sharding.units)(ctx, input, settings)?;
+    Ok(Some(queue(&units).into_iter().map(|list| QueuedPart { steps: steps(&units, &list), units: list }).collect()))
 }
 
 /// Checks that `parts` name units `0..n` exactly once each; returns, per unit, (part, position in that part).
@@ -183,16 +173,20 @@ pub fn parse_units(json: &str) -> Result<Vec<usize>> {
     serde_json::from_str(json).map_err(|e| Error::Invalid(format!("a part's unit list is not a list of indices: {e}")))
 }
 
-/// Runs `spec` in `parts` parts one after another and merges them (CLI, tests): the page's pool, without workers.
+/// Runs `spec` in the parts `lists` names (None: the page pool's [`queue`]) one after another and merges them
+/// (tests): the page's pool, without workers.
 pub fn run_sharded(
     ctx: &Ctx,
     spec: &MethodSpec,
     input: &Input,
     settings: &Settings,
-    parts: usize,
+    lists: Option<&[Vec<usize>]>,
 ) -> Result<Box<dyn Run>> {
     let sharding = sharding(spec).ok_or_else(|| Error::Invalid(format!("{} does not run in parts", spec.title)))?;
-    let lists = plan(&(sharding.units)(ctx, input, settings)?, parts);
+    let lists = match lists {
+        Some(l) => l.to_vec(),
+        None => queue(&(sharding.units)(ctx, input, settings)?),
+    };
     let mut results = vec![];
     for units in &lists {
         let mut run = (sharding.part)(ctx, input, settings, units)?;

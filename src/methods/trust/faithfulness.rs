@@ -127,9 +127,12 @@ pub fn changed_after(i: usize, steps: usize, pixels: usize) -> usize {
 pub struct Curves {
     pub id: String,
     pub name: String,
-    /// Its index in the whole run's list (the unit a worker pool's part computes).
-    unit: usize,
-    /// The passes it takes: its map's, then 2 × (steps − 1).
+    /// Its index in the whole run's list of methods then the random order: its deletion curve is shard unit
+    /// 2 × index, its insertion curve 2 × index + 1.
+    index: usize,
+    /// The curves this run computes (a part may compute one of the two; the whole run both).
+    wants: [bool; 2],
+    /// The passes it takes: its map's, then steps − 1 per curve wanted.
     passes: usize,
     job: Option<MapJob>,
     pub order: Option<Vec<u32>>,
@@ -144,7 +147,8 @@ impl Curves {
         Curves {
             id: String::new(),
             name: String::new(),
-            unit: 0,
+            index: 0,
+            wants: [true, true],
             passes: 0,
             job: None,
             order: None,
@@ -161,7 +165,8 @@ impl Curves {
     }
 }
 
-/// Splits a run by curve: every method's map and curves, and the random order's, are one unit each.
+/// Splits a run by curve: every method's deletion curve and its insertion curve, and the random order's, are one
+/// unit each; the two curves of a method share its map (the group's set-up: a part computing both pays it once).
 pub static SHARDING: Sharding = Sharding {
     units: |ctx, input, s| Ok(Faithfulness::prepare(ctx, input, s, None)?.units),
     part: |ctx, input, s, units| Ok(Box::new(Faithfulness::prepare(ctx, input, s, Some(units))?)),
@@ -211,31 +216,28 @@ impl Faithfulness {
                 specs.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
             )));
         }
-        let per_curve = 2 * (steps - 1);
+        let per_curve = steps - 1;
         let kept = |u: usize| keep.is_none_or(|k| k.contains(&u));
         let (mut curves, mut units) = (vec![], vec![]);
-        for (u, spec) in specs.iter().enumerate() {
+        // Each method's curves, then the random order's (no map: `job` None).
+        let mut owners: Vec<(String, String, Option<MapJob>)> = vec![];
+        for spec in &specs {
             // Every job is built (cheap) so every unit's cost is known; a part keeps its own.
-            let job = MapJob::new(spec, net, &x, class)?;
-            let passes = job.total() + per_curve;
-            units.push(Unit { id: spec.id.into(), cost: job.cost() + per_curve as f64, group: u, setup: 0.0 });
-            if kept(u) {
-                let (id, name) = (spec.id.into(), spec.title.into());
-                curves.push(Curves { id, name, unit: u, passes, job: Some(job), order: None, ..Curves::empty() });
-            }
+            owners.push((spec.id.into(), spec.title.into(), Some(MapJob::new(spec, net, &x, class)?)));
         }
-        let u = specs.len();
-        units.push(Unit { id: "random".into(), cost: per_curve as f64, group: u, setup: 0.0 });
-        if kept(u) {
-            curves.push(Curves {
-                id: "random".into(),
-                name: "Random order".into(),
-                unit: u,
-                passes: per_curve,
-                job: None,
-                order: Some(random_order(pixels, s.int("seed") as u64)),
-                ..Curves::empty()
-            });
+        owners.push(("random".into(), "Random order".into(), None));
+        for (index, (id, name, job)) in owners.into_iter().enumerate() {
+            let (setup, setup_steps) = job.as_ref().map_or((0.0, 0), |j| (j.cost(), j.total()));
+            for what in ["deletion", "insertion"] {
+                let id = format!("{id} {what}");
+                units.push(Unit { id, cost: per_curve as f64, steps: per_curve, group: index, setup, setup_steps });
+            }
+            let wants = [kept(2 * index), kept(2 * index + 1)];
+            if wants.iter().any(|&w| w) {
+                let passes = setup_steps + per_curve * wants.iter().filter(|&&w| w).count();
+                let order = if job.is_none() { Some(random_order(pixels, s.int("seed") as u64)) } else { None };
+                curves.push(Curves { id, name, index, wants, passes, job, order, ..Curves::empty() });
+            }
         }
         if let Some(&bad) = keep.and_then(|k| k.iter().find(|&&u| u >= units.len())) {
             return Err(Error::Invalid(format!("a part names curve {bad}, but the run has {}", units.len())));
@@ -270,36 +272,38 @@ impl Faithfulness {
         let mut run = Faithfulness::prepare(ctx, input, s, Some(&[]))?;
         let bad = |what: &str| Error::Invalid(format!("a part's result is damaged ({what})"));
         let mut found: Vec<Vec<usize>> = vec![];
-        let mut curves: Vec<(usize, Vec<f32>, Vec<f32>, usize)> = vec![];
+        // Per unit (a method's deletion or insertion curve), its points.
+        let mut points: Vec<Option<Vec<f32>>> = vec![None; run.units.len()];
         for part in parts {
             let list = part.json["curves"].as_array().ok_or_else(|| bad("no curves"))?;
             let mut units = vec![];
             for c in list {
                 let unit = c["unit"].as_u64().ok_or_else(|| bad("a curve without its unit"))? as usize;
-                let points = |key: &str| -> Result<Vec<f32>> {
-                    let v: Vec<f32> = serde_json::from_value(c[key].clone()).map_err(|_| bad(key))?;
-                    if v.len() != run.steps + 1 {
-                        return Err(bad(key));
-                    }
-                    Ok(v)
-                };
-                let passes = c["passes"].as_u64().ok_or_else(|| bad("passes"))? as usize;
-                curves.push((unit, points("deletion")?, points("insertion")?, passes));
+                let v: Vec<f32> = serde_json::from_value(c["points"].clone()).map_err(|_| bad("points"))?;
+                if v.len() != run.steps + 1 {
+                    return Err(bad("points"));
+                }
+                if let Some(slot) = points.get_mut(unit) {
+                    *slot = Some(v);
+                }
                 units.push(unit);
             }
             found.push(units);
         }
         cover(run.units.len(), &found)?;
-        curves.sort_by_key(|c| c.0);
-        for ((unit, deletion, insertion, passes), u) in curves.into_iter().zip(&run.units) {
-            let name = if u.id == "random" {
+        let mut points = points.into_iter().map(|p| p.expect("cover checked every unit"));
+        for (index, pair) in run.units.chunks_exact(2).enumerate() {
+            let id = pair[0].id.split(' ').next().unwrap_or_default().to_string();
+            let name = if id == "random" {
                 "Random order".to_string()
             } else {
-                crate::methods::registry::method(&u.id)?.title.to_string()
+                crate::methods::registry::method(&id)?.title.to_string()
             };
-            run.curves.push(Curves { id: u.id.clone(), name, unit, passes, deletion, insertion, ..Curves::empty() });
+            let (deletion, insertion) = (points.next().unwrap_or_default(), points.next().unwrap_or_default());
+            run.curves.push(Curves { id, name, index, deletion, insertion, ..Curves::empty() });
         }
-        run.units_total = run.curves.iter().map(|c| c.passes).sum();
+        // The whole run's passes (each map once), as it would have counted them.
+        run.units_total = crate::methods::shard::steps(&run.units, &(0..run.units.len()).collect::<Vec<_>>());
         run.units_done = run.units_total;
         run.current = run.curves.len();
         run.part = false;
@@ -328,26 +332,28 @@ impl Faithfulness {
             if c.job.is_some() {
                 return;
             }
-            if c.deletion.is_empty() {
-                c.deletion.push(p_image);
-                c.work = Some(self.x.clone());
-            }
-            if c.deletion.len() == steps {
-                c.deletion.push(p_base);
-            }
-            if c.deletion.len() == steps + 1 && c.insertion.is_empty() {
-                c.insertion.push(p_base);
-                // The insertion starts from the baseline, in the deletion's buffer (no new allocation).
-                match c.work.as_mut() {
-                    Some(w) => w.data.copy_from_slice(&self.base.data),
-                    None => c.work = Some(self.base.clone()),
+            // Deletion goes from the image to the baseline, insertion back; each starts in the buffer the
+            // other one used (no new allocation).
+            for (curve, wanted, start, first, last) in [
+                (&mut c.deletion, c.wants[0], &self.x, p_image, p_base),
+                (&mut c.insertion, c.wants[1], &self.base, p_base, p_image),
+            ] {
+                if !wanted || curve.len() == steps + 1 {
+                    continue;
                 }
-            }
-            if c.insertion.len() == steps {
-                c.insertion.push(p_image);
-            }
-            if c.insertion.len() < steps + 1 {
-                return;
+                if curve.is_empty() {
+                    curve.push(first);
+                    match c.work.as_mut() {
+                        Some(w) => w.data.copy_from_slice(&start.data),
+                        None => c.work = Some(start.clone()),
+                    }
+                }
+                if curve.len() == steps {
+                    curve.push(last);
+                }
+                if curve.len() < steps + 1 {
+                    return;
+                }
             }
             c.work = None;
             self.current += 1;
@@ -372,7 +378,7 @@ impl Faithfulness {
         } else {
             let order = c.order.as_ref().expect("a curve's order is known once its map is");
             let work = c.work.as_mut().expect("settle starts each curve");
-            let deleting = c.deletion.len() < steps + 1;
+            let deleting = c.wants[0] && c.deletion.len() < steps + 1;
             let (curve, src) = if deleting { (&mut c.deletion, &self.base) } else { (&mut c.insertion, &self.x) };
             let i = curve.len();
             Faithfulness::copy_pixels(
@@ -439,7 +445,7 @@ impl Run for Faithfulness {
             let c = &self.curves[self.current];
             match &c.job {
                 Some(j) => format!("{}: map pass {} / {}", c.name, j.done(), j.total()),
-                None if c.deletion.len() <= self.steps => {
+                None if c.wants[0] && c.deletion.len() <= self.steps => {
                     format!("{}: deletion {} / {}", c.name, c.deletion.len().saturating_sub(1), self.steps)
                 }
                 None => format!("{}: insertion {} / {}", c.name, c.insertion.len().saturating_sub(1), self.steps),
@@ -476,11 +482,14 @@ impl Run for Faithfulness {
         if !self.part || !self.finished() {
             return None;
         }
-        let curves: Vec<Json> = self
-            .curves
-            .iter()
-            .map(|c| json!({ "unit": c.unit, "passes": c.passes, "deletion": c.deletion, "insertion": c.insertion }))
-            .collect();
+        let mut curves: Vec<Json> = vec![];
+        for c in &self.curves {
+            for (half, points) in [&c.deletion, &c.insertion].into_iter().enumerate() {
+                if c.wants[half] {
+                    curves.push(json!({ "unit": 2 * c.index + half, "points": points }));
+                }
+            }
+        }
         Some(PartResult { json: json!({ "curves": curves }), floats: vec![] })
     }
 

@@ -17,8 +17,9 @@ use crate::network::Classifier;
 use crate::tensor::Tensor;
 
 /// The attribution methods these tests can run, by registry id, with how each builds its stepper and what one
-/// of its passes costs in forward passes (a forward + reverse pass ≈ 3; occlusion's are forward passes plus
-/// its bookkeeping, ≈ 1.2: measured in the page, README): the worker pool balances its parts by it
+/// of its passes costs in forward passes (a forward + reverse pass ≈ 2; occlusion's are forward passes, ≈ 1:
+/// per-step times of a deletion/insertion run in the page, 2026-11-28, README): the worker pool balances its
+/// parts by it
 /// (src/methods/shard.rs).
 pub const MAKERS: &[(&str, MakeStepper, f64)] = &[
     ("ixg", attribution::ixg::make, BACKWARD),
@@ -28,11 +29,11 @@ pub const MAKERS: &[(&str, MakeStepper, f64)] = &[
     ("deconv", attribution::guided::make_deconv, BACKWARD),
     ("gradcam", attribution::gradcam::make, BACKWARD),
     ("ggc", attribution::gradcam::make_ggc, BACKWARD),
-    ("occlusion", attribution::occlusion::make, 1.2),
+    ("occlusion", attribution::occlusion::make, 1.0),
 ];
 
 /// The cost of a forward + reverse pass, in forward passes.
-const BACKWARD: f64 = 3.0;
+const BACKWARD: f64 = 2.0;
 
 /// Text settings holding a comma-separated list of method ids (or `all`).
 pub const LIST_PATTERN: &str = "^[A-Za-z0-9_,-]{1,128}$";

@@ -247,8 +247,9 @@ impl Sanity {
         let mut out = vec![];
         for (c, name) in self.columns.iter().enumerate() {
             for (r, m) in self.specs.iter().enumerate() {
-                let setup = if c == 0 { 0.0 } else { REBUILD };
-                out.push(Unit { id: format!("{name} × {}", m.id), cost: self.passes[r].1, group: c, setup });
+                let (setup, setup_steps) = if c == 0 { (0.0, 0) } else { (REBUILD, 1) };
+                let (steps, cost) = self.passes[r];
+                out.push(Unit { id: format!("{name} × {}", m.id), cost, steps, group: c, setup, setup_steps });
             }
         }
         out

@@ -4,7 +4,6 @@
 import { emit } from './bus.js';
 import { checkpoints } from './frames.js';
 import { engine, request, startRun } from './engine.js';
-import { warm } from './pool.js';
 import { input } from './input.js';
 import { classSetting, checkSetting, settingsJson, COMPARE } from './share.js';
 import { state, updateShareLink } from './state.js';
@@ -384,13 +383,7 @@ export class MethodPanel {
     this.reset();
     if (this.inputCanvas && input.current) drawRgba(this.inputCanvas, input.current.rgba);
     this.setReady(engine.ready);
-    this.warmPool();
     this.maybeAutoRun();
-  }
-
-  /** A run that shards, shown with an image: the worker pool gets ready for it (www/pool.js `warm`). */
-  warmPool() {
-    if (this.method.shards && state.panel === this.method.id && engine.ready && input.current) warm();
   }
 
   readAll() {
@@ -594,7 +587,6 @@ export function buildPanels(container, schema, { compare }) {
       p.chooserButton.setAttribute('aria-pressed', String(on));
     }
     updateShareLink();
-    panels.get(id)?.warmPool();
     panels.get(id)?.maybeAutoRun();
     if (id === COMPARE.id) compare.shown();
     emit('panel', { id });

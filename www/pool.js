@@ -151,15 +151,6 @@ function readyExtras(n) {
   return p;
 }
 
-/**
- * Before a run that shards (its panel is open, with an image): the extra workers start (a module to compile, a
- * model to load) while the student reads the panel, so the run's parts start at once. Failures are the run's
- * to report.
- */
-export function warm() {
-  if (poolSize() > 1) readyExtras(poolSize() - 1).catch(() => {});
-}
-
 async function prepareExtras(n) {
   while (extras.length < n) extras.push(new Extra(extras.length));
   const use = extras.slice(0, n);

@@ -70,3 +70,29 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let sum: f64 = exps.iter().sum();
     exps.iter().map(|&e| (e / sum) as f32).collect()
 }
+
+/// Splits `row` into its `stride` phases (columns p, p + stride, …), each `row.len().div_ceil(stride)` long in
+/// `phases` (a phase shorter than that is padded with 0): a strided window's taps across a row of windows are
+/// then contiguous. Pools use it; stride 2 (the common one) has a loop the compiler vectorizes.
+pub fn split_phases(row: &[f32], stride: usize, phases: &mut [f32]) {
+    let len = row.len().div_ceil(stride);
+    if stride == 2 {
+        let (even, odd) = phases.split_at_mut(len);
+        let pairs = row.chunks_exact(2);
+        if let [last] = pairs.remainder() {
+            even[len - 1] = *last;
+            odd[len - 1] = 0.0;
+        }
+        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+        return;
+    }
+    for (p, phase) in phases.chunks_exact_mut(len).take(stride).enumerate() {
+        let mut taps = row[p.min(row.len())..].iter().step_by(stride);
+        for dst in phase.iter_mut() {
+            *dst = taps.next().copied().unwrap_or(0.0);
+        }
+    }
+}

@@ -7,9 +7,13 @@
 //! first would start a one-thread global pool that `initThreadPool` could then not replace).
 //!
 //! Determinism: work is split only where every output element is still computed by one task, in the same order
-//! as with one thread (Conv VJP: output channels; pools and ReLU: planes / element ranges), so results are
+//! as with one thread (the VJPs' matrix products: bands of columns; col2im, pools and ReLU: planes / element
+//! ranges; the forward's max pool: planes), so results are
 //! bit-identical whatever the thread count (tests/threads.rs checks 1 against 2 and 3 threads; the browser tests
 //! check the page's threaded build against the CLI).
+//!
+//! Callers outside the pool (the CLI's main thread, the page's engine worker) run their work through
+//! [`on_pool`], so that the splits inside it cost a hand-over between pool threads, not a wake-up of the pool.
 
 /// Elements below which a split does not pay for waking the other threads.
 pub const MIN_SPLIT: usize = 32 * 1024;
@@ -40,7 +44,8 @@ mod native {
         if !*configured {
             *configured = true;
             // Fails only if something already started the global pool; then it keeps the size it has.
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+            // The main thread's stack size: the CLI runs its commands on a pool thread (`on_pool`).
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).stack_size(8 << 20).build_global();
             let got = rayon::current_num_threads();
             set_default_executor(if got > 1 { Executor::RayonGlobal } else { Executor::SingleThread });
             THREADS.store(got, Ordering::Relaxed);
@@ -59,7 +64,8 @@ mod native {
 
 #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
 mod web {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
 
     use tract_linalg::multithread::{set_default_executor, Executor};
 
@@ -79,6 +85,65 @@ mod web {
 
     pub fn current() -> usize {
         THREADS.load(Ordering::Relaxed)
+    }
+
+    /// Set by the panic and allocation-failure hooks of any thread. A pool thread that traps (wasm has no
+    /// unwinding) never finishes the job its caller waits for: the caller must stop waiting.
+    static FAILED: AtomicBool = AtomicBool::new(false);
+    /// Why, when a panic said (an allocation failure cannot: memory is what it lacks).
+    static REASON: Mutex<Option<String>> = Mutex::new(None);
+    static OUT_OF_MEMORY: AtomicUsize = AtomicUsize::new(0);
+    /// Held while a waiter checks, and by whoever signals: no wake-up falls between a check and a wait.
+    static GATE: Mutex<()> = Mutex::new(());
+    /// Signalled when a job handed to the pool finishes, or a thread fails.
+    static EVENT: Condvar = Condvar::new();
+
+    fn signal() {
+        let _gate = GATE.lock().unwrap_or_else(|e| e.into_inner());
+        EVENT.notify_all();
+    }
+
+    pub fn note_panic(reason: String) {
+        REASON.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason);
+        FAILED.store(true, Ordering::SeqCst);
+        signal();
+    }
+
+    /// Allocates nothing (it runs when an allocation failed).
+    pub fn note_out_of_memory(bytes: usize) {
+        OUT_OF_MEMORY.store(bytes, Ordering::SeqCst);
+        FAILED.store(true, Ordering::SeqCst);
+        signal();
+    }
+
+    fn failure() -> String {
+        match REASON.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            Some(reason) => reason,
+            None => format!("out of memory (an allocation of {} bytes failed)", OUT_OF_MEMORY.load(Ordering::SeqCst)),
+        }
+    }
+
+    /// `f` on a pool thread while this (the page's engine worker, outside the pool) waits; if a pool thread
+    /// traps meanwhile, this thread panics with the reason, so the page sees the engine stop (and restarts it)
+    /// instead of waiting forever.
+    pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+        let done: Mutex<Option<R>> = Mutex::new(None);
+        rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                let result = f();
+                *done.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                signal();
+            });
+            let mut gate = GATE.lock().unwrap_or_else(|e| e.into_inner());
+            while done.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+                if FAILED.load(Ordering::SeqCst) {
+                    drop(gate);
+                    panic!("an engine thread stopped: {}", failure());
+                }
+                gate = EVENT.wait(gate).unwrap_or_else(|e| e.into_inner());
+            }
+        });
+        done.into_inner().unwrap_or_else(|e| e.into_inner()).expect("the job finished")
     }
 }
 
@@ -126,6 +191,54 @@ pub fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usiz
         return;
     }
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
+}
+
+/// Runs `f` on one of the pool's threads (inline when there is one thread, or when already on one), so that the
+/// splits inside it hand their work straight to the other threads: from a thread outside the pool, every split
+/// queues its work on the pool and sleeps until the pool is done (natively ~12 µs more per split here, several
+/// times that between Web Workers; a forward + reverse pass has ~80 splits). The CLI runs each command through
+/// it, the page each engine call.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(not(target_arch = "wasm32"))]
+    if threads() > 1 {
+        // Natively a panic on the pool thread unwinds back to this caller.
+        return rayon::scope(|_| f());
+    }
+    #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+    if threads() > 1 && rayon::current_thread_index().is_none() {
+        return web::on_pool(f);
+    }
+    f()
+}
+
+/// Records that a thread is about to trap on a panic (the page's panic hook), so that a caller waiting in
+/// [`on_pool`] stops waiting. Nothing to do without a pool.
+pub fn note_panic(reason: String) {
+    #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+    web::note_panic(reason);
+    #[cfg(not(all(target_arch = "wasm32", feature = "wasm-threads")))]
+    let _ = reason;
+}
+
+/// As [`note_panic`], for a failed allocation of `bytes` (the threaded page build's allocation-failure hook);
+/// allocates nothing.
+pub fn note_out_of_memory(bytes: usize) {
+    #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+    web::note_out_of_memory(bytes);
+    #[cfg(not(all(target_arch = "wasm32", feature = "wasm-threads")))]
+    let _ = bytes;
+}
+
+/// Calls `f(i)` for every `i` in `0..count`, in parallel when there is more than one thread. As with
+/// [`for_each_chunk`], `f` must only depend on `i`.
+pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync + Send) {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
+    if count > 1 && threads() > 1 {
+        use rayon::prelude::*;
+        (0..count).into_par_iter().for_each(f);
+        return;
+    }
+    (0..count).for_each(f);
 }
 
 /// How many of `units` (each `unit_len` elements long) go in a chunk so that there are about 2 chunks a thread,

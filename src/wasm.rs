@@ -23,7 +23,13 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
 /// Panics (bugs, not bad input) then print their message to the console instead of a bare "unreachable".
 #[wasm_bindgen(js_name = installPanicHook)]
 pub fn install_panic_hook() {
-    console_error_panic_hook::set_once();
+    // Also noted for `threads::on_pool`: a panic on a pool thread must end its caller's wait (wasm cannot unwind).
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        crate::threads::note_panic(info.to_string());
+    }));
+    #[cfg(feature = "wasm-threads")]
+    std::alloc::set_alloc_error_hook(|layout| crate::threads::note_out_of_memory(layout.size()));
 }
 
 /// The threaded build's pool (wasm-bindgen-rayon): the worker awaits `initThreadPool(n)`, which starts n Web
@@ -42,6 +48,13 @@ pub fn use_threads(n: usize) -> usize {
 #[wasm_bindgen(js_name = threadCount)]
 pub fn thread_count() -> usize {
     crate::threads::threads()
+}
+
+/// Browser tests only (www/worker.js, with `?test`): allocates `bytes` where the engine's work runs (a pool
+/// thread in the threaded build), so that a test can run that thread out of memory.
+#[wasm_bindgen(js_name = testAllocateOnPool)]
+pub fn test_allocate_on_pool(bytes: usize) -> usize {
+    crate::threads::on_pool(|| std::hint::black_box(vec![1u8; bytes]).len())
 }
 
 /// The method registry's schema (docs/registry.md), as JSON text.
@@ -101,9 +114,13 @@ impl NetLens {
         Ok((spec, settings, sharding))
     }
 
-    fn with_ctx<T>(&self, f: impl FnOnce(&Ctx) -> T) -> T {
-        let name = |k: usize| format!("{} (#{k})", self.classes.short_name(k));
-        f(&Ctx { net: &self.net, name: &name })
+    /// Every engine call of the page goes through here: on a pool thread in the threaded build (`on_pool`).
+    fn with_ctx<T: Send>(&self, f: impl FnOnce(&Ctx) -> T + Send) -> T {
+        let (net, classes) = (&self.net, &self.classes);
+        crate::threads::on_pool(|| {
+            let name = |k: usize| format!("{} (#{k})", classes.short_name(k));
+            f(&Ctx { net, name: &name })
+        })
     }
 }
 
@@ -197,7 +214,8 @@ impl NetLens {
 
     /// Class probabilities (the model's own for a final Softmax, else the softmax of its logits).
     pub fn classify(&self, image: &Image) -> Result<Vec<f32>, JsError> {
-        let logits = image.input.logits(&self.net).map_err(js_err)?;
+        let input = &image.input;
+        let logits = self.with_ctx(|ctx| input.logits(ctx.net)).map_err(js_err)?;
         Ok(self.net.probabilities(logits))
     }
 
@@ -271,14 +289,16 @@ impl NetLens {
     /// Bench hook: the forward pass alone (tract); returns the top logit so the call can't be optimised away.
     #[wasm_bindgen(js_name = benchForward)]
     pub fn bench_forward(&self, image: &Image) -> Result<f32, JsError> {
-        let logits = self.net.logits(&image.input.tensor).map_err(js_err)?;
+        let x = &image.input.tensor;
+        let logits = self.with_ctx(|ctx| ctx.net.logits(x)).map_err(js_err)?;
         Ok(logits.iter().copied().fold(f32::MIN, f32::max))
     }
 
     /// Bench hook: forward + our reverse pass for one class logit.
     #[wasm_bindgen(js_name = benchForwardBackward)]
     pub fn bench_forward_backward(&self, image: &Image, class: usize) -> Result<f32, JsError> {
-        let (_, grad) = self.net.logits_and_grad(&image.input.tensor, class).map_err(js_err)?;
+        let x = &image.input.tensor;
+        let (_, grad) = self.with_ctx(|ctx| ctx.net.logits_and_grad(x, class)).map_err(js_err)?;
         Ok(grad.data[0])
     }
 

@@ -62,3 +62,22 @@ fn matches_tracts_max_pool() {
         check("k3x2 s2x1 non-square", &[1, 2, 11, 6], vec![k(3, 2), s(2, 1)], ties);
     }
 }
+
+/// The pools' de-interleave (both passes use it): phase p holds columns p, p + stride, …, padded with 0.
+#[test]
+fn split_phases_reads_every_stride_th_column() {
+    for stride in [2, 3, 4] {
+        for len in [1usize, 2, 3, 5, 8, 55, 111] {
+            let row: Vec<f32> = (0..len).map(|i| i as f32 + 1.0).collect();
+            let phase_len = len.div_ceil(stride);
+            let mut phases = vec![f32::NAN; phase_len * stride];
+            netlens::tensor::split_phases(&row, stride, &mut phases);
+            for p in 0..stride {
+                for j in 0..phase_len {
+                    let want = row.get(p + j * stride).copied().unwrap_or(0.0);
+                    assert_eq!(phases[p * phase_len + j], want, "stride {stride}, length {len}, phase {p}, slot {j}");
+                }
+            }
+        }
+    }
+}

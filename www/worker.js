@@ -5,7 +5,7 @@ import { pickEngine } from './threads.js';
 import { frameDue } from './frames.js';
 
 // The wasm bindings: the threaded build's or the single-thread one's (loadWasm below); both export the same API.
-let NetLens, Image, installPanicHook, encodePng, schema;
+let NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool;
 let engineInfo = null; // {build: 'threads'|'single', threads, why}: shown with the model, read by the tests
 
 let lens = null;
@@ -108,7 +108,7 @@ async function start(userModel, overrides) {
   });
   // The schema needs only the wasm module: the page can build its panels while the model downloads.
   const wasmReady = loadWasm(choice).then(({ mod, exports, info }) => {
-    ({ NetLens, Image, installPanicHook, encodePng, schema } = mod);
+    ({ NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool } = mod);
     wasm = exports;
     engineInfo = info;
     post({ type: 'schema', schema: JSON.parse(schema()) });
@@ -343,7 +343,7 @@ async function poolStart(msg) {
     // Extra workers run the single-thread build: the pool spreads a run over cores by workers
     // (www/pool.js threadsPerWorker), and parts from either build merge exactly (both are deterministic).
     const { mod, exports, info } = await loadWasm({ build: 'single', threads: 1, why: 'a pool worker (one thread each)' });
-    ({ NetLens, Image, installPanicHook, encodePng, schema } = mod);
+    ({ NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool } = mod);
     wasm = exports;
     engineInfo = info;
     installPanicHook();
@@ -375,8 +375,9 @@ function mapCosts(msg) {
 // Browser tests only (the page opened with ?test): runs the engine out of memory, as a huge input would. Every
 // page the linear memory may still grow by is taken, then a 256 MB input is passed in: more than the allocator
 // has free, so its allocation fails and Rust aborts. A real trap (WebAssembly.RuntimeError), which leaves this
-// module unusable.
-function trapOnPurpose() {
+// module unusable. `onPool`: the allocation fails on a thread of the threaded build's pool, where the engine's
+// work runs, while this worker waits for it (in the single-thread build: here).
+function trapOnPurpose(onPool) {
   for (const pages of [16384, 1024, 16, 1]) {
     try {
       for (;;) wasm.memory.grow(pages);
@@ -384,7 +385,8 @@ function trapOnPurpose() {
       // the 4 GB limit (or the browser's): try a smaller step
     }
   }
-  Image.decode(new Uint8Array(256 << 20)).free();
+  if (onPool) testAllocateOnPool(256 << 20);
+  else Image.decode(new Uint8Array(256 << 20)).free();
   throw new Error('the engine did not trap');
 }
 
@@ -427,7 +429,7 @@ self.onmessage = async (event) => {
         return post({ type: 'bench', reqId: msg.reqId, ...benchPasses(msg) });
       case 'test-trap':
         if (!testing) throw new Error(`unknown request ${msg.type}`);
-        return trapOnPurpose();
+        return trapOnPurpose(msg.onPool === true);
       case 'model':
         return await switchModel(msg);
       case 'image':

@@ -293,7 +293,10 @@ fn method_err(context: &'static str) -> impl Fn(netlens::Error) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    if let Some(n) = cli.common.threads {
+        netlens::threads::set_threads(n.into());
+    }
+    match netlens::threads::on_pool(|| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
             eprintln!("netlens: {msg}\nRun 'netlens --help' for usage.");
@@ -308,9 +311,6 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Outcome<()> {
     let c = &cli.common;
-    if let Some(n) = c.threads {
-        netlens::threads::set_threads(n.into());
-    }
     match cli.command {
         Command::Methods => {
             print_methods();

@@ -85,45 +85,46 @@ impl RowMaxPool {
             .filter(|s| s.0 < s.1)
             .collect();
         let phase_len = wd.div_ceil(sw);
-        let mut phases = vec![0.0f32; if sw > 1 { phase_len * sw } else { 0 }];
-        let mut column = vec![0.0f32; wd];
-        for (x, out) in x.chunks_exact(h * wd).zip(out.chunks_exact_mut(oh * ow)) {
-            for (oy, best) in out.chunks_exact_mut(ow).enumerate() {
-                // The max down the window's rows first (contiguous, vectorizes), then across its columns: one
-                // de-interleave per output row instead of one per window row.
-                // Padding never wins: a window with no tap inside keeps -inf, as tract's does.
-                column.fill(f32::NEG_INFINITY);
-                for ky in 0..self.kernel[0] {
-                    let iy = (oy * sh + ky * dh) as isize - ph as isize;
-                    if iy < 0 || iy as usize >= h {
-                        continue;
+        // Planes are independent: split over them (each output is computed as with one thread).
+        let per_chunk = crate::threads::units_per_chunk(out.len() / (oh * ow), h * wd);
+        crate::threads::for_each_chunk(out, per_chunk * oh * ow, |i, out| {
+            let x = &x[i * per_chunk * h * wd..];
+            let mut phases = vec![0.0f32; if sw > 1 { phase_len * sw } else { 0 }];
+            let mut column = vec![0.0f32; wd];
+            for (x, out) in x.chunks_exact(h * wd).zip(out.chunks_exact_mut(oh * ow)) {
+                for (oy, best) in out.chunks_exact_mut(ow).enumerate() {
+                    // The max down the window's rows first (contiguous, vectorizes), then across its columns: one
+                    // de-interleave per output row instead of one per window row.
+                    // Padding never wins: a window with no tap inside keeps -inf, as tract's does.
+                    column.fill(f32::NEG_INFINITY);
+                    for ky in 0..self.kernel[0] {
+                        let iy = (oy * sh + ky * dh) as isize - ph as isize;
+                        if iy < 0 || iy as usize >= h {
+                            continue;
+                        }
+                        let row = &x[iy as usize * wd..(iy as usize + 1) * wd];
+                        for (c, &v) in column.iter_mut().zip(row) {
+                            *c = if v > *c { v } else { *c };
+                        }
                     }
-                    let row = &x[iy as usize * wd..(iy as usize + 1) * wd];
-                    for (c, &v) in column.iter_mut().zip(row) {
-                        *c = if v > *c { v } else { *c };
+                    if sw > 1 {
+                        crate::tensor::split_phases(&column, sw, &mut phases);
                     }
-                }
-                if sw > 1 {
-                    for (p, phase) in phases.chunks_exact_mut(phase_len).enumerate() {
-                        for (dst, &v) in phase.iter_mut().zip(column[p.min(wd)..].iter().step_by(sw)) {
-                            *dst = v;
+                    best.fill(f32::NEG_INFINITY);
+                    for &(lo, hi, first) in &spans {
+                        let taps = if sw > 1 {
+                            let start = (first % sw) * phase_len + first / sw;
+                            &phases[start..start + (hi - lo)]
+                        } else {
+                            &column[first..first + (hi - lo)]
+                        };
+                        for (b, &v) in best[lo..hi].iter_mut().zip(taps) {
+                            *b = if v > *b { v } else { *b };
                         }
                     }
                 }
-                best.fill(f32::NEG_INFINITY);
-                for &(lo, hi, first) in &spans {
-                    let taps = if sw > 1 {
-                        let start = (first % sw) * phase_len + first / sw;
-                        &phases[start..start + (hi - lo)]
-                    } else {
-                        &column[first..first + (hi - lo)]
-                    };
-                    for (b, &v) in best[lo..hi].iter_mut().zip(taps) {
-                        *b = if v > *b { v } else { *b };
-                    }
-                }
             }
-        }
+        });
     }
 }
 

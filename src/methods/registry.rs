@@ -60,7 +60,7 @@ pub struct OutputSpec {
 pub struct Ctx<'a> {
     pub net: &'a Classifier,
     /// A class's display name ("Egyptian cat (#285)"), for report lines.
-    pub name: &'a dyn Fn(usize) -> String,
+    pub name: &'a (dyn Fn(usize) -> String + Sync),
 }
 
 /// The input image: the normalised tensor the network sees and its RGBA picture (for overlays).
@@ -70,12 +70,12 @@ pub struct Input {
     pub rgba: Vec<u8>,
     /// The class scores, computed once: the page classifies every image it loads, and a method that needs the
     /// prediction then does not pay for another forward pass.
-    logits: std::cell::OnceCell<Vec<f32>>,
+    logits: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl Input {
     pub fn new(tensor: Tensor, rgba: Vec<u8>) -> Input {
-        Input { tensor, rgba, logits: std::cell::OnceCell::new() }
+        Input { tensor, rgba, logits: std::sync::OnceLock::new() }
     }
 
     /// The image's class scores (one forward pass the first time).
@@ -117,7 +117,7 @@ pub struct Progress {
 
 /// A method in progress. The worker calls `step` once per event-loop turn, so it can report progress, apply
 /// changed settings (`live` ones) and be cancelled between steps.
-pub trait Run {
+pub trait Run: Send {
     fn step(&mut self, ctx: &Ctx, settings: &Settings) -> Result<Progress>;
     /// The live image (methods with a `live` output).
     fn frame(&self) -> Option<Vec<u8>> {

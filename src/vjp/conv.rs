@@ -56,8 +56,7 @@ fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> 
 
     let taps = kh * kw;
     let mut dx = vec![0.0f32; n * c * plane];
-    // Split over input channels: a chunk's rows of dcol = Wᵀ · dY are its channels' taps, and col2im writes only
-    // its channels' planes, so every element is summed as with one thread (bit-identical at any thread count).
+    // col2im's chunks: a chunk of input channels reads only its channels' rows of dcol and writes their planes.
     let per_chunk = threads::units_per_chunk(cg, taps * out_plane);
     let (mut live, mut live_w, mut live_g) = (Vec::new(), Vec::new(), Vec::new());
     for b in 0..n {
@@ -84,19 +83,20 @@ fn conv(step: &Step, grad: &Tensor, w: &Window, group: usize) -> Result<Tensor> 
                 (wg, gg, og)
             };
             let dst = &mut dx[(b * c + gi * cg) * plane..(b * c + (gi + 1) * cg) * plane];
-            threads::for_each_chunk(dst, per_chunk * plane, |i, dst| {
-                let (first, channels) = (i * per_chunk, dst.len() / plane);
-                let rows = channels * taps;
-                let wc = &wg[first * taps..];
-                if pointwise {
-                    gemm(rows, og_live, out_plane, wc, (1, k), gg, (out_plane, 1), dst, 1.0);
-                } else {
-                    scratch(rows * out_plane, |cols| {
-                        gemm(rows, og_live, out_plane, wc, (1, k), gg, (out_plane, 1), cols, 1.0);
-                        col2im(cols, dst, channels, [h, wd], [oh, ow], w);
+            // The product splits over the pixels (columns) across threads; col2im over input channels: each
+            // element is still summed by one task in the same order (bit-identical at any thread count).
+            if pointwise {
+                gemm(cg, og_live, out_plane, wg, (1, k), gg, (out_plane, 1), dst, 1.0);
+            } else {
+                scratch(cg * taps * out_plane, |cols| {
+                    gemm(cg * taps, og_live, out_plane, wg, (1, k), gg, (out_plane, 1), cols, 1.0);
+                    let cols = &*cols;
+                    threads::for_each_chunk(dst, per_chunk * plane, |i, dst| {
+                        let rows = &cols[i * per_chunk * taps * out_plane..];
+                        col2im(rows, dst, dst.len() / plane, [h, wd], [oh, ow], w);
                     });
-                }
-            });
+                });
+            }
         }
     }
     Ok(Tensor::new(in_shape.to_vec(), dx))

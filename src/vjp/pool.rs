@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{Needs, OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::{ParseCtx, Window};
-use crate::tensor::{Tensor, View};
+use crate::tensor::{split_phases, Tensor, View};
 use crate::threads;
 
 pub const MAX_POOL: OpDecl = OpDecl { names: &["MaxPool"], parse: parse_max_pool, each_output: false };
@@ -117,18 +117,8 @@ fn max_pool(input: View, grad: &Tensor, w: &Window) -> Tensor {
                 best_at.fill(u32::MAX);
                 for &r in row_starts {
                     let row = &x[r..r + wd];
-                    if sw == 2 {
-                        let (even, odd) = phases.split_at_mut(phase_len);
-                        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks(2)) {
-                            *e = pair[0];
-                            *o = pair.get(1).copied().unwrap_or(0.0);
-                        }
-                    } else if sw > 1 {
-                        for (p, phase) in phases.chunks_exact_mut(phase_len).enumerate() {
-                            for (dst, &v) in phase.iter_mut().zip(row[p.min(wd)..].iter().step_by(sw)) {
-                                *dst = v;
-                            }
-                        }
+                    if sw > 1 {
+                        split_phases(row, sw, &mut phases);
                     }
                     for &(lo, hi, first) in spans.iter().filter(|s| s.0 < s.1) {
                         let taps = if sw > 1 {

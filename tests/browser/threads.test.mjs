@@ -155,3 +155,37 @@ test('a threaded build that cannot start: the single-thread build runs, and the 
   assert.deepEqual(problems.pageErrors, []);
   await page.close();
 });
+
+test('threaded build: a pool thread that runs out of memory ends the engine worker\'s wait; the page restarts the engine', TIMEOUT, async () => {
+  // The engine's work runs on the pool while the engine worker waits (src/threads.rs, on_pool). wasm cannot
+  // unwind, so a pool thread that traps never finishes that work: without its hooks the page would wait forever.
+  const { page, problems } = await openPage(browser.context, `${isolated.url}?test`);
+  const e = await engineOf(page);
+  assert.equal(e.build.build, 'threads', JSON.stringify(e));
+  assert.ok(e.build.threads > 1, JSON.stringify(e));
+  await page.click('[data-sample="chelsea"]');
+  await waitImage(page, 'chelsea');
+  const before = await page.evaluate(() => window.__netlens.top5[0]);
+  const trap = await page.evaluate(async () => {
+    const { request } = await import(new URL('www/engine.js', location.href).href);
+    try {
+      return { ok: await request({ type: 'test-trap', onPool: true }) };
+    } catch (err) {
+      return { error: err.message, fatal: err.fatal === true };
+    }
+  });
+  assert.equal(trap.fatal, true, `the engine worker trapped: ${JSON.stringify(trap)}`);
+  await page.waitForFunction(() => window.__netlens.messages.some((m) => m.kind === 'error' && /engine stopped/i.test(m.text)));
+  // The console says why (the pool thread's reason, from the engine worker's panic).
+  assert.ok(problems.consoleErrors.some((m) => /an engine thread stopped: out of memory/.test(m)),
+    JSON.stringify(problems.consoleErrors));
+  // A fresh engine takes the same image back and predicts the same.
+  await waitReady(page);
+  await page.waitForFunction((n) => window.__netlens.sources.length >= n, 2);
+  await waitImage(page, 'chelsea');
+  assert.deepEqual(await page.evaluate(() => window.__netlens.top5[0]), before);
+  // The pool thread's own trap is uncaught in its Web Worker (wasm-bindgen-rayon's): that one, nothing else.
+  assert.ok(problems.pageErrors.every((m) => /^RuntimeError: unreachable/.test(m)) && problems.pageErrors.length <= 1,
+    JSON.stringify(problems.pageErrors));
+  await page.close();
+});

@@ -54,7 +54,7 @@ impl Attribution {
 }
 
 /// An attribution method, one pass per step.
-pub trait Stepper {
+pub trait Stepper: Send {
     /// Passes in all.
     fn total(&self) -> usize;
     /// Passes done.

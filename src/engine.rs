@@ -1,5 +1,6 @@
 //! The engine: an ONNX graph run forward by tract and backward by our reverse pass.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tract_onnx::prelude::TValue;
@@ -41,6 +42,8 @@ struct Recorder {
     /// Concat outputs rebuilt from their recorded inputs after each forward pass: recording them from
     /// tract would keep it from writing the branches straight into one buffer.
     assembled: Vec<ValueId>,
+    /// MaxPool outputs whose window winners the plan outputs after everything else, in this order.
+    winners: Vec<ValueId>,
 }
 
 /// (recorded, assembled) value ids, and whether the plan stops at a layer.
@@ -57,8 +60,12 @@ pub struct Engine {
     /// A plan with the graph output only, built on first use: recording keeps tract from fusing each ReLU into
     /// its convolution and from reusing buffers, so the passes that need no reverse pass (classifying, the
     /// deletion and insertion curves, occlusion) run faster on it (−6 % natively for SqueezeNet; README).
-    /// None when tract cannot build it; then the base plan serves.
+    /// None when tract cannot build it; then the base plan serves. Building it costs about as much as two dozen
+    /// forward passes (tract's declutter and optimise, ~26 ms natively), so the first forward pass without a
+    /// reverse pass runs on the base plan: a CLI command that classifies once never pays for it.
     plain: OnceLock<Option<Forward>>,
+    /// Set by the first [`Engine::forward_only`].
+    plain_asked: AtomicBool,
     /// The decoded model, kept to build copies with other weights ([`Engine::with_weights`]).
     proto: Arc<tract_onnx::pb::ModelProto>,
 }
@@ -72,6 +79,8 @@ pub struct Activations<'a> {
     truncated: bool,
     recorded: Vec<Option<TValue>>,
     assembled: Vec<Option<Tensor>>,
+    /// MaxPool window winners, by pool output.
+    winners: Vec<(ValueId, TValue)>,
 }
 
 impl Activations<'_> {
@@ -98,6 +107,11 @@ impl Values for Activations<'_> {
         }
         self.recorded[id].as_ref().and_then(|t| forward::view(t).ok())
     }
+
+    fn winners(&self, pool_output: ValueId) -> Option<&[u32]> {
+        let (_, t) = self.winners.iter().find(|(id, _)| *id == pool_output)?;
+        t.try_as_plain_ram().ok()?.as_slice::<u32>().ok()
+    }
 }
 
 /// Decides how each value the reverse pass reads will be available after a forward pass.
@@ -108,6 +122,18 @@ struct Recording<'g> {
 }
 
 impl Recording<'_> {
+    /// What `node`'s VJP reads; for a MaxPool, its output too: the plan finds the pool by the output it records
+    /// and records its window winners beside it.
+    fn require_reads(&mut self, node: &graph::Node) {
+        let needs = node.op.needs();
+        for &i in needs.inputs {
+            self.require(node.inputs[i]);
+        }
+        if needs.output || node.op.window_winners() {
+            self.require(node.output);
+        }
+    }
+
     fn require(&mut self, id: ValueId) {
         let g = self.graph;
         if id == g.input || id == g.output || g.consts[id].is_some() {
@@ -180,16 +206,18 @@ impl Engine {
         }
         let mut recording = Recording { graph: &graph, recorded: vec![], assembled: vec![] };
         for node in graph.nodes.iter().filter(|n| graph.depends_on_input[n.output]) {
-            let needs = node.op.needs();
-            for &i in needs.inputs {
-                recording.require(node.inputs[i]);
-            }
-            if needs.output {
-                recording.require(node.output);
-            }
+            recording.require_reads(node);
         }
         let base = recorder(&graph, &analysed, recording.recorded, recording.assembled)?;
-        Ok(Engine { graph, base, analysed, extra: Mutex::new(vec![]), plain: OnceLock::new(), proto: Arc::new(proto) })
+        Ok(Engine {
+            graph,
+            base,
+            analysed,
+            extra: Mutex::new(vec![]),
+            plain: OnceLock::new(),
+            plain_asked: AtomicBool::new(false),
+            proto: Arc::new(proto),
+        })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -234,9 +262,12 @@ impl Engine {
 
     /// The plan [`Engine::forward_only`] runs: the graph output first in both.
     fn plain_forward(&self) -> &Forward {
+        if self.plain.get().is_none() && !self.plain_asked.swap(true, Ordering::Relaxed) {
+            return &self.base.forward;
+        }
         let plain = self.plain.get_or_init(|| {
             let output = self.graph.values[self.graph.output].name.clone();
-            Forward::new(self.analysed.clone(), vec![output]).ok()
+            Forward::new(self.analysed.clone(), vec![output], &[]).ok()
         });
         plain.as_ref().unwrap_or(&self.base.forward)
     }
@@ -275,13 +306,7 @@ impl Engine {
         };
         let mut recording = Recording { graph: &self.graph, recorded: vec![], assembled: vec![] };
         for node in self.graph.nodes[..=last].iter().filter(|n| self.graph.depends_on_input[n.output]) {
-            let needs = node.op.needs();
-            for &i in needs.inputs {
-                recording.require(node.inputs[i]);
-            }
-            if needs.output {
-                recording.require(node.output);
-            }
+            recording.require_reads(node);
         }
         recording.require(id);
         if recording.recorded.is_empty() {
@@ -309,8 +334,8 @@ impl Engine {
             return Ok(r);
         }
         let r = Arc::new(if truncated {
-            let outputs = recorded.iter().map(|&id| self.graph.values[id].name.clone()).collect();
-            Recorder { forward: Forward::new(self.analysed.clone(), outputs)?, recorded, assembled, truncated }
+            let (forward, winners) = plan(&self.graph, &self.analysed, recorded.clone())?;
+            Recorder { forward, recorded, assembled, truncated, winners }
         } else {
             recorder(&self.graph, &self.analysed, recorded, assembled)?
         });
@@ -330,11 +355,14 @@ impl Engine {
             truncated: rec.truncated,
             recorded: vec![None; n],
             assembled: vec![None; n],
+            winners: vec![],
         };
         let skip = usize::from(!rec.truncated);
-        for (&id, t) in rec.recorded.iter().zip(results.into_iter().skip(skip)) {
+        let mut results = results.into_iter().skip(skip);
+        for (&id, t) in rec.recorded.iter().zip(results.by_ref()) {
             acts.recorded[id] = Some(t);
         }
+        acts.winners = rec.winners.iter().copied().zip(results).collect();
         for &id in &rec.assembled {
             let concat = self.assemble(&acts, id)?;
             acts.assembled[id] = Some(concat);
@@ -451,8 +479,19 @@ fn check_ops(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
 }
 
 fn recorder(graph: &Graph, analysed: &Analysed, recorded: Vec<ValueId>, assembled: Vec<ValueId>) -> Result<Recorder> {
-    let mut outputs = vec![graph.values[graph.output].name.clone()];
-    outputs.extend(recorded.iter().map(|&id| graph.values[id].name.clone()));
-    let forward = Forward::new(analysed.clone(), outputs)?;
-    Ok(Recorder { forward, recorded, assembled, truncated: false })
+    let outputs = std::iter::once(graph.output).chain(recorded.iter().copied()).collect();
+    let (forward, winners) = plan(graph, analysed, outputs)?;
+    Ok(Recorder { forward, recorded, assembled, truncated: false, winners })
+}
+
+/// A plan with `outputs`, and the window winners of each MaxPool among them where tract's plan keeps the pool:
+/// the plan, and the pool outputs whose winners it records.
+fn plan(graph: &Graph, analysed: &Analysed, outputs: Vec<ValueId>) -> Result<(Forward, Vec<ValueId>)> {
+    let pools: Vec<usize> = (0..outputs.len())
+        .filter(|&i| graph.nodes.iter().any(|n| n.output == outputs[i] && n.op.window_winners()))
+        .collect();
+    let names = outputs.iter().map(|&id| graph.values[id].name.clone()).collect();
+    let forward = Forward::new(analysed.clone(), names, &pools)?;
+    let winners = forward.winners.iter().map(|&i| outputs[i]).collect();
+    Ok((forward, winners))
 }

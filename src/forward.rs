@@ -70,11 +70,15 @@ pub struct Forward {
     plan: Plan,
     /// The value names the plan outputs, in order: graph output first, then recorded activations.
     pub outputs: Vec<String>,
+    /// Indices into `outputs` of MaxPool outputs whose window winners (src/window_max.rs) the plan outputs after
+    /// them, in this order.
+    pub winners: Vec<usize>,
 }
 
 impl Forward {
-    /// Optimises the model with `outputs` (ONNX value names) as its outputs.
-    pub fn new(analysed: Analysed, outputs: Vec<String>) -> Result<Forward> {
+    /// Optimises the model with `outputs` (ONNX value names) as its outputs, and the window winners of the
+    /// MaxPools producing `outputs[i]` for each i in `winners_of` where tract's plan keeps that pool.
+    pub fn new(analysed: Analysed, outputs: Vec<String>, winners_of: &[usize]) -> Result<Forward> {
         let Analysed { mut model, outlets, .. } = analysed;
         let selected = outputs
             .iter()
@@ -82,9 +86,9 @@ impl Forward {
             .collect::<Result<Vec<_>>>()?;
         model.select_output_outlets(&selected).map_err(model_err)?;
         let mut typed = model.into_typed().map_err(model_err)?.into_decluttered().map_err(model_err)?;
-        maxpool::replace_max_pools(&mut typed).map_err(model_err)?;
+        let winners = maxpool::replace_max_pools(&mut typed, winners_of).map_err(model_err)?;
         let plan = typed.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
-        Ok(Forward { plan, outputs })
+        Ok(Forward { plan, outputs, winners })
     }
 
     /// Runs the plan; returns tract's tensors in the order of `self.outputs`, left in tract's buffers.

@@ -22,7 +22,7 @@ pub struct Value {
 }
 
 /// Spatial window shared by Conv and the pools (2-D only: N, C, H, W).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct Window {
     pub kernel: [usize; 2],
     pub strides: [usize; 2],

@@ -23,6 +23,7 @@ pub mod render;
 pub mod tensor;
 pub mod threads;
 pub mod vjp;
+pub mod window_max;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -74,6 +74,7 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 /// Splits `row` into its `stride` phases (columns p, p + stride, …), each `row.len().div_ceil(stride)` long in
 /// `phases` (a phase shorter than that is padded with 0): a strided window's taps across a row of windows are
 /// then contiguous. Pools use it; stride 2 (the common one) has a loop the compiler vectorizes.
+#[inline]
 pub fn split_phases(row: &[f32], stride: usize, phases: &mut [f32]) {
     let len = row.len().div_ceil(stride);
     if stride == 2 {

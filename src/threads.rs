@@ -193,6 +193,23 @@ pub fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usiz
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
 }
 
+/// As [`for_each_chunk`] over two slices at once: `f(i, chunk i of a, chunk i of b)`, both `chunk_len` long.
+pub fn for_each_chunk_pair<A: Send, B: Send>(
+    a: &mut [A],
+    b: &mut [B],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    let chunk_len = chunk_len.max(1);
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
+    if a.len() > chunk_len && threads() > 1 {
+        use rayon::prelude::*;
+        a.par_chunks_mut(chunk_len).zip(b.par_chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
+        return;
+    }
+    a.chunks_mut(chunk_len).zip(b.chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| f(i, a, b));
+}
+
 /// Runs `f` on one of the pool's threads (inline when there is one thread, or when already on one), so that the
 /// splits inside it hand their work straight to the other threads: from a thread outside the pool, every split
 /// queues its work on the pool and sleeps until the pool is done (natively ~12 µs more per split here, several

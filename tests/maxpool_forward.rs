@@ -1,10 +1,12 @@
 //! The forward MaxPool netlens swaps into tract's plan (src/forward/maxpool.rs) against tract's own MaxPool on the
-//! same ONNX graph: stride 1, 2 and 3, padding, dilation, ceil mode, odd sizes, and ties (many equal values).
+//! same ONNX graph: stride 1, 2 and 3, padding, dilation, ceil mode, odd sizes, and ties (many equal values); both
+//! its modes (pooling alone, and pooling while recording each window's winner for the reverse pass). The winners,
+//! and the gradient the reverse pass routes through them, against a plain first-maximum scan written here.
 
 mod common;
 
 use common::*;
-use netlens::engine::Engine;
+use netlens::engine::{Engine, Objective};
 use netlens::Tensor;
 use tract_onnx::pb::AttributeProto;
 use tract_onnx::prelude::*;
@@ -25,8 +27,14 @@ fn check(label: &str, shape: &[usize], attrs: Vec<AttributeProto>, ties: bool) {
             }
         })
         .collect();
-    let ours =
-        Engine::from_onnx_bytes(&bytes).unwrap().forward_only(&Tensor::new(shape.to_vec(), data.clone())).unwrap();
+    let engine = Engine::from_onnx_bytes(&bytes).unwrap();
+    let x = Tensor::new(shape.to_vec(), data.clone());
+    // The first pass without a reverse pass runs on the recording plan (its pool also records the winners); the
+    // second builds the plain plan (its pool only pools).
+    let recording = engine.forward_only(&x).unwrap();
+    let ours = engine.forward_only(&x).unwrap();
+    assert_eq!(recording.data, ours.data, "{label}: the recording pool's values");
+    check_gradient(label, &engine, &x, attrs_of(&bytes));
 
     let model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).unwrap().into_optimized().unwrap();
     let plan = model.into_runnable().unwrap();
@@ -35,6 +43,56 @@ fn check(label: &str, shape: &[usize], attrs: Vec<AttributeProto>, ties: bool) {
     let theirs = theirs.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap().to_vec();
     assert_eq!(ours.shape, theirs_shape(&plan), "{label}: shape");
     assert_eq!(ours.data, theirs, "{label}: values");
+}
+
+/// The pool's attributes as the test built them: (kernel, strides, dilations, pads_begin).
+fn attrs_of(bytes: &[u8]) -> [[usize; 2]; 4] {
+    use prost::Message;
+    let model = tract_onnx::pb::ModelProto::decode(bytes).unwrap();
+    let node = &model.graph.unwrap().node[0];
+    let ints = |name: &str, default: [usize; 2]| {
+        node.attribute.iter().find(|a| a.name == name).map_or(default, |a| [a.ints[0] as usize, a.ints[1] as usize])
+    };
+    [ints("kernel_shape", [1, 1]), ints("strides", [1, 1]), ints("dilations", [1, 1]), ints("pads", [0, 0])]
+}
+
+/// The reverse pass routes each output's gradient to its window's first maximum in scan order (rows top to
+/// bottom, each left to right; padding never wins), found here window by window, tap by tap.
+fn check_gradient(label: &str, engine: &Engine, x: &Tensor, [kernel, strides, dilations, pads]: [[usize; 2]; 4]) {
+    let acts = engine.forward(x).unwrap();
+    let out = acts.output().clone();
+    let [h, w] = [x.shape[2], x.shape[3]];
+    let [oh, ow] = [out.shape[2], out.shape[3]];
+    // A distinct weight per output, so that a gradient routed to the wrong input shows.
+    let g: Vec<f32> = (0..out.data.len()).map(|i| 1.0 + (i % 7) as f32 * 0.25).collect();
+    let mut want = vec![0.0f32; x.data.len()];
+    for plane in 0..x.shape[0] * x.shape[1] {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut best: Option<(f32, usize)> = None;
+                for ky in 0..kernel[0] {
+                    for kx in 0..kernel[1] {
+                        let iy = (oy * strides[0] + ky * dilations[0]) as isize - pads[0] as isize;
+                        let ix = (ox * strides[1] + kx * dilations[1]) as isize - pads[1] as isize;
+                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                            continue;
+                        }
+                        let at = plane * h * w + iy as usize * w + ix as usize;
+                        if best.is_none_or(|(v, _)| x.data[at] > v) {
+                            best = Some((x.data[at], at));
+                        }
+                    }
+                }
+                let o = plane * oh * ow + oy * ow + ox;
+                let (max, at) = best.expect("every window here has a tap inside");
+                assert_eq!(out.data[o], max, "{label}: max of window {o}");
+                want[at] += g[o];
+            }
+        }
+    }
+    let objective = Objective::OutputGrad(Tensor::new(out.shape.clone(), g));
+    let got = engine.backward(&acts, &objective).unwrap();
+    assert_eq!(got.data, want, "{label}: gradient");
 }
 
 fn theirs_shape(plan: &TypedRunnableModel) -> Vec<usize> {

@@ -9,14 +9,16 @@ use tract_onnx::tract_core::ops::cnn::MaxPool;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
 
+use crate::graph::Window;
+use crate::window_max::Pool2d;
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct RowMaxPool {
-    kernel: [usize; 2],
-    strides: [usize; 2],
-    dilations: [usize; 2],
-    pads_begin: [usize; 2],
-    /// [N, C, OH, OW]
-    output: [usize; 4],
+    pool: Pool2d,
+    /// [N, C]
+    planes: [usize; 2],
+    /// Also output each window's winner (u32, src/window_max.rs) for the reverse pass, pooling as it does.
+    winners: bool,
 }
 
 impl Op for RowMaxPool {
@@ -32,24 +34,32 @@ impl EvalOp for RowMaxPool {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let x = input.try_as_plain_ram()?.as_slice::<f32>()?;
-        let shape = input.shape();
-        let [n, c, oh, ow] = self.output;
-        let mut out = vec![0.0f32; n * c * oh * ow];
-        self.run(x, [shape[2], shape[3]], &mut out);
-        Ok(tvec!(tract_onnx::prelude::Tensor::from_shape(&self.output, &out)?.into_tvalue()))
+        let shape = self.output_shape();
+        let mut out = vec![0.0f32; shape.iter().product()];
+        if !self.winners {
+            self.run(x, &mut out);
+            return Ok(tvec!(tract_onnx::prelude::Tensor::from_shape(&shape, &out)?.into_tvalue()));
+        }
+        let mut winners = vec![0u32; out.len()];
+        self.pool.winners(x, &mut out, &mut winners);
+        Ok(tvec!(
+            tract_onnx::prelude::Tensor::from_shape(&shape, &out)?.into_tvalue(),
+            tract_onnx::prelude::Tensor::from_shape(&shape, &winners)?.into_tvalue()
+        ))
     }
 }
 
 impl TypedOp for RowMaxPool {
     fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(f32::fact(self.output)))
+        let shape = self.output_shape();
+        Ok(if self.winners { tvec!(f32::fact(shape), u32::fact(shape)) } else { tvec!(f32::fact(shape)) })
     }
     as_op!();
 }
 
 impl RowMaxPool {
     /// The op for tract's `pool` applied to an input of shape `input`, if it is one this op covers.
-    fn from_tract(pool: &MaxPool, input: &[usize]) -> Option<RowMaxPool> {
+    fn from_tract(pool: &MaxPool, input: &[usize], winners: bool) -> Option<RowMaxPool> {
         let spec = &pool.pool_spec;
         if pool.with_index_outputs.is_some() || spec.data_format != DataFormat::NCHW || input.len() != 4 {
             return None;
@@ -60,30 +70,35 @@ impl RowMaxPool {
         let padding = spec.computed_padding(&input[2..]);
         let (dilations, strides) = (spec.dilations(), spec.strides());
         Some(RowMaxPool {
-            kernel: [spec.kernel_shape[0], spec.kernel_shape[1]],
-            strides: [strides[0], strides[1]],
-            dilations: [dilations[0], dilations[1]],
-            pads_begin: [padding[0].pad_before, padding[1].pad_before],
-            output: [input[0], input[1], padding[0].convoluted, padding[1].convoluted],
+            pool: Pool2d {
+                window: Window {
+                    kernel: [spec.kernel_shape[0], spec.kernel_shape[1]],
+                    strides: [strides[0], strides[1]],
+                    dilations: [dilations[0], dilations[1]],
+                    pads_begin: [padding[0].pad_before, padding[1].pad_before],
+                    pads_end: [padding[0].pad_after, padding[1].pad_after],
+                },
+                input: [input[2], input[3]],
+                output: [padding[0].convoluted, padding[1].convoluted],
+            },
+            planes: [input[0], input[1]],
+            winners,
         })
     }
 
-    fn run(&self, x: &[f32], [h, wd]: [usize; 2], out: &mut [f32]) {
-        let [_, _, oh, ow] = self.output;
-        let [sh, sw] = self.strides;
-        let [dh, dw] = self.dilations;
-        let [ph, pw] = self.pads_begin;
-        // Per kernel row and output row: the input row, if inside. Per kernel column: the output columns [lo, hi)
-        // whose tap lies inside, and the input column of the first.
-        let spans: Vec<(usize, usize, usize)> = (0..self.kernel[1])
-            .map(|kx| {
-                let off = (kx * dw) as isize - pw as isize;
-                let lo = if off >= 0 { 0 } else { off.unsigned_abs().div_ceil(sw) };
-                let hi = if off >= wd as isize { 0 } else { ((wd as isize - off) as usize).div_ceil(sw).min(ow) };
-                (lo, hi.max(lo), ((lo * sw) as isize + off).max(0) as usize)
-            })
-            .filter(|s| s.0 < s.1)
-            .collect();
+    fn output_shape(&self) -> [usize; 4] {
+        [self.planes[0], self.planes[1], self.pool.output[0], self.pool.output[1]]
+    }
+
+    /// The pool alone: per output row, the max down the window's rows first, then across its columns.
+    fn run(&self, x: &[f32], out: &mut [f32]) {
+        let Window { kernel, strides: [sh, sw], dilations: [dh, _], pads_begin: [ph, _], .. } = self.pool.window;
+        let [h, wd] = self.pool.input;
+        let [oh, ow] = self.pool.output;
+        if oh * ow == 0 {
+            return;
+        }
+        let spans: Vec<(usize, usize, usize)> = self.pool.column_spans().into_iter().filter(|s| s.0 < s.1).collect();
         let phase_len = wd.div_ceil(sw);
         // Planes are independent: split over them (each output is computed as with one thread).
         let per_chunk = crate::threads::units_per_chunk(out.len() / (oh * ow), h * wd);
@@ -97,7 +112,7 @@ impl RowMaxPool {
                     // de-interleave per output row instead of one per window row.
                     // Padding never wins: a window with no tap inside keeps -inf, as tract's does.
                     column.fill(f32::NEG_INFINITY);
-                    for ky in 0..self.kernel[0] {
+                    for ky in 0..kernel[0] {
                         let iy = (oy * sh + ky * dh) as isize - ph as isize;
                         if iy < 0 || iy as usize >= h {
                             continue;
@@ -128,8 +143,12 @@ impl RowMaxPool {
     }
 }
 
-/// Replaces every MaxPool of `model` that [`RowMaxPool`] covers.
-pub fn replace_max_pools(model: &mut TypedModel) -> TractResult<()> {
+/// Replaces every MaxPool of `model` that [`RowMaxPool`] covers. The pools producing the model outputs listed in
+/// `winners_of` (indices into `model.output_outlets()`) also output their window winners, appended to the model's
+/// outputs in that order; returns the indices whose pools do (a pool tract fused into something else does not).
+pub fn replace_max_pools(model: &mut TypedModel, winners_of: &[usize]) -> TractResult<Vec<usize>> {
+    let wanted: Vec<OutletId> =
+        winners_of.iter().map(|&i| model.output_outlets().map(|o| o[i])).collect::<TractResult<_>>()?;
     for id in model.eval_order()? {
         let node = model.node(id);
         let Some(pool) = node.op_as::<MaxPool>() else { continue };
@@ -138,9 +157,24 @@ pub fn replace_max_pools(model: &mut TypedModel) -> TractResult<()> {
             continue;
         }
         let Some(shape) = fact.shape.as_concrete().map(|s| s.to_vec()) else { continue };
-        let Some(op) = RowMaxPool::from_tract(pool, &shape) else { continue };
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, op)?;
+        let winners = wanted.contains(&OutletId::new(id, 0));
+        let Some(op) = RowMaxPool::from_tract(pool, &shape, winners) else { continue };
+        // By hand rather than `replace_single_op`, which expects as many outputs as the node had.
+        let mut patch = TypedModelPatch::default();
+        let input = patch.tap_model(model, node.inputs[0])?;
+        let wires = patch.wire_node(&node.name, op, &[input])?;
+        patch.shunt_outside(model, OutletId::new(id, 0), wires[0])?;
         patch.apply(model)?;
     }
-    Ok(())
+    let mut outputs = model.output_outlets()?.to_vec();
+    let mut found = vec![];
+    for &i in winners_of {
+        let outlet = outputs[i];
+        if outlet.slot == 0 && model.node(outlet.node).op_as::<RowMaxPool>().is_some_and(|p| p.winners) {
+            outputs.push(OutletId::new(outlet.node, 1));
+            found.push(i);
+        }
+    }
+    model.select_output_outlets(&outputs)?;
+    Ok(found)
 }

@@ -51,6 +51,11 @@ pub trait OpVjp: Debug + Send + Sync {
     fn concat_axis(&self) -> Option<usize> {
         None
     }
+    /// A MaxPool: the recording forward pass may record which input won each window (its own max pool in
+    /// tract's plan finds them as it pools), so that the VJP only scatters.
+    fn window_winners(&self) -> bool {
+        false
+    }
 }
 
 /// An op as the graph builder finds it: the ONNX op types it answers to and its parser.
@@ -125,6 +130,11 @@ pub enum ReluRule {
 /// The forward values a VJP may read: constants and the recorded activations.
 pub trait Values {
     fn get(&self, id: ValueId) -> Option<View<'_>>;
+    /// For the MaxPool whose output is `pool_output`: each window's winner, as its forward pass recorded it
+    /// ([`OpVjp::window_winners`]; src/window_max.rs), if it did.
+    fn winners(&self, _pool_output: ValueId) -> Option<&[u32]> {
+        None
+    }
 }
 
 pub struct Step<'a> {
@@ -148,6 +158,9 @@ impl Step<'_> {
     }
     fn output(&self) -> Result<View<'_>> {
         self.value(self.node.output)
+    }
+    fn winners(&self) -> Option<&[u32]> {
+        self.values.winners(self.node.output)
     }
     fn input_shape(&self, i: usize) -> &[usize] {
         self.graph.shape(self.node.inputs[i])

@@ -34,6 +34,27 @@ pub struct Window {
     pub pads_end: [usize; 2],
 }
 
+impl Window {
+    /// Per kernel column kx, for an input `width` wide and an output `out_width` wide: the output columns [lo, hi)
+    /// whose input column ox·stride + kx·dilation − pad lies inside the input (lo == hi: none), and the input
+    /// column of the first. Conv's col2im and the max pools loop over these without bounds tests.
+    pub fn column_spans(&self, width: usize, out_width: usize) -> Vec<(usize, usize, usize)> {
+        let (sw, dw, pw) = (self.strides[1], self.dilations[1], self.pads_begin[1]);
+        (0..self.kernel[1])
+            .map(|kx| {
+                let off = (kx * dw) as isize - pw as isize;
+                let lo = if off >= 0 { 0 } else { off.unsigned_abs().div_ceil(sw) };
+                let hi = if off >= width as isize {
+                    0
+                } else {
+                    ((width as isize - off) as usize).div_ceil(sw).min(out_width)
+                };
+                (lo, hi.max(lo), ((lo * sw) as isize + off).max(0) as usize)
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Node {
     pub name: String,

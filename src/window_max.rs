@@ -19,22 +19,6 @@ pub struct Pool2d {
 }
 
 impl Pool2d {
-    /// Per kernel column: the output columns [lo, hi) whose tap lies inside the input (lo == hi: none), and the
-    /// input column of the first.
-    pub fn column_spans(&self) -> Vec<(usize, usize, usize)> {
-        let ([_, wd], [_, ow]) = (self.input, self.output);
-        let w = &self.window;
-        let (sw, dw, pw) = (w.strides[1], w.dilations[1], w.pads_begin[1]);
-        (0..w.kernel[1])
-            .map(|kx| {
-                let off = (kx * dw) as isize - pw as isize;
-                let lo = if off >= 0 { 0 } else { off.unsigned_abs().div_ceil(sw) };
-                let hi = if off >= wd as isize { 0 } else { ((wd as isize - off) as usize).div_ceil(sw).min(ow) };
-                (lo, hi.max(lo), ((lo * sw) as isize + off).max(0) as usize)
-            })
-            .collect()
-    }
-
     /// For each plane of `x`: each window's maximum into `best` and its winner's index within the plane into
     /// `winners`. Planes are split over the threads (the same result at any thread count).
     pub fn winners(&self, x: &[f32], best: &mut [f32], winners: &mut [u32]) {

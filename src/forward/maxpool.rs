@@ -98,7 +98,8 @@ impl RowMaxPool {
         if oh * ow == 0 {
             return;
         }
-        let spans: Vec<(usize, usize, usize)> = self.pool.column_spans().into_iter().filter(|s| s.0 < s.1).collect();
+        let spans: Vec<(usize, usize, usize)> =
+            self.pool.window.column_spans(wd, ow).into_iter().filter(|s| s.0 < s.1).collect();
         let phase_len = wd.div_ceil(sw);
         // Planes are independent: split over them (each output is computed as with one thread).
         let per_chunk = crate::threads::units_per_chunk(out.len() / (oh * ow), h * wd);

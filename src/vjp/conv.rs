@@ -122,19 +122,11 @@ fn scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 fn col2im(cols: &[f32], dx: &mut [f32], channels: usize, [h, wd]: [usize; 2], [oh, ow]: [usize; 2], w: &Window) {
     let [kh, kw] = w.kernel;
     let [sh, sw] = w.strides;
-    let [dh, dw] = w.dilations;
-    let [ph, pw] = w.pads_begin;
-    // Per kernel column: the output columns [lo, hi) whose input column ix = ox·sw + kx·dw − pw lies inside the
-    // plane, and the first such ix. The inner loop is then a plain (strided) add without bounds tests.
-    let spans: Vec<(usize, usize, usize)> = (0..kw)
-        .map(|kx| {
-            let off = (kx * dw) as isize - pw as isize;
-            let lo = if off >= 0 { 0 } else { off.unsigned_abs().div_ceil(sw) };
-            let hi = if off >= wd as isize { 0 } else { ((wd as isize - off) as usize).div_ceil(sw).min(ow) };
-            let first = (lo * sw) as isize + off;
-            (lo, hi.max(lo), first.max(0) as usize)
-        })
-        .collect();
+    let dh = w.dilations[0];
+    let ph = w.pads_begin[0];
+    // Per kernel column: the output columns [lo, hi) whose input column lies inside the plane, and the first such
+    // column. The inner loop is then a plain (strided) add without bounds tests.
+    let spans = w.column_spans(wd, ow);
     for ch in 0..channels {
         let plane = &mut dx[ch * h * wd..(ch + 1) * h * wd];
         for ky in 0..kh {

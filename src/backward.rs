@@ -2,7 +2,7 @@
 //! gradients where a value feeds several nodes, into a gradient store (like candle's `GradStore`).
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, ValueId};
+use crate::graph::{Graph, Node, ValueId};
 use crate::tensor::Tensor;
 use crate::vjp::{self, ReluRule, Step, Values};
 
@@ -86,6 +86,7 @@ pub fn backward_timed(
     let mut grads: Vec<Option<Tensor>> = vec![None; graph.values.len()];
     grads[seed_value] = Some(seed);
     let last = graph.nodes.iter().rposition(|n| n.output == seed_value).unwrap_or(0);
+    let masked = masked_relus(graph, &graph.nodes[..=last], seed_value, wanted);
     for (ix, node) in graph.nodes[..=last].iter().enumerate().rev() {
         // Every consumer of this node's output comes later in the list, so its gradient is complete now.
         if let Some(at) = pending.iter().position(|&v| v == node.output) {
@@ -96,7 +97,7 @@ pub fn backward_timed(
             }
         }
         let Some(grad) = grads[node.output].take() else { continue };
-        let step = Step { graph, node, values, relu: wanted.relu };
+        let step = Step { graph, node, values, relu: wanted.relu, masked: &masked };
         let input_grads = vjp::vjp(&step, grad)?;
         for (&id, g) in node.inputs.iter().zip(input_grads) {
             let Some(g) = g else { continue };
@@ -115,4 +116,29 @@ pub fn backward_timed(
         keep(&mut store, id, grads[id].as_ref());
     }
     Ok(store)
+}
+
+/// By value: the ReLU outputs whose mask the nodes reading them apply to their input gradients
+/// ([`crate::vjp::OpVjp::masks_relu_inputs`]). Only with the true ReLU derivative (Guided Backprop's rule looks at
+/// the summed gradient's sign, which no single consumer knows), when every node of the walk reading the value
+/// masks, and not for the seed or a value whose gradient is kept (that is the gradient before the mask).
+fn masked_relus(graph: &Graph, walked: &[Node], seed_value: ValueId, wanted: &Wanted) -> Vec<bool> {
+    let n = graph.values.len();
+    let mut masked = vec![false; n];
+    if wanted.relu != ReluRule::Standard {
+        return masked;
+    }
+    let (mut read, mut unmasked) = (vec![false; n], vec![false; n]);
+    for node in walked {
+        for &id in &node.inputs {
+            read[id] = true;
+            unmasked[id] |= !node.op.masks_relu_inputs();
+        }
+    }
+    for node in walked.iter().filter(|n| n.op.is_relu()) {
+        let id = node.output;
+        let kept = id == seed_value || id == graph.output || wanted.at.contains(&id);
+        masked[id] = read[id] && !unmasked[id] && !kept;
+    }
+    masked
 }

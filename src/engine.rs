@@ -208,7 +208,7 @@ impl Engine {
         for node in graph.nodes.iter().filter(|n| graph.depends_on_input[n.output]) {
             recording.require_reads(node);
         }
-        let base = recorder(&graph, &analysed, recording.recorded, recording.assembled)?;
+        let base = recorder(&graph, &analysed, recording, false)?;
         Ok(Engine {
             graph,
             base,
@@ -292,7 +292,7 @@ impl Engine {
         if recording.recorded == self.base.recorded && recording.assembled == self.base.assembled {
             return self.forward(x);
         }
-        let rec = self.cached_recorder(recording.recorded, recording.assembled, false)?;
+        let rec = self.cached_recorder(recording, false)?;
         self.record(x, &rec)
     }
 
@@ -312,17 +312,12 @@ impl Engine {
         if recording.recorded.is_empty() {
             return self.forward_with(x, &[layer]);
         }
-        let rec = self.cached_recorder(recording.recorded, recording.assembled, true)?;
+        let rec = self.cached_recorder(recording, true)?;
         self.record(x, &rec)
     }
 
-    fn cached_recorder(
-        &self,
-        recorded: Vec<ValueId>,
-        assembled: Vec<ValueId>,
-        truncated: bool,
-    ) -> Result<Arc<Recorder>> {
-        let key = (recorded.clone(), assembled.clone(), truncated);
+    fn cached_recorder(&self, recording: Recording, truncated: bool) -> Result<Arc<Recorder>> {
+        let key = (recording.recorded.clone(), recording.assembled.clone(), truncated);
         let cached = self
             .extra
             .lock()
@@ -333,12 +328,7 @@ impl Engine {
         if let Some(r) = cached {
             return Ok(r);
         }
-        let r = Arc::new(if truncated {
-            let (forward, winners) = plan(&self.graph, &self.analysed, recorded.clone())?;
-            Recorder { forward, recorded, assembled, truncated, winners }
-        } else {
-            recorder(&self.graph, &self.analysed, recorded, assembled)?
-        });
+        let r = Arc::new(recorder(&self.graph, &self.analysed, recording, truncated)?);
         self.extra.lock().expect("no panic holds this lock").push((key, r.clone()));
         Ok(r)
     }
@@ -478,20 +468,99 @@ fn check_ops(proto: &tract_onnx::pb::ModelProto) -> Result<()> {
     Ok(())
 }
 
-fn recorder(graph: &Graph, analysed: &Analysed, recorded: Vec<ValueId>, assembled: Vec<ValueId>) -> Result<Recorder> {
-    let outputs = std::iter::once(graph.output).chain(recorded.iter().copied()).collect();
-    let (forward, winners) = plan(graph, analysed, outputs)?;
-    Ok(Recorder { forward, recorded, assembled, truncated: false, winners })
+/// The plan for `recording`, its graph output first unless `truncated`. A MaxPool whose window winners the plan
+/// cannot record (tract's plan does not keep that pool) has its input recorded instead, for its VJP to find them:
+/// that takes a second plan, which no model we know needs.
+fn recorder(graph: &Graph, analysed: &Analysed, recording: Recording, truncated: bool) -> Result<Recorder> {
+    recorder_with(graph, analysed, recording, truncated, true)
+}
+
+/// As [`recorder`]; without `winners` no plan records any (the fallback, tested on its own).
+fn recorder_with(
+    graph: &Graph,
+    analysed: &Analysed,
+    mut recording: Recording,
+    truncated: bool,
+    winners_wanted: bool,
+) -> Result<Recorder> {
+    let outputs = |recorded: &[ValueId]| -> Vec<ValueId> {
+        let output = (!truncated).then_some(graph.output);
+        output.into_iter().chain(recorded.iter().copied()).collect()
+    };
+    let (mut forward, mut winners) = plan(graph, analysed, outputs(&recording.recorded), winners_wanted)?;
+    let unrecorded: Vec<ValueId> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.op.window_winners() && outputs(&recording.recorded).contains(&n.output))
+        .filter(|n| !winners.contains(&n.output))
+        .map(|n| n.inputs[0])
+        .collect();
+    if !unrecorded.is_empty() {
+        for id in unrecorded {
+            recording.require(id);
+        }
+        (forward, winners) = plan(graph, analysed, outputs(&recording.recorded), winners_wanted)?;
+    }
+    let Recording { recorded, assembled, .. } = recording;
+    Ok(Recorder { forward, recorded, assembled, truncated, winners })
 }
 
 /// A plan with `outputs`, and the window winners of each MaxPool among them where tract's plan keeps the pool:
 /// the plan, and the pool outputs whose winners it records.
-fn plan(graph: &Graph, analysed: &Analysed, outputs: Vec<ValueId>) -> Result<(Forward, Vec<ValueId>)> {
+fn plan(graph: &Graph, analysed: &Analysed, outputs: Vec<ValueId>, winners: bool) -> Result<(Forward, Vec<ValueId>)> {
     let pools: Vec<usize> = (0..outputs.len())
+        .filter(|_| winners)
         .filter(|&i| graph.nodes.iter().any(|n| n.output == outputs[i] && n.op.window_winners()))
         .collect();
     let names = outputs.iter().map(|&id| graph.values[id].name.clone()).collect();
     let forward = Forward::new(analysed.clone(), names, &pools)?;
     let winners = forward.winners.iter().map(|&i| outputs[i]).collect();
     Ok((forward, winners))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn squeezenet() -> Engine {
+        let bytes = std::fs::read(crate::test_data::squeezenet_path()).expect("SqueezeNet in the shared data");
+        Engine::from_onnx_bytes(&bytes).expect("SqueezeNet loads")
+    }
+
+    /// A plan that records no window winners records each MaxPool's input instead, and the reverse pass then finds
+    /// the same winners: the same gradient, bit for bit. With winners, no pool input is recorded for the pools.
+    #[test]
+    fn max_pool_without_recorded_winners_reads_its_input() {
+        let engine = squeezenet();
+        let g = &engine.graph;
+        let pools: Vec<&graph::Node> = g.nodes.iter().filter(|n| n.op.window_winners()).collect();
+        assert_eq!(pools.len(), 3, "SqueezeNet 1.1 has three max pools");
+        let outputs: Vec<ValueId> = pools.iter().map(|n| n.output).collect();
+        assert_eq!(engine.base.winners, outputs, "the base plan records every pool's winners");
+        // Two pools read a Concat output: with winners, nothing reads it, so it is not rebuilt.
+        assert!(engine.base.assembled.is_empty(), "assembled {:?}", engine.base.assembled);
+
+        let mut recording = Recording { graph: g, recorded: vec![], assembled: vec![] };
+        for node in g.nodes.iter().filter(|n| g.depends_on_input[n.output]) {
+            recording.require_reads(node);
+        }
+        let fallback = recorder_with(g, &engine.analysed, recording, false, false).unwrap();
+        assert!(fallback.winners.is_empty());
+        for pool in &pools {
+            let input = pool.inputs[0];
+            let available = fallback.recorded.contains(&input) || fallback.assembled.contains(&input);
+            assert!(available, "pool '{}' input not recorded", pool.name);
+        }
+
+        let n: usize = engine.input_shape().iter().product();
+        let x = Tensor::new(
+            engine.input_shape().to_vec(),
+            (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect(),
+        );
+        let objective = Objective::Class(76);
+        let with = engine.backward(&engine.record(&x, &engine.base).unwrap(), &objective).unwrap();
+        let without = engine.backward(&engine.record(&x, &fallback).unwrap(), &objective).unwrap();
+        assert!(with.data.iter().any(|&v| v != 0.0));
+        assert_eq!(with.data, without.data);
+    }
 }

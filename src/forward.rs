@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::graph;
 use crate::tensor::{Tensor, View};
 
+mod fuse_through_reshape;
 mod maxpool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod wasm_gemm;
@@ -87,7 +88,9 @@ impl Forward {
         model.select_output_outlets(&selected).map_err(model_err)?;
         let mut typed = model.into_typed().map_err(model_err)?.into_decluttered().map_err(model_err)?;
         let winners = maxpool::replace_max_pools(&mut typed, winners_of).map_err(model_err)?;
-        let plan = typed.into_optimized().map_err(model_err)?.into_runnable().map_err(model_err)?;
+        let mut optimized = typed.into_optimized().map_err(model_err)?;
+        fuse_through_reshape::fuse_scalar_ops_through_reshapes(&mut optimized).map_err(model_err)?;
+        let plan = optimized.into_runnable().map_err(model_err)?;
         Ok(Forward { plan, outputs, winners })
     }
 

@@ -21,6 +21,8 @@ pub mod preprocess;
 pub mod qr;
 pub mod render;
 pub mod tensor;
+#[cfg(test)]
+mod test_data;
 pub mod threads;
 pub mod vjp;
 pub mod window_max;

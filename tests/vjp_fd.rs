@@ -897,6 +897,27 @@ fn model_zoo_head_opset13_gap_reshape() {
     check_fd("zoo head opset 13 GAP, Objective::Weighted", &net.bytes(&y), &obj, gauss(&[1, 3, 9, 9]), chain());
 }
 
+/// A ReLU output read by a Concat (which can apply the ReLU's mask) and by a Conv (which does not): the ReLU's
+/// own VJP must still run. And one read twice by a Concat only: the Concat masks both contributions.
+#[test]
+fn relu_read_by_masking_and_other_consumers() {
+    let mut net = Net::new(&[1, 3, 8, 8], 13, 45);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let r = net.node("Relu", &[&c], "relu", vec![]);
+    let cat = net.node("Concat", &[&r, "x", &r], "cat", vec![attr_i("axis", 1)]);
+    let c2 = net.conv("conv2", &r, 4, 2, [3, 3], true, vec![]);
+    let g1 = net.node("GlobalAveragePool", &[&cat], "gap1", vec![]);
+    let g2 = net.node("GlobalAveragePool", &[&c2], "gap2", vec![]);
+    let y = net.node("Concat", &[&g1, &g2], "both", vec![attr_i("axis", 1)]);
+    check_output("relu -> concat (masks) and conv (does not)", &net, &y, gauss(&[1, 3, 8, 8]), chain());
+
+    let mut net = Net::new(&[1, 3, 8, 8], 13, 46);
+    let c = net.conv("conv", "x", 3, 4, [3, 3], true, vec![attr_ints("pads", &[1, 1, 1, 1])]);
+    let r = net.node("Relu", &[&c], "relu", vec![]);
+    let y = net.node("Concat", &[&r, &r], "cat", vec![attr_i("axis", 2)]);
+    check_output("relu read twice by one concat", &net, &y, gauss(&[1, 3, 8, 8]), chain());
+}
+
 // ------------------------------------------------------------------ gradients at intermediate values
 
 /// The part of `net` after `from`: a model whose input is the value `from` (same weights).
@@ -915,16 +936,37 @@ fn tail_model(net: &Net, from: &str, shape: &[usize], output: &str) -> Vec<u8> {
 /// the engine rebuilds from its branches; `squeeze_relu` is recorded by tract.
 #[test]
 fn gradients_at_intermediate_values_match_finite_differences() {
+    check_value_gradients(&fire_net(), &[1, 3, 15, 15], &["fire_concat", "squeeze_relu"]);
+}
+
+/// ReLU outputs read only by ops that apply the ReLU's mask themselves (MaxPool, GlobalAveragePool), so the
+/// reverse pass skips the ReLU's own VJP: a gradient kept at such a value is the one before the mask (where the
+/// ReLU output is zero it is still the pool's share, not zero).
+#[test]
+fn gradients_kept_at_relu_outputs_whose_mask_the_consumers_apply() {
+    let mut net = Net::new(&[1, 3, 11, 11], 13, 47);
+    net.positive_bias = true;
+    let c = net.conv("conv1", "x", 3, 4, [3, 3], true, vec![]);
+    let r = net.node("Relu", &[&c], "relu1", vec![]);
+    let p = net.node("MaxPool", &[&r], "pool", vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2])]);
+    let c = net.conv("conv2", &p, 4, 5, [1, 1], true, vec![]);
+    let r = net.node("Relu", &[&c], "relu2", vec![]);
+    let g = net.node("GlobalAveragePool", &[&r], "gap", vec![]);
+    net.node("Flatten", &[&g], "logits", vec![attr_i("axis", 1)]);
+    check_value_gradients(&net, &[1, 3, 11, 11], &["relu1", "relu2"]);
+}
+
+/// For each value: the gradient the store keeps against central differences of the network's tail from it.
+fn check_value_gradients(net: &Net, input_shape: &[usize], values: &[&str]) {
     use netlens::backward::Wanted;
-    let net = fire_net();
     let engine = Engine::from_onnx_bytes(&net.bytes("logits")).unwrap();
-    let x = gauss(&[1, 3, 15, 15])(0);
-    for value in ["fire_concat", "squeeze_relu"] {
+    let x = gauss(input_shape)(0);
+    for &value in values {
         let id = engine.value_id(value).unwrap();
         let acts = engine.forward_with(&x, &[value]).unwrap();
         let h = acts.get(value).unwrap_or_else(|| panic!("{value} was not recorded"));
         let h = Tensor::new(h.shape.to_vec(), h.data.to_vec());
-        let tail = Engine::from_onnx_bytes(&tail_model(&net, value, &h.shape, "logits")).unwrap();
+        let tail = Engine::from_onnx_bytes(&tail_model(net, value, &h.shape, "logits")).unwrap();
         // The tail computes the same logits from the recorded value.
         let direct = tail.forward_only(&h).unwrap();
         let diff = max_abs_diff(&direct.data, &acts.output().data);

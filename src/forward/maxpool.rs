@@ -38,15 +38,17 @@ impl EvalOp for RowMaxPool {
         let mut out = vec![0.0f32; shape.iter().product()];
         if !self.winners {
             self.run(x, &mut out);
-            return Ok(tvec!(tract_onnx::prelude::Tensor::from_shape(&shape, &out)?.into_tvalue()));
+            return Ok(tvec!(owned(&shape, out)?));
         }
         let mut winners = vec![0u32; out.len()];
         self.pool.winners(x, &mut out, &mut winners);
-        Ok(tvec!(
-            tract_onnx::prelude::Tensor::from_shape(&shape, &out)?.into_tvalue(),
-            tract_onnx::prelude::Tensor::from_shape(&shape, &winners)?.into_tvalue()
-        ))
+        Ok(tvec!(owned(&shape, out)?, owned(&shape, winners)?))
     }
+}
+
+/// The buffer as a tensor, without the copy `Tensor::from_shape` makes.
+fn owned<T: Datum>(shape: &[usize], data: Vec<T>) -> TractResult<TValue> {
+    Ok(tract_ndarray::ArrayD::from_shape_vec(shape, data)?.into_tvalue())
 }
 
 impl TypedOp for RowMaxPool {

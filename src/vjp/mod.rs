@@ -56,6 +56,17 @@ pub trait OpVjp: Debug + Send + Sync {
     fn window_winners(&self) -> bool {
         false
     }
+    /// This op is a ReLU: with the true derivative its VJP is a mask, linear in the gradient, so the consumers of
+    /// its output may apply it to their contributions instead (see [`OpVjp::masks_relu_inputs`]).
+    fn is_relu(&self) -> bool {
+        false
+    }
+    /// The VJP applies [`Step::relu_mask`] to its input gradients where there is one: while it writes them
+    /// anyway. When every consumer of a ReLU's output does, the reverse pass leaves the ReLU's own VJP out: one
+    /// pass less over the largest gradients (in SqueezeNet, every ReLU output but the squeeze layers').
+    fn masks_relu_inputs(&self) -> bool {
+        false
+    }
 }
 
 /// An op as the graph builder finds it: the ONNX op types it answers to and its parser.
@@ -142,6 +153,8 @@ pub struct Step<'a> {
     pub node: &'a Node,
     pub values: &'a dyn Values,
     pub relu: ReluRule,
+    /// By value: ReLU outputs whose mask their consumers apply ([`OpVjp::masks_relu_inputs`]).
+    pub masked: &'a [bool],
 }
 
 impl Step<'_> {
@@ -161,6 +174,18 @@ impl Step<'_> {
     }
     fn winners(&self) -> Option<&[u32]> {
         self.values.winners(self.node.output)
+    }
+    /// For a VJP that [masks ReLU inputs](OpVjp::masks_relu_inputs): the output of the ReLU producing input `i`,
+    /// when that ReLU's mask is left to this VJP (keep the gradient where it is above zero).
+    fn relu_mask(&self, i: usize) -> Result<Option<View<'_>>> {
+        if !self.relu_masked(i) {
+            return Ok(None);
+        }
+        self.input(i).map(Some)
+    }
+    /// Whether this VJP is to apply the mask of the ReLU producing input `i` ([`Step::relu_mask`]).
+    fn relu_masked(&self, i: usize) -> bool {
+        self.masked[self.node.inputs[i]]
     }
     fn input_shape(&self, i: usize) -> &[usize] {
         self.graph.shape(self.node.inputs[i])

@@ -22,13 +22,19 @@ impl OpVjp for Relu {
     fn needs(&self) -> Needs {
         Needs { output: true, inputs: &[] }
     }
+    fn is_relu(&self) -> bool {
+        true
+    }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         self.vjp_owned(step, grad.clone())
     }
     /// The mask is applied in place on the incoming gradient, which the op before (usually a Conv VJP) then reads:
     /// no buffer allocated and no second stream through memory.
     fn vjp_owned(&self, step: &Step, mut grad: Tensor) -> Result<Vec<Option<Tensor>>> {
-        relu(step.output()?, &mut grad.data, step.relu);
+        // Unless the consumers of the output applied the mask already.
+        if !step.masked[step.node.output] {
+            relu(step.output()?, &mut grad.data, step.relu);
+        }
         Ok(step.first(grad))
     }
 }

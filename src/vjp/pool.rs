@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use super::{Needs, OpDecl, OpVjp, Step};
+use super::{OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::{ParseCtx, Window};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 use crate::threads;
 use crate::window_max::{Pool2d, NO_WINNER};
 
@@ -40,12 +40,13 @@ fn parse_max_pool(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 }
 
 impl OpVjp for MaxPool {
-    /// The input, to find the winners when the plan did not record them (it is usually recorded anyway: the
-    /// ReLU before the pool reads it).
-    fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0] }
-    }
+    /// Nothing recorded but the window winners (src/window_max.rs): the plan records the pool's output and, beside
+    /// it, which input won each window. Where it cannot, the engine records the input instead (`engine::recorder`)
+    /// and the VJP finds the winners.
     fn window_winners(&self) -> bool {
+        true
+    }
+    fn masks_relu_inputs(&self) -> bool {
         true
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
@@ -74,8 +75,11 @@ impl OpVjp for AveragePool {
 struct GlobalAveragePool;
 
 impl OpVjp for GlobalAveragePool {
+    fn masks_relu_inputs(&self) -> bool {
+        true
+    }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        Ok(step.first(global_average_pool(step.input_shape(0), grad)))
+        Ok(step.first(global_average_pool(step.input_shape(0), grad, step.relu_mask(0)?)))
     }
 }
 
@@ -102,6 +106,9 @@ fn max_pool(step: &Step, grad: &Tensor, w: &Window) -> Result<Tensor> {
         }
     };
     let out_plane = grad.shape[2] * grad.shape[3];
+    // A ReLU before the pool: the gradient passes where the winner is above zero, which is where the pool's output
+    // is (the winner's value), read in order instead of at the winners.
+    let mask = if step.relu_masked(0) { Some(step.output()?) } else { None };
     let mut dx = vec![0.0f32; shape.iter().product()];
     // Planes are independent: split over them (bit-identical at any thread count).
     let per_chunk = threads::units_per_chunk(dx.len() / (h * wd).max(1), h * wd);
@@ -109,9 +116,15 @@ fn max_pool(step: &Step, grad: &Tensor, w: &Window) -> Result<Tensor> {
         let first = i * per_chunk * out_plane;
         for (j, d) in chunk.chunks_mut(h * wd).enumerate() {
             let at = first + j * out_plane;
-            for (&w, &g) in winners[at..at + out_plane].iter().zip(&grad.data[at..at + out_plane]) {
-                if w != NO_WINNER {
-                    d[w as usize] += g;
+            let pairs = winners[at..at + out_plane].iter().zip(&grad.data[at..at + out_plane]);
+            match &mask {
+                None => pairs.filter(|(&w, _)| w != NO_WINNER).for_each(|(&w, &g)| d[w as usize] += g),
+                Some(out) => {
+                    let out = &out.data[at..at + out_plane];
+                    pairs
+                        .zip(out)
+                        .filter(|((&w, _), &y)| w != NO_WINNER && y > 0.0)
+                        .for_each(|((&w, &g), _)| d[w as usize] += g)
                 }
             }
         }
@@ -150,11 +163,18 @@ fn average_pool(in_shape: &[usize], grad: &Tensor, w: &Window, count_include_pad
     Tensor::new(in_shape.to_vec(), dx)
 }
 
-fn global_average_pool(in_shape: &[usize], grad: &Tensor) -> Tensor {
+/// Each output's gradient spread evenly over its plane; where a ReLU before the pool left a zero, nothing (`mask`).
+fn global_average_pool(in_shape: &[usize], grad: &Tensor, mask: Option<View>) -> Tensor {
     let plane: usize = in_shape[2..].iter().product();
     let mut dx = Vec::with_capacity(in_shape.iter().product());
-    for &g in &grad.data {
-        dx.extend(std::iter::repeat_n(g / plane as f32, plane));
+    for (i, &g) in grad.data.iter().enumerate() {
+        let share = g / plane as f32;
+        match &mask {
+            Some(y) if share != 0.0 => {
+                dx.extend(y.data[i * plane..(i + 1) * plane].iter().map(|&y| if y > 0.0 { share } else { 0.0 }))
+            }
+            _ => dx.extend(std::iter::repeat_n(share, plane)),
+        }
     }
     Tensor::new(in_shape.to_vec(), dx)
 }

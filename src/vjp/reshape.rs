@@ -1,6 +1,7 @@
 //! Ops that only move values: Concat, Transpose, Slice, Split, Gather (constant indices), Expand (and
 //! Flatten/Reshape/Identity, which need no code of their own).
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use super::layout::{identity, scatter, strides, walk, AxisMaps};
@@ -9,6 +10,7 @@ use super::{OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::Tensor;
+use crate::threads;
 
 pub const CONCAT: OpDecl = OpDecl { names: &["Concat"], parse: parse_concat, each_output: false };
 /// Values unchanged, shape changed (Dropout is the identity at inference).
@@ -46,36 +48,63 @@ fn parse_concat(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 }
 
 impl OpVjp for Concat {
+    fn masks_relu_inputs(&self) -> bool {
+        true
+    }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
-        Ok(concat(step, grad, self.axis))
+        concat(step, grad, self.axis)
     }
     fn concat_axis(&self) -> Option<usize> {
         Some(self.axis)
     }
 }
 
-/// Splits the gradient along `axis` back into the inputs' slices.
-fn concat(step: &Step, grad: &Tensor, axis: usize) -> Vec<Option<Tensor>> {
+/// Splits the gradient along `axis` back into the inputs' slices, masked by the ReLU before an input where it
+/// left its mask to this VJP (one pass writes the slice either way).
+fn concat(step: &Step, grad: &Tensor, axis: usize) -> Result<Vec<Option<Tensor>>> {
     let outer: usize = grad.shape[..axis].iter().product();
     let inner: usize = grad.shape[axis + 1..].iter().product();
     let total = grad.shape[axis] * inner;
     let mut offset = 0;
-    (0..step.node.inputs.len())
-        .map(|i| {
-            let shape = step.input_shape(i);
-            let width = shape[axis] * inner;
-            let slice = step.wants(i).then(|| {
-                let mut data = Vec::with_capacity(outer * width);
-                for o in 0..outer {
-                    let start = o * total + offset;
-                    data.extend_from_slice(&grad.data[start..start + width]);
+    let mut grads = Vec::with_capacity(step.node.inputs.len());
+    for i in 0..step.node.inputs.len() {
+        let shape = step.input_shape(i);
+        let width = shape[axis] * inner;
+        let mut slice = None;
+        if step.wants(i) {
+            let mask = step.relu_mask(i)?;
+            let len = outer * width;
+            let mut data: Vec<f32> = Vec::with_capacity(len);
+            // Rows of the slice are independent: split over them (bit-identical at any thread count). Written
+            // uninitialised: zeroing first would be one more pass over the largest gradients.
+            let per_chunk = threads::units_per_chunk(len, 1);
+            threads::for_each_chunk(&mut data.spare_capacity_mut()[..len], per_chunk, |c, mut dst| {
+                // Element e of the slice is element e % width of row e / width: copy row piece by row piece.
+                let mut e = c * per_chunk;
+                while !dst.is_empty() {
+                    let (row, col) = (e / width, e % width);
+                    let (piece, rest) = dst.split_at_mut((width - col).min(dst.len()));
+                    let src = &grad.data[row * total + offset + col..][..piece.len()];
+                    match &mask {
+                        None => piece.iter_mut().zip(src).for_each(|(d, &g)| *d = MaybeUninit::new(g)),
+                        Some(y) => {
+                            for ((d, &g), &y) in piece.iter_mut().zip(src).zip(&y.data[e..]) {
+                                *d = MaybeUninit::new(if y > 0.0 { g } else { 0.0 });
+                            }
+                        }
+                    }
+                    e += piece.len();
+                    dst = rest;
                 }
-                Tensor::new(shape.to_vec(), data)
             });
-            offset += width;
-            slice
-        })
-        .collect()
+            // SAFETY: the chunks cover the first `len` elements, and each chunk wrote all of its own.
+            unsafe { data.set_len(len) };
+            slice = Some(Tensor::new(shape.to_vec(), data));
+        }
+        offset += width;
+        grads.push(slice);
+    }
+    Ok(grads)
 }
 
 /// Output index o along axis a copies input index maps[a][o] (Slice, Split, Pad).

@@ -1,0 +1,12 @@
+//! Where unit tests find the shared data (`NETLENS_SHARED`, else `../shared` beside the crate), as the
+//! integration tests do (tests/common).
+
+use std::path::PathBuf;
+
+/// SqueezeNet 1.1's ONNX file in the shared data.
+pub fn squeezenet_path() -> PathBuf {
+    let shared = std::env::var_os("NETLENS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    shared.join("models/squeezenet1_1.onnx")
+}

@@ -97,3 +97,11 @@ pub fn split_phases(row: &[f32], stride: usize, phases: &mut [f32]) {
         }
     }
 }
+
+/// Zeroes `slice` and returns it as initialised floats (a buffer written piece by piece, each piece zeroed by the
+/// task that then writes it).
+pub fn zero_init(slice: &mut [std::mem::MaybeUninit<f32>]) -> &mut [f32] {
+    slice.fill(std::mem::MaybeUninit::new(0.0));
+    // SAFETY: every element was just written, and MaybeUninit<f32> has f32's layout.
+    unsafe { &mut *(slice as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+}

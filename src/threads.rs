@@ -193,6 +193,16 @@ pub fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, f: impl Fn(usiz
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
 }
 
+/// A buffer of `len` zeros that `f` then writes chunk by chunk, as [`for_each_chunk`]: each task zeroes its own
+/// chunk first, so the zeroing is split like the work instead of one pass by the caller before it.
+pub fn zeroed_chunks(len: usize, chunk_len: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
+    let mut data: Vec<f32> = Vec::with_capacity(len);
+    for_each_chunk(&mut data.spare_capacity_mut()[..len], chunk_len, |i, chunk| f(i, crate::tensor::zero_init(chunk)));
+    // SAFETY: the chunks cover the first `len` elements, and each was zeroed.
+    unsafe { data.set_len(len) };
+    data
+}
+
 /// As [`for_each_chunk`] over two slices at once: `f(i, chunk i of a, chunk i of b)`, both `chunk_len` long.
 pub fn for_each_chunk_pair<A: Send, B: Send>(
     a: &mut [A],

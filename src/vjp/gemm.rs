@@ -1,5 +1,7 @@
 //! The one matrix product every VJP that needs one goes through (Conv, Gemm, MatMul).
 
+use std::mem::MaybeUninit;
+
 use crate::threads;
 
 /// Multiply-adds below which a product runs on the caller: waking the pool costs more than the split saves.
@@ -12,10 +14,29 @@ pub fn gemm(
     k: usize,
     n: usize,
     a: &[f32],
+    strides_a: (usize, usize),
+    b: &[f32],
+    strides_b: (usize, usize),
+    c: &mut [f32],
+    alpha: f32,
+) {
+    // SAFETY: f32 and MaybeUninit<f32> have the same layout, and initialised values stay initialised.
+    let c = unsafe { &mut *(c as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    gemm_into(m, k, n, a, strides_a, b, strides_b, c, alpha);
+}
+
+/// As [`gemm`], into memory that need not be initialised (C is only written: β = 0). Once it returns, the first
+/// m·n elements of C are.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_into(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
     (rsa, csa): (usize, usize),
     b: &[f32],
     (rsb, csb): (usize, usize),
-    c: &mut [f32],
+    c: &mut [MaybeUninit<f32>],
     alpha: f32,
 ) {
     // The bounds matrixmultiply will touch, checked here so the unsafe calls cannot read or write outside.
@@ -26,7 +47,7 @@ pub fn gemm(
     let t = threads::threads();
     if t <= 1 || m.saturating_mul(k).saturating_mul(n) < MIN_PARALLEL_MACS || n < 32 * t {
         // SAFETY: the asserts above bound every element read and written.
-        unsafe { sgemm_cols(m, k, 0..n, a, (rsa, csa), b, (rsb, csb), c.as_mut_ptr(), n, alpha) };
+        unsafe { sgemm_cols(m, k, 0..n, a, (rsa, csa), b, (rsb, csb), c.as_mut_ptr().cast(), n, alpha) };
         return;
     }
     // Split over columns, one band per thread (a multiple of 16 wide): each band reads all of A (small in every
@@ -34,7 +55,7 @@ pub fn gemm(
     // same way whatever band holds it (matrixmultiply blocks k alike for every band), so results are
     // bit-identical at any thread count. Bands by rows would each repack all of B, the large operand.
     let band = n.div_ceil(t).next_multiple_of(16);
-    let c_ptr = SendPtr(c.as_mut_ptr());
+    let c_ptr = SendPtr(c.as_mut_ptr().cast());
     threads::for_each_index(n.div_ceil(band), |i| {
         let cols = i * band..((i + 1) * band).min(n);
         // SAFETY: as above; bands write disjoint columns of C.
@@ -53,7 +74,8 @@ impl SendPtr {
     }
 }
 
-/// Columns `cols` of C = A · B, C's rows `ldc` apart. Safety: the caller bounds A, B and C.
+/// Columns `cols` of C = A · B, C's rows `ldc` apart. Safety: the caller bounds A, B and C. C is not read
+/// (matrixmultiply reads no C when β = 0), so it may be uninitialised.
 #[allow(clippy::too_many_arguments)]
 unsafe fn sgemm_cols(
     m: usize,

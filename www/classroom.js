@@ -149,8 +149,10 @@ async function setupOffline() {
   watch(reg.installing);
   watch(reg.waiting);
   reg.addEventListener('updatefound', () => watch(reg.installing));
-  // A new build on the server is saved on this visit, not some later one (offline, this just fails).
-  reg.update().catch(() => {});
+  // A new build on the server is saved on this visit, not some later one: every navigation to a controlled page
+  // makes the browser check sw.js (a soft update). No reg.update() of our own on top: racing the browser's check, it
+  // left the new worker installed but waiting, skipWaiting() or not, for minutes in Chromium 156, and the old
+  // build's copy in place (tests/browser/classroom.test.mjs, "offline").
   await navigator.serviceWorker.ready;
   await check();
 }

@@ -429,7 +429,11 @@ test('offline: a new build replaces the saved copy; then with the network and th
     await new Promise((r) => setTimeout(r, 500));
     keys = await page.evaluate(() => caches.keys());
   }
-  assert.deepEqual(keys, [`netlens-${newBuild}`], 'the new build\'s cache replaced the old one');
+  const workers = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    return JSON.stringify({ installing: reg?.installing?.state, waiting: reg?.waiting?.state, active: reg?.active?.state });
+  });
+  assert.deepEqual(keys, [`netlens-${newBuild}`], `the new build's cache replaced the old one (service workers: ${workers})`);
   await page.goto(base);
   await waitReady(page);
   await page.waitForFunction(() => document.getElementById('offline-status').dataset.state === 'ready', null, { timeout: 120_000 });

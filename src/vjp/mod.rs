@@ -138,6 +138,18 @@ pub enum ReluRule {
     Deconv,
 }
 
+/// [`ReluRule::Standard`] for one element: the gradient `g` where the ReLU's output `y` is above zero, else 0 —
+/// for the Relu VJP and for every reader that applies a ReLU's mask itself ([`Step::relu_mask`]). A select, not a
+/// branch, so the loops around it vectorize.
+#[inline(always)]
+pub(crate) fn relu_pass(y: f32, g: f32) -> f32 {
+    if y > 0.0 {
+        g
+    } else {
+        0.0
+    }
+}
+
 /// The forward values a VJP may read: constants and the recorded activations.
 pub trait Values {
     fn get(&self, id: ValueId) -> Option<View<'_>>;

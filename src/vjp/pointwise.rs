@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::layout::{broadcast_strides, walk};
-use super::{Needs, OpDecl, OpVjp, ReluRule, Step};
+use super::{relu_pass, Needs, OpDecl, OpVjp, ReluRule, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::{Tensor, View};
@@ -43,7 +43,7 @@ fn relu(output: View, grad: &mut [f32], rule: ReluRule) {
     // One loop per rule (not a function pointer called per element), so each compiles to a branch-free,
     // vectorized mask: the pointer cost ~10 ms of the ~40 ms wasm backward.
     match rule {
-        ReluRule::Standard => relu_with(output, grad, |y, g| if y > 0.0 { g } else { 0.0 }),
+        ReluRule::Standard => relu_with(output, grad, relu_pass),
         ReluRule::Guided => relu_with(output, grad, |y, g| if y > 0.0 && g > 0.0 { g } else { 0.0 }),
         ReluRule::Deconv => relu_with(output, grad, |_, g| g.max(0.0)),
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{OpDecl, OpVjp, Step};
+use super::{relu_pass, OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::{Tensor, View};
@@ -124,7 +124,7 @@ fn max_pool(step: &Step, grad: &Tensor, w: &Window) -> Result<Tensor> {
                 Some(out) => pairs
                     .zip(&out.data[at..at + out_plane])
                     .filter(|((&w, _), _)| w != NO_WINNER)
-                    .for_each(|((&w, &g), &y)| d[w as usize] += if y > 0.0 { g } else { 0.0 }),
+                    .for_each(|((&w, &g), &y)| d[w as usize] += relu_pass(y, g)),
             }
         }
     });
@@ -170,7 +170,7 @@ fn global_average_pool(in_shape: &[usize], grad: &Tensor, mask: Option<View>) ->
         let share = g / plane as f32;
         match &mask {
             Some(y) if share != 0.0 => {
-                dx.extend(y.data[i * plane..(i + 1) * plane].iter().map(|&y| if y > 0.0 { share } else { 0.0 }))
+                dx.extend(y.data[i * plane..(i + 1) * plane].iter().map(|&y| relu_pass(y, share)))
             }
             _ => dx.extend(std::iter::repeat_n(share, plane)),
         }

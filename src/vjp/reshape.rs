@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::layout::{identity, scatter, strides, walk, AxisMaps};
 use super::pointwise::unbroadcast;
-use super::{OpDecl, OpVjp, Step};
+use super::{relu_pass, OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::Tensor;
@@ -89,7 +89,7 @@ fn concat(step: &Step, grad: &Tensor, axis: usize) -> Result<Vec<Option<Tensor>>
                         None => piece.iter_mut().zip(src).for_each(|(d, &g)| *d = MaybeUninit::new(g)),
                         Some(y) => {
                             for ((d, &g), &y) in piece.iter_mut().zip(src).zip(&y.data[e..]) {
-                                *d = MaybeUninit::new(if y > 0.0 { g } else { 0.0 });
+                                *d = MaybeUninit::new(relu_pass(y, g));
                             }
                         }
                     }

@@ -248,6 +248,12 @@ function main() {
         '', '', `${(mem.afterFirst / 2 ** 20).toFixed(0)} → ${(mem.afterLast / 2 ** 20).toFixed(0)} MiB`, '', '', '', '≤ 1.1×']);
     }
   }
+  // Issue 13's forward goal, timed alternately with onnxruntime-web (run-browser.mjs forwardDuel).
+  for (const d of browser?.page?.forwardDuels ?? []) {
+    const label = `page forward ×${d.threads} (${d.query}), alternating with ORT, ${d.rounds ?? '?'} rounds`;
+    if (d.error) row(label, missing('failed'));
+    else row(label, d.page, [`ORT web wasm ${d.threads}t${d.threads > 1 ? ' (COI)' : ''}, alternating`, d.ort], '≤ 1.0× ORT, same threads (issue 13)');
+  }
   row('image decode (a fresh Image per run)', nlOr(nl?.imageDecode));
   const fbBrowser = nl?.forwardBackward;
   const fwdBrowser = nl?.forwardOnly ?? nl?.forward;

@@ -1,8 +1,9 @@
-// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
+// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--duel-rounds N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
 // tfjs1, tfjs2, startup, page, compare): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
 // times the real page (load to first classification; per wasm build and thread count, forward, forward+backward
-// and the default 100-iteration class visualization; the compare view on chelsea).
+// and the default 100-iteration class visualization; the forward alternately with onnxruntime-web at 1 and 2 threads;
+// the compare view on chelsea).
 // Writes one JSON file for bench/report.mjs.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -23,6 +24,11 @@ function option(name, fallback) {
 const RUNS = Number(option('--runs', process.env.BENCH_RUNS ?? 10));
 const VIZ_RUNS = Number(option('--viz-runs', process.env.BENCH_VIZ_RUNS ?? 10));
 const COMPARE_RUNS = Number(option('--compare-runs', process.env.BENCH_COMPARE_RUNS ?? 5));
+// Rounds of the alternating forward timing (forwardDuel), RUNS passes each side per round.
+const DUEL_ROUNDS = Number(option('--duel-rounds', process.env.BENCH_DUEL_ROUNDS ?? 3));
+// Pause between the two sides of forwardDuel, both ways: a page just closed (onnxruntime-web's suite) still takes
+// CPU while Chromium tears it down (2026-11-29, page ×2 right after: 13.3 ms; after 2 s: 11.0 and 11.8 ms).
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 2000);
 const ONLY = option('--only', null)?.split(',');
 // The page's worker pool size for the compare view (www/pool.js; default: the page's own choice, from the cores).
 const POOL = option('--pool', process.env.BENCH_POOL ?? '');
@@ -140,6 +146,43 @@ async function pageBuild(context, url, query, runs, vizRuns) {
 }
 
 /**
+ * Issue 13's forward goal, the page against onnxruntime-web at the same thread count, timed alternately: `rounds`
+ * times onnxruntime-web's suite (a fresh page) and then the page's engine worker (the 'bench' request; the page
+ * stays open, idle meanwhile), `runs` passes each, pooled. This host's speed drifts by tens of percent within
+ * minutes, so the page builds' rows above (timed minutes after onnxruntime-web's suite) can land on either side
+ * of the line by chance; alternating puts both under the same drift.
+ */
+async function forwardDuel(context, benchUrl, pageUrl, query, threads, rounds, runs) {
+  const page = await context.newPage();
+  try {
+    await page.goto(`${pageUrl}${query}`);
+    await page.waitForFunction(() => window.__netlens?.ready === true, null, { timeout: 120_000 });
+    const build = await page.evaluate(() => window.__netlens.build);
+    if (build.threads !== threads) throw new Error(`${query}: the page runs ${build.threads} thread(s), not ${threads}`);
+    await page.click('[data-sample="chelsea"]');
+    await page.waitForFunction(() => window.__netlens.top5 && window.__netlens.imageSource?.id === 'chelsea',
+      null, { timeout: 60_000, polling: 5 });
+    const ours = [];
+    const ort = [];
+    for (let r = 0; r < rounds; r++) {
+      const o = await runSuite(context, benchUrl, `suite=ort&threads=${threads}${threads > 1 ? '&coi=1' : ''}&runs=${runs}`);
+      if (o.error) throw new Error(`onnxruntime-web: ${o.error}`);
+      if (o.checks?.top1 !== o.checks?.top1Ref) throw new Error('onnxruntime-web: wrong top-1 (CHECK FAILED)');
+      ort.push(...o.forward.samples);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      ours.push(...(await engineRequest(page, { type: 'bench', runs, class: 285 })).forward);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+    }
+    log(`forward duel ×${threads}: page ${summarize(ours).median.toFixed(2)} ms, onnxruntime-web ${summarize(ort).median.toFixed(2)} ms`);
+    return { query, build, threads, rounds, page: summarize(ours), ort: summarize(ort) };
+  } catch (e) {
+    return { query, threads, error: String(e) };
+  } finally {
+    await page.close();
+  }
+}
+
+/**
  * The compare view (issue 7): chelsea, the predicted class, every `compare: true` method at its defaults, from the
  * "Compare all" button to the last map (www/compare.js emits `compare-done`, which www/testhook.js counts in
  * `window.__netlens.compare.done`; `compare.seconds` is the page's own start → last map time, before the figure).
@@ -241,6 +284,10 @@ async function main() {
             if (!seen(want)) result.page.builds.push(await pageBuild(context, `${pageServer.url}/`, query, RUNS, VIZ_RUNS));
           }
           log('page builds done');
+          result.page.forwardDuels = [];
+          for (const [query, threads] of [['?threads=1', 1], ['?threads=2', 2]]) {
+            result.page.forwardDuels.push(await forwardDuel(context, server.url, `${pageServer.url}/`, query, threads, DUEL_ROUNDS, RUNS));
+          }
         }
         if (want('compare')) {
           result.page.compare = await pageCompare(context, `${pageServer.url}/${POOL ? `?pool=${POOL}` : ''}`, COMPARE_RUNS);

@@ -69,6 +69,11 @@ mod web {
 
     use tract_linalg::multithread::{set_default_executor, Executor};
 
+    /// Rounds of finding no work after which a spinner stops ([`run_on_pool`]): a few milliseconds.
+    const SPIN_IDLE_ROUNDS: u32 = 1 << 16;
+    /// Whether [`run_on_pool`] spins the other threads ([`super::set_spinning`]).
+    pub static SPIN: AtomicBool = AtomicBool::new(true);
+
     /// 1 until the page's pool is up; then rayon's global pool size.
     static THREADS: AtomicUsize = AtomicUsize::new(1);
 
@@ -127,15 +132,51 @@ mod web {
     /// traps meanwhile, this thread panics with the reason, so the page sees the engine stop (and restarts it)
     /// instead of waiting forever.
     pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-        let done: Mutex<Option<R>> = Mutex::new(None);
+        let mut f = Some(f);
+        let mut result = None;
+        run_on_pool(&mut || result = f.take().map(|f| f()));
+        result.expect("the job finished")
+    }
+
+    /// While `job` runs, the pool's other threads spin, taking the pieces its splits make as soon as they are
+    /// made, instead of sleeping between splits: a sleeping Web Worker takes tens of microseconds to wake, and
+    /// a forward pass has ~30 splits (as onnxruntime-web's pool spins). A spinner that finds nothing to do for
+    /// `SPIN_IDLE_ROUNDS` rounds stops (a long stretch of work on one thread does not keep the others busy).
+    /// Not generic, so that the engine code each caller passes in compiles as without it.
+    #[inline(never)]
+    fn run_on_pool(job: &mut (dyn FnMut() + Send)) {
+        let owner = AtomicUsize::new(usize::MAX);
+        let finished = AtomicBool::new(false);
         rayon::in_place_scope(|scope| {
+            // Queued before `job`, in each thread's own queue, which a waking thread reads before it steals:
+            // every thread starts its spinner idle, not inside a piece of `job` (a spinner nested in work that
+            // `job` waits for would wait for `job` in turn: a hang, seen). `job` then runs inside one spinner.
+            // Off while other engine workers of the page are busy (`set_spinning`).
+            if SPIN.load(Ordering::Relaxed) {
+                scope.spawn_broadcast(|_, ctx| {
+                    if owner.load(Ordering::SeqCst) == ctx.index() {
+                        return; // taken by `job`'s own thread while it waits inside a split
+                    }
+                    let mut idle = 0u32;
+                    while idle < SPIN_IDLE_ROUNDS && !finished.load(Ordering::SeqCst) && !FAILED.load(Ordering::Relaxed)
+                    {
+                        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                            idle = 0;
+                        } else {
+                            idle += 1;
+                            std::hint::spin_loop();
+                        }
+                    }
+                });
+            }
             scope.spawn(|_| {
-                let result = f();
-                *done.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                owner.store(rayon::current_thread_index().unwrap_or(usize::MAX), Ordering::SeqCst);
+                job();
+                finished.store(true, Ordering::SeqCst);
                 signal();
             });
             let mut gate = GATE.lock().unwrap_or_else(|e| e.into_inner());
-            while done.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            while !finished.load(Ordering::SeqCst) {
                 if FAILED.load(Ordering::SeqCst) {
                     drop(gate);
                     panic!("an engine thread stopped: {}", failure());
@@ -143,7 +184,6 @@ mod web {
                 gate = EVENT.wait(gate).unwrap_or_else(|e| e.into_inner());
             }
         });
-        done.into_inner().unwrap_or_else(|e| e.into_inner()).expect("the job finished")
     }
 }
 
@@ -236,6 +276,16 @@ pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
         return web::on_pool(f);
     }
     f()
+}
+
+/// Whether the page's pool threads spin while an engine call runs (the threaded wasm build; on by default). The
+/// page turns it off while other engine workers of its pool are busy (www/pool.js): a spinning thread would then
+/// take a core from them. Nothing to do elsewhere.
+pub fn set_spinning(on: bool) {
+    #[cfg(all(target_arch = "wasm32", feature = "wasm-threads"))]
+    web::SPIN.store(on, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(all(target_arch = "wasm32", feature = "wasm-threads")))]
+    let _ = on;
 }
 
 /// Records that a thread is about to trap on a panic (the page's panic hook), so that a caller waiting in

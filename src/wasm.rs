@@ -44,6 +44,13 @@ pub fn use_threads(n: usize) -> usize {
     crate::threads::set_threads(n)
 }
 
+/// Whether the pool's threads spin during engine calls (`threads::set_spinning`): off while other engine workers
+/// of the page's pool are busy.
+#[wasm_bindgen(js_name = setSpinning)]
+pub fn set_spinning(on: bool) {
+    crate::threads::set_spinning(on);
+}
+
 /// The thread count the computations use.
 #[wasm_bindgen(js_name = threadCount)]
 pub fn thread_count() -> usize {

@@ -126,3 +126,33 @@ fn the_schema_lists_every_method() {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
 }
+
+/// The page's forward pass pools with wasm SIMD rows (src/forward/maxpool.rs: `max_into`, and `max3_stride2` for
+/// SqueezeNet's 3-wide stride-2 pools); a plan whose pools also record each window's winner pools with the
+/// window scan (src/window_max.rs), written independently. The three pools' outputs and the logits, bit for bit,
+/// on two images.
+#[wasm_bindgen_test]
+fn the_simd_pool_pools_as_the_window_scan() {
+    use netlens::forward::{analyse, view, Forward};
+    use prost::Message;
+    let proto = tract_onnx::pb::ModelProto::decode(MODEL).unwrap_or_else(|_| panic!("the model must decode"));
+    let graph = proto.graph.as_ref().unwrap_or_else(|| panic!("a graph"));
+    let pools = graph.node.iter().filter(|n| n.op_type == "MaxPool").map(|n| n.output[0].clone());
+    let outputs: Vec<String> = std::iter::once(graph.output[0].name.clone()).chain(pools).collect();
+    assert_eq!(outputs.len(), 4, "SqueezeNet 1.1 has three max pools");
+    let analysed = analyse(&proto).unwrap_or_else(|_| panic!("analyse"));
+    let simd = Forward::new(analysed.clone(), outputs.clone(), &[]).unwrap_or_else(|_| panic!("plan"));
+    let scan = Forward::new(analysed, outputs, &[1, 2, 3]).unwrap_or_else(|_| panic!("recording plan"));
+    assert_eq!(scan.winners, [1, 2, 3], "every pool of the recording plan records its winners");
+    assert!(simd.winners.is_empty());
+    for png in [CHELSEA_224, MOTORCYCLE_224] {
+        let x = netlens::imageio::rgb_to_tensor(&netlens::imageio::decode(png).unwrap_or_else(|_| panic!("decode")));
+        let (a, b) = (simd.run(&x).unwrap_or_else(|_| panic!("run")), scan.run(&x).unwrap_or_else(|_| panic!("run")));
+        for (i, len) in [1000, 64 * 55 * 55, 128 * 27 * 27, 256 * 13 * 13].into_iter().enumerate() {
+            let (p, q) = (view(&a[i]).unwrap_or_else(|_| panic!("f32")), view(&b[i]).unwrap_or_else(|_| panic!("f32")));
+            assert_eq!((p.data.len(), q.data.len()), (len, len), "output {i}");
+            let differ = p.data.iter().zip(q.data).filter(|(p, q)| p.to_bits() != q.to_bits()).count();
+            assert_eq!(differ, 0, "output {i}: {differ} of {len} values differ between the two pools");
+        }
+    }
+}

@@ -19,6 +19,7 @@ const hook = {
   build: null,
   model: null, modelChanges: 0, modelFailures: [], modelFallback: null,
   pool: null,
+  poolSpin: [], // what the pool told the page's worker: spin or not (www/pool.js noteBusy), in order
 };
 window.__netlens = hook;
 
@@ -114,6 +115,7 @@ on('compare-cell', (d) => {
 });
 // The pool's split runs (www/pool.js): the last one's method and unit count per part.
 on('pool-run', (d) => { hook.pool = d; });
+on('pool-spin', (d) => { hook.poolSpin.push(d.on); });
 on('compare-done', (d) => {
   hook.compare.done++;
   hook.compare.seconds = d.seconds;

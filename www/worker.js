@@ -5,7 +5,7 @@ import { pickEngine } from './threads.js';
 import { frameDue } from './frames.js';
 
 // The wasm bindings: the threaded build's or the single-thread one's (loadWasm below); both export the same API.
-let NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool;
+let NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool, setSpinning;
 let engineInfo = null; // {build: 'threads'|'single', threads, why}: shown with the model, read by the tests
 
 let lens = null;
@@ -108,7 +108,7 @@ async function start(userModel, overrides) {
   });
   // The schema needs only the wasm module: the page can build its panels while the model downloads.
   const wasmReady = loadWasm(choice).then(({ mod, exports, info }) => {
-    ({ NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool } = mod);
+    ({ NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool, setSpinning } = mod);
     wasm = exports;
     engineInfo = info;
     post({ type: 'schema', schema: JSON.parse(schema()) });
@@ -343,7 +343,7 @@ async function poolStart(msg) {
     // Extra workers run the single-thread build: the pool spreads a run over cores by workers
     // (www/pool.js threadsPerWorker), and parts from either build merge exactly (both are deterministic).
     const { mod, exports, info } = await loadWasm({ build: 'single', threads: 1, why: 'a pool worker (one thread each)' });
-    ({ NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool } = mod);
+    ({ NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool, setSpinning } = mod);
     wasm = exports;
     engineInfo = info;
     installPanicHook();
@@ -427,6 +427,10 @@ self.onmessage = async (event) => {
         return post({ type: 'memory', reqId: msg.reqId, bytes: wasm ? wasm.memory.buffer.byteLength : 0 });
       case 'bench':
         return post({ type: 'bench', reqId: msg.reqId, ...benchPasses(msg) });
+      case 'spin':
+        // www/pool.js: off while the pool's other workers are busy (a spinning thread would take their core).
+        setSpinning?.(msg.on === true);
+        return post({ type: 'spin', reqId: msg.reqId, on: msg.on === true });
       case 'test-trap':
         if (!testing) throw new Error(`unknown request ${msg.type}`);
         return trapOnPurpose(msg.onPool === true);

@@ -72,6 +72,13 @@ test('the compare view over a pool of 2 workers draws the same maps as one worke
     const c = await page.evaluate(() => window.__netlens.compare);
     assert.equal(c.workers, pool, `the compare view ran on ${pool} worker(s)`);
     assert.match(await page.textContent('#cmp-status'), pool > 1 ? /on 2 workers/ : /in [\d.]+ s\.$/);
+    // The page's worker stops spinning its threads while the other worker is busy, and spins again after.
+    const spin = await page.evaluate(() => window.__netlens.poolSpin);
+    if (pool === 1) assert.deepEqual(spin, [], 'one worker: spinning untouched');
+    else {
+      assert.equal(spin[0], false, `told to stop spinning first (${spin})`);
+      assert.equal(spin.at(-1), true, `told to spin again at the end (${spin})`);
+    }
     cells.push(Object.fromEntries(Object.entries(c.cells).map(([m, x]) => [m, { hash: x.hash, rawHash: x.rawHash, error: x.error }])));
     assertClean(problems);
     await page.close();

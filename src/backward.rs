@@ -3,8 +3,9 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, ValueId};
+use crate::rules::Rules;
 use crate::tensor::Tensor;
-use crate::vjp::{self, ReluRule, Step, Values};
+use crate::vjp::{self, Step, Values};
 
 /// What a reverse pass should produce.
 #[derive(Clone, Debug)]
@@ -14,13 +15,14 @@ pub struct Wanted {
     /// Whether to walk all the way to the graph input. Without it the walk stops once every value in `at`
     /// has its complete gradient.
     pub input: bool,
-    pub relu: ReluRule,
+    /// Nodes that pass something else than their gradient (src/rules/): none for the plain gradient.
+    pub rules: Rules,
 }
 
 impl Wanted {
     /// The input gradient only, with the true ReLU derivative.
     pub fn input() -> Wanted {
-        Wanted { at: vec![], input: true, relu: ReluRule::Standard }
+        Wanted { at: vec![], input: true, rules: Rules::none() }
     }
 }
 
@@ -97,8 +99,11 @@ pub fn backward_timed(
             }
         }
         let Some(grad) = grads[node.output].take() else { continue };
-        let step = Step { graph, node, values, relu: wanted.relu, masked: &masked };
-        let input_grads = vjp::vjp(&step, grad)?;
+        let step = Step { graph, node, values, masked: &masked };
+        let input_grads = match wanted.rules.get(ix) {
+            Some(rule) => rule.backward(&step, grad)?,
+            None => vjp::vjp(&step, grad)?,
+        };
         for (&id, g) in node.inputs.iter().zip(input_grads) {
             let Some(g) = g else { continue };
             if !graph.depends_on_input[id] {
@@ -119,13 +124,13 @@ pub fn backward_timed(
 }
 
 /// By value: the ReLU outputs whose mask the nodes reading them apply to their input gradients
-/// ([`crate::vjp::OpVjp::masks_relu_inputs`]). Only with the true ReLU derivative (Guided Backprop's rule looks at
-/// the summed gradient's sign, which no single consumer knows), when every node of the walk reading the value
+/// ([`crate::vjp::OpVjp::masks_relu_inputs`]). Only without rules (Guided Backprop's rule looks at the summed
+/// gradient's sign, which no single consumer knows; a relevance rule replaces a consumer's VJP), when every node of the walk reading the value
 /// masks, and not for the seed or a value whose gradient is kept (that is the gradient before the mask).
 fn masked_relus(graph: &Graph, walked: &[Node], seed_value: ValueId, wanted: &Wanted) -> Vec<bool> {
     let n = graph.values.len();
     let mut masked = vec![false; n];
-    if wanted.relu != ReluRule::Standard {
+    if !wanted.rules.is_empty() {
         return masked;
     }
     let (mut read, mut unmasked) = (vec![false; n], vec![false; n]);

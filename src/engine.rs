@@ -68,6 +68,8 @@ pub struct Engine {
     plain_asked: AtomicBool,
     /// The decoded model, kept to build copies with other weights ([`Engine::with_weights`]).
     proto: Arc<tract_onnx::pb::ModelProto>,
+    /// Plans from a layer on ([`Engine::forward_from`]), by layer, built on first use.
+    cuts: Mutex<Vec<(ValueId, Arc<Forward>)>>,
 }
 
 /// What one forward pass leaves for the reverse pass: the output and the recorded activations.
@@ -217,6 +219,7 @@ impl Engine {
             plain: OnceLock::new(),
             plain_asked: AtomicBool::new(false),
             proto: Arc::new(proto),
+            cuts: Mutex::new(vec![]),
         })
     }
 
@@ -379,6 +382,31 @@ impl Engine {
             }
         }
         Ok(Tensor::new(shape.to_vec(), data))
+    }
+
+    /// The graph output when `layer`'s value is `value` instead of what `x` gives there (everything else still
+    /// computed from `x`). The plan is built once per layer and cached.
+    pub fn forward_from(&self, x: &Tensor, layer: &str, value: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        let id = self.named(layer)?;
+        if value.shape != self.graph.shape(id) {
+            return Err(Error::Invalid(format!(
+                "a value of shape {:?} given for '{layer}', which has shape {:?}",
+                value.shape,
+                self.graph.shape(id)
+            )));
+        }
+        let cached =
+            self.cuts.lock().expect("no panic holds this lock").iter().find(|(v, _)| *v == id).map(|(_, f)| f.clone());
+        let plan = match cached {
+            Some(plan) => plan,
+            None => {
+                let plan = Arc::new(forward::cut_at(&self.proto, layer, self.graph.shape(id), self.input_shape())?);
+                self.cuts.lock().expect("no panic holds this lock").push((id, plan.clone()));
+                plan
+            }
+        };
+        output_tensor(&plan.run_inputs(&[x, value])?)
     }
 
     /// d objective / d input.

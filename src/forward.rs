@@ -120,6 +120,50 @@ impl Forward {
     }
 }
 
+/// A plan for the model from `layer` on: `layer`'s value is given instead of computed (its producer's output is
+/// renamed away, and a second graph input takes its name), the image still feeds whatever else reads it (a
+/// skip connection around the layer). Outputs the graph output only. Ablation-CAM replaces a layer's output
+/// this way, as pytorch-grad-cam swaps the layer's module for its `AblationLayer`.
+pub fn cut_at(proto: &pb::ModelProto, layer: &str, layer_shape: &[usize], input_shape: &[usize]) -> Result<Forward> {
+    let mut proto = proto.clone();
+    let g = proto.graph.as_mut().ok_or_else(|| Error::Model("no graph".into()))?;
+    let output =
+        g.output.first().map(|o| o.name.clone()).ok_or_else(|| Error::Model("the graph has no output".into()))?;
+    let producer = g
+        .node
+        .iter_mut()
+        .flat_map(|n| n.output.iter_mut())
+        .find(|o| o.as_str() == layer)
+        .ok_or_else(|| Error::Model(format!("no node computes '{layer}'")))?;
+    *producer = format!("{layer}#netlens-cut");
+    let mut input = g.input.iter().find(|i| !i.name.is_empty()).cloned().unwrap_or_default();
+    input.name = layer.to_string();
+    g.input.push(input);
+    let parsed = onnx().parse(&proto, None).map_err(model_err)?;
+    let mut model = parsed.model;
+    model.set_input_fact(0, f32::fact(input_shape).into()).map_err(model_err)?;
+    model.set_input_fact(1, f32::fact(layer_shape).into()).map_err(model_err)?;
+    model.analyse(false).map_err(model_err)?;
+    let outlets = parsed.outlets_by_name;
+    let analysed = Analysed { model, outlets, input_shape: input_shape.to_vec() };
+    Forward::new(analysed, vec![output], &[])
+}
+
+impl Forward {
+    /// Runs a plan of several inputs (see [`cut_at`]).
+    pub fn run_inputs(&self, inputs: &[&Tensor]) -> Result<TVec<TValue>> {
+        let values = inputs
+            .iter()
+            .map(|t| {
+                tract_onnx::prelude::Tensor::from_shape(&t.shape, &t.data)
+                    .map(TValue::from)
+                    .map_err(|e| Error::Forward(e.to_string()))
+            })
+            .collect::<Result<TVec<_>>>()?;
+        self.plan.run(values).map_err(|e| Error::Forward(format!("{e:#}")))
+    }
+}
+
 /// Borrows a tract f32 tensor in place.
 pub fn view(t: &TValue) -> Result<View<'_>> {
     let data = t

@@ -20,6 +20,7 @@ pub mod network;
 pub mod preprocess;
 pub mod qr;
 pub mod render;
+pub mod rules;
 pub mod tensor;
 #[cfg(test)]
 mod test_data;

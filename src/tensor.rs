@@ -13,6 +13,13 @@ pub struct View<'a> {
     pub data: &'a [f32],
 }
 
+impl View<'_> {
+    /// An owned copy.
+    pub fn to_tensor(&self) -> Tensor {
+        Tensor::new(self.shape.to_vec(), self.data.to_vec())
+    }
+}
+
 impl Tensor {
     pub fn view(&self) -> View<'_> {
         View { shape: &self.shape, data: &self.data }

@@ -44,17 +44,7 @@ fn run(net: &Classifier, x: &Tensor, method: &str, class: usize, extra: serde_js
         json.as_object_mut().unwrap().extend(m);
     }
     let settings = spec.settings(&json, net.num_classes()).unwrap_or_else(|e| panic!("{method}: {e}"));
-    let make: attribution::MakeStepper = match method {
-        "ixg" => attribution::ixg::make,
-        "ig" => attribution::ig::make,
-        "smoothgrad" => attribution::smoothgrad::make,
-        "gradcam" => attribution::gradcam::make,
-        "ggc" => attribution::gradcam::make_ggc,
-        "gbp" => attribution::guided::make_gbp,
-        "deconv" => attribution::guided::make_deconv,
-        "occlusion" => attribution::occlusion::make,
-        other => panic!("no stepper for {other}"),
-    };
+    let make = spec.attribution.unwrap_or_else(|| panic!("{method} is not an attribution method")).make;
     attribution::attribute(net, x, Some(class), make, &settings).unwrap_or_else(|e| panic!("{method}: {e}"))
 }
 

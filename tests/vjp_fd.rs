@@ -972,7 +972,7 @@ fn check_value_gradients(net: &Net, input_shape: &[usize], values: &[&str]) {
         let diff = max_abs_diff(&direct.data, &acts.output().data);
         assert!(diff <= 1e-5, "{value}: the tail's logits differ by {diff}");
         for k in [1, 4] {
-            let wanted = Wanted { at: vec![id], input: true, relu: Default::default() };
+            let wanted = Wanted { at: vec![id], input: true, rules: Default::default() };
             let mut store = engine.gradients(&acts, &Objective::Class(k), &wanted).unwrap();
             let ours = store.take(id).expect("the value's gradient was asked for");
             assert_eq!(ours.shape, h.shape);

@@ -133,17 +133,21 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "OUT.png")]
         output: PathBuf,
     },
-    /// An attribution map (ixg, ig, smoothgrad, gradcam, gbp, deconv, ggc, occlusion; also saliency).
+    /// An attribution map: any method of the Attribution group (`netlens methods`), and saliency.
     Attribute {
         img: PathBuf,
         #[arg(long)]
         method: String,
         #[arg(long)]
         class: Option<String>,
+        /// The layer of a CAM method (its `layer` setting; default: features.12, or a user model's last 4-D value).
+        #[arg(long)]
+        layer: Option<String>,
         /// The map as drawn in the page (224x224).
         #[arg(short = 'o', long = "output", value_name = "OUT.png")]
         output: PathBuf,
-        /// The raw attribution, float32 in C order ([3,224,224]; Grad-CAM [13,13]; saliency [224,224]).
+        /// The raw attribution, float32 in C order ([3,224,224]; the CAM family [13,13] at features.12; saliency
+        /// [224,224]).
         #[arg(long, value_name = "RAW.npy")]
         npy: Option<PathBuf>,
         /// Any other setting of the method, as key=value (see `netlens methods`).
@@ -452,7 +456,7 @@ fn run(cli: Cli) -> Outcome<()> {
             );
             Ok(())
         }
-        Command::Attribute { img, method, class, output, npy, set } => {
+        Command::Attribute { img, method, class, layer, output, npy, set } => {
             check_outputs(&[Some(&output), npy.as_ref()])?;
             let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
             if spec.group != Group::Attribution && spec.id != "saliency" {
@@ -462,6 +466,12 @@ fn run(cli: Cli) -> Outcome<()> {
             if let Some(class) = class {
                 map.insert("class".into(), Json::String(class));
             }
+            if let Some(layer) = layer {
+                if !spec.settings.iter().any(|s| s.key == "layer") {
+                    return Err(Failure::Usage(format!("{} has no layer setting (--layer)", spec.title)));
+                }
+                map.insert("layer".into(), Json::String(layer));
+            }
             let done = Session::open(c)?.run(spec.id, Some(&img), map)?;
             let first = done.panels.first().ok_or_else(|| Failure::Run("the method gave no map".into()))?;
             write_png(&output, &first.rgba, first.width, first.height)?;
@@ -470,8 +480,10 @@ fn run(cli: Cli) -> Outcome<()> {
             }
             let class = done.report["class"].as_u64().unwrap_or(0) as usize;
             println!("{} of {}; wrote {}", spec.title, done.session.label(class), output.display());
-            if let Some(text) = done.report["extra"]["completeness"]["text"].as_str() {
-                println!("completeness: {text}");
+            for key in ["completeness", "conservation"] {
+                if let Some(text) = done.report["extra"][key]["text"].as_str() {
+                    println!("{key}: {text}");
+                }
             }
             Ok(())
         }

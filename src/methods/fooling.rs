@@ -77,6 +77,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             preprocess: ctx.net.preprocess().clone(),
         }))
     },
+    attribution: None,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

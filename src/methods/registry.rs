@@ -139,6 +139,21 @@ pub trait Run: Send {
 
 pub type StartFn = fn(&Ctx, Option<&Input>, &Settings) -> Result<Box<dyn Run>>;
 
+/// What an attribution method gives the methods that run others (the trust tests, the CLI): its map maker and
+/// what one of its passes costs, in forward passes (a forward + reverse pass ≈ [`BACKWARD`]; occlusion's are
+/// forward passes, ≈ 1: per-step times of a deletion/insertion run in the page, 2026-11-28). The worker pool
+/// balances the trust tests' parts by it (src/methods/shard.rs).
+#[derive(Clone, Copy)]
+pub struct Attributor {
+    pub make: attribution::MakeStepper,
+    pub pass_cost: f64,
+}
+
+/// The cost of a forward + reverse pass, in forward passes.
+pub const BACKWARD: f64 = 2.0;
+/// The cost of a forward pass.
+pub const FORWARD: f64 = 1.0;
+
 #[derive(Serialize)]
 pub struct MethodSpec {
     pub id: &'static str,
@@ -161,6 +176,9 @@ pub struct MethodSpec {
     pub outputs: &'static [OutputSpec],
     #[serde(skip)]
     pub start: StartFn,
+    /// Attribution methods: how others run it (None for every other method).
+    #[serde(skip)]
+    pub attribution: Option<Attributor>,
 }
 
 /// Every method, in the page's tab order.
@@ -175,6 +193,14 @@ pub static METHODS: &[&MethodSpec] = &[
     &attribution::guided::DECONV,
     &attribution::gradcam::SPEC,
     &attribution::gradcam::GGC,
+    &attribution::cam::gradcampp::SPEC,
+    &attribution::cam::xgradcam::SPEC,
+    &attribution::cam::hirescam::SPEC,
+    &attribution::cam::layercam::SPEC,
+    &attribution::cam::eigencam::SPEC,
+    &attribution::cam::scorecam::SPEC,
+    &attribution::cam::ablationcam::SPEC,
+    &attribution::lrp::SPEC,
     &attribution::occlusion::SPEC,
     &trust::faithfulness::SPEC,
     &trust::sanity::SPEC,

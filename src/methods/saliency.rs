@@ -40,6 +40,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             probs: vec![],
         }))
     },
+    attribution: None,
 };
 
 /// The registry's saliency run: one step.

@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use super::gemm::{gemm, gemm_into};
-use super::{OpDecl, OpVjp, Step};
+use super::{Affine, OpDecl, OpVjp, Step};
 use crate::error::{Error, Result};
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::{zero_init, Tensor};
@@ -38,6 +38,44 @@ fn parse_conv(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 impl OpVjp for Conv {
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(step.first(conv(step, grad, &self.window, self.group)?))
+    }
+    fn affine(&self) -> Option<&dyn Affine> {
+        Some(self)
+    }
+}
+
+impl Affine for Conv {
+    /// The convolution itself (the forward pass is tract's; relevance rules need it with other weights): per image
+    /// and group, im2col of the input and one GEMM with the weights, then the bias.
+    fn apply(&self, step: &Step, x: &Tensor, weights: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let out_shape = step.graph.shape(step.node.output).to_vec();
+        let [n, c, h, wd] = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
+        let [o, oh, ow] = [out_shape[1], out_shape[2], out_shape[3]];
+        let group = self.group;
+        if c % group != 0 || o % group != 0 || weights.shape[1] * group != c || weights.shape[0] != o {
+            return Err(Error::Model(format!("node '{}': channels do not split into {group} groups", step.node.name)));
+        }
+        let (cg, og) = (c / group, o / group);
+        let [kh, kw] = self.window.kernel;
+        let k = cg * kh * kw;
+        let (plane, out_plane) = (h * wd, oh * ow);
+        let mut y = vec![0.0f32; n * o * out_plane];
+        let mut cols = vec![0.0f32; k * out_plane];
+        for b in 0..n {
+            for gi in 0..group {
+                let src = &x.data[(b * c + gi * cg) * plane..][..cg * plane];
+                im2col(src, &mut cols, cg, [h, wd], [oh, ow], &self.window);
+                let wg = &weights.data[gi * og * k..][..og * k];
+                let dst = &mut y[(b * o + gi * og) * out_plane..][..og * out_plane];
+                gemm(og, k, out_plane, wg, (k, 1), &cols, (out_plane, 1), dst, 1.0);
+            }
+            if let Some(bias) = bias {
+                for (ch, dst) in y[b * o * out_plane..(b + 1) * o * out_plane].chunks_mut(out_plane).enumerate() {
+                    dst.iter_mut().for_each(|v| *v += bias.data[ch]);
+                }
+            }
+        }
+        Ok(Tensor::new(out_shape, y))
     }
 }
 

@@ -19,6 +19,8 @@ mod reduce;
 mod reshape;
 mod resize;
 
+pub(crate) use pointwise::relu_with;
+
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -67,6 +69,17 @@ pub trait OpVjp: Debug + Send + Sync {
     fn masks_relu_inputs(&self) -> bool {
         false
     }
+    /// The op is affine in its first input with constant parameters (a convolution): the relevance rules that
+    /// evaluate it with other parameters (src/rules/lrp.rs) use this.
+    fn affine(&self) -> Option<&dyn Affine> {
+        None
+    }
+}
+
+/// An op y = W ⊛ x + b whose weights W (input 1) and bias b (input 2, if any) are constants.
+pub trait Affine {
+    /// W' ⊛ x' + b' with the op's own attributes (strides, pads, groups), for `step.node`.
+    fn apply(&self, step: &Step, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor>;
 }
 
 /// An op as the graph builder finds it: the ONNX op types it answers to and its parser.
@@ -126,19 +139,7 @@ pub fn decl(op_type: &str) -> Option<&'static OpDecl> {
     OPS.iter().find(|d| d.names.contains(&op_type))
 }
 
-/// How ReLU passes gradients backwards: the one thing Guided Backprop and Deconvnet change.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum ReluRule {
-    /// The true gradient: g where the forward output was positive.
-    #[default]
-    Standard,
-    /// Guided Backprop (Springenberg et al. 2015): only positive gradients, where the output was positive.
-    Guided,
-    /// Deconvnet (Zeiler & Fergus 2014): ReLU of the incoming gradient, whatever the forward pass did.
-    Deconv,
-}
-
-/// [`ReluRule::Standard`] for one element: the gradient `g` where the ReLU's output `y` is above zero, else 0 —
+/// The true ReLU derivative for one element: the gradient `g` where the ReLU's output `y` is above zero, else 0 —
 /// for the Relu VJP and for every reader that applies a ReLU's mask itself ([`Step::relu_mask`]). A select, not a
 /// branch, so the loops around it vectorize.
 #[inline(always)]
@@ -164,13 +165,12 @@ pub struct Step<'a> {
     pub graph: &'a Graph,
     pub node: &'a Node,
     pub values: &'a dyn Values,
-    pub relu: ReluRule,
     /// By value: ReLU outputs whose mask their consumers apply ([`OpVjp::masks_relu_inputs`]).
     pub masked: &'a [bool],
 }
 
 impl Step<'_> {
-    fn value(&self, id: ValueId) -> Result<View<'_>> {
+    pub fn value(&self, id: ValueId) -> Result<View<'_>> {
         self.values.get(id).ok_or_else(|| {
             Error::Forward(format!(
                 "value '{}' was not recorded for node '{}'",
@@ -178,10 +178,10 @@ impl Step<'_> {
             ))
         })
     }
-    fn input(&self, i: usize) -> Result<View<'_>> {
+    pub fn input(&self, i: usize) -> Result<View<'_>> {
         self.value(self.node.inputs[i])
     }
-    fn output(&self) -> Result<View<'_>> {
+    pub fn output(&self) -> Result<View<'_>> {
         self.value(self.node.output)
     }
     fn winners(&self) -> Option<&[u32]> {
@@ -199,11 +199,11 @@ impl Step<'_> {
     fn relu_masked(&self, i: usize) -> bool {
         self.masked[self.node.inputs[i]]
     }
-    fn input_shape(&self, i: usize) -> &[usize] {
+    pub fn input_shape(&self, i: usize) -> &[usize] {
         self.graph.shape(self.node.inputs[i])
     }
     /// Whether input `i` carries a gradient (depends on the graph input).
-    fn wants(&self, i: usize) -> bool {
+    pub fn wants(&self, i: usize) -> bool {
         self.graph.depends_on_input[self.node.inputs[i]]
     }
     /// The gradient for input 0 only: most ops have one differentiable input.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::layout::{broadcast_strides, walk};
-use super::{relu_pass, Needs, OpDecl, OpVjp, ReluRule, Step};
+use super::{relu_pass, Needs, OpDecl, OpVjp, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::{Tensor, View};
@@ -33,24 +33,17 @@ impl OpVjp for Relu {
     fn vjp_owned(&self, step: &Step, mut grad: Tensor) -> Result<Vec<Option<Tensor>>> {
         // Unless the consumers of the output applied the mask already.
         if !step.masked[step.node.output] {
-            relu(step.output()?, &mut grad.data, step.relu);
+            relu_with(step.output()?, &mut grad.data, relu_pass);
         }
         Ok(step.first(grad))
     }
 }
 
-fn relu(output: View, grad: &mut [f32], rule: ReluRule) {
-    // One loop per rule (not a function pointer called per element), so each compiles to a branch-free,
-    // vectorized mask: the pointer cost ~10 ms of the ~40 ms wasm backward.
-    match rule {
-        ReluRule::Standard => relu_with(output, grad, relu_pass),
-        ReluRule::Guided => relu_with(output, grad, |y, g| if y > 0.0 && g > 0.0 { g } else { 0.0 }),
-        ReluRule::Deconv => relu_with(output, grad, |_, g| g.max(0.0)),
-    }
-}
-
+/// `pass(y, g)` on every element (the rules of src/rules/relu.rs bring their own `pass`): a closure, not a
+/// function pointer called per element, so each compiles to a branch-free, vectorized mask (the pointer cost ~10 ms
+/// of the ~40 ms wasm backward).
 #[inline(always)]
-fn relu_with(output: View, grad: &mut [f32], pass: impl Fn(f32, f32) -> f32 + Sync + Send) {
+pub(crate) fn relu_with(output: View, grad: &mut [f32], pass: impl Fn(f32, f32) -> f32 + Sync + Send) {
     // Element ranges are independent: split over them (bit-identical at any thread count).
     let per_chunk = threads::units_per_chunk(grad.len(), 1);
     threads::for_each_chunk(grad, per_chunk, |i, chunk| {

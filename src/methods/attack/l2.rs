@@ -39,4 +39,5 @@ pub static PGD_L2: MethodSpec = MethodSpec {
     start: |ctx, input, s| {
         AttackRun::start(ctx, input.expect("checked by the registry"), settings_of(s, Norm::L2, None, None))
     },
+    attribution: None,
 };

@@ -28,6 +28,7 @@ pub static FGSM: MethodSpec = MethodSpec {
         let a = settings_of(s, Norm::Linf, Some(1), Some(s.float("eps")));
         AttackRun::start(ctx, input.expect("checked by the registry"), a)
     },
+    attribution: None,
 };
 
 pub static BIM: MethodSpec = MethodSpec {
@@ -56,6 +57,7 @@ pub static BIM: MethodSpec = MethodSpec {
     start: |ctx, input, s| {
         AttackRun::start(ctx, input.expect("checked by the registry"), settings_of(s, Norm::Linf, None, None))
     },
+    attribution: None,
 };
 
 pub static PGD: MethodSpec = MethodSpec {
@@ -87,4 +89,5 @@ pub static PGD: MethodSpec = MethodSpec {
     start: |ctx, input, s| {
         AttackRun::start(ctx, input.expect("checked by the registry"), settings_of(s, Norm::Linf, None, None))
     },
+    attribution: None,
 };

@@ -38,6 +38,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         let x = ctx.net.preprocess().pixels_of_rgba(&input.rgba);
         Ok(Box::new(Robustness::new(ctx, x, s.class("target"))?))
     },
+    attribution: None,
 };
 
 /// One point: (attack, ε, P(label), P(target)).

@@ -1,14 +1,18 @@
 //! Guided Backprop and Deconvnet: the input gradient with ReLU's backward rule changed (Captum's GuidedBackprop
-//! and Deconvolution). Same reverse pass, another [`ReluRule`].
+//! and Deconvolution). Same reverse pass, with
+//! a rule on every ReLU (src/rules/relu.rs).
 
 use super::ixg::OnePass;
 use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::error::Result;
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::Tensor;
-use crate::vjp::ReluRule;
+use std::sync::Arc;
+
+use crate::graph::Graph;
+use crate::rules::{DeconvRelu, GuidedRelu, Rules};
 
 pub static GBP: MethodSpec = MethodSpec {
     id: "gbp",
@@ -25,7 +29,8 @@ pub static GBP: MethodSpec = MethodSpec {
     auto_run: true,
     settings: &[CLASS],
     outputs: SIGNED_OUTPUTS,
-    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, GBP.title, make_gbp),
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &GBP),
+    attribution: Some(Attributor { make: make_gbp, pass_cost: BACKWARD }),
 };
 
 pub static DECONV: MethodSpec = MethodSpec {
@@ -45,15 +50,24 @@ pub static DECONV: MethodSpec = MethodSpec {
     auto_run: true,
     settings: &[CLASS],
     outputs: SIGNED_OUTPUTS,
-    start: |ctx, input, s| {
-        AttributionRun::start(ctx, input.expect("checked by the registry"), s, DECONV.title, make_deconv)
-    },
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &DECONV),
+    attribution: Some(Attributor { make: make_deconv, pass_cost: BACKWARD }),
 };
 
 pub fn make_gbp(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
-    Ok((Box::new(OnePass::new(x, class, ReluRule::Guided, false)), Style::Signed))
+    Ok((Box::new(OnePass::new(x, class, guided, false)), Style::Signed))
 }
 
 pub fn make_deconv(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
-    Ok((Box::new(OnePass::new(x, class, ReluRule::Deconv, false)), Style::Signed))
+    Ok((Box::new(OnePass::new(x, class, deconv, false)), Style::Signed))
+}
+
+/// Guided Backprop's rule on every ReLU.
+pub fn guided(graph: &Graph) -> Rules {
+    Rules::on_ops(graph, &["Relu"], Arc::new(GuidedRelu))
+}
+
+/// Deconvnet's rule on every ReLU.
+fn deconv(graph: &Graph) -> Rules {
+    Rules::on_ops(graph, &["Relu"], Arc::new(DeconvRelu))
 }

@@ -10,7 +10,7 @@ use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::engine::Objective;
 use crate::error::Result;
 use crate::methods::classviz::gaussian_blur_hw;
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::preprocess::Preprocess;
@@ -62,7 +62,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         },
     ],
     outputs: SIGNED_OUTPUTS,
-    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, SPEC.title, make),
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),    attribution: Some(Attributor { make: make, pass_cost: BACKWARD }),
 };
 
 /// The baseline image for `x` ([1, 3, H, W]) under SqueezeNet's (ImageNet) preprocessing; [`baseline_for`] takes

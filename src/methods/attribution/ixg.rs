@@ -6,10 +6,11 @@ use super::{drop_batch, AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::Result;
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::graph::Graph;
+use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::network::Classifier;
+use crate::rules::Rules;
 use crate::tensor::Tensor;
-use crate::vjp::ReluRule;
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "ixg",
@@ -25,7 +26,8 @@ pub static SPEC: MethodSpec = MethodSpec {
     auto_run: true,
     settings: &[CLASS],
     outputs: SIGNED_OUTPUTS,
-    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, SPEC.title, make),
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
+    attribution: Some(Attributor { make: make, pass_cost: BACKWARD }),
 };
 
 pub fn make(
@@ -34,30 +36,35 @@ pub fn make(
     class: usize,
     _: &crate::methods::settings::Settings,
 ) -> Result<(Box<dyn Stepper>, Style)> {
-    Ok((Box::new(OnePass::new(x, class, ReluRule::Standard, true)), Style::Signed))
+    Ok((Box::new(OnePass::new(x, class, |_| Rules::none(), true)), Style::Signed))
 }
 
-/// One forward + backward: the input gradient under a ReLU rule, optionally times the input.
+/// The rules a method's reverse pass applies, for a given graph (none: the gradient).
+pub type RulesFor = fn(&Graph) -> Rules;
+
+/// One forward + backward: the input gradient under some rules, optionally times the input.
 pub struct OnePass {
     x: Tensor,
     class: usize,
-    relu: ReluRule,
+    rules: RulesFor,
     times_input: bool,
     map: Option<Tensor>,
 }
 
 impl OnePass {
-    pub fn new(x: &Tensor, class: usize, relu: ReluRule, times_input: bool) -> OnePass {
-        OnePass { x: x.clone(), class, relu, times_input, map: None }
+    pub fn new(x: &Tensor, class: usize, rules: RulesFor, times_input: bool) -> OnePass {
+        OnePass { x: x.clone(), class, rules, times_input, map: None }
     }
 }
 
-/// d logit_class / d x under a ReLU rule, as [C, H, W].
-pub fn input_gradient(net: &Classifier, x: &Tensor, class: usize, relu: ReluRule) -> Result<Tensor> {
+/// d logit_class / d x under `rules` (the ReLU rules of Guided Backprop and Deconvnet read only what the
+/// ReLU's VJP reads), as [C, H, W].
+pub fn input_gradient(net: &Classifier, x: &Tensor, class: usize, rules: RulesFor) -> Result<Tensor> {
     net.check_class(class)?;
     let engine = net.engine();
     let acts = engine.forward(x)?;
-    let mut store = engine.gradients(&acts, &Objective::Class(class), &Wanted { at: vec![], input: true, relu })?;
+    let wanted = Wanted { at: vec![], input: true, rules: rules(engine.graph()) };
+    let mut store = engine.gradients(&acts, &Objective::Class(class), &wanted)?;
     Ok(drop_batch(store.take(engine.graph().input).expect("the input gradient was asked for")))
 }
 
@@ -69,7 +76,7 @@ impl Stepper for OnePass {
         usize::from(self.map.is_some())
     }
     fn step(&mut self, net: &Classifier) -> Result<()> {
-        let mut g = input_gradient(net, &self.x, self.class, self.relu)?;
+        let mut g = input_gradient(net, &self.x, self.class, self.rules)?;
         if self.times_input {
             g.data.iter_mut().zip(&self.x.data).for_each(|(g, x)| *g *= x);
         }

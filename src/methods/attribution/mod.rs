@@ -2,16 +2,21 @@
 //! values a class score depends on. Each method is a [`Stepper`] that does one forward(+backward) pass per
 //! step, so the page shows progress and can cancel; [`AttributionRun`] turns any of them into a registry run.
 
-pub mod gradcam;
+pub mod cam;
 pub mod guided;
 pub mod ig;
 pub mod ixg;
+pub mod lrp;
 pub mod occlusion;
 pub mod smoothgrad;
 
+pub use cam::gradcam;
+
 use serde_json::{json, Value as Json};
 
-use super::registry::{class_or_predicted, top5_of, Ctx, Input, OutputKind, OutputSpec, Panel, Progress, Run};
+use super::registry::{
+    class_or_predicted, top5_of, Ctx, Input, MethodSpec, OutputKind, OutputSpec, Panel, Progress, Run,
+};
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::error::Result;
 use crate::network::Classifier;
@@ -121,13 +126,10 @@ pub struct AttributionRun {
 }
 
 impl AttributionRun {
-    pub fn start(
-        ctx: &Ctx,
-        input: &Input,
-        settings: &Settings,
-        title: &'static str,
-        make: MakeStepper,
-    ) -> Result<Box<dyn Run>> {
+    /// Starts `spec`'s run (an attribution method: its [`MethodSpec::attribution`] makes the map).
+    pub fn start(ctx: &Ctx, input: &Input, settings: &Settings, spec: &'static MethodSpec) -> Result<Box<dyn Run>> {
+        let make = spec.attribution.expect("an attribution method declares its map maker").make;
+        let title = spec.title;
         let logits = input.logits(ctx.net)?.to_vec();
         let class = class_or_predicted(ctx, settings.class("class"), &logits)?;
         let (stepper, style) = make(ctx.net, &input.tensor, class, settings)?;
@@ -214,8 +216,10 @@ impl Run for AttributionRun {
         let Some(a) = &self.result else { return json!({}) };
         let p = self.probs[a.class];
         let mut lines = vec![json!(["Class", format!("#{} (p = {:.1}%)", a.class, p * 100.0)])];
-        if let Some(c) = a.extra.get("completeness") {
-            lines.push(json!(["Completeness", c.get("text").cloned().unwrap_or(Json::Null)]));
+        for (key, label) in [("completeness", "Completeness"), ("conservation", "Conservation")] {
+            if let Some(c) = a.extra.get(key) {
+                lines.push(json!([label, c.get("text").cloned().unwrap_or(Json::Null)]));
+            }
         }
         json!({ "class": a.class, "passes": self.stepper.total(), "extra": a.extra, "lines": lines })
     }

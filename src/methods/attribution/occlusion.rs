@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::error::{Error, Result};
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::registry::{Attributor, Group, MethodSpec, Paper};
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::preprocess::MAX_SIDE;
@@ -49,7 +49,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         },
     ],
     outputs: SIGNED_OUTPUTS,
-    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, SPEC.title, make),
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
+    attribution: Some(Attributor { make: make, pass_cost: 1.0 }),
 };
 
 const WINDOW: i64 = 32;

@@ -10,11 +10,11 @@ use serde_json::Value as Json;
 use super::ixg::input_gradient;
 use super::{AttributionRun, Stepper, Style, CLASS, MAGNITUDE_OUTPUTS};
 use crate::error::Result;
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::network::Classifier;
+use crate::rules::Rules;
 use crate::tensor::Tensor;
-use crate::vjp::ReluRule;
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "smoothgrad",
@@ -49,7 +49,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         crate::methods::settings::seed("Seeds the noise: the same seed gives the same map."),
     ],
     outputs: MAGNITUDE_OUTPUTS,
-    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, SPEC.title, make),
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
+    attribution: Some(Attributor { make: make, pass_cost: BACKWARD }),
 };
 
 pub fn make(_: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
@@ -93,7 +94,7 @@ impl Stepper for SmoothGrad {
             let e: f32 = self.rng.sample(StandardNormal);
             *n = x + self.stdev * e;
         }
-        let g = input_gradient(net, &self.noisy, self.class, ReluRule::Standard)?;
+        let g = input_gradient(net, &self.noisy, self.class, |_| Rules::none())?;
         self.sum.iter_mut().zip(&g.data).for_each(|(s, &g)| *s += g as f64);
         self.done += 1;
         Ok(())

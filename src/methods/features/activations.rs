@@ -65,6 +65,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             layers: layers(ctx),
         }))
     },
+    attribution: None,
 };
 
 /// Every 4-D value that depends on the input, in graph order: the layers a page can offer.

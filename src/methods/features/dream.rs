@@ -93,6 +93,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         let input = input.expect("checked by the registry");
         Ok(Box::new(Dream::new(ctx, &from_rgba01(&input.rgba, input.tensor.shape[2], input.tensor.shape[3]), s)?))
     },
+    attribution: None,
 };
 
 pub struct Dream {

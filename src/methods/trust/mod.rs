@@ -9,31 +9,12 @@ pub mod sanity;
 
 use serde_json::json;
 
-use super::attribution::{self, Attribution, MakeStepper, Stepper, Style};
-use super::registry::{class_or_predicted, Ctx, Input, MethodSpec, METHODS};
+use super::attribution::{Attribution, MakeStepper, Stepper, Style};
+use super::registry::{class_or_predicted, Ctx, Input, MethodSpec, BACKWARD, METHODS};
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::error::{Error, Result};
 use crate::network::Classifier;
 use crate::tensor::Tensor;
-
-/// The attribution methods these tests can run, by registry id, with how each builds its stepper and what one
-/// of its passes costs in forward passes (a forward + reverse pass ≈ 2; occlusion's are forward passes, ≈ 1:
-/// per-step times of a deletion/insertion run in the page, 2026-11-28, README): the worker pool balances its
-/// parts by it
-/// (src/methods/shard.rs).
-pub const MAKERS: &[(&str, MakeStepper, f64)] = &[
-    ("ixg", attribution::ixg::make, BACKWARD),
-    ("smoothgrad", attribution::smoothgrad::make, BACKWARD),
-    ("ig", attribution::ig::make, BACKWARD),
-    ("gbp", attribution::guided::make_gbp, BACKWARD),
-    ("deconv", attribution::guided::make_deconv, BACKWARD),
-    ("gradcam", attribution::gradcam::make, BACKWARD),
-    ("ggc", attribution::gradcam::make_ggc, BACKWARD),
-    ("occlusion", attribution::occlusion::make, 1.0),
-];
-
-/// The cost of a forward + reverse pass, in forward passes.
-const BACKWARD: f64 = 2.0;
 
 /// Text settings holding a comma-separated list of method ids (or `all`).
 pub const LIST_PATTERN: &str = "^[A-Za-z0-9_,-]{1,128}$";
@@ -49,19 +30,20 @@ pub const fn methods_setting(help: &'static str) -> SettingSpec {
     }
 }
 
-pub fn maker(id: &str) -> Option<MakeStepper> {
-    MAKERS.iter().find(|(m, _, _)| *m == id).map(|(_, f, _)| *f)
+/// How these tests build `spec`'s map: its declaration's [`MethodSpec::attribution`].
+pub fn maker(spec: &MethodSpec) -> Option<MakeStepper> {
+    spec.attribution.map(|a| a.make)
 }
 
-fn pass_cost(id: &str) -> f64 {
-    MAKERS.iter().find(|(m, _, _)| *m == id).map_or(BACKWARD, |(_, _, c)| *c)
+fn pass_cost(spec: &MethodSpec) -> f64 {
+    spec.attribution.map_or(BACKWARD, |a| a.pass_cost)
 }
 
 /// The methods a `methods` setting names: `all` = every registry method with `compare: true` that `all_ok`
 /// keeps, in registry order; otherwise a comma-separated list of ids (each at most once).
 pub fn parse_methods(text: &str, all_ok: fn(&MethodSpec) -> bool) -> Result<Vec<&'static MethodSpec>> {
     let usable: Vec<&'static MethodSpec> =
-        METHODS.iter().copied().filter(|m| m.compare && maker(m.id).is_some()).collect();
+        METHODS.iter().copied().filter(|m| m.compare && maker(m).is_some()).collect();
     let ids = || usable.iter().map(|m| m.id).collect::<Vec<_>>().join(", ");
     let text = text.trim();
     if text.is_empty() || text == "all" {
@@ -112,10 +94,10 @@ impl Subject {
 /// The estimated cost, in forward passes, of `spec`'s map of `x` with these settings (None: not a map method):
 /// the page's pool runs the compare view's costliest maps first.
 pub fn map_cost(spec: &MethodSpec, net: &Classifier, x: &Tensor, settings: &super::settings::Settings) -> Option<f64> {
-    let make = maker(spec.id)?;
+    let make = maker(spec)?;
     let class = settings.class("class").unwrap_or(0);
     let (stepper, _) = make(net, x, class, settings).ok()?;
-    Some(stepper.total() as f64 * pass_cost(spec.id))
+    Some(stepper.total() as f64 * pass_cost(spec))
 }
 
 /// One attribution map computed pass by pass (one step = one of the method's passes).
@@ -129,8 +111,7 @@ pub struct MapJob {
 impl MapJob {
     /// `spec`'s stepper for image `x` and `class` with the method's default settings.
     pub fn new(spec: &'static MethodSpec, net: &Classifier, x: &Tensor, class: usize) -> Result<MapJob> {
-        let make =
-            maker(spec.id).ok_or_else(|| Error::Invalid(format!("'{}' is not an attribution method", spec.id)))?;
+        let make = maker(spec).ok_or_else(|| Error::Invalid(format!("'{}' is not an attribution method", spec.id)))?;
         let settings = spec.settings(&json!({ "class": class }), net.num_classes())?;
         let (stepper, style) = make(net, x, class, &settings)?;
         Ok(MapJob { spec, stepper, style, class })
@@ -149,7 +130,7 @@ impl MapJob {
     }
     /// Its estimated cost in forward passes.
     pub fn cost(&self) -> f64 {
-        self.total() as f64 * pass_cost(self.spec.id)
+        self.total() as f64 * pass_cost(self.spec)
     }
     pub fn step(&mut self, net: &Classifier) -> Result<()> {
         self.stepper.step(net)

@@ -21,7 +21,7 @@ use crate::engine::{Engine, WeightLayer};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{Style, CLASS};
 use crate::methods::registry::{
-    top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
+    top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run, BACKWARD,
 };
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::methods::shard::{cover, PartResult, Sharding, Unit};
@@ -67,12 +67,14 @@ pub static SPEC: MethodSpec = MethodSpec {
         OutputSpec { id: "signed", title: "Rank correlation with the trained network's map, signed", kind: OutputKind::Plot, download: false },
         OutputSpec { id: "table", title: "Rank correlations", kind: OutputKind::Stats, download: false },
     ],
-    start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),
+    start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),    attribution: None,
 };
 
-/// Methods run by default: every compare method but occlusion (not a gradient method, and 170 passes).
+/// Methods run by default: the gradient methods (a forward + reverse pass each: Adebayo et al.'s subject), not
+/// those of many forward passes (occlusion's 170, Score-CAM's 513: each again per randomised network) nor
+/// Eigen-CAM (no class, no gradient).
 fn gradient_method(m: &MethodSpec) -> bool {
-    m.id != "occlusion"
+    m.attribution.is_some_and(|a| a.pass_cost == BACKWARD)
 }
 
 /// The modules to re-initialise, top down, each with its convs.

@@ -1,0 +1,206 @@
+//! The CAM family (pytorch-grad-cam's definitions): maps over a late 4-D layer A [C, h, w] (the `layer` setting;
+//! SqueezeNet's `features.12`, a user model's last 4-D value). Most are Σ_c w_c · A_c for per-channel weights
+//! w_c, then a ReLU; they differ in where the weights come from — the class gradient at the layer (Grad-CAM,
+//! Grad-CAM++, XGrad-CAM), element-wise gradients (HiResCAM, Layer-CAM), the activations' first principal
+//! component (Eigen-CAM), or extra forward passes (Score-CAM, Ablation-CAM). Each method is declared in its own
+//! file; this module holds what they share: the layer setting, the layer's values, the one-pass stepper and the
+//! library's scaling of a map to the input size.
+
+pub mod ablationcam;
+pub mod eigencam;
+pub mod gradcam;
+pub mod gradcampp;
+pub mod hirescam;
+pub mod layercam;
+pub mod scorecam;
+pub mod xgradcam;
+
+use serde_json::Value as Json;
+
+use super::{upsample_bilinear, Stepper};
+use crate::backward::Wanted;
+use crate::engine::Objective;
+use crate::error::{Error, Result};
+use crate::methods::settings::{Kind, SettingSpec, Settings, NAME_PATTERN};
+use crate::network::Classifier;
+use crate::rules::Rules;
+use crate::tensor::Tensor;
+
+pub const LAYER: SettingSpec = SettingSpec {
+    key: "layer",
+    link: "layer",
+    label: "Layer",
+    help: "The 4-D value (N, C, H, W) whose channels are weighted, by its ONNX name.",
+    kind: Kind::Text { pattern: NAME_PATTERN, default: "features.12" },
+    live: false,
+};
+
+/// Checks that `layer` names a 4-D value that depends on the input.
+fn check_layer(net: &Classifier, layer: &str) -> Result<()> {
+    let engine = net.engine();
+    let id = engine
+        .value_id(layer)
+        .map_err(|_| Error::Invalid(format!("Layer (layer): the model has no value named '{layer}'")))?;
+    let shape = engine.graph().shape(id);
+    if shape.len() != 4 || shape[0] != 1 {
+        return Err(Error::Invalid(format!(
+            "Layer (layer): '{layer}' has shape {shape:?}; CAM methods need a 4-D (1, C, H, W) value"
+        )));
+    }
+    if !engine.graph().depends_on_input[id] {
+        return Err(Error::Invalid(format!("Layer (layer): '{layer}' does not depend on the input image")));
+    }
+    Ok(())
+}
+
+/// The settings' layer, or on a model without SqueezeNet's default layer, its last 4-D value.
+pub fn layer(net: &Classifier, s: &Settings) -> Result<String> {
+    let Kind::Text { default, .. } = LAYER.kind else { unreachable!("the layer setting is text") };
+    let layer = net.layer_or_default(s.text("layer"), default);
+    check_layer(net, &layer)?;
+    Ok(layer)
+}
+
+/// A layer's activations A [C, h, w] for one image and, when asked for, the class logit's gradient there.
+pub struct LayerValues {
+    pub channels: usize,
+    pub h: usize,
+    pub w: usize,
+    pub acts: Vec<f32>,
+    pub grads: Option<Vec<f32>>,
+}
+
+impl LayerValues {
+    /// One forward pass recording `layer`; with `gradient`, a reverse pass from `class`'s logit down to it.
+    pub fn of(net: &Classifier, x: &Tensor, class: usize, layer: &str, gradient: bool) -> Result<LayerValues> {
+        net.check_class(class)?;
+        check_layer(net, layer)?;
+        let engine = net.engine();
+        let acts = engine.forward_with(x, &[layer])?;
+        let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
+        let (channels, h, w) = (a.shape[1], a.shape[2], a.shape[3]);
+        let values = a.data.to_vec();
+        let grads = if gradient {
+            let id = engine.value_id(layer)?;
+            let wanted = Wanted { at: vec![id], input: false, rules: Rules::none() };
+            let mut store = engine.gradients(&acts, &Objective::Class(class), &wanted)?;
+            Some(store.take(id).expect("the layer's gradient was asked for").data)
+        } else {
+            None
+        };
+        Ok(LayerValues { channels, h, w, acts: values, grads })
+    }
+
+    pub fn plane(&self) -> usize {
+        self.h * self.w
+    }
+
+    pub fn act(&self, c: usize) -> &[f32] {
+        &self.acts[c * self.plane()..(c + 1) * self.plane()]
+    }
+
+    /// Channel `c` of the gradient (only for values made with `gradient`).
+    pub fn grad(&self, c: usize) -> &[f32] {
+        let g = self.grads.as_ref().expect("this CAM asked for the gradient");
+        &g[c * self.plane()..(c + 1) * self.plane()]
+    }
+
+    /// Σ_c w_c · A_c.
+    pub fn weighted(&self, weights: &[f32]) -> Vec<f32> {
+        let mut cam = vec![0.0f32; self.plane()];
+        for (c, &wc) in weights.iter().enumerate() {
+            cam.iter_mut().zip(self.act(c)).for_each(|(m, &a)| *m += wc * a);
+        }
+        cam
+    }
+
+    /// Σ_c f(A_c, G_c) element by element (HiResCAM, Layer-CAM).
+    pub fn elementwise(&self, f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+        let mut cam = vec![0.0f32; self.plane()];
+        for c in 0..self.channels {
+            for ((m, &a), &g) in cam.iter_mut().zip(self.act(c)).zip(self.grad(c)) {
+                *m += f(a, g);
+            }
+        }
+        cam
+    }
+}
+
+/// The layer-resolution map pytorch-grad-cam's `get_cam_image` gives after its ReLU, as a [h, w] tensor.
+pub fn relu_map(values: &LayerValues, cam: Vec<f32>) -> Tensor {
+    Tensor::new(vec![values.h, values.w], cam.into_iter().map(|v| v.max(0.0)).collect())
+}
+
+/// What a pytorch-grad-cam call returns for a one-layer map [h, w]: min-max scaled, resized to oh × ow by
+/// OpenCV's bilinear `resize` (half-pixel centres, the same as [`upsample_bilinear`] when enlarging), and
+/// min-max scaled again (`scale_cam_image`, then `aggregate_multi_layers`), each scaling as `(x − min) / (max +
+/// 1e-7)` after the shift.
+pub fn library_map(map: &Tensor, oh: usize, ow: usize) -> Vec<f32> {
+    let scale = |v: &mut Vec<f32>| {
+        let min = v.iter().copied().fold(f32::INFINITY, f32::min);
+        v.iter_mut().for_each(|x| *x -= min);
+        let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        v.iter_mut().for_each(|x| *x /= 1e-7 + max);
+    };
+    let mut raw = map.data.clone();
+    scale(&mut raw);
+    let mut up = upsample_bilinear(&raw, map.shape[0], map.shape[1], oh, ow);
+    scale(&mut up);
+    up
+}
+
+/// A CAM whose map comes from one forward (+ partial reverse) pass: the layer's values to the map before the
+/// ReLU.
+pub type CamMap = fn(&LayerValues) -> Vec<f32>;
+
+/// The stepper of every one-pass CAM.
+pub struct OnePass {
+    x: Tensor,
+    class: usize,
+    layer: String,
+    gradient: bool,
+    map: CamMap,
+    cam: Option<Tensor>,
+}
+
+impl OnePass {
+    pub fn new(
+        net: &Classifier,
+        x: &Tensor,
+        class: usize,
+        s: &Settings,
+        gradient: bool,
+        map: CamMap,
+    ) -> Result<OnePass> {
+        Ok(OnePass { x: x.clone(), class, layer: layer(net, s)?, gradient, map, cam: None })
+    }
+
+    /// The map of a finished run (Guided Grad-CAM builds on Grad-CAM's).
+    pub fn cam(&self) -> Option<&Tensor> {
+        self.cam.as_ref()
+    }
+}
+
+impl Stepper for OnePass {
+    fn total(&self) -> usize {
+        1
+    }
+    fn done(&self) -> usize {
+        usize::from(self.cam.is_some())
+    }
+    fn step(&mut self, net: &Classifier) -> Result<()> {
+        let values = LayerValues::of(net, &self.x, self.class, &self.layer, self.gradient)?;
+        let cam = (self.map)(&values);
+        self.cam = Some(relu_map(&values, cam));
+        Ok(())
+    }
+    fn result(&self) -> Result<(Tensor, Json)> {
+        Ok((self.cam.clone().expect("the pass is done"), Json::Null))
+    }
+}
+
+/// The per-channel spatial sum Σ_ij of each channel of `v` (a [C, h, w] buffer).
+pub fn channel_sums(v: &[f32], channels: usize) -> Vec<f64> {
+    let plane = v.len() / channels;
+    v.chunks(plane).map(|ch| ch.iter().map(|&x| x as f64).sum()).collect()
+}

@@ -116,7 +116,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         ctx.net.check_class(settings.class)?;
         check_jitter(ctx.net, &settings)?;
         Ok(Box::new(ClassVizMethodRun { run: ClassVizRun::new(&settings)?, preprocess: ctx.net.preprocess().clone() }))
-    },    attribution: None,
+    },
+    attribution: None,
 };
 
 /// How the ascent step is scaled.

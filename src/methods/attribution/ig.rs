@@ -62,7 +62,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         },
     ],
     outputs: SIGNED_OUTPUTS,
-    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),    attribution: Some(Attributor { make: make, pass_cost: BACKWARD }),
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
+    attribution: Some(Attributor { make, pass_cost: BACKWARD }),
 };
 
 /// The baseline image for `x` ([1, 3, H, W]) under SqueezeNet's (ImageNet) preprocessing; [`baseline_for`] takes

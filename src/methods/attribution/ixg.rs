@@ -27,7 +27,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     settings: &[CLASS],
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
-    attribution: Some(Attributor { make: make, pass_cost: BACKWARD }),
+    attribution: Some(Attributor { make, pass_cost: BACKWARD }),
 };
 
 pub fn make(

@@ -50,7 +50,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
-    attribution: Some(Attributor { make: make, pass_cost: 1.0 }),
+    attribution: Some(Attributor { make, pass_cost: 1.0 }),
 };
 
 const WINDOW: i64 = 32;

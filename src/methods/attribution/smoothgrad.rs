@@ -50,7 +50,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     outputs: MAGNITUDE_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
-    attribution: Some(Attributor { make: make, pass_cost: BACKWARD }),
+    attribution: Some(Attributor { make, pass_cost: BACKWARD }),
 };
 
 pub fn make(_: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

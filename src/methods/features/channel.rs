@@ -106,7 +106,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         OutputSpec { id: "strip", title: "Frames", kind: OutputKind::Strip, download: false },
         OutputSpec { id: "stats", title: "Result", kind: OutputKind::Stats, download: false },
     ],
-    start: |ctx, _, s| Ok(Box::new(ChannelViz::new(ctx, s)?)),    attribution: None,
+    start: |ctx, _, s| Ok(Box::new(ChannelViz::new(ctx, s)?)),
+    attribution: None,
 };
 
 /// A channel visualization, one Adam step per `step`.

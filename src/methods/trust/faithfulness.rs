@@ -89,7 +89,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         OutputSpec { id: "insertion", title: "Insertion: p(class) as pixels come back", kind: OutputKind::Plot, download: false },
         OutputSpec { id: "table", title: "Area under the curves", kind: OutputKind::Stats, download: false },
     ],
-    start: |ctx, input, s| Ok(Box::new(Faithfulness::start(ctx, input.expect("checked by the registry"), s)?)),    attribution: None,
+    start: |ctx, input, s| Ok(Box::new(Faithfulness::start(ctx, input.expect("checked by the registry"), s)?)),
+    attribution: None,
 };
 
 /// The baseline image (`blur` or `zeros`), [1, 3, H, W] normalised.

@@ -67,7 +67,8 @@ pub static SPEC: MethodSpec = MethodSpec {
         OutputSpec { id: "signed", title: "Rank correlation with the trained network's map, signed", kind: OutputKind::Plot, download: false },
         OutputSpec { id: "table", title: "Rank correlations", kind: OutputKind::Stats, download: false },
     ],
-    start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),    attribution: None,
+    start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),
+    attribution: None,
 };
 
 /// Methods run by default: the gradient methods (a forward + reverse pass each: Adebayo et al.'s subject), not

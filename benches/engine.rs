@@ -156,20 +156,15 @@ fn print_threads(net: &Classifier, x: &netlens::Tensor) {
     }
 }
 
-/// Forward+backward passes of each method at its defaults (issue 7); occlusion counts forward passes only.
-fn passes(id: &str) -> Option<(usize, &'static str)> {
-    Some(match id {
-        "saliency" | "ixg" | "gbp" | "deconv" | "gradcam" => (1, "fwd+bwd"),
-        "ggc" => (2, "fwd+bwd"),
-        "smoothgrad" => (25, "fwd+bwd"),
-        "ig" => (32, "fwd+bwd"),
-        "occlusion" => (170, "fwd"),
-        // Issue 9: PGD's 10 steps (plus forwards for the original, the 8-bit check and the PNG/JPEG copies) and the
-        // robustness curve's 7 FGSM + 70 PGD steps.
-        "pgd" => (10, "fwd+bwd"),
-        "robustness" => (77, "fwd+bwd"),
-        _ => return None,
-    })
+/// Forward+backward passes of the two attacks at their defaults (issue 9): PGD's 10 steps (plus forwards for the
+/// original, the 8-bit check and the PNG/JPEG copies) and the robustness curve's 7 FGSM + 70 PGD steps. Attribution
+/// methods say their own: their run's `passes` and their declaration's cost of one.
+fn attack_passes(id: &str) -> Option<(usize, &'static str)> {
+    match id {
+        "pgd" => Some((10, "fwd+bwd")),
+        "robustness" => Some((77, "fwd+bwd")),
+        _ => None,
+    }
 }
 
 /// Each method run to the end as the CLI does (start, every step, panels, report), chelsea, class 285.
@@ -185,16 +180,21 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
         m.id == "saliency" || m.group == Group::Attribution || m.id == "pgd" || m.id == "robustness"
     };
     for spec in registry::METHODS.iter().filter(included) {
-        let Some((n, kind)) = passes(spec.id) else {
-            println!("method {:<15} (no pass count in benches/engine.rs)", spec.id);
-            continue;
-        };
         let json = if spec.settings.iter().any(|s| s.key == "class") {
             serde_json::json!({ "class": 285 })
         } else {
             serde_json::json!({})
         };
         let settings = spec.settings(&json, net.num_classes()).expect("settings");
+        // One run first: its report says how many passes it made.
+        let probe = registry::run_to_end(&ctx, spec, Some(input), &settings, |_, _| true).expect("method runs");
+        let own = probe.report()["passes"].as_u64().map(|n| n as usize);
+        let (n, kind) = match (spec.attribution, own, attack_passes(spec.id)) {
+            (Some(a), Some(n), _) => (n, if a.pass_cost >= registry::BACKWARD { "fwd+bwd" } else { "fwd" }),
+            (_, _, Some(table)) => table,
+            // Saliency: one forward + backward.
+            _ => (1, "fwd+bwd"),
+        };
         let runs = if n <= 2 { RUNS } else { 5 };
         let t = time_n(
             1,

@@ -480,8 +480,9 @@ fn run(cli: Cli) -> Outcome<()> {
             }
             let class = done.report["class"].as_u64().unwrap_or(0) as usize;
             println!("{} of {}; wrote {}", spec.title, done.session.label(class), output.display());
-            for key in ["completeness", "conservation"] {
-                if let Some(text) = done.report["extra"][key]["text"].as_str() {
+            // The method's own checks (Integrated Gradients' completeness, LRP's conservation).
+            for (key, check) in done.report["extra"].as_object().into_iter().flatten() {
+                if let Some(text) = check["text"].as_str() {
                     println!("{key}: {text}");
                 }
             }

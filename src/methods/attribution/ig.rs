@@ -168,7 +168,7 @@ impl Stepper for IntegratedGradients {
         let off = if delta != 0.0 { (total - delta).abs() / delta.abs() } else { f64::NAN };
         let text =
             format!("Σ attributions = {total:.3}, f(image) − f(baseline) = {delta:.3} ({:.1}% apart)", off * 100.0);
-        let extra = json!({ "completeness": { "sum": total, "delta": delta, "relative_error": off, "text": text } });
+        let extra = json!({ "completeness": { "label": "Completeness", "sum": total, "delta": delta, "relative_error": off, "text": text } });
         Ok((Tensor::new(self.x.shape[1..].to_vec(), data), extra))
     }
 }

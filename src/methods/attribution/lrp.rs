@@ -192,7 +192,7 @@ impl Stepper for Lrp {
         let relevance = drop_batch(store.take(graph.input).expect("the input relevance was asked for"));
         let sum: f64 = relevance.data.iter().map(|&v| v as f64).sum();
         let text = format!("relevance sums to {sum:.4} of {put_in:.4} put in ({:.1}%)", 100.0 * sum / put_in as f64);
-        let extra = json!({ "conservation": { "sum": sum, "put_in": put_in, "text": text } });
+        let extra = json!({ "conservation": { "label": "Conservation", "sum": sum, "put_in": put_in, "text": text } });
         self.map = Some((relevance, extra));
         Ok(())
     }

@@ -216,9 +216,10 @@ impl Run for AttributionRun {
         let Some(a) = &self.result else { return json!({}) };
         let p = self.probs[a.class];
         let mut lines = vec![json!(["Class", format!("#{} (p = {:.1}%)", a.class, p * 100.0)])];
-        for (key, label) in [("completeness", "Completeness"), ("conservation", "Conservation")] {
-            if let Some(c) = a.extra.get(key) {
-                lines.push(json!([label, c.get("text").cloned().unwrap_or(Json::Null)]));
+        // A method's own checks ({"completeness": {"label": "Completeness", "text": …}}) become report lines.
+        for check in a.extra.as_object().into_iter().flat_map(|m| m.values()) {
+            if let (Some(label), Some(text)) = (check.get("label"), check.get("text")) {
+                lines.push(json!([label, text]));
             }
         }
         json!({ "class": a.class, "passes": self.stepper.total(), "extra": a.extra, "lines": lines })

@@ -41,14 +41,14 @@ fn check_layer(net: &Classifier, layer: &str) -> Result<()> {
     let id = engine
         .value_id(layer)
         .map_err(|_| Error::Invalid(format!("Layer (layer): the model has no value named '{layer}'")))?;
+    if !engine.graph().depends_on_input[id] {
+        return Err(Error::Invalid(format!("Layer (layer): '{layer}' does not depend on the input image")));
+    }
     let shape = engine.graph().shape(id);
     if shape.len() != 4 || shape[0] != 1 {
         return Err(Error::Invalid(format!(
             "Layer (layer): '{layer}' has shape {shape:?}; CAM methods need a 4-D (1, C, H, W) value"
         )));
-    }
-    if !engine.graph().depends_on_input[id] {
-        return Err(Error::Invalid(format!("Layer (layer): '{layer}' does not depend on the input image")));
     }
     Ok(())
 }

@@ -267,6 +267,22 @@ function main() {
   const workers = cmp?.workers ? `, ${cmp.workers} worker${cmp.workers > 1 ? 's' : ''}` : '';
   row(`compare view (${cmp?.methods?.length ?? '?'} methods${workers}), page button → all maps`, cmp ?? pageMissing, null, '≤ 15 s');
   row('compare view, page\'s own start → last map', cmp?.pageStartToLastMap ?? pageMissing);
+  // Live camera mode (issue 26): frames/s drawn (as the period between frames, and as a rate) and the median
+  // camera frame → overlay latency, from Chromium's fake camera showing chelsea.
+  const live = browser?.page?.live;
+  if (!live) row('live mode (fake camera)', pageMissing);
+  for (const l of live ?? []) {
+    if (l.error) {
+      row(`live ${l.query}`, missing('failed'));
+      continue;
+    }
+    const label = `live ${l.method ?? 'top-5 only'}, page ${l.build.build} ×${l.build.threads}`;
+    const single = l.build.build === 'single';
+    const goal = l.method === 'saliency' ? (single ? '≥ 8 fps' : '≥ 15 fps') : '';
+    rows.push([`${label}: frames/s`, `${l.fps.toFixed(1)} fps`, '', String(l.frames), '', '', '', '', goal]);
+    row(`${label}: camera frame → overlay latency`, l.latency, null, l.method === 'saliency' && !single ? '≤ 100 ms' : '');
+    row(`${label}: engine time per frame (worker)`, l.engine);
+  }
   const bo = nl?.backwardByOp;
   if (bo) {
     row('backward (per-op callbacks)', { median: bo.backwardMs, min: bo.backwardMs, runs: bo.runs });

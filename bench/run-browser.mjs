@@ -1,9 +1,10 @@
 // `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--duel-rounds N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
-// tfjs1, tfjs2, startup, page, compare): runs the bench suites in
+// tfjs1, tfjs2, startup, page, compare, live): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
 // times the real page (load to first classification; per wasm build and thread count, forward, forward+backward
 // and the default 100-iteration class visualization; the forward alternately with onnxruntime-web at 1 and 2 threads;
-// the compare view on chelsea).
+// the compare view on chelsea; live camera mode from Chromium's fake camera showing chelsea: frames per second and
+// camera-frame-to-overlay latency for saliency, Grad-CAM and the top-5 alone).
 // Writes one JSON file for bench/report.mjs.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startBenchServer, REPO } from './serve.mjs';
 import { summarize } from './stats.js';
+import { squareRgb, writeY4m } from '../tests/browser/fake-camera.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -34,6 +36,9 @@ const ONLY = option('--only', null)?.split(',');
 const POOL = option('--pool', process.env.BENCH_POOL ?? '');
 const OUT = option('--out', path.join(REPO, 'bench/out/browser.json'));
 const SUITE_TIMEOUT = 20 * 60_000;
+// Live mode: seconds of warm-up, then of measurement, per row.
+const LIVE_WARMUP_S = Number(process.env.BENCH_LIVE_WARMUP_S ?? 3);
+const LIVE_SECONDS = Number(process.env.BENCH_LIVE_SECONDS ?? 10);
 
 const want = (name) => !ONLY || ONLY.includes(name);
 const log = (...a) => console.error('[bench]', ...a);
@@ -232,6 +237,66 @@ async function pageCompare(context, url, runs) {
   };
 }
 
+/**
+ * Live camera mode (issue 26): a browser whose fake camera shows chelsea (256×256 at 30 frames/s, faster than the
+ * engine), the page with one build and thread count; for each live method ('' = the top-5 only) the frames drawn
+ * per second and the camera-frame → overlay-drawn latency (www/live.js emits both; www/testhook.js keeps them)
+ * over LIVE_SECONDS, after LIVE_WARMUP_S of warm-up.
+ */
+async function pageLive(url, configs) {
+  const profile = mkdtempSync(path.join(tmpdir(), 'netlens-bench-live-'));
+  const y4m = path.join(profile, 'chelsea.y4m');
+  const out = [];
+  let context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  try {
+    const page = await context.newPage(); // about:blank: the browser decodes the sample for the y4m
+    writeY4m(y4m, [{ rgb: await squareRgb(page, path.join(REPO, 'assets/images/chelsea.png'), 256), seconds: 1 }], { side: 256, fps: 30 });
+    await context.close();
+    context = await chromium.launchPersistentContext(path.join(profile, 'camera'), {
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 720 },
+      args: [...ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
+    });
+    for (const { query, methods } of configs) {
+      const live = await context.newPage();
+      try {
+        await live.goto(`${url}/${query}`);
+        await live.waitForFunction(() => window.__netlens?.ready === true, null, { timeout: 120_000 });
+        const build = await live.evaluate(() => window.__netlens.build);
+        await live.click('[data-sample="chelsea"]');
+        await live.waitForFunction(() => window.__netlens.imageSource?.id === 'chelsea', null, { timeout: 60_000 });
+        for (const method of methods) {
+          await live.selectOption('#live-method', method);
+          if (await live.isHidden('#live')) await live.click('#live-button');
+          await live.waitForTimeout(LIVE_WARMUP_S * 1000);
+          const t0 = await live.evaluate(() => performance.now());
+          await live.waitForTimeout(LIVE_SECONDS * 1000);
+          const frames = await live.evaluate((t) => window.__netlens.live.frames.filter((f) => f.at >= t), t0);
+          const ours = frames.filter((f) => f.method === (method || null));
+          if (ours.length < 2) throw new Error(`live ${method || 'top-5'}: ${ours.length} frames in ${LIVE_SECONDS} s`);
+          const fps = (ours.length - 1) / ((ours.at(-1).at - ours[0].at) / 1000);
+          const row = {
+            query, build, method: method || null, frames: ours.length, fps,
+            latency: summarize(ours.map((f) => f.latencyMs)), engine: summarize(ours.map((f) => f.engineMs)),
+            top1: ours.at(-1).top1,
+          };
+          log(`live ${build.build} ×${build.threads} ${method || 'top-5 only'}: ${fps.toFixed(1)} fps, latency median ${row.latency.median.toFixed(0)} ms (engine ${row.engine.median.toFixed(0)} ms)`);
+          out.push(row);
+        }
+        await live.click('#live-stop');
+      } catch (e) {
+        out.push({ query, error: String(e) });
+        log(`live ${query}: ERROR ${e}`);
+      } finally {
+        await live.close();
+      }
+    }
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+  return out;
+}
+
 async function main() {
   const result = { browser: browserVersion(), runs: RUNS, loadBefore: loadavg(), suites: {}, page: {} };
   const server = await startBenchServer();
@@ -267,7 +332,7 @@ async function main() {
       };
       log('suite startup done');
     }
-    if (want('page') || want('compare')) {
+    if (want('page') || want('compare') || want('live')) {
       let pageServer = null;
       try {
         pageServer = await startPageServer();
@@ -288,6 +353,14 @@ async function main() {
           for (const [query, threads] of [['?threads=1', 1], ['?threads=2', 2]]) {
             result.page.forwardDuels.push(await forwardDuel(context, server.url, `${pageServer.url}/`, query, threads, DUEL_ROUNDS, RUNS));
           }
+        }
+        if (want('live')) {
+          // Issue 26's goals: saliency at 2 threads (threaded build) and on the single build; Grad-CAM and the top-5 too.
+          result.page.live = await pageLive(pageServer.url, [
+            { query: '?threads=2', methods: ['saliency', '', 'gradcam'] },
+            { query: '?threads=1', methods: ['saliency', '', 'gradcam'] },
+          ]);
+          log('page live done');
         }
         if (want('compare')) {
           result.page.compare = await pageCompare(context, `${pageServer.url}/${POOL ? `?pool=${POOL}` : ''}`, COMPARE_RUNS);

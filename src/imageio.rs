@@ -189,6 +189,19 @@ fn describe(format: ImageFormat, e: ImageError) -> Error {
     }
 }
 
+/// A camera frame's raw RGBA pixels (the page's live mode, `width`×`height`, row-major) as the RGB8 picture a
+/// decoded file would give: the same size limits, alpha composited onto white as for a PNG. Its resize and crop
+/// are then the model's ([`crate::preprocess::Preprocess::fit`]), exactly as for a dropped image.
+pub fn from_rgba(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
+    check_size(width, height, MIN_SIDE)?;
+    let expected = width as usize * height as usize * 4;
+    if rgba.len() != expected {
+        return Err(Error::Image(format!("a {width}×{height} frame has {expected} RGBA bytes, not {}", rgba.len())));
+    }
+    let image = image::RgbaImage::from_raw(width, height, rgba.to_vec()).expect("length checked above");
+    Ok(to_rgb_on_white(DynamicImage::ImageRgba8(image)))
+}
+
 /// RGB8, compositing any alpha onto white in one rounding step from the source depth.
 fn to_rgb_on_white(image: DynamicImage) -> RgbImage {
     if !image.color().has_alpha() {
@@ -381,5 +394,26 @@ mod tests {
         assert_eq!(resized_size(480, 640), (256, 341));
         // int(256 * 333 / 500) as the long side of a portrait: int(256*500/333) = int(384.38) = 384
         assert_eq!(resized_size(333, 500), (256, 384));
+    }
+
+    /// A frame's raw pixels and the same pixels as a PNG file give the same picture (the live mode's frames are
+    /// preprocessed exactly as a dropped image); a wrong length or a too-small frame is refused with a message.
+    #[test]
+    fn frame_pixels_decode_as_the_same_png() {
+        let (w, h) = (40u32, 30u32);
+        let rgba: Vec<u8> = (0..w * h * 4).map(|i| if i % 4 == 3 { 255 } else { (i * 37 % 251) as u8 }).collect();
+        let mut png = Vec::new();
+        image::RgbaImage::from_raw(w, h, rgba.clone())
+            .unwrap()
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let from_file = decode(&png).unwrap();
+        let from_frame = from_rgba(&rgba, w, h).unwrap();
+        assert_eq!(from_frame.as_raw(), from_file.as_raw());
+        assert_eq!(crop_for_network(&from_frame).as_raw(), crop_for_network(&from_file).as_raw());
+        let short = from_rgba(&rgba[4..], w, h).unwrap_err().to_string();
+        assert!(short.contains("RGBA bytes"), "{short}");
+        let tiny = from_rgba(&[0; 8 * 8 * 4], 8, 8).unwrap_err().to_string();
+        assert!(tiny.contains("at least"), "{tiny}");
     }
 }

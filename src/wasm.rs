@@ -219,6 +219,15 @@ impl NetLens {
         Ok(Image { input: Input::new(pre.to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)) })
     }
 
+    /// A camera frame (the page's live mode: raw RGBA, `width`×`height`) as the picture this model sees, with the
+    /// very resize, crop and normalisation `decodeImage` gives a dropped image of the same pixels.
+    #[wasm_bindgen(js_name = frameImage)]
+    pub fn frame_image(&self, rgba: &[u8], width: u32, height: u32) -> Result<Image, JsError> {
+        let pre = self.net.preprocess();
+        let rgb = pre.fit(&imageio::from_rgba(rgba, width, height).map_err(js_err)?);
+        Ok(Image { input: Input::new(pre.to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)) })
+    }
+
     /// Class probabilities (the model's own for a final Softmax, else the softmax of its logits).
     pub fn classify(&self, image: &Image) -> Result<Vec<f32>, JsError> {
         let input = &image.input;

@@ -3,6 +3,7 @@
 //   state.js   page state + share link                     panels.js  tabs and method panels from the schema
 //   compare.js the compare view                            testhook.js what the browser tests observe
 //   models.js  a user's own ONNX model (drop, pick, ?model=URL), back to SqueezeNet
+//   live.js    live camera mode (frames to the engine, top-5 and map per frame)
 import './testhook.js';
 import { on } from './bus.js';
 import { engine, startEngine } from './engine.js';
@@ -14,6 +15,7 @@ import { attachActivations } from './activations.js';
 import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
 import { setupModels } from './models.js';
+import { setupLive } from './live.js';
 import { $, showMessage } from './ui.js';
 
 let ui = null; // {panels, show} once the schema is known
@@ -23,6 +25,7 @@ let reproduce = null; // the panel a share link asked to reproduce, run once its
 
 function setReady(ready) {
   $('copy-link').disabled = !ready;
+  $('live-button').disabled = !ready;
   $('model-status').classList.toggle('loaded', ready);
   if (!ui) return;
   for (const p of ui.panels.values()) p.setReady(ready);
@@ -167,6 +170,7 @@ on('ready', async () => {
 function init() {
   setupInputs();
   setupModels();
+  setupLive();
   setReady(false);
   // A link's image is read once the model is ready (it may name a sample): say it is coming.
   if (new URLSearchParams(location.hash.slice(1)).has('img')) showWaiting('the image in the link');

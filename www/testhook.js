@@ -20,6 +20,8 @@ const hook = {
   model: null, modelChanges: 0, modelFailures: [], modelFallback: null,
   pool: null,
   poolSpin: [], // what the pool told the page's worker: spin or not (www/pool.js noteBusy), in order
+  // Live camera mode (www/live.js): every frame drawn, in order (the last 600), and starts, stops, errors, freezes.
+  live: { frames: [], started: 0, stopped: [], errors: [], frozen: null, camera: null },
 };
 window.__netlens = hook;
 
@@ -122,3 +124,33 @@ on('compare-done', (d) => {
   hook.compare.figure = d.figure;
   hook.compare.workers = d.workers;
 });
+
+// Per live frame: when it was drawn, its top-1, the timings, the mean colour of the crop the model saw (which
+// sample the fake camera showed) and the overlay's spread of values (a blank overlay has none).
+const meanRgb = (rgba) => {
+  const m = [0, 0, 0];
+  for (let i = 0; i < rgba.length; i += 4) for (let c = 0; c < 3; c++) m[c] += rgba[i + c];
+  return m.map((v) => v / (rgba.length / 4));
+};
+const spread = (rgba) => {
+  let lo = 255;
+  let hi = 0;
+  for (let i = 0; i < rgba.length; i++) if (i % 4 !== 3) { lo = Math.min(lo, rgba[i]); hi = Math.max(hi, rgba[i]); }
+  return hi - lo;
+};
+on('live-started', (d) => {
+  hook.live.started++;
+  hook.live.camera = d.camera;
+});
+on('live-frame', (d) => {
+  const f = hook.live.frames;
+  f.push({
+    at: performance.now(), top1: d.top[0]?.class ?? null, top: d.top, class: d.class, method: d.method, fps: d.fps,
+    latencyMs: d.latencyMs, medianLatencyMs: d.medianLatencyMs, engineMs: d.engineMs, mean: meanRgb(d.crop),
+    cropHash: fnv1a(d.crop), overlayHash: d.overlay ? fnv1a(d.overlay) : null, overlaySpread: d.overlay ? spread(d.overlay) : null,
+  });
+  if (f.length > 600) f.shift();
+});
+on('live-stopped', (d) => hook.live.stopped.push(d.reason ?? null));
+on('live-error', (d) => hook.live.errors.push(d));
+on('live-frozen', (d) => { hook.live.frozen = { hash: fnv1a(d.crop), width: d.width, height: d.height }; });

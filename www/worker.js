@@ -3,6 +3,7 @@
 // other requests get handled between two steps.
 import { pickEngine } from './threads.js';
 import { frameDue } from './frames.js';
+import { liveFrame, liveStop } from './live-worker.js';
 
 // The wasm bindings: the threaded build's or the single-thread one's (loadWasm below); both export the same API.
 let NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool, setSpinning;
@@ -442,6 +443,11 @@ self.onmessage = async (event) => {
         return post({ type: 'search', reqId: msg.reqId, picker: msg.picker, classes: Array.from(lens.search(msg.query, 30)) });
       case 'png':
         return png(msg);
+      case 'live-frame':
+        if (!lens) throw new Error('the model is not loaded yet');
+        return liveFrame(lens, msg, post);
+      case 'live-stop':
+        return liveStop(msg, post);
       case 'run':
       case 'run-part':
       case 'merge':

@@ -29,6 +29,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: false,
     link_prefix: "viz",
     cost: "iterations × forward + backward",
+    passes: None,
     compare: false,
     run_label: "Visualize",
     auto_run: false,

@@ -28,6 +28,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "fool",
     cost: "≤ max iterations forward + backward",
+    passes: None,
     compare: false,
     run_label: "Fool the network",
     auto_run: false,

@@ -166,6 +166,10 @@ pub struct MethodSpec {
     pub link_prefix: &'static str,
     /// Its cost in forward(+backward) passes, for the README and the page.
     pub cost: &'static str,
+    /// The same cost as a number when it is fixed: forward passes plus backward passes (a backward from a layer
+    /// counts one too). `None` when it grows with a setting (steps, samples, windows…). The page's live mode offers
+    /// the methods of at most 2 (www/live.js).
+    pub passes: Option<u32>,
     /// Part of the compare view.
     pub compare: bool,
     /// The run button's text.

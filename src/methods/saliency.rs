@@ -23,6 +23,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "sal",
     cost: "1 forward + backward",
+    passes: Some(2),
     compare: true,
     run_label: "Compute",
     auto_run: true,

@@ -41,12 +41,15 @@ export function startServer({ isolated = true } = {}) {
   });
 }
 
-/** A fresh browser profile each time, so no cache or storage leaks between runs. */
-export async function startBrowser() {
+/**
+ * A fresh browser profile each time, so no cache or storage leaks between runs. `args`: extra Chromium switches
+ * (a fake camera: tests/browser/live.test.mjs); `options`: context options that replace the defaults (viewport…).
+ */
+export async function startBrowser({ args = [], ...options } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'netlens-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 720 },
-    acceptDownloads: true,
+    executablePath: CHROMIUM, headless: true, args: [...ARGS, ...args], viewport: { width: 1280, height: 720 },
+    acceptDownloads: true, ...options,
   });
   return {
     context,

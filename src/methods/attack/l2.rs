@@ -19,6 +19,7 @@ pub static PGD_L2: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "pgdl2",
     cost: "steps × (forward + backward)",
+    passes: None,
     compare: false,
     run_label: "Attack",
     auto_run: false,

@@ -25,6 +25,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "rob",
     cost: "7 × FGSM + 7 × 10-step PGD (77 forward + backward)",
+    passes: Some(154),
     compare: false,
     run_label: "Compute curve",
     auto_run: false,

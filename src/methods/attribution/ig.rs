@@ -25,6 +25,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "ig",
     cost: "steps forward + backward",
+    passes: None,
     compare: true,
     run_label: "Compute",
     auto_run: false,

@@ -27,6 +27,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "lrp",
     cost: "1 forward + a backward with 2–8 products per convolution",
+    passes: Some(2),
     compare: true,
     run_label: "Compute",
     auto_run: true,

@@ -24,6 +24,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "occlusion",
     cost: "1 + windows forward passes (170 at the defaults)",
+    passes: None,
     compare: true,
     run_label: "Compute",
     auto_run: false,

@@ -25,6 +25,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "smoothgrad",
     cost: "N forward + backward (N = samples)",
+    passes: None,
     compare: true,
     run_label: "Compute",
     auto_run: false,

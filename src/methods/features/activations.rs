@@ -23,6 +23,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "act",
     cost: "1 forward",
+    passes: Some(1),
     compare: false,
     run_label: "Show",
     auto_run: true,

@@ -24,6 +24,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: false,
     link_prefix: "ch",
     cost: "iterations × (forward + backward from the layer)",
+    passes: None,
     compare: false,
     run_label: "Visualize",
     auto_run: false,

@@ -29,6 +29,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "dream",
     cost: "octaves × steps × (forward + backward from the layer)",
+    passes: None,
     compare: false,
     run_label: "Dream",
     auto_run: false,

@@ -31,6 +31,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "faith",
     cost: "each method's passes, then 2 × (steps − 1) forward passes per method and for a random order",
+    passes: None,
     compare: false,
     run_label: "Run the test",
     auto_run: false,

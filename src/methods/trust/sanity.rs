@@ -38,6 +38,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "sanity",
     cost: "(depth + 1) × every method's passes, and one model rebuild per depth",
+    passes: None,
     compare: false,
     run_label: "Run the test",
     auto_run: false,

@@ -26,6 +26,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "ablationcam",
     cost: "1 forward + channels passes from the layer on (512 at features.12)",
+    passes: None,
     compare: true,
     run_label: "Compute",
     auto_run: false,

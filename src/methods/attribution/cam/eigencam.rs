@@ -22,6 +22,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "eigencam",
     cost: "1 forward",
+    passes: Some(1),
     compare: true,
     run_label: "Compute",
     auto_run: true,

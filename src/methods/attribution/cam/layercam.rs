@@ -19,6 +19,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "layercam",
     cost: "1 forward + partial backward",
+    passes: Some(2),
     compare: true,
     run_label: "Compute",
     auto_run: true,

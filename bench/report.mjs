@@ -248,6 +248,17 @@ function main() {
         '', '', `${(mem.afterFirst / 2 ** 20).toFixed(0)} → ${(mem.afterLast / 2 ** 20).toFixed(0)} MiB`, '', '', '', '≤ 1.1×']);
     }
   }
+  // Threads without headers (issue 28; docs/publish.md): `make dist` on a plain static server, cross-origin
+  // isolated by its service worker, against the header-isolated page's own choice timed right before it.
+  const hl = browser?.page?.headerless;
+  if (hl) {
+    const iso = pageBuilds[0];
+    const isoName = iso ? `header-isolated page ${iso.build.build} ×${iso.build.threads}` : 'header-isolated page';
+    const label = hl.error ? 'header-less page (make dist, service worker)'
+      : `header-less page (make dist, plain server, service worker) ${hl.build.build} ×${hl.build.threads}`;
+    row(`${label}: forward + backward`, hl.error ? missing('failed') : hl.forwardBackward, [isoName, iso?.forwardBackward], '≤ 1.1× header-isolated');
+    row(`${label}: class viz 100 it., button → done`, hl.error ? missing('failed') : hl.classViz, [isoName, iso?.classViz], '≤ 1.1× header-isolated');
+  }
   // Issue 13's forward goal, timed alternately with onnxruntime-web (run-browser.mjs forwardDuel).
   for (const d of browser?.page?.forwardDuels ?? []) {
     const label = `page forward ×${d.threads} (${d.query}), alternating with ORT, ${d.rounds ?? '?'} rounds`;

@@ -1,13 +1,15 @@
 // `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--duel-rounds N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
-// tfjs1, tfjs2, startup, page, compare, live): runs the bench suites in
+// tfjs1, tfjs2, startup, page, headerless, compare, live): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
 // times the real page (load to first classification; per wasm build and thread count, forward, forward+backward
 // and the default 100-iteration class visualization; the forward alternately with onnxruntime-web at 1 and 2 threads;
-// the compare view on chelsea; live camera mode from Chromium's fake camera showing chelsea: frames per second and
-// camera-frame-to-overlay latency for saliency, Grad-CAM and the top-5 alone).
+// the compare view on chelsea; `make dist` on a plain static server, isolated by its service worker only, with
+// the same timings as the header-isolated page right before it; live camera mode from Chromium's fake camera
+// showing chelsea: frames per second and camera-frame-to-overlay latency for saliency, Grad-CAM and the top-5 alone).
 // Writes one JSON file for bench/report.mjs.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -83,6 +85,47 @@ function startPageServer() {
     });
     proc.on('exit', (code) => reject(new Error(`www/serve.py exited (${code})`)));
   });
+}
+
+/**
+ * Threads without headers (docs/publish.md): `make dist` (scripts/make-dist.py into a temporary folder) under a
+ * sub-path of `python3 -m http.server`, which sends no COOP/COEP. One visit lets the service worker take over and
+ * reload the page once into cross-origin isolation; then the same timings as the header-isolated page's.
+ */
+async function headerlessPage(context, runs, vizRuns) {
+  const root = mkdtempSync(path.join(tmpdir(), 'netlens-bench-site-'));
+  let proc = null;
+  try {
+    execFileSync('python3', [path.join(REPO, 'scripts/make-dist.py'), '--out', path.join(root, 'course', 'netlens')],
+      { cwd: REPO, stdio: 'pipe' });
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address();
+        s.close(() => resolve(p));
+      });
+    });
+    proc = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', root], { stdio: 'ignore' });
+    const url = `http://127.0.0.1:${port}/course/netlens/`;
+    for (let i = 0; i < 100 && !(await fetch(url).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+    const first = await context.newPage();
+    await first.goto(url);
+    await first.waitForFunction(() => ['isolated', 'refused', 'not-needed'].includes(window.__netlens?.isolation), null,
+      { timeout: 180_000 });
+    const isolation = await first.evaluate(() => window.__netlens.isolation);
+    await first.close();
+    if (isolation !== 'isolated') throw new Error(`the service worker did not isolate the page (${isolation})`);
+    const row = await pageBuild(context, url, '', runs, vizRuns);
+    log(`header-less page: ${row.build.build} ×${row.build.threads}, forward+backward ${row.forwardBackward.median.toFixed(1)} ms, class viz ${row.classViz.median.toFixed(0)} ms`);
+    return row;
+  } catch (e) {
+    log(`header-less page: ERROR ${e}`);
+    return { error: String(e) };
+  } finally {
+    proc?.kill();
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 /** Navigation to the first top-5 on screen, with the files in the HTTP cache after the first (cold) load. */
@@ -332,17 +375,23 @@ async function main() {
       };
       log('suite startup done');
     }
-    if (want('page') || want('compare') || want('live')) {
+    if (want('page') || want('headerless') || want('compare') || want('live')) {
       let pageServer = null;
       try {
         pageServer = await startPageServer();
-        if (want('page')) {
-          result.page.load = await pageLoad(context, `${pageServer.url}/`, RUNS);
-          log('page load done');
+        if (want('page') || want('headerless')) {
+          if (want('page')) {
+            result.page.load = await pageLoad(context, `${pageServer.url}/`, RUNS);
+            log('page load done');
+          }
           // The page's own choice (the threaded build with one thread per core when isolated, as `make run`
           // serves it), then the other builds and counts: the single-thread build, the threaded one on 1 and 2.
           result.page.builds = [await pageBuild(context, `${pageServer.url}/`, '', RUNS, VIZ_RUNS)];
           result.page.classViz = result.page.builds[0].classViz;
+          // Right after it, so that both see the same load: the same page isolated by its service worker instead.
+          result.page.headerless = await headerlessPage(context, RUNS, VIZ_RUNS);
+        }
+        if (want('page')) {
           const seen = (b) => result.page.builds.some((r) => r.build.build === b.build && r.build.threads === b.threads);
           for (const [query, want] of [['?threads=1', { build: 'single', threads: 1 }],
             ['?build=threads&threads=1', { build: 'threads', threads: 1 }], ['?threads=2', { build: 'threads', threads: 2 }]]) {

@@ -4,8 +4,9 @@
 dist/ holds index.html (with the Content-Security-Policy of www/serve.py as a <meta> tag, and the build's
 version), www/ (the page's modules and styles), pkg/ (the wasm; pkg/threads/ the threaded build), _headers (the
 cross-origin isolation headers, for hosts that read it), assets/ (model, class names, samples, as listed
-in assets/manifest.json), LICENSES/ and sw.js, the service worker that makes the page work offline: its cache is
-named after a hash of every published file, so each build with a change replaces the previous offline copy.
+in assets/manifest.json), LICENSES/ and sw.js, the service worker that makes the page work offline (its cache is
+named after a hash of every published file, so each build with a change replaces the previous offline copy) and
+cross-origin isolated on hosts that cannot send headers (it adds them to what it serves).
 
 Every URL in the page is relative; this script refuses to publish a file that uses a root-relative or
 hard-coded local URL. Run `make wasm assets` first (`make dist` does).
@@ -176,6 +177,7 @@ def main():
     with open(os.path.join(ROOT, "www", "sw.js"), encoding="utf-8") as f:
         sw = f.read()
     h.update(sw.encode())
+    h.update(json.dumps(ISOLATION, sort_keys=True).encode())  # filled into sw.js below
     version = h.hexdigest()[:16]
 
     shutil.rmtree(dist, ignore_errors=True)
@@ -202,7 +204,8 @@ def main():
     with open(os.path.join(dist, ".nojekyll"), "w"):
         pass  # GitHub Pages: publish the folder as it is
     # Hosts that read a _headers file (Netlify, Cloudflare Pages) send the cross-origin isolation headers with it,
-    # so the page runs the threaded build there; elsewhere it runs single-threaded (README: Publish).
+    # so the page runs the threaded build from the first visit; elsewhere the service worker adds them (www/sw.js)
+    # and the page reloads itself once to use them (www/isolation.js; docs/publish.md).
     with open(os.path.join(dist, "_headers"), "w") as f:
         f.write("/*\n" + "".join(f"  {k}: {v}\n" for k, v in ISOLATION.items()))
     published = sorted(
@@ -212,8 +215,10 @@ def main():
 
     # The offline copy: everything but the crates' licence texts (LICENSES/README.txt lists them).
     cached = [r for r in published if not r.startswith("LICENSES/crates/")]
+    # The service worker adds the isolation headers itself where the host cannot send them (www/sw.js).
     for old, new in ((r"const VERSION = 'dev';", f"const VERSION = '{version}';"),
-                     (r"const FILES = [];", f"const FILES = {json.dumps(cached, indent=2)};")):
+                     (r"const FILES = [];", f"const FILES = {json.dumps(cached, indent=2)};"),
+                     (r"const ISOLATION = {};", f"const ISOLATION = {json.dumps(ISOLATION)};")):
         if sw.count(old) != 1:
             die(f"www/sw.js must contain `{old}` exactly once")
         sw = sw.replace(old, new)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fills the git-ignored assets/ folder the page serves: model (sha256-checked), class names, sample images, and
 # assets/manifest.json that tells the page where each one is. Data comes from $NETLENS_SHARED, else ../shared;
-# without either, it tries the public ONNX model zoo's SqueezeNet 1.1.
+# without either, it tries the public ONNX model zoo's SqueezeNet 1.1, and the sample photos from PyPI
+# (scripts/samples-from-pypi.py).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out="$repo/assets"
@@ -65,6 +66,15 @@ else
   model=models/squeezenet1.1-7.onnx
   synsets=null
   samples=()
+  # The sample photos from PyPI (the scikit-image wheel they come from), so a page built without shared data (the
+  # GitHub Pages workflow) has them too; without them the page still takes the user's own photos.
+  if python3 "$repo/scripts/samples-from-pypi.py" "$out/images"; then
+    for img in "$out"/images/*.png "$out"/images/*.jpg; do
+      [ -f "$img" ] && samples+=("$(basename "$img")")
+    done
+  else
+    echo "setup-assets: no sample images (the page works with the user's own photos)" >&2
+  fi
   source_note="$zoo_url"
 fi
 

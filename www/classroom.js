@@ -1,7 +1,9 @@
 // For a class: the share link's QR code ("Show QR", big enough to project) and length, offline use (the
-// published build's service worker, www/sw.js) and a "take a photo" input for phones. It needs only the share
+// published build's service worker, www/sw.js; with it, threads on hosts without headers: www/isolation.js) and a
+// "take a photo" input for phones. It needs only the share
 // link from the rest of the page, which it hears on the bus ('share-url' {url}, 'share-problem' {problem}).
 import { on } from './bus.js';
+import { setupIsolation } from './isolation.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -101,14 +103,14 @@ function setOffline(state, text) {
   status.textContent = text;
 }
 
-/** Asks the active service worker which build it saved. */
-function savedVersion(worker) {
+/** Asks a service worker which build it saved and whether it isolates: {version, files, isolation} or null. */
+function askWorker(worker) {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
     const timer = setTimeout(() => resolve(null), 5000);
     channel.port1.onmessage = (e) => {
       clearTimeout(timer);
-      resolve(e.data?.version ?? null);
+      resolve(e.data ?? null);
     };
     worker.postMessage({ type: 'version' }, [channel.port2]);
   });
@@ -135,10 +137,11 @@ async function setupOffline() {
     setOffline('failed', `Offline use unavailable: ${e?.message ?? e}`);
     return;
   }
+  setupIsolation(askWorker);
   const check = async () => {
     const active = reg.active;
     if (!active) return;
-    const saved = await savedVersion(active);
+    const saved = (await askWorker(active))?.version ?? null;
     if (saved === build) setOffline('ready', 'Ready for offline use');
     else if (saved) setOffline('updated', 'A new version is saved for offline use: reload to use it');
   };

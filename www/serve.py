@@ -103,8 +103,8 @@ def main():
     if not os.path.isfile(os.path.join(ROOT, "pkg", "netlens_bg.wasm")):
         print("warning: pkg/netlens_bg.wasm is missing; run `make wasm`", file=sys.stderr)
     if not os.path.isfile(os.path.join(ROOT, "pkg", "threads", "netlens_bg.wasm")):
-        print("warning: pkg/threads/netlens_bg.wasm is missing (the page will run single-threaded); run `make wasm`",
-              file=sys.stderr)
+        print("note: pkg/threads/netlens_bg.wasm is not there (yet): the page runs single-threaded until it is "
+              "(`make run` builds it in the background; `make wasm` builds it)", file=sys.stderr)
     if not os.path.isfile(os.path.join(ROOT, "assets", "manifest.json")):
         print("warning: assets/manifest.json is missing; run `make assets`", file=sys.stderr)
     try:

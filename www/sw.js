@@ -6,8 +6,14 @@
 // (one consistent snapshot: the page, the worker, the wasm and the model always come from the same build), and
 // deleted when the next build's worker activates. The page asks {type: 'version'} to know whether the copy it
 // runs from is the one saved for offline use.
+//
+// Threads without headers: every response this worker serves carries ISOLATION (www/serve.py's COOP/COEP pair,
+// filled in by `make dist`), so a page it controls is cross-origin isolated even on a host that cannot send
+// headers (GitHub Pages), and the threaded build runs there. The first visit is not controlled yet: the page
+// reloads itself once when this worker takes over (www/isolation.js).
 const VERSION = 'dev';
 const FILES = [];
+const ISOLATION = {};
 
 const PREFIX = 'netlens-';
 const CACHE = `${PREFIX}${VERSION}`;
@@ -40,10 +46,21 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const hit = await cache.match(isPage ? new URL('index.html', scope).href : req, { ignoreSearch: true, ignoreVary: true });
-    return hit || fetch(req);
+    return isolated(hit || await fetch(req));
   })());
 });
 
+/** The response with ISOLATION's headers added (an opaque response, whose headers are hidden, stays as it is). */
+function isolated(res) {
+  if (res.type === 'opaque' || res.type === 'opaqueredirect' || res.status === 0) return res;
+  const headers = new Headers(res.headers);
+  for (const [name, value] of Object.entries(ISOLATION)) headers.set(name, value);
+  const body = [101, 103, 204, 205, 304].includes(res.status) ? null : res.body; // statuses that carry no body
+  return new Response(body, { status: res.status, statusText: res.statusText, headers });
+}
+
 self.addEventListener('message', (event) => {
-  if (event.data?.type === 'version') event.ports[0]?.postMessage({ version: VERSION, files: FILES.length });
+  if (event.data?.type === 'version') {
+    event.ports[0]?.postMessage({ version: VERSION, files: FILES.length, isolation: Object.keys(ISOLATION).length > 0 });
+  }
 });

@@ -19,6 +19,8 @@ const hook = {
   build: null,
   model: null, modelChanges: 0, modelFailures: [], modelFallback: null,
   pool: null,
+  // Threads without headers (www/isolation.js): 'isolated' | 'not-needed' | 'waiting' | 'reloading' | 'refused'.
+  isolation: null,
   poolSpin: [], // what the pool told the page's worker: spin or not (www/pool.js noteBusy), in order
   // Live camera mode (www/live.js): every frame drawn, in order (the last 600), and starts, stops, errors, freezes.
   live: { frames: [], started: 0, stopped: [], errors: [], frozen: null, camera: null },
@@ -44,6 +46,7 @@ on('model-changed', (d) => {
 });
 on('model-failed', (d) => hook.modelFailures.push(d));
 on('model-fallback', (d) => { hook.modelFallback = d; });
+on('isolation', (d) => { hook.isolation = d.state; });
 on('restart', () => { hook.ready = false; });
 on('model-error', (d) => { hook.modelError = d.text; });
 on('message', (m) => hook.messages.push(m));

@@ -1,11 +1,13 @@
-// The published build as a class uses it: `make dist`'s folder on a plain static server under a sub-path, share
-// links and their QR codes, a phone, accessibility (axe-core), and offline use. The site is built fresh by
-// scripts/make-dist.py into a temporary folder and served by `python3 -m http.server` from two levels up, so the
-// page lives at http://127.0.0.1:PORT/course/netlens/ on a port of its own.
+// The published build as a class uses it: the release's download on a plain static server under a sub-path, share
+// links and their QR codes, a phone, accessibility (axe-core), threads without headers and offline use. The site
+// is built fresh as `make release-archive` builds it (scripts/make-dist.py into a temporary folder, then
+// scripts/release-archive.py), the .tar.gz is unpacked and served by `python3 -m http.server` (no COOP/COEP
+// headers) from two levels up, so the page lives at http://127.0.0.1:PORT/course/netlens/ on a port of its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, cpSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,11 @@ const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (K
 
 const root = mkdtempSync(path.join(tmpdir(), 'netlens-site-'));
 const dist = path.join(root, 'course', 'netlens');
+// make-dist.py's folder and release-archive.py's files, outside what the server serves.
+const build = mkdtempSync(path.join(tmpdir(), 'netlens-release-'));
+const site = path.join(build, 'site');
+const release = path.join(build, 'release');
+const VERSION = '0.0.0-classroom';
 let server = null; // {proc, port}
 let base = null; // http://127.0.0.1:PORT/course/netlens/
 let browser = null; // the desktop browser; its service worker and offline copy carry over to the last test
@@ -59,8 +66,12 @@ function stopStatic() {
 }
 
 before(async () => {
+  execFileSync('python3', [path.join(REPO, 'scripts/make-dist.py'), '--out', site], { cwd: REPO, stdio: 'pipe' });
+  execFileSync('python3', [path.join(REPO, 'scripts/release-archive.py'), '--dist', site, '--version', VERSION, '--out', release],
+    { cwd: REPO, stdio: 'pipe' });
   mkdirSync(path.dirname(dist), { recursive: true });
-  execFileSync('python3', [path.join(REPO, 'scripts/make-dist.py'), '--out', dist], { cwd: REPO, stdio: 'pipe' });
+  execFileSync('tar', ['-xzf', path.join(release, `netlens-${VERSION}-site.tar.gz`), '-C', path.dirname(dist)]);
+  renameSync(path.join(path.dirname(dist), `netlens-${VERSION}`), dist);
   server = await startStatic(await freePort());
   base = `http://127.0.0.1:${server.port}${SUB}`;
   browser = await startBrowser();
@@ -70,6 +81,84 @@ after(async () => {
   await browser?.close();
   stopStatic();
   rmSync(root, { recursive: true, force: true });
+  rmSync(build, { recursive: true, force: true });
+});
+
+/** Every file under dir: {relative path: sha256}. */
+function digests(dir, prefix = '') {
+  const out = {};
+  for (const name of readdirSync(dir).sort()) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) Object.assign(out, digests(full, `${prefix}${name}/`));
+    else out[`${prefix}${name}`] = createHash('sha256').update(readFileSync(full)).digest('hex');
+  }
+  return out;
+}
+
+/** An archive's files, read by Python's own zipfile / tarfile: {path: sha256}, and each entry's mode. */
+function archiveDigests(file) {
+  const py = `
+import hashlib, json, sys, tarfile, zipfile
+f = sys.argv[1]
+out, modes = {}, {}
+if f.endswith('.zip'):
+    z = zipfile.ZipFile(f)
+    for i in z.infolist():
+        modes[i.filename.rstrip('/')] = oct(i.external_attr >> 16)
+        if not i.is_dir(): out[i.filename] = hashlib.sha256(z.read(i)).hexdigest()
+else:
+    t = tarfile.open(f)
+    for m in t.getmembers():
+        modes[m.name] = oct(m.mode | (0o40000 if m.isdir() else 0o100000))
+        if m.isfile(): out[m.name] = hashlib.sha256(t.extractfile(m).read()).hexdigest()
+print(json.dumps({'files': out, 'modes': sorted(set(modes.values()))}))`;
+  return JSON.parse(execFileSync('python3', ['-c', py, file], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+}
+
+test('the release archive: .tar.gz and .zip hold exactly make dist\'s folder under netlens-VERSION/, SHA256SUMS checks both', () => {
+  const want = digests(site);
+  assert.ok(want['index.html'] && want['sw.js'] && want['.nojekyll'] !== undefined && want['pkg/threads/netlens_bg.wasm'],
+    `the site has its page, service worker, .nojekyll and threaded build (${Object.keys(want).length} files)`);
+  const prefixed = Object.fromEntries(Object.entries(want).map(([k, v]) => [`netlens-${VERSION}/${k}`, v]));
+  for (const ext of ['tar.gz', 'zip']) {
+    const got = archiveDigests(path.join(release, `netlens-${VERSION}-site.${ext}`));
+    assert.deepEqual(got.files, prefixed, `${ext}: the same files and bytes as make dist's folder`);
+    assert.deepEqual(got.modes, ['0o100644', '0o40755'], `${ext}: files 644, folders 755`);
+  }
+  assert.deepEqual(readdirSync(release).sort(), ['SHA256SUMS', `netlens-${VERSION}-site.tar.gz`, `netlens-${VERSION}-site.zip`]);
+  const sums = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: release, encoding: 'utf8' });
+  assert.equal(sums, `netlens-${VERSION}-site.tar.gz: OK\nnetlens-${VERSION}-site.zip: OK\n`);
+  // Made again from the same folder: the same bytes (reproducible), whatever the files' own times.
+  const again = path.join(build, 'again');
+  execFileSync('python3', [path.join(REPO, 'scripts/release-archive.py'), '--dist', site, '--version', VERSION, '--out', again],
+    { cwd: REPO, stdio: 'pipe' });
+  assert.equal(readFileSync(path.join(again, 'SHA256SUMS'), 'utf8'), readFileSync(path.join(release, 'SHA256SUMS'), 'utf8'));
+});
+
+test('release-archive.py refuses what is not make dist\'s folder and a version that cannot name a file, saying why', () => {
+  const refuse = (args) => {
+    try {
+      execFileSync('python3', [path.join(REPO, 'scripts/release-archive.py'), ...args], { cwd: REPO, stdio: 'pipe', encoding: 'utf8' });
+    } catch (e) {
+      return { status: e.status, stderr: e.stderr };
+    }
+    return { status: 0, stderr: '' };
+  };
+  const out = path.join(build, 'refused');
+  let r = refuse(['--dist', path.join(build, 'no-such-folder'), '--version', '1.0.0', '--out', out]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^make release-archive: .*no-such-folder does not exist: run `make dist` first\n$/);
+  const empty = path.join(build, 'empty');
+  mkdirSync(empty, { recursive: true });
+  r = refuse(['--dist', empty, '--version', '1.0.0', '--out', out]);
+  assert.match(r.stderr, /has no index\.html: it is not `make dist`'s folder/);
+  for (const bad of ['../x', 'a/b', '', '-1']) {
+    r = refuse(['--dist', site, `--version=${bad}`, '--out', out]);
+    assert.equal(r.status, 1, `version ${JSON.stringify(bad)}`);
+    assert.match(r.stderr, /make release-archive: version .*: use letters, digits/, `version ${JSON.stringify(bad)}: ${r.stderr}`);
+  }
+  r = refuse(['--dist', site, '--version', '1.0.0', '--out', path.join(site, 'inside')]);
+  assert.match(r.stderr, /is inside the site folder/);
 });
 
 /** Every request the page makes, and every failed one. */
@@ -84,6 +173,27 @@ function recordRequests(page) {
     if (/Content.Security.Policy/i.test(m.text())) seen.csp.push(m.text());
   });
   return seen;
+}
+
+/**
+ * Waits until the page has settled on its build (www/isolation.js): cross-origin isolated through the service
+ * worker, or staying single-threaded and saying why; a first visit gets there through its one reload. Then ready.
+ */
+async function settle(page) {
+  await page.waitForFunction(() => ['isolated', 'refused', 'not-needed'].includes(window.__netlens?.isolation), null,
+    { timeout: 180_000 });
+  await waitReady(page);
+}
+
+/** The main frame's navigations, each with whether its document came from the service worker and its COOP header. */
+function recordNavigations(page) {
+  const navs = [];
+  page.on('response', async (r) => {
+    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) {
+      navs.push({ url: r.url(), fromServiceWorker: r.fromServiceWorker(), coop: (await r.allHeaders())['cross-origin-opener-policy'] ?? null });
+    }
+  });
+  return navs;
 }
 
 async function offlineState(page) {
@@ -121,16 +231,33 @@ test('the published folder works under a sub-path on a plain static server: clas
     assert.ok(sw.includes(`"${f}"`), `sw.js caches ${f}`);
   }
   assert.ok(/"pkg\/threads\/snippets\/wasm-bindgen-rayon-[^"]+\/workerHelpers\.js"/.test(sw), 'sw.js caches the thread pool\'s worker script');
-  // The threaded build's headers, for hosts that read _headers; this plain server sends none (single-thread build).
+  assert.ok(sw.includes('const ISOLATION = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"};'),
+    'sw.js adds www/serve.py\'s isolation headers');
+  // The threaded build's headers, for hosts that read _headers; this plain server sends none: the service worker does.
   const headers = readFileSync(path.join(dist, '_headers'), 'utf8');
   assert.match(headers, /^\/\*\n {2}Cross-Origin-Opener-Policy: same-origin\n {2}Cross-Origin-Embedder-Policy: require-corp\n$/);
   assert.match(readFileSync(path.join(dist, 'LICENSES/README.txt'), 'utf8'), /tract-onnx 0\.\d+\.\d+\t.*(MIT|Apache)/);
 
   const { page, problems } = await openPage(browser.context);
   const seen = recordRequests(page);
+  const navs = recordNavigations(page);
   await page.goto(base);
-  await waitReady(page);
-  assert.equal(await page.evaluate(() => window.__netlens.build?.build), 'single', 'no COOP/COEP here: the single-thread build');
+  // Threads without headers: the host's copy first (no COOP/COEP), then once the service worker has taken over,
+  // exactly one reload, to the worker's copy with the headers: cross-origin isolated, the threaded build.
+  await settle(page);
+  // The reload may cut off the first copy's downloads: those (and only those) may end as net::ERR_ABORTED.
+  const failedBeforeReload = seen.failed.splice(0).filter((f) => !f.startsWith('net::ERR_ABORTED '));
+  const after = await page.evaluate(() => ({
+    isolated: window.crossOriginIsolated, isolation: window.__netlens.isolation, build: window.__netlens.build,
+    cores: navigator.hardwareConcurrency,
+  }));
+  assert.equal(after.isolation, 'isolated', JSON.stringify(after));
+  assert.equal(after.isolated, true);
+  assert.deepEqual([after.build.build, after.build.threads], ['threads', Math.min(after.cores, 8)], JSON.stringify(after));
+  assert.match(await page.textContent('#model-facts'), new RegExp(`${after.build.threads} threads`));
+  await new Promise((r) => setTimeout(r, 3000)); // no further reload comes
+  assert.deepEqual(navs.map((n) => [n.fromServiceWorker, n.coop]), [[false, null], [true, 'same-origin']],
+    `navigations: ${JSON.stringify(navs)}`);
   await waitImage(page, null);
   await page.click('[data-sample="coffee"]');
   await waitImage(page, 'coffee');
@@ -151,7 +278,7 @@ test('the published folder works under a sub-path on a plain static server: clas
   // The page's own address, nothing else: every request stays under the sub-path, none fails, no CSP complaint.
   const outside = seen.urls.filter((u) => !u.startsWith(base) && !/^(data|blob):/.test(u));
   assert.deepEqual(outside, [], 'requests outside the sub-path');
-  assert.deepEqual(seen.failed, [], 'failed requests');
+  assert.deepEqual([...failedBeforeReload, ...seen.failed], [], 'failed requests');
   assert.deepEqual(seen.csp, [], 'Content-Security-Policy violations');
   assert.deepEqual(problems.pageErrors, []);
 
@@ -163,7 +290,8 @@ test('the published folder works under a sub-path on a plain static server: clas
 
 test('a share link from the sub-path: its length shown, its QR code decodes to exactly it, it reproduces the run in a fresh browser', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, base);
-  await waitReady(page);
+  await settle(page);
+  assert.equal(await page.evaluate(() => window.__netlens.build.build), 'threads', 'a later visit: isolated at once');
   await page.click('[data-sample="rocket"]');
   await waitImage(page, 'rocket');
   await page.click('#tab-classviz');
@@ -196,7 +324,7 @@ test('a share link from the sub-path: its length shown, its QR code decodes to e
   // The link, opened in a browser that has never seen the page, at the same sub-path.
   await inFreshBrowser(async (context) => {
     const other = await openPage(context, url);
-    await waitReady(other.page);
+    await settle(other.page); // the first visit's reload keeps the link (its state is in the address)
     await other.page.waitForFunction(() => window.__netlens.vizDone > 0 && window.__netlens.hashes.viz, null, { timeout: 300_000 });
     const got = await other.page.evaluate(() => ({
       state: JSON.parse(JSON.stringify(window.__netlens.state)), image: window.__netlens.imageHash,
@@ -214,7 +342,7 @@ test('a share link from the sub-path: its length shown, its QR code decodes to e
 
 test('a QR code says when a link is too long for one (an uploaded image travels inside the link)', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, base);
-  await waitReady(page);
+  await settle(page);
   await waitImage(page, null);
   await page.setInputFiles('#file-input', path.join(SHARED, 'images/astronaut.png'));
   await page.waitForFunction(() => window.__netlens.imageSource?.name === 'astronaut.png');
@@ -275,7 +403,7 @@ test('on a phone (390×844, touch): no horizontal scroll, 44 px controls, tap a 
   const phone = await startPhone();
   try {
     const { page, problems } = await openPage(phone.context, base);
-    await waitReady(page);
+    await settle(page);
     await waitImage(page, null);
     assert.equal(await page.evaluate(() => window.innerWidth), 390);
     await noHorizontalScroll(page, 'saliency panel');
@@ -347,7 +475,7 @@ async function axeViolations(page) {
 
 test('accessibility: axe-core finds no serious or critical violation on any panel, the QR dialog or a phone', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, base);
-  await waitReady(page);
+  await settle(page);
   await waitImage(page, null);
   await page.waitForFunction(() => window.__netlens.saliencyClass !== null && window.__netlens.saliencyClass !== undefined, null, { timeout: 60_000 });
   const report = [];
@@ -398,7 +526,7 @@ test('accessibility: axe-core finds no serious or critical violation on any pane
   const phone = await startPhone();
   try {
     const p = await openPage(phone.context, base);
-    await waitReady(p.page);
+    await settle(p.page);
     await waitImage(p.page, null);
     const r = await axeViolations(p.page);
     report.push(`phone: ${r.bad.length} serious/critical, ${r.minor.length} minor`);
@@ -407,6 +535,50 @@ test('accessibility: axe-core finds no serious or critical violation on any pane
     await phone.close();
   }
   console.log(`# axe: ${report.join(' | ')}`);
+});
+
+test('threads without headers, refused: a browser that does not isolate the page gets one reload at most, stays on the single build and says so', TIMEOUT, async () => {
+  // Such a browser, simulated: a copy of the site whose service worker says it isolates but adds no headers.
+  const refusing = path.join(root, 'course', 'refusing');
+  cpSync(dist, refusing, { recursive: true });
+  const swFile = path.join(refusing, 'sw.js');
+  const served = 'return isolated(hit || await fetch(req));';
+  const sw = readFileSync(swFile, 'utf8');
+  assert.equal(sw.split(served).length, 2, 'sw.js serves every response through isolated()');
+  writeFileSync(swFile, sw.replace(served, 'return hit || fetch(req);'));
+  const url = `http://127.0.0.1:${server.port}/course/refusing/`;
+  await inFreshBrowser(async (context) => {
+    const { page, problems } = await openPage(context);
+    const navs = recordNavigations(page);
+    await page.goto(url);
+    await settle(page);
+    await new Promise((r) => setTimeout(r, 3000)); // no further reload comes
+    const got = await page.evaluate(() => ({
+      isolated: window.crossOriginIsolated, isolation: window.__netlens.isolation, build: window.__netlens.build,
+      status: document.getElementById('threads-status').textContent,
+    }));
+    assert.equal(got.isolated, false);
+    assert.equal(got.isolation, 'refused', JSON.stringify(got));
+    assert.deepEqual([got.build.build, got.build.threads], ['single', 1]);
+    assert.match(got.status, /^One thread: this browser did not make the page cross-origin isolated/);
+    assert.deepEqual(navs.map((n) => n.fromServiceWorker), [false, true], `one reload: ${JSON.stringify(navs)}`);
+    await page.click('[data-sample="coffee"]');
+    await waitImage(page, 'coffee');
+    assert.equal(await page.evaluate(() => window.__netlens.top5[0].class), 967);
+    await page.locator('#model-status').screenshot({ path: screenshotPath('threads-refused') });
+    assert.deepEqual(problems.pageErrors, []);
+
+    // Another tab later: the browser is remembered, so no reload at all.
+    const second = await openPage(context);
+    const navs2 = recordNavigations(second.page);
+    await second.page.goto(url);
+    await settle(second.page);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(await second.page.evaluate(() => window.__netlens.isolation), 'refused');
+    assert.equal(navs2.length, 1, `no reload: ${JSON.stringify(navs2)}`);
+    assert.deepEqual(second.problems.pageErrors, []);
+  });
+  rmSync(refusing, { recursive: true, force: true });
 });
 
 test('offline: a new build replaces the saved copy; then with the network and the server gone, the page classifies a sample and an uploaded photo', TIMEOUT, async () => {

@@ -106,7 +106,9 @@ impl Classifier {
 
     /// The layer a method should use: `asked` when the model has it; when it is the method's default name (a
     /// SqueezeNet layer) and the model has no such value, the model's last 4-D value that depends on the input
-    /// (a user's own model); otherwise `asked`, which the method then reports as missing.
+    /// (a user's own model) that is still a map — more than one position (a global pool's [1, C, 1, 1] output has
+    /// one: its CAM is a single value, its principal component empty); otherwise `asked`, which the method then
+    /// reports as missing.
     pub fn layer_or_default(&self, asked: &str, default: &str) -> String {
         let g = self.engine.graph();
         if g.value_id(asked).is_some() || asked != default {
@@ -116,7 +118,7 @@ impl Classifier {
             .iter()
             .rev()
             .map(|n| n.output)
-            .find(|&v| g.depends_on_input[v] && g.shape(v).len() == 4)
+            .find(|&v| g.depends_on_input[v] && matches!(g.shape(v), [_, _, h, w] if h * w > 1))
             .map_or_else(|| asked.to_string(), |v| g.values[v].name.clone())
     }
 

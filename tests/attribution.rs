@@ -287,9 +287,20 @@ fn attribution_methods_run_on_another_architecture() {
     let g = net.engine().graph();
     let last4d =
         g.nodes.iter().rev().map(|n| n.output).find(|&v| g.depends_on_input[v] && g.shape(v).len() == 4).unwrap();
-    assert_eq!(net.layer_or_default("features.12", "features.12"), g.values[last4d].name);
+    // resnet10's last 4-D value is its global pool's [1, 512, 1, 1]: the default is the last one with a map.
+    assert_eq!(g.shape(last4d)[2..], [1, 1]);
+    let last_map = g
+        .nodes
+        .iter()
+        .rev()
+        .map(|n| n.output)
+        .find(|&v| g.depends_on_input[v] && matches!(g.shape(v), [_, _, h, w] if h * w > 1))
+        .unwrap();
+    assert_eq!(g.shape(last_map)[2..], [7, 7]);
+    assert_eq!(net.layer_or_default("features.12", "features.12"), g.values[last_map].name);
     assert_eq!(net.layer_or_default("nope", "features.12"), "nope", "an explicit name is kept (and reported missing)");
-    for id in ["ixg", "gbp", "deconv", "gradcam", "ggc"] {
+    for spec in registry::METHODS.iter().filter(|m| m.attribution.is_some()) {
+        let id = spec.id;
         let a = run(&net, &x, id, 1, serde_json::json!({}));
         assert!(a.map.data.iter().all(|v| v.is_finite()), "{id}");
         assert!(a.map.data.iter().any(|&v| v != 0.0), "{id}: an all-zero map");

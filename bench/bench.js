@@ -10,8 +10,9 @@ const RUNS = Math.max(1, Number(params.get('runs') ?? 10));
 const WARMUP = 3;
 const REF_CLASS = 285; // Egyptian cat: the class of grad_chelsea_285.npy
 const FOOL_TARGET = 76; // tarantula, as in the native bench
-// One or two passes: timed RUNS times; the rest (smoothgrad, ig, occlusion: 25–170 passes) RUNS / 2 times.
-const CHEAP_METHODS = new Set(['saliency', 'ixg', 'gbp', 'deconv', 'gradcam', 'ggc']);
+// A method of at most 4 passes (its declaration's `passes`) is timed RUNS times; the rest (smoothgrad, ig,
+// occlusion, Score-CAM…: 25–513 passes) RUNS / 2 times.
+const cheap = (m) => m.passes != null && m.passes <= 4;
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 
@@ -184,10 +185,13 @@ async function suiteNetlens() {
   // Issue 9's rows ride along: PGD (10 steps) and the robustness curve (77 steps), untargeted.
   for (const m of schema.methods.filter((m) => m.id === 'saliency' || m.group === 'attribution' || m.id === 'pgd' || m.id === 'robustness')) {
     const json = JSON.stringify(m.settings.some((s) => s.key === 'class') ? { class: REF_CLASS } : {});
-    const heavy = !CHEAP_METHODS.has(m.id);
+    const heavy = !cheap(m);
+    // Compared with forward passes when one of its passes is a forward pass (occlusion, Score-CAM, Ablation-CAM,
+    // Eigen-CAM: its declaration's pass cost below 2), else with forward + backward passes.
+    const kind = m.attribution && m.attribution.pass_cost < 2 ? 'fwd' : 'fwd+bwd';
     // The unit this method is compared with, timed again just before it: the machine is shared, and its load
     // drifts over a suite of several minutes.
-    const near = m.id === 'occlusion'
+    const near = kind === 'fwd'
       ? await measure(() => lens.benchForward(image), { warmup: 1, runs: 5 })
       : await measure(() => lens.benchForwardBackward(image, REF_CLASS), { warmup: 1, runs: 5 });
     let last = null;
@@ -195,7 +199,7 @@ async function suiteNetlens() {
       warmup: 1, runs: heavy ? Math.max(1, Math.ceil(RUNS / 2)) : RUNS, prepare: decode,
     });
     r.methods[m.id] = {
-      ...time, cost: m.cost, steps: last.steps, passes: last.report.passes ?? null, class: last.report.class ?? null,
+      ...time, cost: m.cost, kind, steps: last.steps, passes: last.report.passes ?? null, class: last.report.class ?? null,
       unitJustBefore: near,
     };
   }

@@ -273,6 +273,11 @@ function main() {
     const unit = kind === 'fwd' ? fwdBrowser : fbBrowser;
     row(`${id} at defaults (start+steps+panels)`, nlOr(m, 'not in this build'), [`${n} × ${kind}`, scaled(unit, n)], '≤ 1.2×');
   }
+  // Methods not in the table above (the CAM family, LRP, …): their own run's pass count and their declaration's kind.
+  for (const [id, m] of Object.entries(nl?.methods ?? {}).filter(([id, m]) => !PASSES[id] && m.passes)) {
+    const unit = m.kind === 'fwd' ? fwdBrowser : fbBrowser;
+    row(`${id} at defaults (start+steps+panels)`, m, [`${m.passes} × ${m.kind}`, scaled(unit, m.passes)], '≤ 1.2×');
+  }
   const pageMissing = missing(browser?.page?.error ? 'page failed' : 'not run');
   const cmp = browser?.page?.compare;
   const workers = cmp?.workers ? `, ${cmp.workers} worker${cmp.workers > 1 ? 's' : ''}` : '';

@@ -143,8 +143,9 @@ pub type StartFn = fn(&Ctx, Option<&Input>, &Settings) -> Result<Box<dyn Run>>;
 /// what one of its passes costs, in forward passes (a forward + reverse pass ≈ [`BACKWARD`]; occlusion's are
 /// forward passes, ≈ 1: per-step times of a deletion/insertion run in the page, 2026-11-28). The worker pool
 /// balances the trust tests' parts by it (src/methods/shard.rs).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Serialize)]
 pub struct Attributor {
+    #[serde(skip)]
     pub make: attribution::MakeStepper,
     pub pass_cost: f64,
 }
@@ -180,8 +181,7 @@ pub struct MethodSpec {
     pub outputs: &'static [OutputSpec],
     #[serde(skip)]
     pub start: StartFn,
-    /// Attribution methods: how others run it (None for every other method).
-    #[serde(skip)]
+    /// Attribution methods: how others run it (None for every other method); the schema says its pass cost.
     pub attribution: Option<Attributor>,
 }
 

@@ -89,8 +89,7 @@ impl Composite {
                 by_node.push(None);
                 continue;
             }
-            if let Some((types, rule)) = first.filter(|(types, _)| types.contains(&op)) {
-                let _ = types;
+            if let Some((_, rule)) = first.filter(|(types, _)| types.contains(&op)) {
                 by_node.push(Some(rule.clone()));
                 first = None;
                 continue;

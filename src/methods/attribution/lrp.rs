@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::network::Classifier;
-use crate::rules::{Composite, Epsilon, Flat, Gamma, Pass, ZBox, ZPlus, STABILIZER};
+use crate::rules::{Composite, Epsilon, Flat, Gamma, Pass, Rule, ZBox, ZPlus, STABILIZER};
 use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
@@ -92,14 +92,14 @@ const POOLS: &[&str] = &["AveragePool", "GlobalAveragePool"];
 /// The composite a run's settings name, for a model with `net`'s preprocessing (the box of ε + γ + box).
 fn composite(net: &Classifier, s: &Settings) -> Composite {
     let eps = s.float("epsilon");
-    let norm = || -> Arc<dyn crate::rules::Rule> { Arc::new(Epsilon(STABILIZER)) };
-    let base = |conv: Arc<dyn crate::rules::Rule>| {
+    let norm = || -> Arc<dyn Rule> { Arc::new(Epsilon(STABILIZER)) };
+    let base = |conv: Arc<dyn Rule>| {
         vec![
-            (ACTIVATIONS, Arc::new(Pass) as Arc<dyn crate::rules::Rule>),
+            (ACTIVATIONS, Arc::new(Pass) as Arc<dyn Rule>),
             (&["Add", "Sum"][..], norm()),
             (POOLS, norm()),
             (&["Conv"][..], conv),
-            (&["Gemm", "MatMul"][..], Arc::new(Epsilon(eps)) as Arc<dyn crate::rules::Rule>),
+            (&["Gemm", "MatMul"][..], Arc::new(Epsilon(eps)) as Arc<dyn Rule>),
         ]
     };
     match s.text("composite") {
@@ -114,7 +114,7 @@ fn composite(net: &Classifier, s: &Settings) -> Composite {
             }
         }
         "epsilon" => {
-            let e = || -> Arc<dyn crate::rules::Rule> { Arc::new(Epsilon(eps)) };
+            let e = || -> Arc<dyn Rule> { Arc::new(Epsilon(eps)) };
             Composite {
                 name: "ε",
                 first: None,

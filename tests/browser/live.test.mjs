@@ -161,6 +161,7 @@ test('live camera: top-1 follows chelsea → rocket within 1 s, overlay drawn, f
     const top = await page.textContent('#top5 li .name');
     assert.ok(top.length > 0);
     await page.screenshot({ path: screenshotPath('live-desktop') });
+    await page.locator('.input-side').screenshot({ path: screenshotPath('live-input-side') }); // docs/live.png
     const lat = frames.map((f) => f.latencyMs).sort((a, c) => a - c);
     const eng = frames.map((f) => f.engineMs).sort((a, c) => a - c);
     console.log(`# live saliency: ${frames.length} frames in 7 s, latency median ${lat[lat.length >> 1].toFixed(0)} ms, engine median ${eng[eng.length >> 1].toFixed(0)} ms, switch delays ${delays.map((d) => d.toFixed(0)).join(', ')} ms, stats “${stats}”`);

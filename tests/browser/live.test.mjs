@@ -235,7 +235,7 @@ test('live camera: top-1 follows chelsea → rocket within 1 s, overlay drawn, f
   }
 });
 
-test('freeze: the frozen frame becomes the page’s image, in Saliency and in a share link', TIMEOUT, async () => {
+test('freeze: the frozen frame becomes the page’s image, in Saliency and in a share link; a model switch stops live mode', TIMEOUT, async () => {
   const b = await startBrowser({ args: [...camera(), FAKE_UI] });
   try {
     const { page, problems } = await openPage(b.context, `${server.url}/?test`);
@@ -274,6 +274,20 @@ test('freeze: the frozen frame becomes the page’s image, in Saliency and in a 
     const mad = linked.reduce((s, v, i) => s + Math.abs(v - frozenPixels[i]), 0) / linked.length;
     assert.ok(mad < 4, `the linked image differs from the frozen one by ${mad.toFixed(2)} per channel on average`);
     assert.equal(await other.page.evaluate(() => window.__netlens.top5[0].class), MISSILE);
+    await other.page.close();
+
+    // A model switch stops live mode; live mode then runs on the new model, at its input size (CIFAR-sized, 32×32).
+    await startLive(page);
+    await holdStream(page);
+    await page.setInputFiles('#model-input', [path.join(SHARED, 'models/zoo/cifarnet.onnx')]);
+    await page.waitForFunction(() => window.__netlens.live.stopped.some((r) => /model is changing/.test(r ?? '')));
+    assert.deepEqual(await liveTracks(page), STOPPED);
+    await page.waitForFunction(() => window.__netlens.modelChanges >= 1, null, { timeout: 120_000 });
+    await startLive(page);
+    const small = await page.evaluate(() => window.__netlens.live.frames.at(-1));
+    assert.deepEqual(small.size, [32, 32]);
+    assert.equal(small.method, 'saliency');
+    assert.ok(small.overlayHash && small.top1 >= 0 && small.top1 < 10, JSON.stringify(small));
     assert.deepEqual(problems.pageErrors, []);
     assert.deepEqual(other.problems.pageErrors, []);
   } finally {

@@ -308,8 +308,8 @@ async function pageLive(url, configs) {
         await live.click('[data-sample="chelsea"]');
         await live.waitForFunction(() => window.__netlens.imageSource?.id === 'chelsea', null, { timeout: 60_000 });
         for (const method of methods) {
-          await live.selectOption('#live-method', method);
           if (await live.isHidden('#live')) await live.click('#live-button');
+          await live.selectOption('#live-method', method);
           await live.waitForTimeout(LIVE_WARMUP_S * 1000);
           const t0 = await live.evaluate(() => performance.now());
           await live.waitForTimeout(LIVE_SECONDS * 1000);

@@ -25,7 +25,6 @@ let reproduce = null; // the panel a share link asked to reproduce, run once its
 
 function setReady(ready) {
   $('copy-link').disabled = !ready;
-  $('live-button').disabled = !ready;
   $('model-status').classList.toggle('loaded', ready);
   if (!ui) return;
   for (const p of ui.panels.values()) p.setReady(ready);

@@ -94,7 +94,7 @@ function methodById(id) {
 /** The method chooser: "Top-5 only" and the registry's live methods (their titles). */
 function fillMethods() {
   const select = $('live-method');
-  const keep = select.value || 'saliency';
+  const keep = select.options.length ? select.value : 'saliency'; // saliency at first, then the user's choice
   const methods = liveMethods(engine.schema);
   select.replaceChildren(el('option', { value: '', text: 'Top-5 only' }),
     ...methods.map((m) => el('option', { value: m.id, text: m.title })));
@@ -116,12 +116,12 @@ function setStats(text) {
 
 /** Starts (or restarts, on another camera) the stream and the frame loop. */
 export async function startLive(deviceId = null) {
+  if (!window.isSecureContext) return fail('insecure', 'Live mode needs a secure page: open netlens over https (or on localhost); browsers give the camera to no other page.');
+  if (!navigator.mediaDevices?.getUserMedia) return fail('unsupported', 'This browser cannot give web pages a camera stream; use “Take a photo” or “Choose a file” instead.');
   if (!engine.ready) {
     showMessage('info', 'The model is still loading: live mode can start once it is ready.');
     return false;
   }
-  if (!window.isSecureContext) return fail('insecure', 'Live mode needs a secure page: open netlens over https (or on localhost); browsers give the camera to no other page.');
-  if (!navigator.mediaDevices?.getUserMedia) return fail('unsupported', 'This browser cannot give web pages a camera stream; use “Take a photo” or “Choose a file” instead.');
   stopLive(null);
   const session = ++live.session;
   showStage(true);

@@ -150,7 +150,7 @@ on('live-frame', (d) => {
   f.push({
     at: performance.now(), top1: d.top[0]?.class ?? null, top: d.top, class: d.class, method: d.method, fps: d.fps,
     latencyMs: d.latencyMs, medianLatencyMs: d.medianLatencyMs, engineMs: d.engineMs, mean: meanRgb(d.crop),
-    cropHash: fnv1a(d.crop), overlayHash: d.overlay ? fnv1a(d.overlay) : null, overlaySpread: d.overlay ? spread(d.overlay) : null,
+    size: [d.width, d.height], cropHash: fnv1a(d.crop), overlayHash: d.overlay ? fnv1a(d.overlay) : null, overlaySpread: d.overlay ? spread(d.overlay) : null,
   });
   if (f.length > 600) f.shift();
 });

@@ -318,3 +318,13 @@ fn where_with_constant_condition() {
     let y = net.node("Where", &[&cond, "x", &yv], "sel", vec![]);
     check_output("where(const mask [3,4], x, 2x)", &net, &y, gauss(&shape), smooth());
 }
+
+#[test]
+fn layer_norm_scale_from_the_input_is_refused_with_its_node() {
+    let mut net = Net::new(&[1, 2, 4], 17, 118);
+    let s = net.node("ReduceMean", &["x"], "scale_of_x", vec![attr_ints("axes", &[0, 1]), attr_i("keepdims", 0)]);
+    let y = net.node("LayerNormalization", &["x", &s], "blocks.0.ln", vec![]);
+    let err = netlens::engine::Engine::from_onnx_bytes(&net.bytes(&y)).err().expect("an activation scale is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("blocks.0.ln") && msg.contains("scale must be a constant"), "{msg}");
+}

@@ -1,10 +1,12 @@
 //! Einsum with one or two operands (MaxViT's attention exports `bghid,bghjd->bghij` and `bghij,bghjd->bghid`).
 //! The VJP of an operand is itself an einsum: dXᵢ[labels of Xᵢ] = Σ over the other labels of G[output labels] ·
 //! Xⱼ[labels of Xⱼ] (j ≠ i), a label of Xᵢ that is in neither G nor Xⱼ being one Xᵢ was summed over (its gradient
-//! is G broadcast along it). One general contraction evaluates them, accumulating in f64.
+//! is G broadcast along it). Two-operand contractions run as one GEMM per batch element (operands permuted to
+//! [batch, m, k] and [batch, k, n]); any other form through one general loop accumulating in f64.
 
 use std::sync::Arc;
 
+use super::gemm::gemm;
 use super::layout::walk;
 use super::{Needs, OpDecl, OpVjp, Step};
 use crate::error::Result;
@@ -95,8 +97,59 @@ impl Einsum {
         self.sizes.iter().find(|(l, _)| *l == c).map_or(1, |&(_, s)| s)
     }
 
+    /// Row-major strides of a tensor laid out by `layout`, read along `order` (0 for labels it does not have).
+    fn strides_along(&self, layout: &[char], order: &[char]) -> Vec<usize> {
+        order
+            .iter()
+            .map(|c| match layout.iter().position(|l| l == c) {
+                Some(a) => layout[a + 1..].iter().map(|&l| self.size(l)).product(),
+                None => 0,
+            })
+            .collect()
+    }
+
+    /// `data` (laid out by `layout`) permuted to the label order `order`.
+    fn permuted(&self, data: &[f32], layout: &[char], order: &[char]) -> Vec<f32> {
+        let dims: Vec<usize> = order.iter().map(|&c| self.size(c)).collect();
+        let mut out = Vec::with_capacity(dims.iter().product());
+        walk(&dims, &self.strides_along(layout, order), |o| out.push(data[o]));
+        out
+    }
+
+    /// Σ_k A[b, m, k] · B[b, k, n] laid out as `out_labels`, when two terms have that form: every label of each
+    /// term is in the other term or the output, and every output label in a term. None otherwise.
+    fn contract_gemm(&self, (a, la): (&[f32], &[char]), (b, lb): (&[f32], &[char]), t: &[char]) -> Option<Vec<f32>> {
+        let pick = |from: &[char], f: &dyn Fn(char) -> bool| from.iter().copied().filter(|&c| f(c)).collect::<Vec<_>>();
+        let batch = pick(t, &|c| la.contains(&c) && lb.contains(&c));
+        let m = pick(t, &|c| la.contains(&c) && !lb.contains(&c));
+        let n = pick(t, &|c| lb.contains(&c) && !la.contains(&c));
+        let k = pick(la, &|c| lb.contains(&c) && !t.contains(&c));
+        if la.len() != batch.len() + m.len() + k.len()
+            || lb.len() != batch.len() + n.len() + k.len()
+            || t.len() != batch.len() + m.len() + n.len()
+        {
+            return None;
+        }
+        let size = |ls: &[char]| ls.iter().map(|&c| self.size(c)).product::<usize>();
+        let (nb, nm, nn, nk) = (size(&batch), size(&m), size(&n), size(&k));
+        let pa = self.permuted(a, la, &[&batch[..], &m, &k].concat());
+        let pb = self.permuted(b, lb, &[&batch[..], &k, &n].concat());
+        let mut c = vec![0.0f32; nb * nm * nn];
+        for i in 0..nb {
+            let (ai, bi) = (&pa[i * nm * nk..(i + 1) * nm * nk], &pb[i * nk * nn..(i + 1) * nk * nn]);
+            gemm(nm, nk, nn, ai, (nk, 1), bi, (nn, 1), &mut c[i * nm * nn..(i + 1) * nm * nn], 1.0);
+        }
+        // C is laid out [batch, m, n]: back to the output's order.
+        Some(self.permuted(&c, &[&batch[..], &m, &n].concat(), t))
+    }
+
     /// out[out_labels] = Σ over every other label of Π terms[labels], accumulated in f64.
     fn contract(&self, terms: &[(&[f32], &[char])], out_labels: &[char]) -> Vec<f32> {
+        if let [a, b] = terms {
+            if let Some(out) = self.contract_gemm(*a, *b, out_labels) {
+                return out;
+            }
+        }
         let summed: Vec<char> = self.sizes.iter().map(|&(c, _)| c).filter(|c| !out_labels.contains(c)).collect();
         let dims = |labels: &[char]| labels.iter().map(|&c| self.size(c)).collect::<Vec<_>>();
         let (out_dims, sum_dims) = (dims(out_labels), dims(&summed));

@@ -154,15 +154,29 @@ pub fn grad_rollout(engine: &Engine, x: &Tensor, class: usize) -> Result<Tensor>
     class_row(&r, t)
 }
 
-/// Grad-CAM on a token layer [1, T, C] (pytorch-grad-cam's ViT `reshape_transform`): the class token dropped, the
-/// T − 1 patch tokens read as a g×g grid of C channels; ReLU(Σ_c mean_ij(∂logit/∂A_c) · A_c) on that grid.
+/// How T tokens lie on a square grid: (leading tokens to drop, g) for T = g² or T = k + g² with k ≤ 1 class token.
+pub fn token_layout(tokens: usize) -> Option<(usize, usize)> {
+    (0..=1).find_map(|skip| {
+        let g = ((tokens.saturating_sub(skip)) as f64).sqrt().round() as usize;
+        (g >= 2 && g * g + skip == tokens).then_some((skip, g))
+    })
+}
+
+/// Grad-CAM on a token layer [1, T, C] (pytorch-grad-cam's ViT `reshape_transform`): a class token (if T = 1 + g²)
+/// dropped, the patch tokens read as a g×g grid of C channels; ReLU(Σ_c mean_ij(∂logit/∂A_c) · A_c) on that grid.
 pub fn token_grad_cam(engine: &Engine, x: &Tensor, class: usize, layer: &str) -> Result<Tensor> {
     let id = engine.value_id(layer)?;
     let shape = engine.graph().shape(id).to_vec();
-    let [1, t, c] = shape[..] else {
-        return Err(Error::Invalid(format!("'{layer}' has shape {shape:?}; a token layer is [1, T, C]")));
+    let layout = match shape[..] {
+        [1, t, _] => token_layout(t),
+        _ => None,
     };
-    let g = token_grid(t)?;
+    let Some((skip, g)) = layout else {
+        return Err(Error::Invalid(format!(
+            "'{layer}' has shape {shape:?}; a token layer is [1, T, C] with T = g² or 1 + g² (a class token first)"
+        )));
+    };
+    let (t, c) = (shape[1], shape[2]);
     let acts = engine.forward_with(x, &[layer])?;
     let store = engine.gradients(
         &acts,
@@ -174,8 +188,8 @@ pub fn token_grad_cam(engine: &Engine, x: &Tensor, class: usize, layer: &str) ->
     let plane = g * g;
     // Channel weights: the gradient's mean over the patch tokens.
     let weights: Vec<f64> =
-        (0..c).map(|ch| (1..t).map(|tok| grad.data[tok * c + ch] as f64).sum::<f64>() / plane as f64).collect();
-    let cam = (1..t)
+        (0..c).map(|ch| (skip..t).map(|tok| grad.data[tok * c + ch] as f64).sum::<f64>() / plane as f64).collect();
+    let cam = (skip..t)
         .map(|tok| {
             let v: f64 = (0..c).map(|ch| weights[ch] * a.data[tok * c + ch] as f64).sum();
             v.max(0.0) as f32
@@ -194,6 +208,9 @@ mod tests {
         assert_eq!(token_grid(50).unwrap(), 7);
         let e = token_grid(49).unwrap_err().to_string();
         assert!(e.contains("49 tokens") && e.contains("square grid"), "{e}");
+        assert_eq!(token_layout(197), Some((1, 14)));
+        assert_eq!(token_layout(49), Some((0, 7)));
+        assert_eq!(token_layout(48), None);
     }
 
     #[test]

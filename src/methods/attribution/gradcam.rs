@@ -4,7 +4,6 @@
 
 use serde_json::Value as Json;
 
-use super::attention;
 use super::ixg::input_gradient;
 use super::{upsample_nearest, AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::backward::Wanted;
@@ -20,7 +19,7 @@ pub const LAYER: SettingSpec = SettingSpec {
     key: "layer",
     link: "layer",
     label: "Layer",
-    help: "The value whose channels are weighted, by its ONNX name: 4-D (N, C, H, W), or a transformer's tokens (1, T, C) on a square grid (T = g² or 1 + g², the class token dropped).",
+    help: "The 4-D value (N, C, H, W) whose channels are weighted, by its ONNX name.",
     kind: Kind::Text { pattern: NAME_PATTERN, default: "features.12" },
     live: false,
 };
@@ -69,11 +68,9 @@ fn check_layer(net: &Classifier, layer: &str) -> Result<()> {
         .value_id(layer)
         .map_err(|_| Error::Invalid(format!("Layer (layer): the model has no value named '{layer}'")))?;
     let shape = engine.graph().shape(id);
-    let tokens = matches!(shape, [1, t, _] if attention::token_layout(*t).is_some());
-    if shape.len() != 4 && !tokens {
+    if shape.len() != 4 {
         return Err(Error::Invalid(format!(
-            "Layer (layer): '{layer}' has shape {shape:?}; Grad-CAM needs a 4-D (N, C, H, W) value or tokens \
-             (1, T, C) with T = g² or 1 + g²"
+            "Layer (layer): '{layer}' has shape {shape:?}; Grad-CAM needs a 4-D (N, C, H, W) value"
         )));
     }
     if !engine.graph().depends_on_input[id] {
@@ -88,10 +85,6 @@ pub fn grad_cam(net: &Classifier, x: &Tensor, class: usize, layer: &str) -> Resu
     check_layer(net, layer)?;
     let engine = net.engine();
     let id = engine.value_id(layer)?;
-    if engine.graph().shape(id).len() == 3 {
-        // A transformer's tokens, read as a g×g grid of channels.
-        return attention::token_grad_cam(engine, x, class, layer);
-    }
     let acts = engine.forward_with(x, &[layer])?;
     let store = engine.gradients(
         &acts,

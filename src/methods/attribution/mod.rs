@@ -2,7 +2,6 @@
 //! values a class score depends on. Each method is a [`Stepper`] that does one forward(+backward) pass per
 //! step, so the page shows progress and can cancel; [`AttributionRun`] turns any of them into a registry run.
 
-pub mod attention;
 pub mod gradcam;
 pub mod guided;
 pub mod ig;

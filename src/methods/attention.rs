@@ -164,6 +164,7 @@ pub fn token_layout(tokens: usize) -> Option<(usize, usize)> {
 
 /// Grad-CAM on a token layer [1, T, C] (pytorch-grad-cam's ViT `reshape_transform`): a class token (if T = 1 + g²)
 /// dropped, the patch tokens read as a g×g grid of C channels; ReLU(Σ_c mean_ij(∂logit/∂A_c) · A_c) on that grid.
+/// (For the CAM family's layer check to take token layers: this reshape is the one to apply there.)
 pub fn token_grad_cam(engine: &Engine, x: &Tensor, class: usize, layer: &str) -> Result<Tensor> {
     let id = engine.value_id(layer)?;
     let shape = engine.graph().shape(id).to_vec();

@@ -9,7 +9,6 @@ use crate::backward::Wanted;
 use crate::engine::{Engine, Objective};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-use crate::vjp::ReluRule;
 
 /// The ONNX names of the attention probabilities, one per layer, in graph order.
 pub fn attention_values(engine: &Engine) -> Vec<String> {
@@ -135,7 +134,7 @@ pub fn grad_rollout(engine: &Engine, x: &Tensor, class: usize) -> Result<Tensor>
     let store = engine.gradients(
         &acts,
         &Objective::Class(class),
-        &Wanted { at: ids.clone(), input: false, relu: ReluRule::Standard },
+        &Wanted { at: ids.clone(), input: false, ..Wanted::input() },
     )?;
     let t = *engine.graph().shape(ids[0]).last().expect("rank ≥ 3");
     token_grid(t)?;
@@ -179,11 +178,8 @@ pub fn token_grad_cam(engine: &Engine, x: &Tensor, class: usize, layer: &str) ->
     };
     let (t, c) = (shape[1], shape[2]);
     let acts = engine.forward_with(x, &[layer])?;
-    let store = engine.gradients(
-        &acts,
-        &Objective::Class(class),
-        &Wanted { at: vec![id], input: false, relu: ReluRule::Standard },
-    )?;
+    let store =
+        engine.gradients(&acts, &Objective::Class(class), &Wanted { at: vec![id], input: false, ..Wanted::input() })?;
     let grad = store.get(id).expect("the layer's gradient was asked for");
     let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
     let plane = g * g;

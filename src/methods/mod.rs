@@ -5,6 +5,7 @@
 //! browser worker can do one step per message-loop turn, report progress and be cancelled.
 
 pub mod attack;
+pub mod attention;
 pub mod attribution;
 pub mod classviz;
 pub mod features;

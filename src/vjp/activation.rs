@@ -1,5 +1,5 @@
 //! One-input element-wise ops: Sigmoid, Tanh, LeakyRelu, PRelu, Elu, Selu, HardSigmoid, HardSwish, Neg, Sqrt, Erf
-//! (GELU as exported).
+//! (GELU as exported before opset 20), Exp, and Gelu (opset 20, exact or tanh-approximated).
 //! Each VJP multiplies the gradient by the derivative, read from the input or (where cheaper) the output.
 
 use std::sync::Arc;
@@ -38,6 +38,16 @@ pub const HARD_SWISH: OpDecl = OpDecl { names: &["HardSwish"], parse: |_| unary(
 pub const NEG: OpDecl = OpDecl { names: &["Neg"], parse: |_| unary(Act::Neg), each_output: false };
 pub const SQRT: OpDecl = OpDecl { names: &["Sqrt"], parse: |_| unary(Act::Sqrt), each_output: false };
 pub const ERF: OpDecl = OpDecl { names: &["Erf"], parse: |_| unary(Act::Erf), each_output: false };
+pub const EXP: OpDecl = OpDecl { names: &["Exp"], parse: |_| unary(Act::Exp), each_output: false };
+pub const GELU: OpDecl = OpDecl { names: &["Gelu"], parse: parse_gelu, each_output: false };
+
+fn parse_gelu(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
+    match ctx.string("approximate")?.as_deref().unwrap_or("none") {
+        "none" => unary(Act::Gelu),
+        "tanh" => unary(Act::GeluTanh),
+        other => Err(ctx.err(format!("Gelu approximate '{other}' is not an ONNX value"))),
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 enum Act {
@@ -46,10 +56,25 @@ enum Act {
     Sqrt,
     Neg,
     Erf,
-    LeakyRelu { alpha: f32 },
-    Elu { alpha: f32 },
-    Selu { alpha: f32, gamma: f32 },
-    HardSigmoid { alpha: f32, beta: f32 },
+    Exp,
+    /// x·Φ(x), Φ the standard normal CDF.
+    Gelu,
+    /// x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    GeluTanh,
+    LeakyRelu {
+        alpha: f32,
+    },
+    Elu {
+        alpha: f32,
+    },
+    Selu {
+        alpha: f32,
+        gamma: f32,
+    },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     HardSwish,
 }
 
@@ -67,7 +92,7 @@ enum Reads {
 impl Act {
     fn reads(self) -> Reads {
         match self {
-            Act::Sigmoid | Act::Tanh | Act::Sqrt => Reads::Output,
+            Act::Sigmoid | Act::Tanh | Act::Sqrt | Act::Exp => Reads::Output,
             Act::Neg => Reads::Nothing,
             _ => Reads::Input,
         }
@@ -82,6 +107,20 @@ impl Act {
             Act::Sqrt => 0.5 / v,
             Act::Neg => -1.0,
             Act::Erf => std::f32::consts::FRAC_2_SQRT_PI * (-v * v).exp(),
+            Act::Exp => v,
+            // Φ(x) + x·φ(x), in f64 (the two terms cancel for large negative x).
+            Act::Gelu => {
+                let x = v as f64;
+                let cdf = 0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2));
+                let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                (cdf + x * pdf) as f32
+            }
+            Act::GeluTanh => {
+                let x = v as f64;
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                let t = (c * (x + 0.044715 * x * x * x)).tanh();
+                (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3.0 * 0.044715 * x * x)) as f32
+            }
             Act::LeakyRelu { alpha } => {
                 if v > 0.0 {
                     1.0

@@ -29,11 +29,12 @@ fn parse_gemm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     }))
 }
 
-/// A [..., M, K] · B [K, N]: the leading axes of A fold into its rows (a Linear layer on an N-D activation, as
-/// ConvNeXt and transformers export it).
+/// A [..., M, K] · B [K, N] with B constant: the leading axes of A fold into its rows (a Linear layer on an N-D
+/// activation, as ConvNeXt and transformers export it), one GEMM. Any other MatMul (two activations, batch axes
+/// on B) is the general batched one of matmul.rs.
 fn parse_matmul(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
-    if ctx.input_shape(0).len() < 2 || ctx.input_shape(1).len() != 2 {
-        return Err(ctx.err("MatMul is supported for A of rank ≥ 2 times a 2-D B only"));
+    if ctx.input_shape(0).len() < 2 || ctx.input_shape(1).len() != 2 || ctx.need_const(1).is_err() {
+        return super::matmul::parse_batched(ctx);
     }
     Ok(Arc::new(Gemm { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false }))
 }

@@ -8,16 +8,20 @@
 mod activation;
 mod binary;
 mod conv;
+mod einsum;
 mod gemm;
+mod layer_norm;
 mod layout;
 mod linear;
 mod lrn;
+mod matmul;
 mod pad;
 mod pointwise;
 mod pool;
 mod reduce;
 mod reshape;
 mod resize;
+mod select;
 
 pub(crate) use pointwise::relu_with;
 
@@ -125,11 +129,17 @@ pub static OPS: &[OpDecl] = &[
     activation::NEG,
     activation::SQRT,
     activation::ERF,
+    activation::EXP,
+    activation::GELU,
     binary::SUB,
     binary::MUL,
     binary::DIV,
     binary::POW,
     reduce::REDUCE,
+    reduce::REDUCE_L2,
+    layer_norm::LAYER_NORM,
+    einsum::EINSUM,
+    select::WHERE,
     lrn::LRN,
     resize::RESIZE,
 ];

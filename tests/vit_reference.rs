@@ -1,0 +1,94 @@
+//! Explaining attention against ../shared/models/reference/vit (issue 24, part 3): for each model its JSON lists,
+//! every layer's attention probabilities (found in the graph, checked against the names the JSON gives), attention
+//! rollout, gradient-weighted rollout and Grad-CAM on the token layer per class, each within 1e-4 relative
+//! (max|Δ|/max|ref|). The definitions are those of the JSON's `definitions`.
+
+mod common;
+
+use common::*;
+use netlens::engine::Engine;
+use netlens::methods::attention;
+use netlens::Tensor;
+
+fn close(label: &str, ours: &Tensor, want: &Tensor) -> f32 {
+    assert_eq!(ours.data.len(), want.data.len(), "{label}: size {:?} vs {:?}", ours.shape, want.shape);
+    let ratio = max_abs_diff(&ours.data, &want.data) / max_abs(&want.data);
+    eprintln!("{label}: max|Δ|/max|ref| {ratio:.2e} (max|ref| {:.3e})", max_abs(&want.data));
+    assert!(ratio <= 1e-4, "{label}: off by {ratio:.3e} relative");
+    ratio
+}
+
+#[test]
+fn vit_attention_rollout_gradrollout_gradcam_match_the_references() {
+    let dir = "models/reference/vit";
+    let refs: Vec<String> = std::fs::read_dir(shared_file(dir))
+        .expect("reference/vit")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with("_vit.json"))
+        .collect();
+    assert!(!refs.is_empty(), "no *_vit.json in {dir}");
+    for file in refs {
+        let r: serde_json::Value = serde_json::from_slice(&read_shared(&format!("{dir}/{file}"))).unwrap();
+        let arch = r["arch"].as_str().unwrap();
+        let engine =
+            Engine::from_onnx_bytes(&read_shared(&format!("models/zoo-transformers/{}", r["onnx"].as_str().unwrap())))
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        let x = Tensor::new(
+            engine.input_shape().to_vec(),
+            read_npy(&format!("models/zoo-transformers/{arch}_input.npy")).data,
+        );
+
+        let found = attention::attention_values(&engine);
+        let named: Vec<&str> =
+            r["attention_softmax_outputs"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(found, named, "{arch}: the attention found in the graph");
+        assert_eq!(
+            attention::token_grid(r["tokens"].as_u64().unwrap() as usize).unwrap(),
+            r["grid"].as_u64().unwrap() as usize
+        );
+
+        let maps = attention::attention_maps(&engine, &x).unwrap();
+        for (l, f) in r["files"]["attn"].as_array().unwrap().iter().enumerate() {
+            close(
+                &format!("{arch} attention layer {l}"),
+                &maps[l],
+                &read_npy(&format!("{dir}/{}", f.as_str().unwrap())),
+            );
+        }
+        let rollout = attention::rollout(&engine, &x).unwrap();
+        close(
+            &format!("{arch} rollout"),
+            &rollout,
+            &read_npy(&format!("{dir}/{}", r["files"]["rollout"].as_str().unwrap())),
+        );
+
+        let layer = r["gradcam_layer"].as_str().unwrap();
+        for (class, files) in r["classes"].as_object().unwrap() {
+            let k: usize = class.parse().unwrap();
+            let gr = attention::grad_rollout(&engine, &x, k).unwrap();
+            close(
+                &format!("{arch} gradrollout class {k}"),
+                &gr,
+                &read_npy(&format!("{dir}/{}", files["gradrollout"].as_str().unwrap())),
+            );
+            let want = read_npy(&format!("{dir}/{}", files["gradcam"].as_str().unwrap()));
+            let cam = attention::token_grad_cam(&engine, &x, k, layer).unwrap();
+            close(&format!("{arch} token Grad-CAM class {k}"), &cam, &want);
+        }
+    }
+}
+
+#[test]
+fn attention_methods_on_models_without_a_class_token_grid_say_why() {
+    // Swin's window attention is over 49 tokens with no class token.
+    let engine = Engine::from_onnx_bytes(&read_shared("models/zoo-transformers/tinyswin.onnx")).unwrap();
+    let x = Tensor::new(engine.input_shape().to_vec(), read_npy("models/zoo-transformers/tinyswin_input.npy").data);
+    assert!(!attention::attention_values(&engine).is_empty(), "Swin's window attention is found");
+    let e = attention::rollout(&engine, &x).unwrap_err().to_string();
+    assert!(e.contains("49 tokens") && e.contains("square grid"), "{e}");
+    // A CNN has no attention at all.
+    let engine = Engine::from_onnx_bytes(&squeezenet_bytes()).unwrap();
+    let x = Tensor::zeros(engine.input_shape());
+    let e = attention::grad_rollout(&engine, &x, 1).unwrap_err().to_string();
+    assert!(e.contains("no attention"), "{e}");
+}

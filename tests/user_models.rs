@@ -73,7 +73,8 @@ fn every_method_runs_on_every_zoo_model() {
                 // LRP's composites name the op they have no rule for (cifarnet's SiLU is a Sigmoid × input Mul):
                 // accepted only as that sentence, for an op the model has, that no rule could cover.
                 Err(e) if e.to_string().contains("composite has no rule for op") => {
-                    let op = e.to_string().split("for op ").nth(1).and_then(|t| t.split(' ').next()).unwrap().to_string();
+                    let op =
+                        e.to_string().split("for op ").nth(1).and_then(|t| t.split(' ').next()).unwrap().to_string();
                     let ops: Vec<&str> = entry["ops"].as_array().unwrap().iter().filter_map(|o| o.as_str()).collect();
                     assert!(ops.contains(&op.as_str()), "{arch} {}: names {op}, not one of its ops {ops:?}", spec.id);
                     assert!(["Mul", "Softmax"].contains(&op.as_str()), "{arch} {}: {e}", spec.id);

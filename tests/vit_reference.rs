@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use netlens::engine::Engine;
-use netlens::methods::attention;
-use netlens::Tensor;
+use netlens::methods::{attention, attribution, registry};
+use netlens::{Classifier, Tensor};
 
 fn close(label: &str, ours: &Tensor, want: &Tensor) -> f32 {
     assert_eq!(ours.data.len(), want.data.len(), "{label}: size {:?} vs {:?}", ours.shape, want.shape);
@@ -30,9 +30,9 @@ fn vit_attention_rollout_gradrollout_gradcam_match_the_references() {
     for file in refs {
         let r: serde_json::Value = serde_json::from_slice(&read_shared(&format!("{dir}/{file}"))).unwrap();
         let arch = r["arch"].as_str().unwrap();
-        let engine =
-            Engine::from_onnx_bytes(&read_shared(&format!("models/zoo-transformers/{}", r["onnx"].as_str().unwrap())))
-                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        let bytes = read_shared(&format!("models/zoo-transformers/{}", r["onnx"].as_str().unwrap()));
+        let engine = Engine::from_onnx_bytes(&bytes).unwrap_or_else(|e| panic!("{arch}: {e}"));
+        let net = Classifier::from_onnx_bytes(&bytes).unwrap_or_else(|e| panic!("{arch}: {e}"));
         let x = Tensor::new(
             engine.input_shape().to_vec(),
             read_npy(&format!("models/zoo-transformers/{arch}_input.npy")).data,
@@ -72,8 +72,12 @@ fn vit_attention_rollout_gradrollout_gradcam_match_the_references() {
                 &read_npy(&format!("{dir}/{}", files["gradrollout"].as_str().unwrap())),
             );
             let want = read_npy(&format!("{dir}/{}", files["gradcam"].as_str().unwrap()));
-            let cam = attention::token_grad_cam(&engine, &x, k, layer).unwrap();
-            close(&format!("{arch} token Grad-CAM class {k}"), &cam, &want);
+            // The registry's Grad-CAM, given the token layer: read as a g×g grid by itself.
+            let spec = registry::method("gradcam").unwrap();
+            let s = spec.settings(&serde_json::json!({ "class": k, "layer": layer }), net.num_classes()).unwrap();
+            let cam = attribution::attribute(&net, &x, Some(k), spec.attribution.unwrap().make, &s).unwrap();
+            assert!(cam.extra["reshape"]["text"].as_str().unwrap().contains("class token"), "{:?}", cam.extra);
+            close(&format!("{arch} token Grad-CAM class {k}"), &cam.map, &want);
         }
     }
 }

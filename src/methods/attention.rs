@@ -161,40 +161,6 @@ pub fn token_layout(tokens: usize) -> Option<(usize, usize)> {
     })
 }
 
-/// Grad-CAM on a token layer [1, T, C] (pytorch-grad-cam's ViT `reshape_transform`): a class token (if T = 1 + g²)
-/// dropped, the patch tokens read as a g×g grid of C channels; ReLU(Σ_c mean_ij(∂logit/∂A_c) · A_c) on that grid.
-/// (For the CAM family's layer check to take token layers: this reshape is the one to apply there.)
-pub fn token_grad_cam(engine: &Engine, x: &Tensor, class: usize, layer: &str) -> Result<Tensor> {
-    let id = engine.value_id(layer)?;
-    let shape = engine.graph().shape(id).to_vec();
-    let layout = match shape[..] {
-        [1, t, _] => token_layout(t),
-        _ => None,
-    };
-    let Some((skip, g)) = layout else {
-        return Err(Error::Invalid(format!(
-            "'{layer}' has shape {shape:?}; a token layer is [1, T, C] with T = g² or 1 + g² (a class token first)"
-        )));
-    };
-    let (t, c) = (shape[1], shape[2]);
-    let acts = engine.forward_with(x, &[layer])?;
-    let store =
-        engine.gradients(&acts, &Objective::Class(class), &Wanted { at: vec![id], input: false, ..Wanted::input() })?;
-    let grad = store.get(id).expect("the layer's gradient was asked for");
-    let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
-    let plane = g * g;
-    // Channel weights: the gradient's mean over the patch tokens.
-    let weights: Vec<f64> =
-        (0..c).map(|ch| (skip..t).map(|tok| grad.data[tok * c + ch] as f64).sum::<f64>() / plane as f64).collect();
-    let cam = (skip..t)
-        .map(|tok| {
-            let v: f64 = (0..c).map(|ch| weights[ch] * a.data[tok * c + ch] as f64).sum();
-            v.max(0.0) as f32
-        })
-        .collect();
-    Ok(Tensor::new(vec![g, g], cam))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

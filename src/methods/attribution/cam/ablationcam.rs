@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::super::{AttributionRun, Stepper, Style, CLASS};
 use super::gradcam::CAM_OUTPUTS;
-use super::{layer, relu_map, LayerValues, LAYER};
+use super::{channels, extra, layer, relu_map, LayerValues, LAYER};
 use crate::error::Result;
 use crate::methods::registry::{Attributor, Group, MethodSpec, Paper};
 use crate::methods::settings::Settings;
@@ -42,7 +42,7 @@ const PARTIAL: f64 = 0.1;
 
 pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
     let layer = layer(net, s)?;
-    let channels = net.engine().graph().shape(net.engine().value_id(&layer)?)[1];
+    let channels = channels(net, &layer)?;
     let cam = AblationCam { x: x.clone(), class, layer, channels, values: None, score: 0.0, scores: vec![] };
     Ok((Box::new(cam), Style::Coarse))
 }
@@ -73,16 +73,13 @@ impl Stepper for AblationCam {
         };
         let min = values.acts.iter().copied().fold(f32::INFINITY, f32::min);
         let ablated = if min == 0.0 { 0.0 } else { min - 1e7 };
-        let c = self.scores.len();
-        let mut acts = values.acts.clone();
-        acts[c * values.plane()..(c + 1) * values.plane()].fill(ablated);
-        let value = Tensor::new(vec![1, values.channels, values.h, values.w], acts);
+        let value = values.ablated(self.scores.len(), ablated);
         self.scores.push(net.engine().forward_from(&self.x, &self.layer, &value)?.data[self.class]);
         Ok(())
     }
     fn result(&self) -> Result<(Tensor, Json)> {
         let values = self.values.as_ref().expect("every pass done");
         let weights: Vec<f32> = self.scores.iter().map(|&s| (self.score - s) / self.score).collect();
-        Ok((relu_map(values, values.weighted(&weights)), Json::Null))
+        Ok((relu_map(values, values.weighted(&weights)), extra(values)))
     }
 }

@@ -4,7 +4,9 @@
 //! Grad-CAM++, XGrad-CAM), element-wise gradients (HiResCAM, Layer-CAM), the activations' first principal
 //! component (Eigen-CAM), or extra forward passes (Score-CAM, Ablation-CAM). Each method is declared in its own
 //! file; this module holds what they share: the layer setting, the layer's values, the one-pass stepper and the
-//! library's scaling of a map to the input size.
+//! library's scaling of a map to the input size. A transformer's token layer [1, T, C] with T = g² patches (or a
+//! class token and g²) is read as a g×g grid of C channels, the class token dropped: pytorch-grad-cam's ViT
+//! `reshape_transform`, found by itself (the report says which reshape it used).
 
 pub mod ablationcam;
 pub mod eigencam;
@@ -21,6 +23,7 @@ use super::{upsample_bilinear, Stepper};
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::{Error, Result};
+use crate::methods::attention::token_layout;
 use crate::methods::settings::{Kind, SettingSpec, Settings, NAME_PATTERN};
 use crate::network::Classifier;
 use crate::rules::Rules;
@@ -45,12 +48,70 @@ fn check_layer(net: &Classifier, layer: &str) -> Result<()> {
         return Err(Error::Invalid(format!("Layer (layer): '{layer}' does not depend on the input image")));
     }
     let shape = engine.graph().shape(id);
-    if shape.len() != 4 || shape[0] != 1 {
+    if Layout::of(shape).is_none() {
         return Err(Error::Invalid(format!(
-            "Layer (layer): '{layer}' has shape {shape:?}; CAM methods need a 4-D (1, C, H, W) value"
+            "Layer (layer): '{layer}' has shape {shape:?}; CAM methods need a 4-D (1, C, H, W) value or a \
+             transformer's tokens (1, T, C) on a square grid (T = g², or 1 + g² with a class token)"
         )));
     }
     Ok(())
+}
+
+/// How a layer's values are read as C channels over an h × w grid.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Layout {
+    /// [1, C, h, w] as it is.
+    Maps { channels: usize, h: usize, w: usize },
+    /// [1, T, C] tokens: `skip` class tokens first (0 or 1), then g × g patches.
+    Tokens { tokens: usize, channels: usize, skip: usize, g: usize },
+}
+
+impl Layout {
+    fn of(shape: &[usize]) -> Option<Layout> {
+        match *shape {
+            [1, channels, h, w] => Some(Layout::Maps { channels, h, w }),
+            [1, tokens, channels] => token_layout(tokens).map(|(skip, g)| Layout::Tokens { tokens, channels, skip, g }),
+            _ => None,
+        }
+    }
+
+    /// `values` ([1, C, h, w] or [1, T, C]) as [C, h, w].
+    fn channels_first(&self, values: &[f32]) -> Vec<f32> {
+        match *self {
+            Layout::Maps { .. } => values.to_vec(),
+            Layout::Tokens { channels, skip, g, .. } => {
+                let mut out = vec![0.0f32; channels * g * g];
+                for p in 0..g * g {
+                    let token = &values[(skip + p) * channels..(skip + p + 1) * channels];
+                    for (c, &v) in token.iter().enumerate() {
+                        out[c * g * g + p] = v;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// What the report says of a token layer's reshape (nothing for a 4-D layer).
+    fn note(&self) -> Option<String> {
+        match *self {
+            Layout::Maps { .. } => None,
+            Layout::Tokens { tokens, skip, g, .. } => Some(if skip == 1 {
+                format!("{tokens} tokens read as a class token (dropped) and a {g}×{g} grid of patches")
+            } else {
+                format!("{tokens} tokens read as a {g}×{g} grid of patches")
+            }),
+        }
+    }
+}
+
+/// The number of channels of `layer` (checked) as the CAM family reads it.
+pub fn channels(net: &Classifier, layer: &str) -> Result<usize> {
+    let shape = net.engine().graph().shape(net.engine().value_id(layer)?);
+    match Layout::of(shape) {
+        Some(Layout::Maps { channels, .. } | Layout::Tokens { channels, .. }) => Ok(channels),
+        None => Err(Error::Invalid(format!("Layer (layer): '{layer}' has shape {shape:?}"))),
+    }
 }
 
 /// The settings' layer, or on a model without SqueezeNet's default layer, its last 4-D value.
@@ -68,6 +129,11 @@ pub struct LayerValues {
     pub w: usize,
     pub acts: Vec<f32>,
     pub grads: Option<Vec<f32>>,
+    /// How a token layer was read as a grid (None for a 4-D layer).
+    pub reshape: Option<String>,
+    layout: Layout,
+    /// The layer's value as the model has it ([1, C, h, w] or [1, T, C]).
+    value: Tensor,
 }
 
 impl LayerValues {
@@ -76,19 +142,39 @@ impl LayerValues {
         net.check_class(class)?;
         check_layer(net, layer)?;
         let engine = net.engine();
+        let id = engine.value_id(layer)?;
+        let layout = Layout::of(engine.graph().shape(id)).expect("checked above");
+        let (channels, h, w) = match layout {
+            Layout::Maps { channels, h, w } => (channels, h, w),
+            Layout::Tokens { channels, g, .. } => (channels, g, g),
+        };
         let acts = engine.forward_with(x, &[layer])?;
         let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
-        let (channels, h, w) = (a.shape[1], a.shape[2], a.shape[3]);
-        let values = a.data.to_vec();
+        let values = layout.channels_first(a.data);
+        let value = a.to_tensor();
         let grads = if gradient {
-            let id = engine.value_id(layer)?;
             let wanted = Wanted { at: vec![id], input: false, rules: Rules::none() };
             let mut store = engine.gradients(&acts, &Objective::Class(class), &wanted)?;
-            Some(store.take(id).expect("the layer's gradient was asked for").data)
+            Some(layout.channels_first(&store.take(id).expect("the layer's gradient was asked for").data))
         } else {
             None
         };
-        Ok(LayerValues { channels, h, w, acts: values, grads })
+        Ok(LayerValues { channels, h, w, acts: values, grads, reshape: layout.note(), layout, value })
+    }
+
+    /// The layer's value as the model has it, with channel `c` set to `to` at every position (Ablation-CAM; a
+    /// token layer's class token keeps its value).
+    pub fn ablated(&self, c: usize, to: f32) -> Tensor {
+        let mut t = self.value.clone();
+        match self.layout {
+            Layout::Maps { h, w, .. } => t.data[c * h * w..(c + 1) * h * w].fill(to),
+            Layout::Tokens { channels, skip, g, .. } => {
+                for p in 0..g * g {
+                    t.data[(skip + p) * channels + c] = to;
+                }
+            }
+        }
+        t
     }
 
     pub fn plane(&self) -> usize {
@@ -126,6 +212,14 @@ impl LayerValues {
     }
 }
 
+/// What a CAM's report adds: the reshape of a token layer, as a report line.
+pub fn extra(values: &LayerValues) -> Json {
+    match &values.reshape {
+        Some(text) => serde_json::json!({ "reshape": { "label": "Layer read as", "text": text } }),
+        None => Json::Null,
+    }
+}
+
 /// The layer-resolution map pytorch-grad-cam's `get_cam_image` gives after its ReLU, as a [h, w] tensor.
 pub fn relu_map(values: &LayerValues, cam: Vec<f32>) -> Tensor {
     Tensor::new(vec![values.h, values.w], cam.into_iter().map(|v| v.max(0.0)).collect())
@@ -160,7 +254,7 @@ pub struct OnePass {
     layer: String,
     gradient: bool,
     map: CamMap,
-    cam: Option<Tensor>,
+    cam: Option<(Tensor, Json)>,
 }
 
 impl OnePass {
@@ -177,7 +271,7 @@ impl OnePass {
 
     /// The map of a finished run (Guided Grad-CAM builds on Grad-CAM's).
     pub fn cam(&self) -> Option<&Tensor> {
-        self.cam.as_ref()
+        self.cam.as_ref().map(|(t, _)| t)
     }
 }
 
@@ -191,11 +285,11 @@ impl Stepper for OnePass {
     fn step(&mut self, net: &Classifier) -> Result<()> {
         let values = LayerValues::of(net, &self.x, self.class, &self.layer, self.gradient)?;
         let cam = (self.map)(&values);
-        self.cam = Some(relu_map(&values, cam));
+        self.cam = Some((relu_map(&values, cam), extra(&values)));
         Ok(())
     }
     fn result(&self) -> Result<(Tensor, Json)> {
-        Ok((self.cam.clone().expect("the pass is done"), Json::Null))
+        Ok(self.cam.clone().expect("the pass is done"))
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::super::{AttributionRun, Stepper, Style, CLASS};
 use super::gradcam::CAM_OUTPUTS;
-use super::{layer, relu_map, LayerValues, LAYER};
+use super::{channels, extra, layer, relu_map, LayerValues, LAYER};
 use crate::error::Result;
 use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, FORWARD};
 use crate::methods::settings::Settings;
@@ -35,7 +35,7 @@ pub static SPEC: MethodSpec = MethodSpec {
 
 pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
     let layer = layer(net, s)?;
-    let channels = net.engine().graph().shape(net.engine().value_id(&layer)?)[1];
+    let channels = channels(net, &layer)?;
     Ok((Box::new(ScoreCam { x: x.clone(), class, layer, channels, values: None, scores: vec![] }), Style::Coarse))
 }
 
@@ -74,7 +74,7 @@ impl Stepper for ScoreCam {
     fn result(&self) -> Result<(Tensor, Json)> {
         let values = self.values.as_ref().expect("every pass done");
         let weights = softmax(&self.scores);
-        Ok((relu_map(values, values.weighted(&weights)), Json::Null))
+        Ok((relu_map(values, values.weighted(&weights)), extra(values)))
     }
 }
 

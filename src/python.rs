@@ -88,7 +88,9 @@ impl Model {
             Image::Pixels { width, height, rgb } => {
                 let min = crate::imageio::MIN_SIDE;
                 if width < min || height < min {
-                    return Err(Error::Image(format!("{width}×{height} is too small (at least {min}×{min})")));
+                    return Err(Error::Image(format!(
+                        "image is only {width}×{height} pixels; it needs at least {min} pixels per side"
+                    )));
                 }
                 let image = image::RgbImage::from_raw(width, height, rgb).expect("H×W×3 bytes");
                 let pre = self.net.preprocess();
@@ -111,7 +113,9 @@ fn panel_dict<'py>(py: Python<'py>, p: Panel) -> PyResult<Bound<'py, PyDict>> {
         d.set_item("image", py.None())?;
     }
     match p.raw {
-        Some(t) => d.set_item("raw", ArrayD::from_shape_vec(IxDyn(&t.shape), t.data).expect("shape").into_pyarray(py))?,
+        Some(t) => {
+            d.set_item("raw", ArrayD::from_shape_vec(IxDyn(&t.shape), t.data).expect("shape").into_pyarray(py))?
+        }
         None => d.set_item("raw", py.None())?,
     }
     match p.plot {

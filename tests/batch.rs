@@ -152,7 +152,8 @@ fn a_killed_batch_resumes_to_the_same_table() {
     let total_rows = read(&clean.join("results.csv")).lines().count() - 1;
 
     let killed = dir.join("killed");
-    let mut child = batch_cmd(methods, &images, &killed, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child =
+        batch_cmd(methods, &images, &killed, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let journal = killed.join("journal.jsonl");
     let start = Instant::now();
     loop {
@@ -219,7 +220,7 @@ fn bad_files_are_error_rows_and_the_batch_goes_on() {
         assert!(r["class"].is_u64() && r["numbers"]["class"].is_u64(), "{r}");
     }
     assert_eq!(status("chelsea.png")["class"], 285, "Chelsea is an Egyptian cat");
-    for (bad, says) in [("truncated.jpg", "image"), ("notes.txt", "image"), ("tiny.png", "small")] {
+    for (bad, says) in [("truncated.jpg", "image"), ("notes.txt", "image"), ("tiny.png", "1×1")] {
         let r = status(bad);
         assert_eq!(r["status"], "error", "{r}");
         let e = r["error"].as_str().unwrap().to_lowercase();
@@ -239,10 +240,7 @@ fn a_manifest_gives_classes_and_bad_arguments_fail_clearly() {
     let manifest = dir.join("list.csv");
     std::fs::write(
         &manifest,
-        format!(
-            "path,class\n{0}/chelsea.png,tabby\n{0}/coffee.png,\n{0}/chelsea.png2,\n",
-            images.display()
-        ),
+        format!("path,class\n{0}/chelsea.png,tabby\n{0}/coffee.png,\n{0}/chelsea.png2,\n", images.display()),
     )
     .unwrap();
     let out_dir = dir.join("out");

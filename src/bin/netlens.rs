@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use netlens::classes::ClassNames;
-use netlens::model_files::{default_dirs, find_default, CLASSES_FILE, MODEL_FILE, SYNSETS_FILE};
 use netlens::methods::registry::{self, Ctx, Group, Input, MethodSpec, Panel, Run};
 use netlens::methods::settings::{Kind, Settings};
+use netlens::model_files::{default_dirs, find_default, CLASSES_FILE, MODEL_FILE, SYNSETS_FILE};
 use netlens::preprocess::{Choice, Preset, Resize};
 use netlens::tensor::{argmax, Tensor};
 use netlens::{imageio, render, Classifier};
@@ -25,7 +25,6 @@ mod gradient;
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "netlens/batch.rs"]
 mod batch;
-
 
 #[derive(Parser)]
 #[command(

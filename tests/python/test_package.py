@@ -40,7 +40,7 @@ def test_every_method_at_defaults_equals_the_cli(model, spec, tmp_path):
         cli_raw = np.load(npy)
         assert cli_raw.dtype == np.float32 and raws[0].dtype == np.float32
         np.testing.assert_array_equal(cli_raw, raws[0])
-    lines = [f"{label}: {text}" for label, text in result["report"].get("lines", [])]
+    lines = [f"{label}: {text if isinstance(text, str) else ''}" for label, text in result["report"].get("lines", [])]
     assert all(line in out.stdout.splitlines() for line in lines), (lines, out.stdout)
 
 
@@ -88,7 +88,7 @@ def test_bad_images_raise_value_errors(model, tmp_path):
         (str(tmp_path / "notes.txt"), "image"),
         (str(tmp_path / "missing.png"), "cannot read"),
         (b"\x89PNG\r\n", "image"),
-        (np.zeros((8, 8, 3), np.uint8), "too small"),
+        (np.zeros((8, 8, 3), np.uint8), "at least 16 pixels"),
         (np.zeros((32, 32), np.uint8), "H×W×3"),
         (np.zeros((32, 32, 4), np.uint8), "H×W×3"),
         (np.zeros((32, 32, 3), np.float32), "uint8"),

@@ -68,7 +68,8 @@ pub fn batch(c: &Common, args: BatchArgs) -> Outcome<()> {
     for (spec, set) in specs.iter().zip(&sets) {
         session.settings(spec, set.clone())?;
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| Failure::Run(format!("cannot create '{}': {e}", args.out.display())))?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Failure::Run(format!("cannot create '{}': {e}", args.out.display())))?;
     let manifest = json!({
         "netlens": env!("CARGO_PKG_VERSION"),
         "methods": specs.iter().map(|s| s.id).collect::<Vec<_>>(),
@@ -86,8 +87,10 @@ pub fn batch(c: &Common, args: BatchArgs) -> Outcome<()> {
         .append(true)
         .open(args.out.join(JOURNAL_FILE))
         .map_err(|e| Failure::Run(format!("cannot write '{}': {e}", args.out.join(JOURNAL_FILE).display())))?;
-    let todo: Vec<&Item> =
-        items.iter().filter(|it| specs.iter().any(|s| !done.contains_key(&(it.id.clone(), s.id.to_string())))).collect();
+    let todo: Vec<&Item> = items
+        .iter()
+        .filter(|it| specs.iter().any(|s| !done.contains_key(&(it.id.clone(), s.id.to_string()))))
+        .collect();
     let skipped = items.len() - todo.len();
     if skipped > 0 {
         eprintln!("netlens: {skipped} of {} images already done in '{}'", items.len(), args.out.display());
@@ -170,14 +173,19 @@ fn methods(list: &str) -> Outcome<Vec<&'static MethodSpec>> {
 /// Each `--set key=value` goes to the methods that declare `key`; a key none of them has is an error.
 fn settings_per_method(specs: &[&MethodSpec], set: &Map<String, Json>) -> Outcome<Vec<Map<String, Json>>> {
     for key in set.keys() {
-        if !specs.iter().any(|s| s.settings.iter().any(|d| d.key == key)) {
+        if !specs.iter().any(|s| s.settings.iter().any(|d| d.key == key.as_str())) {
             let ids: Vec<&str> = specs.iter().map(|s| s.id).collect();
             return Err(Failure::Usage(format!("--set {key}: none of {} has a setting '{key}'", ids.join(", "))));
         }
     }
     Ok(specs
         .iter()
-        .map(|s| set.iter().filter(|(k, _)| s.settings.iter().any(|d| d.key == *k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|s| {
+            set.iter()
+                .filter(|(k, _)| s.settings.iter().any(|d| d.key == k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .collect())
 }
 
@@ -286,7 +294,8 @@ fn check_manifest(out: &Path, manifest: &Json) -> Outcome<()> {
         return Ok(());
     }
     let text = serde_json::to_string_pretty(manifest).expect("the manifest serialises");
-    batch::write_atomic(&file, text.as_bytes()).map_err(|e| Failure::Run(format!("cannot write '{}': {e}", file.display())))
+    batch::write_atomic(&file, text.as_bytes())
+        .map_err(|e| Failure::Run(format!("cannot write '{}': {e}", file.display())))
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -367,7 +376,8 @@ fn write_outputs(out: &Path, spec: &MethodSpec, id: &str, panels: &[Panel]) -> O
 /// An image id as a relative path under OUTDIR/METHOD: its folders kept, anything that could leave OUTDIR
 /// (`..`, a root, a drive) dropped.
 fn output_stem(id: &str) -> String {
-    let parts: Vec<&str> = id.split(['/', '\\']).filter(|p| !p.is_empty() && *p != "." && *p != ".." && !p.contains(':')).collect();
+    let parts: Vec<&str> =
+        id.split(['/', '\\']).filter(|p| !p.is_empty() && *p != "." && *p != ".." && !p.contains(':')).collect();
     if parts.is_empty() {
         "image".into()
     } else {

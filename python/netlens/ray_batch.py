@@ -66,7 +66,7 @@ def run(images, out, methods, settings=None, model_path=None, workers=2, threads
     ids = {path: image_id for image_id, path in listed}
     # Reading bytes takes no CPU worth reserving: with every CPU held by an actor (2 workers on 2 CPUs), read tasks
     # that asked for one would wait forever.
-    ds = ray.data.read_binary_files([path for _, path in listed], include_paths=True, ray_remote_args={"num_cpus": 0})
+    ds = ray.data.read_binary_files([path for _, path in listed], include_paths=True, num_cpus=0)
     rows = ds.map_batches(
         Explainer,
         fn_constructor_args=(model_path, list(methods), settings or {}, ids, threads_per_worker),

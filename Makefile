@@ -22,7 +22,7 @@ THREADS_LINK := $(foreach a,--shared-memory --import-memory --max-memory=2147483
 	--export=__tls_size --export=__tls_align --export=__tls_base,-C link-arg=$(a))
 
 .PHONY: run serve toolchain toolchain-single wasm wasm-single wasm-threads assets dist release-archive print-version cli node-deps lint \
-	lint-workflows test test-native test-wasm test-browser test-dist bench soak fuzz
+	lint-workflows test test-native test-wasm test-browser test-dist test-python wheel pyenv bench soak fuzz
 
 # The release's version (release-archive; .github/workflows/release.yml checks the tag against it).
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
@@ -85,7 +85,7 @@ cli:
 node-deps:
 	@if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/jsqr ] || [ ! -d node_modules/fast-check ]; then npm ci --no-audit --no-fund; fi
 
-test: test-native test-wasm test-browser
+test: test-native test-wasm test-browser test-python
 
 # Formatting and lints (CI runs this before `make test`); the wasm-only bindings are linted for their target.
 lint: toolchain lint-workflows
@@ -108,6 +108,29 @@ lint-workflows:
 
 test-native:
 	cargo test --release
+
+# The Python package (docs/scale.md): an abi3 wheel in target/wheels/, built by maturin from the venv below.
+PYENV := target/pyenv
+PY_REQS := python/requirements-test.txt
+
+pyenv: $(PYENV)/.installed
+
+# Rebuilt when the pins change; `python3 -m venv` needs Debian's python3-venv (.ci/run installs it).
+$(PYENV)/.installed: $(PY_REQS)
+	python3 -m venv $(PYENV)
+	$(PYENV)/bin/pip install -q --upgrade pip
+	$(PYENV)/bin/pip install -q -r $(PY_REQS)
+	touch $@
+
+wheel: pyenv
+	$(PYENV)/bin/maturin build --release --out target/wheels
+	@ls target/wheels/netlens-*-abi3-*.whl
+
+# pytest over tests/python/ with the wheel installed (not the source tree): the package against the CLI, and the
+# Ray recipe on a local 2-worker cluster.
+test-python: wheel cli
+	$(PYENV)/bin/pip install -q --force-reinstall --no-deps $$(ls -t target/wheels/netlens-*-abi3-*.whl | head -1)
+	cd tests/python && NETLENS_BIN=$(CURDIR)/target/release/netlens ../../$(PYENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 # wasm-bindgen-test in Node: the wasm layer against the real model (runner set in .cargo/config.toml).
 test-wasm: toolchain assets

@@ -12,7 +12,7 @@ BENCH_VENV := bench/.venv
 # The Makefile that includes this one, for the recursive calls that keep going when one part fails.
 BENCH_TOP := $(firstword $(MAKEFILE_LIST))
 
-.PHONY: bench-all bench-deps bench-native bench-browser bench-report bench-trust bench-memory
+.PHONY: bench-all bench-deps bench-native bench-browser bench-report bench-trust bench-memory bench-batch
 
 bench-all: bench-deps wasm assets cli
 	@mkdir -p $(BENCH_OUT); status=0; \
@@ -67,3 +67,14 @@ bench-memory: wasm assets node-deps
 	@mkdir -p $(dir $(BIG_MODEL))
 	@[ -f $(BIG_MODEL) ] || $(BENCH_VENV)/bin/python bench/big_model.py assets/models/squeezenet1_1.onnx $(BIG_MODEL)
 	node bench/big-model-page.mjs
+
+# Issue 30 (not part of bench-all): a 200-image folder through `netlens batch`, PyTorch + Captum and Ray with 1 and 2
+# workers, one thread each; the table goes to stdout and bench/out/batch.txt (docs/scale.md).
+bench-batch: cli wheel
+	@mkdir -p $(BENCH_OUT)
+	@if [ ! -x $(BENCH_VENV)/bin/python ]; then python3 -m venv $(BENCH_VENV); fi
+	@if ! $(BENCH_VENV)/bin/python -c 'import torch, onnx, captum, ray, PIL' 2>/dev/null; then \
+		$(BENCH_VENV)/bin/pip install -q -r bench/requirements-torch.txt -r bench/requirements-batch.txt; fi
+	$(BENCH_VENV)/bin/pip install -q --force-reinstall --no-deps $$(ls -t target/wheels/netlens-*-abi3-*.whl | head -1)
+	NETLENS_BIN=$(CURDIR)/target/release/netlens BENCH_OUT=$(BENCH_OUT) $(BENCH_VENV)/bin/python bench/batch_bench.py \
+		| tee $(BENCH_OUT)/batch.txt

@@ -9,6 +9,8 @@
 #![cfg_attr(all(target_arch = "wasm32", feature = "wasm-threads"), feature(alloc_error_hook))]
 
 pub mod backward;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod batch;
 pub mod classes;
 pub mod engine;
 pub mod error;
@@ -16,6 +18,7 @@ pub mod forward;
 pub mod graph;
 pub mod imageio;
 pub mod methods;
+pub mod model_files;
 pub mod network;
 pub mod preprocess;
 pub mod qr;
@@ -30,6 +33,9 @@ pub mod window_max;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+
+#[cfg(all(feature = "python", not(target_arch = "wasm32")))]
+mod python;
 
 pub use error::{Error, Result};
 pub use network::Classifier;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use netlens::classes::ClassNames;
 use netlens::methods::registry::{self, Ctx, Group, Input, MethodSpec, Panel, Run};
-use netlens::methods::settings::Kind;
+use netlens::methods::settings::{Kind, Settings};
+use netlens::model_files::{default_dirs, find_default, CLASSES_FILE, MODEL_FILE, SYNSETS_FILE};
 use netlens::preprocess::{Choice, Preset, Resize};
 use netlens::tensor::{argmax, Tensor};
 use netlens::{imageio, render, Classifier};
@@ -19,9 +20,11 @@ mod trust;
 #[path = "netlens/gradient.rs"]
 mod gradient;
 
-const MODEL_FILE: &str = "squeezenet1_1.onnx";
-const CLASSES_FILE: &str = "imagenet_classes.txt";
-const SYNSETS_FILE: &str = "imagenet_synset_words.txt";
+// Native only: its table and progress-bar crates are not in the wasm build (the bin is built for wasm32 by
+// `cargo test --target wasm32-unknown-unknown`).
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "netlens/batch.rs"]
+mod batch;
 
 #[derive(Parser)]
 #[command(
@@ -269,6 +272,27 @@ enum Command {
         #[arg(long, value_name = "OUT.npy")]
         npy: PathBuf,
     },
+    /// Registry methods over a folder or manifest of images: per image the outputs `attribute` writes, and
+    /// OUTDIR/results.csv + results.jsonl (image, class, method, status, error, the report's numbers). A rerun
+    /// skips what is done; --shard i/n does the i-th of n shares (docs/scale.md).
+    #[cfg(not(target_arch = "wasm32"))]
+    Batch {
+        /// Method ids, comma-separated (methods that take an image).
+        #[arg(long = "method", value_name = "ID[,ID…]")]
+        method: String,
+        /// A folder (every file below it), or a manifest: .csv with a `path` column and an optional `class`
+        /// column, or .jsonl of {"path": …, "class": …}; paths relative to the manifest.
+        #[arg(long, value_name = "DIR|MANIFEST")]
+        images: PathBuf,
+        #[arg(long, value_name = "OUTDIR")]
+        out: PathBuf,
+        /// The i-th of n shares (0 <= i < n), e.g. $SLURM_ARRAY_TASK_ID/4 or $JOB_COMPLETION_INDEX/4.
+        #[arg(long, value_name = "i/n", value_parser = batch::parse_shard)]
+        shard: Option<batch::Shard>,
+        /// A setting, as key=value, for every listed method that has it.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
     /// Every method with its settings (defaults and bounds).
     Methods,
     /// The registry's schema as JSON (what the page is built from).
@@ -325,6 +349,10 @@ fn run(cli: Cli) -> Outcome<()> {
             Ok(())
         }
         Command::Classify { img, top } => classify(c, &img, top as usize),
+        #[cfg(not(target_arch = "wasm32"))]
+        Command::Batch { method, images, out, shard, set } => {
+            batch::batch(c, batch::BatchArgs { methods: method, images, out, shard, set })
+        }
         Command::Faithfulness { img, class, methods, set, json } => {
             trust::faithfulness(c, &img, class, methods, &set, json)
         }
@@ -675,35 +703,50 @@ impl Session {
 
     /// Resolves class names in `set`, checks the settings against the registry and runs the method to the end,
     /// printing progress now and then.
-    fn run(self, method: &str, img: Option<&Path>, mut set: Map<String, Json>) -> Outcome<Done> {
+    fn run(self, method: &str, img: Option<&Path>, set: Map<String, Json>) -> Outcome<Done> {
         let spec: &MethodSpec = registry::method(method).map_err(|e| Failure::Usage(e.to_string()))?;
+        let settings = self.settings(spec, set)?;
+        let input = match img {
+            Some(path) => Some(load_image(&self.net, path)?),
+            None if spec.needs_image => return Err(Failure::Usage(format!("{method} needs an image"))),
+            None => None,
+        };
+        let (panels, report) = self.execute(spec, input.as_ref(), &settings, true)?;
+        Ok(Done { input, panels, report, settings: settings.to_json(), session: self })
+    }
+
+    /// `set` with its class names resolved, checked against the method's declaration in the registry.
+    fn settings(&self, spec: &MethodSpec, mut set: Map<String, Json>) -> Outcome<Settings> {
         for s in spec.settings {
             if let (Kind::Class { .. }, Some(Json::String(text))) = (&s.kind, set.get(s.key)) {
                 let k = self.resolve_class(text, s.key)?;
                 set.insert(s.key.to_string(), json!(k));
             }
         }
-        let settings =
-            spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))?;
-        let input = match img {
-            Some(path) => Some(load_image(&self.net, path)?),
-            None if spec.needs_image => return Err(Failure::Usage(format!("{method} needs an image"))),
-            None => None,
-        };
+        spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))
+    }
+
+    /// Runs a method to the end through the registry: its panels and report. `progress`: print where it stands
+    /// now and then (the batch has its own progress bar).
+    fn execute(
+        &self,
+        spec: &MethodSpec,
+        input: Option<&Input>,
+        settings: &Settings,
+        progress: bool,
+    ) -> Outcome<(Vec<Panel>, Json)> {
         let names = |k: usize| self.label(k);
         let ctx = Ctx { net: &self.net, name: &names };
         let mut last_report = std::time::Instant::now();
-        let run: Box<dyn Run> = registry::run_to_end(&ctx, spec, input.as_ref(), &settings, |p, _| {
-            if last_report.elapsed().as_secs_f32() > 1.0 {
+        let run: Box<dyn Run> = registry::run_to_end(&ctx, spec, input, settings, |p, _| {
+            if progress && last_report.elapsed().as_secs_f32() > 1.0 {
                 eprintln!("{}", p.text);
                 last_report = std::time::Instant::now();
             }
             true
         })
         .map_err(method_err("the method failed"))?;
-        let (panels, report) = (run.panels(), run.report());
-        drop(run);
-        Ok(Done { input, panels, report, settings: settings.to_json(), session: self })
+        Ok((run.panels(), run.report()))
     }
 
     /// An index, or a name (exact name or synonym first, else the best match of `ClassNames::search`).
@@ -740,21 +783,6 @@ impl Session {
             }
         }
     }
-}
-
-/// Where the model and class files are looked for when no path is given, in order.
-fn default_dirs() -> Vec<PathBuf> {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![crate_dir.join("assets/models")];
-    if let Some(shared) = std::env::var_os("NETLENS_SHARED") {
-        dirs.push(PathBuf::from(shared).join("models"));
-    }
-    dirs.push(crate_dir.join("../shared/models"));
-    dirs
-}
-
-fn find_default(file: &str) -> Option<PathBuf> {
-    default_dirs().into_iter().map(|d| d.join(file)).find(|p| p.is_file())
 }
 
 fn read_file(path: &Path, what: &str) -> Outcome<Vec<u8>> {
@@ -798,9 +826,7 @@ fn load_classes(c: &Common) -> Outcome<Option<ClassNames>> {
 /// The picture the model sees (its size, its preprocessing).
 fn load_image(net: &Classifier, path: &Path) -> Outcome<Input> {
     let bytes = read_file(path, "image")?;
-    let pre = net.preprocess();
-    let rgb = pre.load(&bytes).map_err(run_err(format!("cannot use '{}' as an image", path.display())))?;
-    Ok(Input::new(pre.to_tensor(&rgb), imageio::rgb_to_rgba(&rgb)))
+    Input::from_bytes(net, &bytes).map_err(run_err(format!("cannot use '{}' as an image", path.display())))
 }
 
 /// Fail before the work, not after it, when an output cannot be written where asked.

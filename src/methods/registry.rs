@@ -78,6 +78,13 @@ impl Input {
         Input { tensor, rgba, logits: std::sync::OnceLock::new() }
     }
 
+    /// Image bytes (any format `imageio` reads) as `net` sees them: its size, its preprocessing.
+    pub fn from_bytes(net: &Classifier, bytes: &[u8]) -> Result<Input> {
+        let pre = net.preprocess();
+        let rgb = pre.load(bytes)?;
+        Ok(Input::new(pre.to_tensor(&rgb), crate::imageio::rgb_to_rgba(&rgb)))
+    }
+
     /// The image's class scores (one forward pass the first time).
     pub fn logits(&self, net: &Classifier) -> Result<&[f32]> {
         if self.logits.get().is_none() {

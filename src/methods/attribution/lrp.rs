@@ -133,7 +133,9 @@ fn composite(net: &Classifier, s: &Settings) -> Composite {
                         e(),
                     ),
                 ],
+                // Captum's rules are on modules; a residual `+` is no module, so its relevance is its gradient.
                 gradient: &[
+                    "Add",
                     "Concat",
                     "Reshape",
                     "Flatten",

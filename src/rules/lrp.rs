@@ -112,19 +112,23 @@ impl Rule for ZPlus {
         let op = affine(step)?;
         let x = step.input(0)?.to_tensor();
         let p = Params::of(step)?;
-        let (pos, neg) = (p.map(|v| v.max(0.0)), p.map(|v| v.min(0.0)));
-        let (xp, xn) = (map(&x, |v| v.max(0.0)), map(&x, |v| v.min(0.0)));
-        let has_neg = xn.data.iter().any(|&v| v != 0.0);
+        let pos = p.map(|v| v.max(0.0));
+        // After a ReLU there are no negative inputs: x⁺ is x and the W⁻ terms vanish (no copies made for them).
+        let has_neg = x.data.iter().any(|&v| v < 0.0);
+        let xp = if has_neg { map(&x, |v| v.max(0.0)) } else { x.clone() };
         let mut z = op.apply(step, &xp, &pos.w, pos.b.as_ref())?;
-        if has_neg {
+        let g = if has_neg {
+            let (neg, xn) = (p.map(|v| v.min(0.0)), map(&x, |v| v.min(0.0)));
             add(&mut z, &op.apply(step, &xn, &neg.w, None)?);
-        }
-        let g = ratio(&r, &z, |_| true);
-        let mut out = times(&xp, &vjp_with(step, 1, &pos.w, &g)?);
-        if has_neg {
+            let g = ratio(&r, &z, |_| true);
+            let mut out = times(&xp, &vjp_with(step, 1, &pos.w, &g)?);
             add(&mut out, &times(&xn, &vjp_with(step, 1, &neg.w, &g)?));
-        }
-        Ok(first(step, out))
+            return Ok(first(step, out));
+        } else {
+            ratio(&r, &z, |_| true)
+        };
+        drop(z);
+        Ok(first(step, times(&xp, &vjp_with(step, 1, &pos.w, &g)?)))
     }
 }
 

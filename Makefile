@@ -7,7 +7,7 @@ PORT ?= 8000
 WASM_OUT := target/wasm32-unknown-unknown/wasm/netlens.wasm
 # simd128 comes from .cargo/config.toml so the page build and the wasm tests share compiled dependencies.
 
-# The threaded page build (README: Threads in the page): shared memory and atomics need std rebuilt, hence the
+# The threaded page build (docs/performance.md: Threads in the page): shared memory and atomics need std rebuilt, hence the
 # pinned nightly that scripts/install-toolchain.sh installs, and a target dir of its own so that the build above
 # and the wasm tests keep their compiled dependencies. RUSTFLAGS replaces .cargo/config.toml's flags for it.
 # Since rustc 1.92 (rust-lang/rust#147225) atomics no longer imply a shared memory: the link asks for it, for the
@@ -27,7 +27,7 @@ THREADS_LINK := $(foreach a,--shared-memory --import-memory --max-memory=2147483
 # The release's version (release-archive; .github/workflows/release.yml checks the tag against it).
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 
-# `make run` serves the page as soon as the single-thread build is ready. The threaded build (README: Threads in the
+# `make run` serves the page as soon as the single-thread build is ready. The threaded build (docs/performance.md: Threads in the
 # page; it rebuilds std, the longest step on a fresh machine) builds meanwhile in the background, its log in
 # target/wasm-threads.log; until it is there the page runs single-threaded, and a reload after it says it is ready
 # uses it. Ctrl+C stops both. `make run THREADS=0` skips it; `make wasm` builds both, then `make serve` serves.
@@ -144,7 +144,7 @@ test-browser: wasm assets cli node-deps
 test-dist: wasm assets node-deps
 	node --test tests/browser/classroom.test.mjs
 
-# Reliability (README: Reliability). `make test` runs a 60-operation soak and the bounded fuzz; these are longer.
+# Reliability (docs/architecture.md: Reliability). `make test` runs a 60-operation soak and the bounded fuzz; these are longer.
 SOAK_OPS ?= 300
 soak: wasm assets cli node-deps
 	NETLENS_SOAK_OPS=$(SOAK_OPS) node --test tests/browser/soak.test.mjs

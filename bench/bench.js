@@ -182,8 +182,9 @@ async function suiteNetlens() {
   // loop; bench/report.mjs compares each with its passes × the forward+backward (occlusion: forward) time above.
   const schema = JSON.parse(mod.schema());
   r.methods = {};
-  // Issue 9's rows ride along: PGD (10 steps) and the robustness curve (77 steps), untargeted.
-  for (const m of schema.methods.filter((m) => m.id === 'saliency' || m.group === 'attribution' || m.id === 'pgd' || m.id === 'robustness')) {
+  // The attacks ride along (issue 9: PGD's 10 steps, the robustness curve's 77, untargeted): every run that
+  // reports its passes.
+  for (const m of schema.methods.filter((m) => m.attribution || m.group === 'adversarial')) {
     const json = JSON.stringify(m.settings.some((s) => s.key === 'class') ? { class: REF_CLASS } : {});
     const heavy = !cheap(m);
     // Compared with forward passes when one of its passes is a forward pass (occlusion, Score-CAM, Ablation-CAM,

@@ -121,16 +121,9 @@ function parseNative(text) {
 
 // ---------- passes per method (issue 7) ----------
 
-// Forward+backward passes of each method at its defaults; occlusion is compared with forward passes (1 + 169
-// windows). Grad-CAM's backward stops at features.12 but counts as one. The runs' own `report.passes` are printed
-// below the table as a check.
-const PASSES = {
-  saliency: [1, 'fwd+bwd'], ixg: [1, 'fwd+bwd'], gbp: [1, 'fwd+bwd'], deconv: [1, 'fwd+bwd'], gradcam: [1, 'fwd+bwd'],
-  ggc: [2, 'fwd+bwd'], smoothgrad: [25, 'fwd+bwd'], ig: [32, 'fwd+bwd'], occlusion: [170, 'fwd'],
-  // Issue 9: PGD's 10 steps (plus a forward for the original, one for the 8-bit check and three for the PNG/JPEG
-  // copies), and the robustness curve's 7 FGSM + 70 PGD steps.
-  pgd: [10, 'fwd+bwd'], robustness: [77, 'fwd+bwd'],
-};
+// Each method's row compares it with its passes × its unit (a forward + backward, or a forward where its
+// declaration says a pass is one): both come from the run itself (`passes` in its report, `kind` from the
+// declaration), never from a table here.
 const scaled = (t, n) => (stat(t) ? { median: n * t.median, min: n * t.min, runs: t.runs } : t ?? missing('not measured'));
 
 // ---------- table ----------
@@ -233,7 +226,7 @@ function main() {
   }
   row('class viz 100 it., bench loop (n=1)', nlOr(nl?.classVizRun100Loop));
   row('class viz 100 it., page button → done (page\'s own build)', browser?.page?.classViz ?? missing(browser?.page?.error ? 'page failed' : 'not run'), null, '≤ 5 s (issue 13)');
-  // The page per wasm build and thread count (README: Threads in the page), timed in its engine worker.
+  // The page per wasm build and thread count (docs/performance.md: Threads in the page), timed in its engine worker.
   const pageBuilds = browser?.page?.builds ?? [];
   if (!pageBuilds.length) row('page per build and thread count', missing(browser?.page?.error ? 'page failed' : 'not run'));
   for (const b of pageBuilds) {
@@ -268,13 +261,7 @@ function main() {
   row('image decode (a fresh Image per run)', nlOr(nl?.imageDecode));
   const fbBrowser = nl?.forwardBackward;
   const fwdBrowser = nl?.forwardOnly ?? nl?.forward;
-  for (const [id, [n, kind]] of Object.entries(PASSES)) {
-    const m = nl?.methods?.[id];
-    const unit = kind === 'fwd' ? fwdBrowser : fbBrowser;
-    row(`${id} at defaults (start+steps+panels)`, nlOr(m, 'not in this build'), [`${n} × ${kind}`, scaled(unit, n)], '≤ 1.2×');
-  }
-  // Methods not in the table above (the CAM family, LRP, …): their own run's pass count and their declaration's kind.
-  for (const [id, m] of Object.entries(nl?.methods ?? {}).filter(([id, m]) => !PASSES[id] && m.passes)) {
+  for (const [id, m] of Object.entries(nl?.methods ?? {}).filter(([, m]) => m.passes)) {
     const unit = m.kind === 'fwd' ? fwdBrowser : fbBrowser;
     row(`${id} at defaults (start+steps+panels)`, m, [`${m.passes} × ${m.kind}`, scaled(unit, m.passes)], '≤ 1.2×');
   }
@@ -345,9 +332,9 @@ function main() {
   for (const [layer, t] of Object.entries(native?.channelViz ?? {})) {
     row(`one channel-viz iteration at ${layer}`, n(t), ['fwd+bwd', n(native?.forwardBackward)], 'shallow < deep, < fwd+bwd');
   }
-  for (const [id, [count, kind]] of Object.entries(PASSES)) {
-    const unit = kind === 'fwd' ? native?.forward : native?.forwardBackward;
-    row(`${id} at defaults (run_to_end+panels)`, n(native?.methods?.[id]), [`${count} × ${kind}`, native ? scaled(unit, count) : nativeMissing], '≤ 1.2×');
+  for (const [id, m] of Object.entries(native?.methods ?? {})) {
+    const unit = m.kind === 'fwd' ? native?.forward : native?.forwardBackward;
+    row(`${id} at defaults (run_to_end+panels)`, n(m), [`${m.passes} × ${m.kind}`, scaled(unit, m.passes)], '≤ 1.2×');
   }
   for (const o of native?.ops ?? []) row(`  backward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: native.runs.split(' ')[0] });
 
@@ -385,22 +372,22 @@ function main() {
     console.log(`  onnxruntime native ${t}: logits max |Δ| ${r.max_abs_err_vs_reference.toExponential(2)}, top-1 ${r.top1} (ref ${r.top1_reference})`);
   }
   if (nl?.methods) {
-    const own = Object.entries(nl.methods).map(([id, m]) => `${id} ${m.passes ?? '–'}${PASSES[id] && m.passes != null && m.passes !== PASSES[id][0] ? ` (table: ${PASSES[id][0]})` : ''}`);
+    const own = Object.entries(nl.methods).map(([id, m]) => `${id} ${m.passes ?? '–'}`);
     console.log(`  netlens methods: passes by their own report: ${own.join(', ')}; class explained: ${[...new Set(Object.values(nl.methods).map((m) => m.class))].join(', ')}`);
   }
   // The ratios again, each against its unit timed right next to it (the load of the shared machine drifts).
-  const nearRatios = (get) => Object.entries(PASSES).map(([id, [count]]) => {
+  const nearRatios = (get) => Object.keys({ ...nl?.methods, ...native?.methods }).map((id) => {
     const r = get(id);
     return r ? `${id} ${r.toFixed(2)}×` : null;
   }).filter(Boolean).join(', ');
   const nearB = nearRatios((id) => {
     const m = nl?.methods?.[id];
-    return stat(m) && stat(m.unitJustBefore) ? m.median / (PASSES[id][0] * m.unitJustBefore.median) : null;
+    return stat(m) && stat(m.unitJustBefore) && m.passes ? m.median / (m.passes * m.unitJustBefore.median) : null;
   });
   if (nearB) console.log(`  browser method ratios vs the unit timed just before each (5 runs): ${nearB}`);
   const nearN = nearRatios((id) => {
     const m = native?.methods?.[id];
-    return m?.unitAfter ? m.median / (PASSES[id][0] * m.unitAfter) : null;
+    return m?.unitAfter && m.passes ? m.median / (m.passes * m.unitAfter) : null;
   });
   if (nearN) console.log(`  native method ratios vs the unit timed just after each (5 runs): ${nearN}`);
   if (cmp?.methods) console.log(`  page compare view: class ${cmp.class}, methods ${cmp.methods.join(', ')}`);

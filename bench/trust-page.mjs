@@ -2,7 +2,7 @@
 // randomization, at their defaults on chelsea, from the run button to the result. `--pool N` (or
 // BENCH_POOL=N) sets the page's worker pool size (www/pool.js; default: the page's own choice, from the cores);
 // run it with 1 and with the default to see what the pool buys. `--query Q` (or BENCH_QUERY=Q) adds Q to the
-// page's address, e.g. `threads=1` for the single-thread build (README: Threads in the page). Prints; asserts nothing.
+// page's address, e.g. `threads=1` for the single-thread build (docs/performance.md: Threads in the page). Prints; asserts nothing.
 import { cpus, loadavg } from 'node:os';
 import { startServer, startBrowser, openPage, waitReady, waitImage } from '../tests/browser/helpers.mjs';
 

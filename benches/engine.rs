@@ -156,17 +156,6 @@ fn print_threads(net: &Classifier, x: &netlens::Tensor) {
     }
 }
 
-/// Forward+backward passes of the two attacks at their defaults (issue 9): PGD's 10 steps (plus forwards for the
-/// original, the 8-bit check and the PNG/JPEG copies) and the robustness curve's 7 FGSM + 70 PGD steps. Attribution
-/// methods say their own: their run's `passes` and their declaration's cost of one.
-fn attack_passes(id: &str) -> Option<(usize, &'static str)> {
-    match id {
-        "pgd" => Some((10, "fwd+bwd")),
-        "robustness" => Some((77, "fwd+bwd")),
-        _ => None,
-    }
-}
-
 /// Each method run to the end as the CLI does (start, every step, panels, report), chelsea, class 285.
 /// The one- and two-pass methods are timed RUNS times, the others (25–170 passes) 5 times; 1 warm-up each.
 fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_backward: &Timing) {
@@ -176,9 +165,8 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
         "{:<22} {:>10} {:>10} {:>4} {:>13} {:>14} {:>8} {:>12} {:>8}",
         "method", "median ms", "min ms", "n", "passes", "passes x ms", "ratio", "unit after", "ratio"
     );
-    let included = |m: &&&registry::MethodSpec| {
-        m.id == "saliency" || m.group == Group::Attribution || m.id == "pgd" || m.id == "robustness"
-    };
+    // The methods whose runs report their passes: the attribution family and the attacks.
+    let included = |m: &&&registry::MethodSpec| m.attribution.is_some() || m.group == Group::Adversarial;
     for spec in registry::METHODS.iter().filter(included) {
         let json = if spec.settings.iter().any(|s| s.key == "class") {
             serde_json::json!({ "class": 285 })
@@ -188,13 +176,10 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
         let settings = spec.settings(&json, net.num_classes()).expect("settings");
         // One run first: its report says how many passes it made.
         let probe = registry::run_to_end(&ctx, spec, Some(input), &settings, |_, _| true).expect("method runs");
-        let own = probe.report()["passes"].as_u64().map(|n| n as usize);
-        let (n, kind) = match (spec.attribution, own, attack_passes(spec.id)) {
-            (Some(a), Some(n), _) => (n, if a.pass_cost >= registry::BACKWARD { "fwd+bwd" } else { "fwd" }),
-            (_, _, Some(table)) => table,
-            // Saliency: one forward + backward.
-            _ => (1, "fwd+bwd"),
-        };
+        let n = probe.report()["passes"].as_u64().expect("an attribution or attack run reports its passes") as usize;
+        // A pass is a forward + reverse pass unless the method declares it cheaper (occlusion, Score-CAM…).
+        let pass_cost = spec.attribution.map_or(registry::BACKWARD, |a| a.pass_cost);
+        let kind = if pass_cost >= registry::BACKWARD { "fwd+bwd" } else { "fwd" };
         let runs = if n <= 2 { RUNS } else { 5 };
         let t = time_n(
             1,

@@ -4,7 +4,7 @@
 //! image bytes --[`imageio`]--> [`Tensor`] --[`forward`] (tract, recording activations)-->
 //! [`backward`] (our reverse pass, one VJP per op in [`vjp`]) --> [`methods`] --> [`render`] --> RGBA.
 
-// The threaded page build (pinned nightly, README: Threads in the page) notes an allocation failure on a pool
+// The threaded page build (pinned nightly, docs/performance.md: Threads in the page) notes an allocation failure on a pool
 // thread before it traps, so that the thread waiting for it stops waiting (`threads::on_pool`).
 #![cfg_attr(all(target_arch = "wasm32", feature = "wasm-threads"), feature(alloc_error_hook))]
 

@@ -70,6 +70,14 @@ pub fn argmax(values: &[f32]) -> usize {
     best
 }
 
+/// The `k` largest values as (index, value), largest first, ties by index: top-5 of class probabilities
+/// everywhere (methods' progress, the CLI's `classify`, the page's bars).
+pub fn top_k(values: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+    order.into_iter().take(k).map(|c| (c, values[c])).collect()
+}
+
 /// Numerically stable softmax.
 pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);

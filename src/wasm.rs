@@ -2,7 +2,7 @@
 //! core modules, and every core error reaches JavaScript as a `JsError` carrying the core's own message.
 //!
 //! Every method starts the same way, `lens.start(methodId, image, settingsJson)`, from the registry
-//! (`src/methods/registry.rs`; the contract is docs/registry.md).
+//! (`src/methods/registry.rs`; the contract: docs/architecture.md).
 
 use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -64,10 +64,51 @@ pub fn test_allocate_on_pool(bytes: usize) -> usize {
     crate::threads::on_pool(|| std::hint::black_box(vec![1u8; bytes]).len())
 }
 
-/// The method registry's schema (docs/registry.md), as JSON text.
+/// The method registry's schema (docs/architecture.md), as JSON text.
 #[wasm_bindgen]
 pub fn schema() -> String {
     registry::schema_json()
+}
+
+/// The settings validator for the page (share links, forms): one value of `method_id`'s setting `key`, as text,
+/// read and checked as the CLI and every run check it, for a model of `classes` classes. Returns the value as
+/// JSON text, or an error sentence that names the setting.
+#[wasm_bindgen(js_name = checkSetting)]
+pub fn check_setting(method_id: &str, key: &str, text: &str, classes: usize) -> Result<String, JsError> {
+    let spec = registry::method(method_id).map_err(|e| JsError::new(&e.to_string()))?;
+    let setting = spec
+        .settings
+        .iter()
+        .find(|s| s.key == key)
+        .ok_or_else(|| JsError::new(&format!("{} has no setting '{key}'", spec.title)))?;
+    let value = setting.check_text(text, classes).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(serde_json::to_string(&value).expect("a setting value serialises"))
+}
+
+/// The activation grid's slot under grid pixel (x, y) (`activations`' `grid` panel: `channels` tiles of h × w), or
+/// nothing for a gap (www/activations.js).
+#[wasm_bindgen(js_name = gridSlot)]
+pub fn grid_slot(channels: usize, h: usize, w: usize, x: usize, y: usize) -> Option<usize> {
+    crate::methods::features::activations::GridLayout { channels, h, w }.slot_at(x, y)
+}
+
+/// One channel's h × w map upsampled (bilinear, half-pixel centres) over a width × height RGBA image, in the
+/// engine's overlay colours (www/activations.js).
+#[wasm_bindgen(js_name = channelOverlay)]
+pub fn channel_overlay(
+    values: &[f32],
+    h: usize,
+    w: usize,
+    image: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<Vec<u8>, JsError> {
+    use crate::methods::image_ops::{upsample_bilinear, Corners};
+    if values.len() != h * w || image.len() != width * height * 4 {
+        return Err(JsError::new("channelOverlay: the map or the image has the wrong size"));
+    }
+    let up = upsample_bilinear(values, h, w, height, width, Corners::HalfPixel);
+    Ok(crate::render::overlay_rgba(image, &up))
 }
 
 /// PNG bytes of a width × height RGBA picture, for the page's downloads.
@@ -115,8 +156,7 @@ impl NetLens {
         settings_json: &str,
     ) -> Result<(&'static MethodSpec, Settings, &'static shard::Sharding), JsError> {
         let spec = registry::method(method_id).map_err(js_err)?;
-        let sharding =
-            shard::sharding(spec).ok_or_else(|| JsError::new(&format!("{} does not run in parts", spec.title)))?;
+        let sharding = spec.sharding.ok_or_else(|| JsError::new(&format!("{} does not run in parts", spec.title)))?;
         let settings = spec.settings_str(settings_json, self.net.num_classes()).map_err(js_err)?;
         Ok((spec, settings, sharding))
     }
@@ -233,6 +273,12 @@ impl NetLens {
         let input = &image.input;
         let logits = self.with_ctx(|ctx| input.logits(ctx.net)).map_err(js_err)?;
         Ok(self.net.probabilities(logits))
+    }
+
+    /// The `k` most probable classes of an image, `[[class, probability], …]` as JSON (the page's bars).
+    pub fn top(&self, image: &Image, k: usize) -> Result<String, JsError> {
+        let probs = self.classify(image)?;
+        Ok(serde_json::to_string(&crate::tensor::top_k(&probs, k)).expect("numbers serialise"))
     }
 
     /// Starts any method of the registry. `image` may be absent for methods that need none; `settings_json`

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use netlens::methods::attribution::{self, channel_max_abs, Attribution};
+use netlens::methods::attribution::{self, Attribution};
+use netlens::methods::image_ops::channel_max_abs;
 use netlens::methods::registry;
 use netlens::{Classifier, Tensor};
 

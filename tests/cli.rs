@@ -274,3 +274,50 @@ fn a_users_model_at_its_own_size_and_preprocessing() {
     );
     assert_fails(&netlens_raw(&["classify", &chelsea(), "--model", tiny, "--input-size", "32"]), "fixed at 28×28");
 }
+
+/// Every method's flags come from its declaration (issue 29): each setting is a flag named after its key, with its
+/// share-link name as an alias, its label, help and bounds in `--help`, checked by the registry's validator.
+#[test]
+fn every_methods_flags_come_from_its_settings() {
+    let schema: serde_json::Value = serde_json::from_slice(&netlens_raw(&["schema"]).stdout).expect("schema JSON");
+    for m in schema["methods"].as_array().unwrap() {
+        let id = m["id"].as_str().unwrap();
+        let help = netlens_raw(&["run", id, "--help"]);
+        assert!(help.status.success(), "{id}: {}", text(&help.stderr));
+        let help = text(&help.stdout);
+        for s in m["settings"].as_array().unwrap() {
+            let (key, link, label) =
+                (s["key"].as_str().unwrap(), s["link"].as_str().unwrap(), s["label"].as_str().unwrap());
+            let flag = format!("--{}", key.replace('_', "-"));
+            assert!(help.contains(&flag) && help.contains(label), "{id}: no {flag} ({label}) in\n{help}");
+            if link != key && link.replace('_', "-") != key.replace('_', "-") {
+                assert!(help.contains(&format!("--{}", link.replace('_', "-"))), "{id}: no alias --{link}");
+            }
+        }
+    }
+    // The share-link name works as a flag, and the validator's message names the setting.
+    let dir = scratch_dir("flags");
+    let out = dir.join("viz.png");
+    let out = out.to_str().unwrap();
+    assert_fails(&netlens(&["classviz", "--class", "76", "--l2", "-1", "-o", out]), "λ (L2) (l2_reg)");
+    assert_fails(&netlens(&["run", "classviz", "--iters", "1e3", "-o", out]), "whole number");
+    assert_fails(&netlens(&["run", "classviz", "--set", "nope=1", "-o", out]), "no setting 'nope'");
+    assert_fails(&netlens(&["run", "gradcam", &chelsea(), "--layer", "a b"]), "letters, digits");
+    assert_fails(&netlens(&["run", "classviz", "--colour", "1"]), "--colour");
+    let ok = netlens(&[
+        "run",
+        "classviz",
+        "--class",
+        "tarantula",
+        "--iters",
+        "2",
+        "--jitter",
+        "4",
+        "--update",
+        "plain",
+        "-o",
+        out,
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(image::open(out).unwrap().width(), 224);
+}

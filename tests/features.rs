@@ -97,7 +97,7 @@ fn channel_visualizations_excite_their_channel() {
     assert!(photos.len() >= 3);
     let spec = registry::method("channel").unwrap();
     // Our choice of pairs (the issue lets us choose). At features.4 most channels rank 3rd to 15th of 128 (a
-    // pattern that drives one early channel drives its look-alikes too; README: a table of what we measured), so the
+    // pattern that drives one early channel drives its look-alikes too; docs/methods.md: a table of what we measured), so the
     // two there are ones that reach the top 1 % (rank 1); deeper channels mostly rank first.
     let pairs = [
         ("features.4", 25),

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use netlens::methods::classviz::{
-    class_visualization, gaussian_blur_hw, gaussian_kernel, roll, ClassVizRun, ClassVizSettings, Update,
-};
+use netlens::methods::classviz::{class_visualization, ClassVizRun, ClassVizSettings, Update};
 use netlens::methods::fooling::{fool, FoolingRun, FoolingSettings, FoolingStep};
+use netlens::methods::image_ops::{gaussian_blur_hw, gaussian_kernel, roll};
 use netlens::methods::saliency::saliency;
 use netlens::tensor::{argmax, softmax, Tensor};
 use netlens::{imageio, Classifier, Error};

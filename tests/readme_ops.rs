@@ -1,12 +1,13 @@
-//! The README's supported-ops table is written by hand for users; this keeps it true: every ONNX name that
+//! docs/models.md's supported-ops table is written by hand for users; this keeps it true: every ONNX name that
 //! `vjp::OPS` declares appears in the table, and every op name the table's rows start a list with is declared.
 
 use netlens::vjp::OPS;
 
 /// The table under "Supported ops (`vjp::OPS`)": its rows, up to the first line that is not one.
 fn table() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md");
-    let start = readme.find("Supported ops (`vjp::OPS`)").expect("the README's supported-ops heading");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/models.md")).expect("docs/models.md");
+    let start = readme.find("Supported ops (`vjp::OPS`)").expect("the supported-ops heading of docs/models.md");
     readme[start..]
         .lines()
         .skip(1)

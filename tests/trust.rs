@@ -173,8 +173,9 @@ fn bad_settings_name_the_setting() {
     assert!(m.contains("Steps (steps)") && m.contains("got 0"), "{m}");
     let m = start("faithfulness", json!({ "methods": "ixg,nope" }));
     assert!(m.contains("Methods (methods)") && m.contains("'nope'"), "{m}");
-    let m = start("faithfulness", json!({ "methods": "saliency" }));
-    assert!(m.contains("Methods (methods)") && m.contains("'saliency'"), "{m}");
+    // Saliency is an attribution method (issue 29); fooling is not.
+    let m = start("faithfulness", json!({ "methods": "fooling" }));
+    assert!(m.contains("Methods (methods)") && m.contains("'fooling'"), "{m}");
     let m = start("faithfulness", json!({ "methods": "ixg,ixg" }));
     assert!(m.contains("twice"), "{m}");
     let m = start("faithfulness", json!({ "methods": "ixg", "highlight": "gradcam" }));
@@ -455,7 +456,7 @@ fn runs_split_into_parts_merge_into_exactly_the_whole_run() {
         let want = shown(whole.as_ref());
         let end = whole.step(&c, &s).unwrap();
         assert!(!want.1.is_empty(), "{id}: the whole run has panels");
-        let sharding = shard::sharding(spec).unwrap();
+        let sharding = spec.sharding.unwrap();
         let units = (sharding.units)(&c, &input, &s).unwrap();
         let n = units.len();
         // The page's queue (with each part's steps as the page counts them), every unit alone (a map computed
@@ -534,7 +535,7 @@ fn a_missing_or_damaged_part_is_refused_with_a_message() {
     let c = ctx(&net);
     let spec = registry::method("faithfulness").unwrap();
     let s = spec.settings(&json!({ "methods": "ixg,gradcam", "steps": 4 }), 1000).unwrap();
-    let sharding = shard::sharding(spec).unwrap();
+    let sharding = spec.sharding.unwrap();
     let plan = shard::shard_plan(&c, spec, &input, &s).unwrap().unwrap();
     let mut parts = vec![];
     for shard::QueuedPart { units, .. } in &plan {
@@ -558,7 +559,36 @@ fn a_missing_or_damaged_part_is_refused_with_a_message() {
     assert!(err.contains("a part names curve 7"), "{err}");
     let sanity = registry::method("sanity").unwrap();
     let ss = sanity.settings(&json!({ "methods": "ixg", "depth": 1 }), 1000).unwrap();
-    let err = (shard::sharding(sanity).unwrap().part)(&c, &input, &ss, &[2]).err().unwrap().to_string();
+    let err = (sanity.sharding.unwrap().part)(&c, &input, &ss, &[2]).err().unwrap().to_string();
     assert!(err.contains("a part names map 2"), "{err}");
-    assert!(shard::sharding(registry::method("ig").unwrap()).is_none(), "single runs do not shard");
+    assert!(registry::method("ig").unwrap().sharding.is_none(), "single runs do not shard");
+}
+
+/// Saliency is an attribution method like the others (issue 29): the trust tests score it, `all` includes it, and
+/// its map is the one CS231n's saliency computes (max over colour channels of |∂ score / ∂ pixel|).
+#[test]
+fn saliency_is_scored_like_every_attribution_method() {
+    use netlens::methods::trust::parse_methods;
+    let all: Vec<&str> = parse_methods("all", |_| true).unwrap().iter().map(|m| m.id).collect();
+    assert!(all.contains(&"saliency") && all.contains(&"ixg"), "{all:?}");
+    let net = net();
+    let input = sample("chelsea.png");
+    let c = ctx(&net);
+    let spec = registry::method("faithfulness").unwrap();
+    let s = spec.settings(&json!({ "methods": "saliency", "class": 285, "steps": 8 }), 1000).unwrap();
+    let run = registry::run_to_end(&c, spec, Some(&input), &s, |_, _| true).unwrap();
+    let report = run.report();
+    let scored = &report["methods"][0];
+    assert_eq!(scored["id"], "saliency", "{report}");
+    let (del, ins) = (scored["deletion_auc"].as_f64().unwrap(), scored["insertion_auc"].as_f64().unwrap());
+    assert!((0.0..=1.0).contains(&del) && (0.0..=1.0).contains(&ins), "AUCs {del} {ins}");
+    // The registry's saliency map, computed independently here from the engine's plain input gradient.
+    let x = &input.tensor;
+    let engine = net.engine();
+    let grad = engine.backward(&engine.forward(x).unwrap(), &Objective::Class(285)).unwrap();
+    let plane = 224 * 224;
+    let want: Vec<f32> =
+        (0..plane).map(|i| (0..3).map(|ch| grad.data[ch * plane + i].abs()).fold(0.0f32, f32::max)).collect();
+    let got = netlens::methods::saliency::saliency(&net, x, Some(285)).unwrap();
+    assert_eq!(got.map, want, "saliency = max_c |∂ score / ∂ x|");
 }

@@ -16,6 +16,8 @@ import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
 import { setupModels } from './models.js';
 import { setupLive } from './live.js';
+import { loadCore } from './core.js';
+import { setValidator } from './share.js';
 import { $, showMessage } from './ui.js';
 
 let ui = null; // {panels, show} once the schema is known
@@ -137,6 +139,8 @@ on('ready', async () => {
   buildUi(engine.schema);
   buildGallery(engine.samples);
   setReady(true);
+  // Links are checked by the registry's validator, in the page's own wasm (www/core.js).
+  await validatorLoaded;
   const fromLink = applyLink();
   for (const p of ui.panels.values()) p.writeFields();
   compare.writeFields();
@@ -164,6 +168,11 @@ on('ready', async () => {
       panel.start();
     }
   }
+});
+
+// The settings validator (the registry's, www/core.js) for links and forms, loaded while the engine starts.
+const validatorLoaded = loadCore().then((core) => setValidator(core.checkSetting)).catch((e) => {
+  showMessage('error', `The page could not load its settings checker (${e?.message ?? e}); settings cannot be changed.`);
 });
 
 function init() {

@@ -3,6 +3,7 @@
 // "take a photo" input for phones. It needs only the share
 // link from the rest of the page, which it hears on the bus ('share-url' {url}, 'share-problem' {problem}).
 import { on } from './bus.js';
+import { loadCore } from './core.js';
 import { setupIsolation } from './isolation.js';
 
 const $ = (id) => document.getElementById(id);
@@ -23,16 +24,7 @@ function setLink(url, problem) {
   if ($('qr-dialog').open) renderQr();
 }
 
-// The QR encoder is the crate's (src/qr.rs, `qrcode`), in its own instance of the page's wasm: loaded on the
-// first "Show QR" only, and independent of the engine worker (whose runs, restarts and protocol it never touches).
-let qrModule = null;
-function loadQr() {
-  qrModule ??= import('../pkg/netlens.js').then(async (m) => {
-    await m.default({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
-    return m;
-  });
-  return qrModule;
-}
+// The QR encoder is the crate's (src/qr.rs, `qrcode`), from the page's main-thread wasm (www/core.js).
 
 let qrUrl = null; // object URL of the SVG on show
 let qrSeq = 0;
@@ -52,7 +44,7 @@ async function renderQr() {
       'inside the link; links with a sample image are short enough. Copy the link instead.';
   } else {
     try {
-      svg = (await loadQr()).qrSvg(link);
+      svg = (await loadCore()).qrSvg(link);
     } catch (e) {
       why = `Could not make the QR code: ${e?.message ?? e}`;
     }

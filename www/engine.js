@@ -1,7 +1,7 @@
-// The worker client: requests with replies (image, search, png), runs (docs/registry.md's protocol: run ->
+// The worker client: requests with replies (image, search, png), runs (docs/architecture.md's protocol: run ->
 // run-progress* -> run-done | cancelled | error), and a restart when the wasm module traps.
 import { emit } from './bus.js';
-import { pooledRun, poolSize } from './pool.js';
+import { checkMessage, TO_WORKER } from './protocol.js';
 
 let worker = null;
 let seq = 0;
@@ -23,23 +23,15 @@ export const engine = {
 export function request(msg, transfer = []) {
   const reqId = ++seq;
   return new Promise((resolve, reject) => {
+    checkMessage(TO_WORKER, msg.type);
     pending.set(reqId, { resolve, reject });
     worker.postMessage({ ...msg, reqId }, transfer);
   });
 }
 
-/**
- * Starts a run of `method` (a schema entry). Handlers: onProgress(m), onDone(m), onError(message), onEnd() (after
- * any of done / error / cancel). Returns {runId, cancel(), settings(json)}; a cancelled run reports nothing more.
- */
-export function startRun(method, settingsJson, handlers) {
-  // Runs that split (the trust tests) go to the worker pool when it has more than one worker (www/pool.js).
-  if (method.shards && poolSize() > 1) return pooledRun(method, settingsJson, handlers);
-  return launch({ type: 'run', method: method.id, needsImage: method.needs_image !== false, settingsJson }, handlers);
-}
-
-/** A run of any kind on the page's worker (run, or a pool's run-part / merge), as `startRun` describes. */
+/** A run of any kind on the page's worker (run, or a pool's run-part / merge), as pool.js's `startRun` describes. */
 export function launch(msg, handlers) {
+  checkMessage(TO_WORKER, msg.type);
   const runId = ++seq;
   const entry = { ...handlers, finished: false };
   runs.set(runId, entry);

@@ -254,5 +254,5 @@ export function buildGallery(samples) {
       return button;
     }),
   );
-  if (samples.length === 0) gallery.append(el('p', { class: 'hint', text: 'No sample images (see README: assets).' }));
+  if (samples.length === 0) gallery.append(el('p', { class: 'hint', text: 'No sample images (see docs/architecture.md: Where the data comes from).' }));
 }

@@ -1,8 +1,10 @@
-// The worker's side of live camera mode (www/live.js declares the messages): one camera frame in, its top-5 and
+// The worker's side of live camera mode (www/protocol.js declares the messages): one camera frame in, its top-5 and
 // the method's map over the crop out. The frame's pixels are preprocessed by the engine (NetLens.frameImage: the
 // model's own resize and crop, as for a dropped image); nothing is kept between frames but a canvas to read
 // pixels with, dropped by `live-stop`. The page sends a frame only when the previous one is answered, so no
 // frame waits here.
+
+import { topOf } from './protocol.js';
 
 let canvas = null; // an OffscreenCanvas the frames are read through, reused while live mode runs
 
@@ -17,12 +19,6 @@ function pixelsOf(bitmap) {
   return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
 }
 
-const top5 = (probs) => Array.from(probs.keys())
-  .sort((a, b) => probs[b] - probs[a])
-  .slice(0, 5)
-  .map((c) => ({ class: c, prob: probs[c] }));
-
-const topOf = (step) => (Array.isArray(step.top) ? step.top.map((t) => (Array.isArray(t) ? { class: t[0], prob: t[1] } : t)) : []);
 
 /** {type: 'live-frame', reqId, session, bitmap, method, settingsJson} → {type: 'live-result', …}. */
 export function liveFrame(lens, msg, post) {
@@ -51,7 +47,7 @@ export function liveFrame(lens, msg, post) {
       const panel = handle.panels().find((p) => p.kind === 'overlay');
       if (panel) overlay = { rgba: panel.rgba, width: panel.width, height: panel.height };
     }
-    if (top.length === 0) top = top5(lens.classify(image));
+    if (top.length === 0) top = topOf({ top: JSON.parse(lens.top(image, 5)) });
     const crop = image.rgba(); // the model's input size (the page knows it: www/ui.js inputSize)
     const out = {
       type: 'live-result', reqId: msg.reqId, session: msg.session, crop, top, overlay, class: cls,

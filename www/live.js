@@ -5,33 +5,7 @@
 // page's image; the camera stops when the page is hidden, the tab or the model changes, or live mode is left.
 // Design notes and measurements: docs/live.md.
 //
-// ---------- the worker protocol and the page events of live mode (all of them; www/worker.js `live*`) ----------
-/**
- * Page → worker: one camera frame to explain. The bitmap is transferred (no copy); the worker closes it.
- * @typedef {{type: 'live-frame', reqId: number, session: number, bitmap: ImageBitmap,
- *   method: string | null, settingsJson: string}} LiveFrameRequest
- *   `method`: a registry method id (its `overlay` output is drawn) or null for the top-5 only.
- */
-/**
- * Worker → page, the reply to a LiveFrameRequest.
- * @typedef {{type: 'live-result', reqId: number, session: number, crop: Uint8Array,
- *   top: {class: number, prob: number}[], overlay: {rgba: Uint8Array, width: number, height: number} | null,
- *   class: number | null, engineMs: number}} LiveResult
- *   `crop`: the RGBA picture the model saw (its input size, www/ui.js inputSize); `class`: the class the map explains.
- */
-/**
- * Page → worker: live mode ended; the worker drops what it kept for it (its frame canvas). Reply {type: 'live-stopped'}.
- * @typedef {{type: 'live-stop', reqId: number}} LiveStopRequest
- */
-/**
- * Page events (www/bus.js):
- *   'live-started' {session, camera}               the stream plays (camera: the track's label)
- *   'live-frame'   {session, fps, latencyMs, engineMs, top, class, method, crop, overlay, width, height}
- *                                                  one frame's result drawn (latencyMs: camera frame → drawn)
- *   'live-stopped' {session, reason}               tracks stopped, the worker told; reason as said to the user
- *   'live-error'   {kind, text}                    kind: 'insecure' | 'unsupported' | 'no-camera' | 'denied' |
- *                                                  'in-use' | 'ended' | 'engine'; text: the sentence shown
- */
+// Its worker messages (live-frame, live-result, live-stop) and page events (live-*) are in www/protocol.js.
 import { emit, on } from './bus.js';
 import { engine, request } from './engine.js';
 import { input, useFile } from './input.js';

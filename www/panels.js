@@ -1,9 +1,10 @@
-// The tabs and each method's panel, built from the registry's schema (docs/registry.md): the summary and paper
+// The tabs and each method's panel, built from the registry's schema (docs/architecture.md): the summary and paper
 // link, one field per setting (label, bounds, step, help, default), the run controls, and one figure per output
 // kind (image / heatmap / diverging / overlay in a row, the live image with its strip of frames, stats lines).
 import { emit } from './bus.js';
 import { checkpoints } from './frames.js';
-import { engine, request, startRun } from './engine.js';
+import { engine, request } from './engine.js';
+import { startRun } from './pool.js';
 import { input } from './input.js';
 import { classSetting, checkSetting, settingsJson, COMPARE } from './share.js';
 import { state, updateShareLink } from './state.js';
@@ -13,7 +14,6 @@ import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, perc
 const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
 // Stats lines with this label keep the id the page always gave them.
-const RECHECK = 'Downloaded PNG re-classified';
 
 /** The output offered as "Download PNG" (`download: true` in the schema). */
 export function downloadOutput(method) {
@@ -369,8 +369,9 @@ export class MethodPanel {
     this.lastKey = null;
   }
 
-  addStat(label, text) {
-    const id = label === RECHECK ? `${this.prefix}-recheck` : `${this.prefix}-stat-${slug(label)}`;
+  /** A report line; `key` (the line's third element, when the engine gives one) names it for the page and tests. */
+  addStat(label, text, key) {
+    const id = key ? `${this.prefix}-${key}` : `${this.prefix}-stat-${slug(label)}`;
     const dd = el('dd', { id, text });
     this.stats.append(el('div', {}, el('dt', { text: label }), dd));
     return dd;
@@ -462,9 +463,10 @@ export class MethodPanel {
     if (this.csvLink && typeof m.report?.csv === 'string') {
       setDownload(this.csvLink, new TextEncoder().encode(m.report.csv), `${this.method.id}.csv`, 'text/csv');
     }
-    const lines = (m.report?.lines ?? []).filter(([label]) => this.hasStats || label !== 'Class');
+    // The class line is said by the result's own sentence unless the method has a stats panel.
+    const lines = (m.report?.lines ?? []).filter(([, , key]) => this.hasStats || key !== 'class');
     this.stats.replaceChildren();
-    for (const [label, text] of lines) this.addStat(label, String(text ?? ''));
+    for (const [label, text, key] of lines) this.addStat(label, String(text ?? ''), key);
     this.stats.hidden = this.stats.children.length === 0;
     if (this.result) this.describeResult(m.report);
     this.status.textContent = m.text || `Done: ${me.step} / ${me.total}`;

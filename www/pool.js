@@ -10,6 +10,7 @@
 // restarts.
 import { on, emit } from './bus.js';
 import { request, launch } from './engine.js';
+import { checkMessage, TO_WORKER } from './protocol.js';
 
 /** At most this many workers: beyond 4 the memory (a model copy each) buys little on a student's laptop. */
 const CAP = 4;
@@ -29,6 +30,16 @@ export function poolSize() {
   if (Number.isInteger(asked) && asked >= 1) return Math.min(asked, 16);
   const cores = navigator.hardwareConcurrency || 1;
   return Math.max(1, Math.min(CAP, Math.floor(cores / threadsPerWorker())));
+}
+
+/**
+ * Starts a run of `method` (a schema entry). Handlers: onProgress(m), onDone(m), onError(message), onEnd() (after
+ * any of done / error / cancel). Returns {runId, cancel(), settings(json)}; a cancelled run reports nothing more.
+ */
+export function startRun(method, settingsJson, handlers) {
+  // Runs that split (the trust tests) go to the pool when it has more than one worker.
+  if (method.shards && poolSize() > 1) return pooledRun(method, settingsJson, handlers);
+  return launch({ type: 'run', method: method.id, needsImage: method.needs_image !== false, settingsJson }, handlers);
 }
 
 let seq = 0;
@@ -51,6 +62,7 @@ class Extra {
   }
 
   request(msg, transfer = []) {
+    checkMessage(TO_WORKER, msg.type);
     if (this.dead) return Promise.reject(new Error(this.dead));
     const reqId = ++seq;
     return new Promise((resolve, reject) => {
@@ -60,6 +72,7 @@ class Extra {
   }
 
   launch(msg, handlers) {
+    checkMessage(TO_WORKER, msg.type);
     const runId = ++seq;
     if (this.dead) {
       const reason = this.dead;
@@ -202,7 +215,7 @@ export async function costs(runs) {
   return (await request({ type: 'map-costs', runs })).costs;
 }
 
-/** A whole run of `method` on slot `slot` (0 = the page's worker), as engine.js's startRun. */
+/** A whole run of `method` on slot `slot` (0 = the page's worker), as `startRun`. */
 export function runOn(slot, method, settingsJson, handlers) {
   const msg = { type: 'run', method: method.id, needsImage: method.needs_image !== false, settingsJson };
   const x = extras[slot - 1];
@@ -218,7 +231,7 @@ const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
 /**
  * A run of a method that shards, in parts over the pool, merged by the page's worker. Same handlers and
- * handle as engine.js's startRun; the result equals the single run's. The engine lists the parts costliest
+ * handle as `startRun`; the result equals the single run's. The engine lists the parts costliest
  * first (src/methods/shard.rs `queue`); each worker takes the next one as soon as it is free, so a worker
  * that runs faster (the page's threaded one) or gets more of the CPU simply does more of them.
  */

@@ -1,6 +1,6 @@
 // Share links: the whole page state in the URL hash, and its strict parsing. Anything in a hash is untrusted:
 // each value is checked against its setting in the method registry's schema (src/methods/registry.rs, see
-// docs/registry.md), and what fails becomes a message plus the default.
+// docs/architecture.md), and what fails becomes a message plus the default.
 // No DOM here, so node's test runner can load it directly; the schema is always a parameter.
 
 // The compare view is a page-only "method": one class for every method with `compare: true`.
@@ -26,8 +26,6 @@ const OTHER_PARAMS_CHARS = 512;
 export const MAX_JPEG_BYTES = Math.floor(((MAX_LINK_CHARS - OTHER_PARAMS_CHARS) * 3) / 4);
 
 const SAMPLE_ID = /^[a-z0-9_-]{1,64}$/;
-const INT = /^[+-]?[0-9]{1,17}$/;
-const NUMBER = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 // The name of a user's own model (its file name) in a link: the model itself is never in it (www/models.js).
 export const MODEL_NAME_KEY = 'model.name';
@@ -99,74 +97,36 @@ export function base64urlToBytes(text) {
   return out;
 }
 
-function rangeText(s) {
-  const lo = s.min === undefined || s.min === null ? null : `${s.min_exclusive ? 'greater than' : 'at least'} ${s.min}`;
-  const hi = s.max === undefined || s.max === null ? null : `at most ${s.max}`;
-  return [lo, hi].filter(Boolean).join(' and ');
+let validator = null;
+
+/**
+ * Sets the settings validator: the Rust one (src/methods/settings.rs), `checkSetting(methodId, key, text, classes)`
+ * of the page's wasm (www/core.js; the node tests load the same wasm), which returns the value as JSON text or
+ * throws a sentence naming the setting. There is no second validator in JS.
+ */
+export function setValidator(check) {
+  validator = check;
 }
 
 /**
- * Checks one raw (text) value of a setting, from a link or a form: {ok: value} or {error: text}.
- * The text completes "<setting> …" ("must be at least 1 and at most 10000, got 0").
+ * Checks one raw (text) value of a method's setting, from a link or a form: {ok: value} or {error: sentence}.
+ * The sentence names the setting ("Learning rate (lr) must be greater than 0, got -1").
  */
-export function parseSetting(setting, raw, { numClasses = 1000 } = {}) {
-  const text = String(raw).trim();
-  switch (setting.type) {
-    case 'int': {
-      if (!INT.test(text)) return { error: `is not a whole number, got ${quote(text)}` };
-      const v = Number(text);
-      const below = setting.min !== undefined && setting.min !== null && (v < setting.min || (setting.min_exclusive && v === setting.min));
-      const above = setting.max !== undefined && setting.max !== null && v > setting.max;
-      if (!Number.isSafeInteger(v) || below || above) return { error: `must be ${rangeText(setting)}, got ${quote(text)}` };
-      return { ok: v };
-    }
-    case 'float': {
-      if (!NUMBER.test(text)) return { error: `is not a number, got ${quote(text)}` };
-      const v = Number(text);
-      if (!Number.isFinite(v)) return { error: `is not a finite number, got ${quote(text)}` };
-      const below = setting.min !== undefined && setting.min !== null && (v < setting.min || (setting.min_exclusive && v === setting.min));
-      const above = setting.max !== undefined && setting.max !== null && v > setting.max;
-      if (below || above) return { error: `must be ${rangeText(setting)}, got ${quote(text)}` };
-      return { ok: v };
-    }
-    case 'class': {
-      if (!/^[0-9]{1,10}$/.test(text)) return { error: `is not a class index, got ${quote(text)}` };
-      const v = Number(text);
-      if (v >= numClasses) return { error: `must be a class index between 0 and ${numClasses - 1}, got ${quote(text)}` };
-      return { ok: v };
-    }
-    case 'choice': {
-      const values = (setting.options ?? []).map((o) => (typeof o === 'object' ? String(o.value) : String(o)));
-      return values.includes(text) ? { ok: text } : { error: `must be one of ${values.join(', ')}, got ${quote(text)}` };
-    }
-    case 'bool':
-      if (text === 'true' || text === '1') return { ok: true };
-      if (text === 'false' || text === '0') return { ok: false };
-      return { error: `must be true or false, got ${quote(text)}` };
-    case 'text': {
-      let re = null;
-      try {
-        re = setting.pattern ? new RegExp(setting.pattern, 'u') : null;
-      } catch {
-        re = null;
-      }
-      if (text.length > 256 || (re && !re.test(text))) return { error: `is not allowed here, got ${quote(text)}` };
-      return { ok: text };
-    }
-    default:
-      return { error: `has an unknown type ${quote(setting.type)}` };
+export function parseSetting(method, setting, raw, { numClasses = 1000 } = {}) {
+  if (!validator) return { error: 'The page is still starting: settings can be checked in a moment' };
+  // The compare view is the page's; its class is the attribution family's class setting (src/methods/attribution).
+  const [id, key] = method.id === COMPARE.id ? ['saliency', 'class'] : [method.id, setting.key];
+  try {
+    return { ok: JSON.parse(validator(id, key, String(raw), numClasses)) };
+  } catch (e) {
+    return { error: String(e?.message ?? e) };
   }
-}
-
-/** "Learning rate (fool.lr)": how messages name a setting, in the form and in links alike. */
-export function settingName(method, setting) {
-  return `${setting.label ?? setting.key} (${method.link_prefix}.${setting.link ?? setting.key})`;
 }
 
 /** Checks a value typed in the page: {ok} or {error} where error is a whole sentence naming the setting. */
 export function checkSetting(method, setting, raw, numClasses = 1000) {
-  const r = parseSetting(setting, raw, { numClasses });
-  return r.error ? { error: `${settingName(method, setting)} ${r.error}.` } : r;
+  const r = parseSetting(method, setting, raw, { numClasses });
+  return r.error ? { error: `${r.error}.` } : r;
 }
 
 // link key -> {method, setting}
@@ -261,9 +221,9 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
       problems.push(`Link parameter ${quote(key)} is unknown and was ignored.`);
       continue;
     }
-    const r = parseSetting(field.setting, raw, { numClasses });
+    const r = parseSetting(field.method, field.setting, raw, { numClasses });
     if (r.error) {
-      problems.push(`Link parameter ${quote(key)} (${field.setting.label ?? field.setting.key}) ${r.error}; the default is used.`);
+      problems.push(`Link parameter ${quote(key)}: ${r.error}; the default is used.`);
       continue;
     }
     state[field.method.link_prefix][field.setting.key] = r.ok;
@@ -310,7 +270,7 @@ export function buildShareHash(state, schema, { modelName = null, modelChoice = 
   return `#${hash}`;
 }
 
-/** The settings JSON a run takes (keyed by setting key, as docs/registry.md says); `over` replaces values. */
+/** The settings JSON a run takes (keyed by setting key, as docs/architecture.md says); `over` replaces values. */
 export function settingsJson(method, values, over = {}) {
   const out = {};
   for (const s of method.settings) {

@@ -1,4 +1,4 @@
-// Which wasm build the engine worker loads, and with how many threads (README: Threads in the page). One
+// Which wasm build the engine worker loads, and with how many threads (docs/performance.md: Threads in the page). One
 // function, so that anything starting several engines (a worker pool) can divide the cores between them.
 //
 // The threaded build (pkg/threads/) needs shared memory, which browsers give only to cross-origin isolated pages

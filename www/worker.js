@@ -1,9 +1,10 @@
-// The engine runs here, never on the main thread. Every method runs through one loop (docs/registry.md:
+// The engine runs here, never on the main thread. Every method runs through one loop (docs/architecture.md:
 // lens.start -> step ... -> panels/report), one step per event-loop turn, so that "cancel", "settings" and
 // other requests get handled between two steps.
 import { pickEngine } from './threads.js';
 import { frameDue } from './frames.js';
 import { liveFrame, liveStop } from './live-worker.js';
+import { checkMessage, FROM_WORKER, TO_WORKER, topOf } from './protocol.js';
 
 // The wasm bindings: the threaded build's or the single-thread one's (loadWasm below); both export the same API.
 let NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool, setSpinning;
@@ -14,7 +15,10 @@ let image = null; // the wasm Image of the current input
 let wasm = null; // the module's exports (its memory, for the 'memory' request)
 let testing = false; // 'start' said the page was opened for the browser tests: honour 'test-trap'
 
-const post = (msg, transfer = []) => self.postMessage(msg, transfer);
+const post = (msg, transfer = []) => {
+  checkMessage(FROM_WORKER, msg.type);
+  self.postMessage(msg, transfer);
+};
 // One iteration per event-loop turn, so that cancel and settings messages get in between. A
 // MessageChannel round trip, unlike setTimeout(0), is not clamped to 4 ms once timers nest.
 const turns = new MessageChannel();
@@ -217,27 +221,16 @@ async function switchModel(msg) {
   post({ type: 'model', reqId: msg.reqId, labels: labelsOf(lens), model: current });
 }
 
-function top5(probs) {
-  return Array.from(probs.keys())
-    .sort((a, b) => probs[b] - probs[a])
-    .slice(0, 5)
-    .map((c) => ({ class: c, prob: probs[c] }));
-}
-
-// The step JSON's "top" is [[class, prob], …]; the page's is [{class, prob}, …].
-function topOf(step) {
-  return Array.isArray(step.top) ? step.top.map((t) => (Array.isArray(t) ? { class: t[0], prob: t[1] } : t)) : [];
-}
 
 function loadImage(msg) {
   // The picture the model in use sees: its input size, resize and (grey) conversion.
   const next = lens.decodeImage(new Uint8Array(msg.bytes));
-  const probs = lens.classify(next);
+  const top = topOf({ top: JSON.parse(lens.top(next, 5)) });
   image?.free();
   image = next;
   pool.image = { seq: nextSeq(), bytes: new Uint8Array(msg.bytes) };
   const rgba = image.rgba();
-  post({ type: 'image', reqId: msg.reqId, rgba, top: top5(probs), source: msg.source }, [rgba.buffer]);
+  post({ type: 'image', reqId: msg.reqId, rgba, top, source: msg.source }, [rgba.buffer]);
 }
 
 // PNG bytes of the very pixels the page shows, for its downloads.
@@ -472,7 +465,8 @@ self.onmessage = async (event) => {
         return;
       }
       default:
-        throw new Error(`unknown request ${msg.type}`);
+        checkMessage(TO_WORKER, msg.type);
+        throw new Error(`request ${msg.type} is declared but not handled here`);
     }
   } catch (e) {
     reportError(msg, e);

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use netlens::classes::ClassNames;
-use netlens::methods::registry::{self, Ctx, Group, Input, MethodSpec, Panel, Run};
+use netlens::methods::registry::{self, Ctx, Input, MethodSpec, Panel, Run};
 use netlens::methods::settings::{Kind, Settings};
 use netlens::model_files::{default_dirs, find_default, CLASSES_FILE, MODEL_FILE, SYNSETS_FILE};
 use netlens::preprocess::{Choice, Preset, Resize};
-use netlens::tensor::{argmax, Tensor};
-use netlens::{imageio, render, Classifier};
+use netlens::tensor::Tensor;
+use netlens::{render, Classifier};
 use serde_json::{json, Map, Value as Json};
 
 #[path = "netlens/trust.rs"]
@@ -19,6 +19,12 @@ mod trust;
 
 #[path = "netlens/gradient.rs"]
 mod gradient;
+
+#[path = "netlens/flags.rs"]
+mod flags;
+
+#[path = "netlens/commands.rs"]
+mod commands;
 
 // Native only: its table and progress-bar crates are not in the wasm build (the bin is built for wasm32 by
 // `cargo test --target wasm32-unknown-unknown`).
@@ -85,149 +91,32 @@ enum Command {
         top: u16,
     },
     /// Saliency of class K (default: the predicted class): OUT.png is image | heatmap | overlay (672x224).
-    Saliency {
-        img: PathBuf,
-        #[arg(long)]
-        class: Option<String>,
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: PathBuf,
-        /// The raw map, float32 [224, 224].
-        #[arg(long, value_name = "RAW.npy")]
-        npy: Option<PathBuf>,
-        /// Just the 224x224 heatmap.
-        #[arg(long)]
-        heatmap_only: bool,
-    },
-    /// Fooling image: OUT.png is the fooled image (classified as K after 8-bit rounding).
-    Fool {
-        img: PathBuf,
-        #[arg(long)]
-        target: String,
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: PathBuf,
-        /// Also write original | fooled | difference | difference x10 (896x224).
-        #[arg(long, value_name = "STRIP.png")]
-        strip: Option<PathBuf>,
-        #[arg(long)]
-        max_iters: Option<i64>,
-        #[arg(long)]
-        lr: Option<f64>,
-    },
-    /// Class visualization from seeded noise (CS231n defaults; --plain: lr * gradient).
-    Classviz {
-        #[arg(long)]
-        class: String,
-        #[arg(long)]
-        seed: Option<i64>,
-        #[arg(long)]
-        iters: Option<i64>,
-        #[arg(long)]
-        lr: Option<f64>,
-        #[arg(long)]
-        l2: Option<f64>,
-        #[arg(long)]
-        blur_every: Option<i64>,
-        #[arg(long)]
-        blur_sigma: Option<f64>,
-        #[arg(long)]
-        jitter: Option<i64>,
-        #[arg(long)]
-        plain: bool,
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: PathBuf,
-    },
-    /// An attribution map: any method of the Attribution group (`netlens methods`), and saliency.
-    Attribute {
-        img: PathBuf,
-        #[arg(long)]
-        method: String,
-        #[arg(long)]
-        class: Option<String>,
-        /// The layer of a CAM method (its `layer` setting; default: features.12, or a user model's last 4-D value).
-        #[arg(long)]
-        layer: Option<String>,
-        /// The map as drawn in the page (224x224).
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: PathBuf,
-        /// The raw attribution, float32 in C order ([3,224,224]; the CAM family [13,13] at features.12; saliency
-        /// [224,224]).
-        #[arg(long, value_name = "RAW.npy")]
-        npy: Option<PathBuf>,
-        /// Any other setting of the method, as key=value (see `netlens methods`).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-    },
-    /// An adversarial image (fgsm, bim, pgd, pgd_l2); ε and α in pixel units (0-255). Prints the prediction
-    /// before and after, the norms, and whether the PNG and JPEG (q90, q75) copies still fool the network.
-    Attack {
-        img: PathBuf,
-        #[arg(long)]
-        method: String,
-        #[arg(long)]
-        eps: Option<f64>,
-        #[arg(long)]
-        alpha: Option<f64>,
-        #[arg(long)]
-        steps: Option<i64>,
-        /// Targeted: make the network see this class (default: untargeted, away from the prediction).
-        #[arg(long)]
-        target: Option<String>,
-        #[arg(long)]
-        random_start: bool,
-        #[arg(long)]
-        seed: Option<i64>,
-        /// Stop at the first step whose 8-bit image fools the network.
-        #[arg(long)]
-        early_stop: bool,
-        #[arg(short = 'o', long = "output", value_name = "ADV.png")]
-        output: PathBuf,
-    },
+    /// `netlens saliency --help` lists its flags.
+    #[command(disable_help_flag = true)]
+    Saliency(MethodArgs),
+    /// Fooling image: OUT.png is the fooled image (classified as the target after 8-bit rounding).
+    #[command(disable_help_flag = true)]
+    Fool(MethodArgs),
+    /// Class visualization from seeded noise (CS231n's defaults).
+    #[command(disable_help_flag = true)]
+    Classviz(MethodArgs),
+    /// An attribution map: IMG --method ID (any attribution method, saliency included) -o OUT.png [--npy RAW.npy].
+    #[command(disable_help_flag = true)]
+    Attribute(MethodArgs),
+    /// An adversarial image: IMG --method fgsm|bim|pgd|pgd_l2 -o ADV.png; ε and α in pixel units (0-255). Prints
+    /// the prediction before and after, the norms, and whether the PNG and JPEG (q90, q75) copies still fool it.
+    #[command(disable_help_flag = true)]
+    Attack(MethodArgs),
     /// Channel (or neuron) visualization, Lucid-style: the image one unit of a layer responds to most.
-    Channel {
-        #[arg(long)]
-        layer: String,
-        #[arg(long)]
-        channel: i64,
-        /// The channel's centre neuron instead of its mean.
-        #[arg(long)]
-        neuron: bool,
-        /// fourier (default: 1/f spectrum + decorrelated colour) or pixel.
-        #[arg(long)]
-        param: Option<String>,
-        #[arg(long)]
-        iters: Option<i64>,
-        #[arg(long)]
-        seed: Option<i64>,
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: PathBuf,
-    },
+    #[command(disable_help_flag = true)]
+    Channel(MethodArgs),
     /// DeepDream on an image: ascend ‖A‖² of a layer (or one channel) over octaves.
-    Dream {
-        img: PathBuf,
-        #[arg(long)]
-        layer: String,
-        #[arg(long)]
-        channel: Option<i64>,
-        #[arg(long)]
-        octaves: Option<i64>,
-        /// Steps per octave.
-        #[arg(long)]
-        steps: Option<i64>,
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: PathBuf,
-    },
-    /// Any method of the registry: METHOD [IMG] --set key=value ... -o OUT.png (its image panels side by side).
-    Run {
-        method: String,
-        img: Option<PathBuf>,
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        #[arg(short = 'o', long = "output", value_name = "OUT.png")]
-        output: Option<PathBuf>,
-        /// The raw values of the first panel that has them.
-        #[arg(long, value_name = "RAW.npy")]
-        npy: Option<PathBuf>,
-    },
+    #[command(disable_help_flag = true)]
+    Dream(MethodArgs),
+    /// Any method of the registry: METHOD [IMG] with its settings as flags (`netlens run METHOD --help`) or
+    /// --set key=value; -o OUT.png writes its image panels side by side, --npy the first raw values.
+    #[command(disable_help_flag = true)]
+    Run(MethodArgs),
     /// Deletion/insertion curves (Petsiuk et al. 2018) of attribution maps: deletion and insertion AUC per method
     /// and for a random pixel order (one line each); --json writes the curves.
     Faithfulness {
@@ -299,6 +188,13 @@ enum Command {
     Schema,
 }
 
+/// A method command's arguments, parsed by the flags its method's declaration generates (netlens/flags.rs).
+#[derive(Args)]
+struct MethodArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "ARGS")]
+    args: Vec<String>,
+}
+
 /// Usage errors exit with 2, failures while running with 1.
 enum Failure {
     Usage(String),
@@ -360,308 +256,35 @@ fn run(cli: Cli) -> Outcome<()> {
         Command::Sanity { img, class, methods, set, output, json } => {
             trust::sanity(c, &img, class, methods, &set, output, json)
         }
-        Command::Saliency { img, class, output, npy, heatmap_only } => {
-            check_outputs(&[Some(&output), npy.as_ref()])?;
-            let mut set = Map::new();
-            if let Some(class) = class {
-                set.insert("class".into(), Json::String(class));
-            }
-            let done = Session::open(c)?.run("saliency", Some(&img), set)?;
-            let heat = done.panel("heatmap")?;
-            if heatmap_only {
-                write_png(&output, &heat.rgba, heat.width, heat.height)?;
-            } else {
-                let input = done.input.as_ref().expect("saliency has an image");
-                let overlay = done.panel("overlay")?;
-                let (w, h) = (heat.width, heat.height);
-                write_png(&output, &hstack(&[&input.rgba, &heat.rgba, &overlay.rgba], w, h), 3 * w, h)?;
-            }
-            if let Some(npy) = npy {
-                write_npy(&npy, heat.raw.as_ref().expect("the heatmap keeps its map"))?;
-            }
-            let class = done.report["class"].as_u64().unwrap_or(0) as usize;
-            let logits = done
-                .session
-                .net
-                .logits(&done.input.as_ref().unwrap().tensor)
-                .map_err(run_err("classification failed"))?;
-            let predicted = argmax(&logits);
-            println!(
-                "saliency of {} (predicted: {}, {:.1}%); max {:.4}; wrote {}",
-                done.session.label(class),
-                done.session.label(predicted),
-                100.0 * done.session.net.probabilities(&logits)[predicted],
-                heat.raw.as_ref().unwrap().data.iter().cloned().fold(0.0f32, f32::max),
-                output.display()
-            );
-            Ok(())
-        }
-        Command::Fool { img, target, output, strip, max_iters, lr } => {
-            check_outputs(&[Some(&output), strip.as_ref()])?;
-            let mut set = Map::new();
-            set.insert("target".into(), Json::String(target));
-            if let Some(v) = max_iters {
-                set.insert("max_iters".into(), json!(v));
-            }
-            if let Some(v) = lr {
-                set.insert("lr".into(), json!(v));
-            }
-            let done = Session::open(c)?.run("fooling", Some(&img), set)?;
-            let fooled = done.panel("fooled")?;
-            let (w, h) = (fooled.width, fooled.height);
-            write_png(&output, &fooled.rgba, w, h)?;
-            if let Some(strip) = strip {
-                let pre = done.session.net.preprocess();
-                let original = pre.tensor_to_rgba(&pre.quantize(&done.input.as_ref().unwrap().tensor));
-                let panels = [&original[..], &fooled.rgba, &done.panel("diff")?.rgba, &done.panel("diff10")?.rgba];
-                write_png(&strip, &hstack(&panels, w, h), 4 * w, h)?;
-            }
-            let r = &done.report["report"];
-            let n = |k: &str| r[k].as_u64().unwrap_or(0) as usize;
-            let s = &done.session;
-            println!("original class:  {}", s.label(n("original_class")));
-            println!("target class:    {}", s.label(n("target")));
-            println!("final class:     {} (of the 8-bit image)", s.label(n("final_class")));
-            println!("iterations:      {}", n("iterations"));
-            println!(
-                "target prob.:    {:.4} -> {:.4}",
-                r["target_prob_before"].as_f64().unwrap_or(0.0),
-                r["target_prob_after"].as_f64().unwrap_or(0.0)
-            );
-            println!(
-                "perturbation:    L2 {:.2}, Linf {} (0-255 pixel units)",
-                r["perturbation_l2"].as_f64().unwrap_or(0.0),
-                r["perturbation_linf"]
-            );
-            println!("wrote {}", output.display());
-            if r["success"].as_bool() == Some(true) {
-                Ok(())
-            } else {
-                Err(Failure::Run(format!(
-                    "the 8-bit image is not classified as the target after {} iterations (saved anyway); try --max-iters",
-                    n("iterations")
-                )))
-            }
-        }
-        Command::Classviz { class, seed, iters, lr, l2, blur_every, blur_sigma, jitter, plain, output } => {
-            check_outputs(&[Some(&output)])?;
-            let mut set = Map::new();
-            set.insert("class".into(), Json::String(class));
-            let opts = [
-                ("seed", seed.map(|v| json!(v))),
-                ("iters", iters.map(|v| json!(v))),
-                ("lr", lr.map(|v| json!(v))),
-                ("l2_reg", l2.map(|v| json!(v))),
-                ("blur_every", blur_every.map(|v| json!(v))),
-                ("blur_sigma", blur_sigma.map(|v| json!(v))),
-                ("max_jitter", jitter.map(|v| json!(v))),
-            ];
-            for (k, v) in opts {
-                if let Some(v) = v {
-                    set.insert(k.into(), v);
-                }
-            }
-            if plain {
-                set.insert("update".into(), json!("plain"));
-            }
-            let done = Session::open(c)?.run("classviz", None, set)?;
-            let image = done.panel("image")?;
-            write_png(&output, &image.rgba, image.width, image.height)?;
-            let s = &done.session;
-            let pre = s.net.preprocess();
-            let png = render::encode_png_rgba(&image.rgba, image.width, image.height).map_err(run_err("png"))?;
-            let again = pre.to_tensor(&pre.fit(&imageio::decode_own(&png).map_err(run_err("png"))?));
-            let logits = s.net.logits(&again).map_err(run_err("classification failed"))?;
-            let top = argmax(&logits);
-            println!(
-                "class visualization of {} (seed {}, {} iterations); the 8-bit result is classified as {} ({:.1}%); wrote {}",
-                s.label(done.settings["class"].as_u64().unwrap_or(0) as usize),
-                done.settings["seed"],
-                done.settings["iters"],
-                s.label(top),
-                100.0 * s.net.probabilities(&logits)[top],
-                output.display()
-            );
-            Ok(())
-        }
-        Command::Attribute { img, method, class, layer, output, npy, set } => {
-            check_outputs(&[Some(&output), npy.as_ref()])?;
-            let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
-            if spec.group != Group::Attribution && spec.id != "saliency" {
-                return Err(Failure::Usage(format!("'{method}' is not an attribution method (see `netlens methods`)")));
-            }
-            let mut map = parse_sets(&set)?;
-            if let Some(class) = class {
-                map.insert("class".into(), Json::String(class));
-            }
-            if let Some(layer) = layer {
-                if !spec.settings.iter().any(|s| s.key == "layer") {
-                    return Err(Failure::Usage(format!("{} has no layer setting (--layer)", spec.title)));
-                }
-                map.insert("layer".into(), Json::String(layer));
-            }
-            let done = Session::open(c)?.run(spec.id, Some(&img), map)?;
-            let first = done.panels.first().ok_or_else(|| Failure::Run("the method gave no map".into()))?;
-            write_png(&output, &first.rgba, first.width, first.height)?;
-            if let Some(npy) = npy {
-                write_npy(&npy, first.raw.as_ref().expect("attribution maps keep their raw values"))?;
-            }
-            let class = done.report["class"].as_u64().unwrap_or(0) as usize;
-            println!("{} of {}; wrote {}", spec.title, done.session.label(class), output.display());
-            // The method's own checks (Integrated Gradients' completeness, LRP's conservation).
-            for (key, check) in done.report["extra"].as_object().into_iter().flatten() {
-                if let Some(text) = check["text"].as_str() {
-                    println!("{key}: {text}");
-                }
-            }
-            Ok(())
-        }
-        Command::Attack { img, method, eps, alpha, steps, target, random_start, seed, early_stop, output } => {
-            check_outputs(&[Some(&output)])?;
-            let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
-            if spec.group != Group::Adversarial || spec.id == "robustness" {
-                return Err(Failure::Usage(format!("'{method}' is not an attack (fgsm, bim, pgd, pgd_l2)")));
-            }
-            let mut set = Map::new();
-            let opts = [
-                ("eps", eps.map(|v| json!(v))),
-                ("alpha", alpha.map(|v| json!(v))),
-                ("steps", steps.map(|v| json!(v))),
-                ("target", target.map(Json::String)),
-                ("random_start", random_start.then_some(json!(true))),
-                ("seed", seed.map(|v| json!(v))),
-                ("early_stop", early_stop.then_some(json!(true))),
-            ];
-            for (k, v) in opts {
-                if let Some(v) = v {
-                    if !spec.settings.iter().any(|s| s.key == k) {
-                        return Err(Failure::Usage(format!("{} has no setting --{}", spec.title, k.replace('_', "-"))));
-                    }
-                    set.insert(k.into(), v);
-                }
-            }
-            let done = Session::open(c)?.run(spec.id, Some(&img), set)?;
-            let adv = done.panel("adversarial")?;
-            write_png(&output, &adv.rgba, adv.width, adv.height)?;
-            for line in done.report["lines"].as_array().into_iter().flatten() {
-                println!("{}: {}", line[0].as_str().unwrap_or(""), line[1].as_str().unwrap_or(""));
-            }
-            println!("wrote {}", output.display());
-            Ok(())
-        }
-        Command::Channel { layer, channel, neuron, param, iters, seed, output } => {
-            check_outputs(&[Some(&output)])?;
-            let mut set = Map::new();
-            set.insert("layer".into(), json!(layer));
-            set.insert("channel".into(), json!(channel));
-            if neuron {
-                set.insert("objective".into(), json!("neuron"));
-            }
-            for (k, v) in [
-                ("param", param.map(Json::String)),
-                ("iters", iters.map(|v| json!(v))),
-                ("seed", seed.map(|v| json!(v))),
-            ] {
-                if let Some(v) = v {
-                    set.insert(k.into(), v);
-                }
-            }
-            write_first_panel(Session::open(c)?.run("channel", None, set)?, &output)
-        }
-        Command::Dream { img, layer, channel, octaves, steps, output } => {
-            check_outputs(&[Some(&output)])?;
-            let mut set = Map::new();
-            set.insert("layer".into(), json!(layer));
-            for (k, v) in [("channel", channel), ("octaves", octaves), ("steps", steps)] {
-                if let Some(v) = v {
-                    set.insert(k.into(), json!(v));
-                }
-            }
-            write_first_panel(Session::open(c)?.run("dream", Some(&img), set)?, &output)
-        }
-        Command::Run { method, img, set, output, npy } => {
-            check_outputs(&[output.as_ref(), npy.as_ref()])?;
-            let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
-            let done = Session::open(c)?.run(spec.id, img.as_deref(), parse_sets(&set)?)?;
-            if let Some(output) = &output {
-                let [_, _, h, w] = done.session.net.input_shape();
-                let (w, h) = (w as u32, h as u32);
-                let images: Vec<&Panel> = done.panels.iter().filter(|p| p.width == w && p.height == h).collect();
-                let refs: Vec<&[u8]> = images.iter().map(|p| &p.rgba[..]).collect();
-                write_png(output, &hstack(&refs, w, h), w * refs.len() as u32, h)?;
-                println!(
-                    "wrote {} ({})",
-                    output.display(),
-                    images.iter().map(|p| p.id).collect::<Vec<_>>().join(" | ")
-                );
-            }
-            if let Some(npy) = npy {
-                let raw = done
-                    .panels
-                    .iter()
-                    .find_map(|p| p.raw.as_ref())
-                    .ok_or_else(|| Failure::Usage(format!("{method} has no raw values for --npy")))?;
-                write_npy(&npy, raw)?;
-            }
-            for line in done.report["lines"].as_array().into_iter().flatten() {
-                println!("{}: {}", line[0].as_str().unwrap_or(""), line[1].as_str().unwrap_or(""));
-            }
-            Ok(())
-        }
+        Command::Saliency(a) => commands::saliency(c, &a.args),
+        Command::Fool(a) => commands::fool(c, &a.args),
+        Command::Classviz(a) => commands::classviz(c, &a.args),
+        Command::Attribute(a) => commands::attribute(c, &a.args),
+        Command::Attack(a) => commands::attack(c, &a.args),
+        Command::Channel(a) => commands::by_method(c, "channel", "channel", &a.args),
+        Command::Dream(a) => commands::by_method(c, "dream", "dream", &a.args),
+        Command::Run(a) => commands::run(c, &a.args),
     }
-}
-
-/// Writes a run's first panel and prints its report lines.
-fn write_first_panel(done: Done, output: &Path) -> Outcome<()> {
-    let p = done.panels.first().ok_or_else(|| Failure::Run("the method gave no picture".into()))?;
-    write_png(output, &p.rgba, p.width, p.height)?;
-    for line in done.report["lines"].as_array().into_iter().flatten() {
-        println!("{}: {}", line[0].as_str().unwrap_or(""), line[1].as_str().unwrap_or(""));
-    }
-    println!("wrote {}", output.display());
-    Ok(())
 }
 
 fn print_methods() {
     for m in registry::METHODS {
         println!("{} — {} ({})\n    {}\n    cost: {}", m.id, m.title, m.paper.cite, m.summary, m.cost);
         for s in m.settings {
-            let bounds = match &s.kind {
-                Kind::Int { min, max, default } => format!("whole number {min}..={max}, default {default}"),
-                Kind::Float { min, max, min_exclusive, default } => {
-                    format!("number {}{min}..={max}, default {default}", if *min_exclusive { ">" } else { "" })
-                }
-                Kind::Class { optional, default } => match (optional, default) {
-                    (true, _) => "class, default: the predicted one".to_string(),
-                    (false, Some(d)) => format!("class, default {d}"),
-                    (false, None) => "class".to_string(),
-                },
-                Kind::Choice { options, default } => {
-                    format!(
-                        "one of {}, default {default}",
-                        options.iter().map(|o| o.value).collect::<Vec<_>>().join("|")
-                    )
-                }
-                Kind::Bool { default } => format!("true|false, default {default}"),
-                Kind::Text { default, .. } => format!("name, default {default}"),
-            };
-            println!("    --set {}=…  {} ({bounds}): {}", s.key, s.label, s.help);
+            let bounds = flags::bounds(s);
+            println!("    --{}  {} ({bounds}): {}", s.key.replace('_', "-"), s.label, s.help);
         }
         println!();
     }
 }
 
-/// `key=value` pairs; values that read as JSON (numbers, true/false, null) are taken as such, the rest as text.
+/// `key=value` pairs, the values as typed: `Session::settings` reads each as its setting's type.
 fn parse_sets(pairs: &[String]) -> Outcome<Map<String, Json>> {
     let mut map = Map::new();
     for pair in pairs {
         let (k, v) =
             pair.split_once('=').ok_or_else(|| Failure::Usage(format!("--set '{pair}': expected key=value")))?;
-        let value = serde_json::from_str::<Json>(v)
-            .ok()
-            .filter(|j| !j.is_object() && !j.is_array())
-            .unwrap_or(Json::String(v.into()));
-        map.insert(k.trim().to_string(), value);
+        map.insert(k.trim().to_string(), Json::String(v.to_string()));
     }
     Ok(map)
 }
@@ -715,13 +338,19 @@ impl Session {
         Ok(Done { input, panels, report, settings: settings.to_json(), session: self })
     }
 
-    /// `set` with its class names resolved, checked against the method's declaration in the registry.
+    /// `set` checked against the method's declaration in the registry: values typed as text are read by the
+    /// registry's validator (`check_text`, the page's too), class names resolved to their index.
     fn settings(&self, spec: &MethodSpec, mut set: Map<String, Json>) -> Outcome<Settings> {
         for s in spec.settings {
-            if let (Kind::Class { .. }, Some(Json::String(text))) = (&s.kind, set.get(s.key)) {
-                let k = self.resolve_class(text, s.key)?;
-                set.insert(s.key.to_string(), json!(k));
-            }
+            let Some(Json::String(text)) = set.get(s.key) else { continue };
+            let value = match s.kind {
+                Kind::Class { .. } => json!(self.resolve_class(text, s.key)?),
+                _ => {
+                    let v = s.check_text(text, self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))?;
+                    serde_json::to_value(v).expect("a setting value serialises")
+                }
+            };
+            set.insert(s.key.to_string(), value);
         }
         spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))
     }
@@ -749,7 +378,7 @@ impl Session {
         Ok((run.panels(), run.report()))
     }
 
-    /// An index, or a name (exact name or synonym first, else the best match of `ClassNames::search`).
+    /// An index, or a name: the best match of `ClassNames::search` (an exact name or synonym first).
     fn resolve_class(&self, text: &str, flag: &str) -> Outcome<usize> {
         let k = self.net.num_classes();
         if let Ok(index) = text.trim().parse::<usize>() {
@@ -762,13 +391,7 @@ impl Session {
         let names = self.names.as_ref().ok_or_else(|| {
             Failure::Usage(format!("--{flag}: no class names file found to look up '{text}'; give an index"))
         })?;
-        let wanted = text.trim().to_lowercase();
-        let exact = (0..names.len().min(k)).find(|&i| {
-            names.short_name(i).to_lowercase() == wanted || names.synonyms(i).iter().any(|s| s.to_lowercase() == wanted)
-        });
-        if let Some(i) = exact {
-            return Ok(i);
-        }
+        // The page's search, whose ranking puts an exact name or synonym first.
         let found: Vec<usize> = names.search(text, 5).into_iter().filter(|&i| i < k).collect();
         match found.first() {
             None => Err(Failure::Usage(format!("--{flag}: no class matches '{text}'"))),
@@ -867,11 +490,9 @@ fn classify(c: &Common, img: &Path, top: usize) -> Outcome<()> {
     let input = load_image(&s.net, img)?;
     let logits = s.net.logits(&input.tensor).map_err(run_err("classification failed"))?;
     let probs = s.net.probabilities(&logits);
-    let mut order: Vec<usize> = (0..probs.len()).collect();
-    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     println!("{}:", img.display());
-    for (rank, &c) in order.iter().take(top).enumerate() {
-        println!("{:>2}. {:>6.2}%  {}", rank + 1, 100.0 * probs[c], s.label(c));
+    for (rank, (c, p)) in netlens::tensor::top_k(&probs, top).into_iter().enumerate() {
+        println!("{:>2}. {:>6.2}%  {}", rank + 1, 100.0 * p, s.label(c));
     }
     Ok(())
 }

@@ -12,7 +12,8 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use super::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::contract::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::image_ops::{gaussian_blur_hw, roll};
 use super::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use super::MAX_ITERS;
 use crate::error::{Error, Result};
@@ -119,6 +120,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         Ok(Box::new(ClassVizMethodRun { run: ClassVizRun::new(&settings)?, preprocess: ctx.net.preprocess().clone() }))
     },
     attribution: None,
+    sharding: None,
 };
 
 /// How the ascent step is scaled.
@@ -320,76 +322,6 @@ pub fn class_visualization(
         }
     }
     Ok(Some(run.image))
-}
-
-/// `dst = torch.roll(src, shifts=(oy, ox), dims=(2, 3))` for a [N, C, H, W] tensor: `dst[.., y, x] = src[.., y-oy, x-ox]`.
-pub fn roll(src: &Tensor, dst: &mut Tensor, ox: usize, oy: usize) {
-    assert_eq!(src.shape, dst.shape);
-    let (h, w) = (src.shape[2], src.shape[3]);
-    let (ox, oy) = (ox % w, oy % h);
-    for (s_plane, d_plane) in src.data.chunks(h * w).zip(dst.data.chunks_mut(h * w)) {
-        for y in 0..h {
-            let s_row = &s_plane[((y + h - oy) % h) * w..][..w];
-            let d_row = &mut d_plane[y * w..][..w];
-            d_row[ox..].copy_from_slice(&s_row[..w - ox]);
-            d_row[..ox].copy_from_slice(&s_row[w - ox..]);
-        }
-    }
-}
-
-/// scipy.ndimage.gaussian_filter1d's kernel: radius `int(4 sigma + 0.5)`, weights `exp(-x^2 / 2 sigma^2)` normalised.
-pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
-    let sigma = f64::from(sigma);
-    let radius = (4.0 * sigma + 0.5) as i64;
-    let weights: Vec<f64> = (-radius..=radius).map(|x| (-((x * x) as f64) / (2.0 * sigma * sigma)).exp()).collect();
-    let sum: f64 = weights.iter().sum();
-    weights.iter().map(|w| (w / sum) as f32).collect()
-}
-
-/// scipy's mode 'reflect' (half-sample symmetric: d c b a | a b c d | d c b a) for any offset.
-fn reflect_index(i: i64, n: usize) -> usize {
-    let n = n as i64;
-    let m = i.rem_euclid(2 * n);
-    (if m < n { m } else { 2 * n - 1 - m }) as usize
-}
-
-/// Gaussian blur along H then W of a [N, C, H, W] tensor, like
-/// `gaussian_filter1d(gaussian_filter1d(x, sigma, axis=2), sigma, axis=3)` (CS231n's `blur_image`), reflecting
-/// at the edges. Each value is the sum of kernel weight × neighbour in kernel order, as a loop per pixel would
-/// add them (so the result does not depend on how the loops run); the loops run over whole rows, which
-/// vectorizes (a σ = 10 blur of a 224 × 224 image: ~37 ms natively per pixel, a few ms this way). `scratch` is
-/// reused.
-pub fn gaussian_blur_hw(x: &mut Tensor, sigma: f32, scratch: &mut Vec<f32>) {
-    let kernel = gaussian_kernel(sigma);
-    let radius = (kernel.len() / 2) as i64;
-    let (h, w) = (x.shape[2], x.shape[3]);
-    let mut padded = vec![0.0f32; w + kernel.len() - 1];
-    for plane in x.data.chunks_mut(h * w) {
-        // Along H: output row y = Σ_k kernel[k] × input row reflect(y + k − radius).
-        scratch.clear();
-        scratch.extend_from_slice(plane);
-        for (y, out) in plane.chunks_exact_mut(w).enumerate() {
-            out.fill(0.0);
-            for (k, &wk) in kernel.iter().enumerate() {
-                let src = reflect_index(y as i64 + k as i64 - radius, h) * w;
-                for (o, &v) in out.iter_mut().zip(&scratch[src..src + w]) {
-                    *o += wk * v;
-                }
-            }
-        }
-        // Along W: each row padded by reflection, then the same sum along it.
-        for row in plane.chunks_exact_mut(w) {
-            for (j, p) in padded.iter_mut().enumerate() {
-                *p = row[reflect_index(j as i64 - radius, w)];
-            }
-            row.fill(0.0);
-            for (k, &wk) in kernel.iter().enumerate() {
-                for (o, &v) in row.iter_mut().zip(&padded[k..k + w]) {
-                    *o += wk * v;
-                }
-            }
-        }
-    }
 }
 
 /// The registry's class visualization: one iteration per step, a live frame after each; the live settings and

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use super::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::contract::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use super::settings::{Kind, SettingSpec, Settings};
 use super::MAX_ITERS;
 use crate::error::Result;
@@ -79,6 +79,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         }))
     },
     attribution: None,
+    sharding: None,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -333,7 +334,8 @@ impl FoolingMethodRun {
                     (ctx.name)(re[0].0),
                     pct(re[0].1),
                     if still { "still fools the network ✓" } else { "no longer fools it ✗" }
-                )
+                ),
+                "recheck"
             ],
         ]);
         self.recheck = Some(re);

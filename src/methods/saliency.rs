@@ -1,15 +1,18 @@
-//! Saliency map (Simonyan et al. 2014, as in CS231n): how much each pixel moves one class score.
+//! Saliency map (Simonyan et al. 2014, as in CS231n): how much each pixel moves one class score. An attribution
+//! method like the others (the trust tests and Compare score it), shown in the CS231n tab: the map is
+//! max over colour channels of |∂ score / ∂ pixel|, one value per pixel.
 
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
-use super::attribution::CLASS;
-use super::registry::{top5_of, Ctx, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use super::attribution::ixg::OnePass;
+use super::attribution::{self, AttributionRun, Stepper, Style, CLASS};
+use super::contract::{Attributor, Group, MethodSpec, OutputKind, OutputSpec, Paper, BACKWARD};
+use super::image_ops::channel_max_abs;
 use super::settings::Settings;
-use crate::engine::Objective;
 use crate::error::Result;
 use crate::network::Classifier;
-use crate::render;
-use crate::tensor::{argmax, Tensor};
+use crate::rules::Rules;
+use crate::tensor::Tensor;
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "saliency",
@@ -19,7 +22,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         cite: "Simonyan et al. 2014, Deep Inside Convolutional Networks",
         url: "https://arxiv.org/abs/1312.6034",
     },
-    group: super::registry::Group::Cs231n,
+    group: Group::Cs231n,
     needs_image: true,
     link_prefix: "sal",
     cost: "1 forward + backward",
@@ -32,77 +35,32 @@ pub static SPEC: MethodSpec = MethodSpec {
         OutputSpec { id: "heatmap", title: "Saliency", kind: OutputKind::Heatmap, download: true },
         OutputSpec { id: "overlay", title: "Overlay", kind: OutputKind::Overlay, download: false },
     ],
-    start: |_, input, _| {
-        let input = input.expect("checked by the registry");
-        Ok(Box::new(SaliencyRun {
-            tensor: input.tensor.clone(),
-            rgba: input.rgba.clone(),
-            result: None,
-            probs: vec![],
-        }))
-    },
-    attribution: None,
+    start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
+    attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
-/// The registry's saliency run: one step.
-struct SaliencyRun {
-    tensor: Tensor,
-    rgba: Vec<u8>,
-    result: Option<Saliency>,
-    /// Class probabilities of the image (the model's scores may already be probabilities).
-    probs: Vec<f32>,
+pub fn make(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
+    Ok((Box::new(MaxOverChannels(OnePass::new(x, class, |_| Rules::none(), false))), Style::Magnitude))
 }
 
-impl Run for SaliencyRun {
-    fn step(&mut self, ctx: &Ctx, settings: &Settings) -> Result<Progress> {
-        if self.result.is_none() {
-            let s = saliency(ctx.net, &self.tensor, settings.class("class"))?;
-            self.probs = ctx.net.probabilities(&s.logits);
-            self.result = Some(s);
-        }
-        let s = self.result.as_ref().expect("set above");
-        Ok(Progress {
-            done: true,
-            step: 1,
-            total: 1,
-            text: format!("Saliency of {}", (ctx.name)(s.class)),
-            frame: false,
-            top: top5_of(&self.probs),
-        })
-    }
+/// The input gradient's one pass, its map reduced to max_c |g| ([H, W]): CS231n's map, and what `--npy` writes.
+struct MaxOverChannels(OnePass);
 
-    fn panels(&self) -> Vec<Panel> {
-        let Some(s) = &self.result else { return vec![] };
-        let (h, w) = (self.tensor.shape[2], self.tensor.shape[3]);
-        let raw = Tensor::new(vec![h, w], s.map.clone());
-        vec![
-            Panel {
-                id: "heatmap",
-                kind: OutputKind::Heatmap,
-                title: "Saliency".into(),
-                width: w as u32,
-                height: h as u32,
-                rgba: render::heatmap_rgba(&s.map),
-                raw: Some(raw),
-                plot: None,
-            },
-            Panel {
-                id: "overlay",
-                kind: OutputKind::Overlay,
-                title: "Overlay".into(),
-                width: w as u32,
-                height: h as u32,
-                rgba: render::overlay_rgba(&self.rgba, &s.map),
-                raw: None,
-                plot: None,
-            },
-        ]
+impl Stepper for MaxOverChannels {
+    fn total(&self) -> usize {
+        self.0.total()
     }
-
-    fn report(&self) -> Json {
-        let Some(s) = &self.result else { return json!({}) };
-        let p = self.probs[s.class];
-        json!({ "class": s.class, "lines": [["Class", format!("#{} (p = {:.1}%)", s.class, p * 100.0)]] })
+    fn done(&self) -> usize {
+        self.0.done()
+    }
+    fn step(&mut self, net: &Classifier) -> Result<()> {
+        self.0.step(net)
+    }
+    fn result(&self) -> Result<(Tensor, Json)> {
+        let (g, extra) = self.0.result()?;
+        let (h, w) = (g.shape[1], g.shape[2]);
+        Ok((Tensor::new(vec![h, w], channel_max_abs(&g)), extra))
     }
 }
 
@@ -118,27 +76,6 @@ pub struct Saliency {
 
 /// Saliency of `class` for image `x` ([1,3,224,224], normalised); `None` means the predicted class.
 pub fn saliency(net: &Classifier, x: &Tensor, class: Option<usize>) -> Result<Saliency> {
-    if let Some(c) = class {
-        net.check_class(c)?;
-    }
-    // One forward serves both the prediction and the reverse pass.
-    let engine = net.engine();
-    let acts = engine.forward(x)?;
-    let logits = acts.output().data.clone();
-    let class = class.unwrap_or_else(|| argmax(&logits));
-    let grad = engine.backward(&acts, &Objective::Class(class))?;
-    Ok(Saliency { class, logits, map: channel_max_abs(&grad) })
-}
-
-/// max_c |g[0, c, h, w]| for a [1, C, H, W] gradient.
-pub fn channel_max_abs(grad: &Tensor) -> Vec<f32> {
-    assert!(grad.shape.len() == 4 && grad.shape[0] == 1, "expected a [1, C, H, W] gradient, got {:?}", grad.shape);
-    let plane = grad.shape[2] * grad.shape[3];
-    let mut map = vec![0.0f32; plane];
-    for channel in grad.data.chunks(plane) {
-        for (m, g) in map.iter_mut().zip(channel) {
-            *m = m.max(g.abs());
-        }
-    }
-    map
+    let a = attribution::attribute(net, x, class, make, &SPEC.defaults())?;
+    Ok(Saliency { class: a.class, logits: a.logits, map: a.map.data })
 }

@@ -77,9 +77,20 @@ pub const fn seed(help: &'static str) -> SettingSpec {
 /// Text settings hold names like `features.12`: this is what they may contain.
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9_.:/-]{1,128}$";
 
-fn name_ok(s: &str) -> bool {
-    // Also ',' for lists of ids (methods::trust::LIST_PATTERN); NAME_PATTERN keeps names without it.
-    (1..=128).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.:/,-".contains(c))
+/// Whether `s` matches a Text setting's declared `pattern` (the page's `<input pattern>` shows the same one).
+fn pattern_matches(pattern: &str, s: &str) -> bool {
+    regex_lite::Regex::new(pattern).is_ok_and(|re| re.is_match(s))
+}
+
+/// A pattern in words: `^[A-Za-z0-9_.:/-]{1,128}$` → "1 to 128 letters, digits or _.:/-".
+fn describe(pattern: &str) -> String {
+    let words = pattern
+        .strip_prefix("^[A-Za-z0-9")
+        .and_then(|p| p.strip_suffix('$'))
+        .and_then(|p| p.split_once("]{"))
+        .and_then(|(extra, n)| Some((extra, n.strip_suffix('}')?.split_once(',')?)))
+        .map(|(extra, (lo, hi))| format!("{lo} to {hi} letters, digits or {extra}"));
+    words.unwrap_or_else(|| format!("text matching {pattern}"))
 }
 
 /// A checked setting value.
@@ -229,14 +240,46 @@ impl SettingSpec {
             Kind::Bool { .. } => {
                 v.as_bool().map(Value::Bool).ok_or_else(|| bad(format!("must be true or false, got {}", show(v))))
             }
-            Kind::Text { .. } => {
+            Kind::Text { pattern, .. } => {
                 let s = v.as_str().ok_or_else(|| bad(format!("must be text, got {}", show(v))))?;
-                if !name_ok(s) {
-                    return Err(bad(format!("must be 1 to 128 letters, digits or _.:/-, got {}", show(v))));
+                if !pattern_matches(pattern, s) {
+                    return Err(bad(format!("must be {}, got {}", describe(pattern), show(v))));
                 }
                 Ok(Value::Text(s.to_string()))
             }
         }
+    }
+}
+
+impl SettingSpec {
+    /// Checks one value written as text (a share link's, a form field's, the CLI's `--set key=TEXT`): read as
+    /// this setting's type, then checked as [`parse`] checks JSON. The error names the setting.
+    pub fn check_text(&self, text: &str, classes: usize) -> Result<Value> {
+        let t = text.trim();
+        let json = match self.kind {
+            Kind::Int { .. } | Kind::Float { .. } | Kind::Class { .. } => match serde_json::from_str::<Json>(t) {
+                // A whole number is written as one ("1e3" and "2.0" are not an int or a class index).
+                Ok(Json::Number(n)) if matches!(self.kind, Kind::Float { .. }) || n.is_i64() || n.is_u64() => {
+                    Json::Number(n)
+                }
+                _ => {
+                    let what = match self.kind {
+                        Kind::Int { .. } => "a whole number",
+                        Kind::Class { .. } => "a class index",
+                        _ => "a number",
+                    };
+                    let shown: String = t.chars().take(40).collect();
+                    return Err(Error::Invalid(format!("{} must be {what}, got \"{shown}\"", self.name())));
+                }
+            },
+            Kind::Bool { .. } => match t {
+                "true" | "1" => Json::Bool(true),
+                "false" | "0" => Json::Bool(false),
+                _ => Json::String(t.to_string()),
+            },
+            Kind::Choice { .. } | Kind::Text { .. } => Json::String(t.to_string()),
+        };
+        self.check(&json, classes)
     }
 }
 

@@ -1,14 +1,13 @@
 //! Runs that split into independent parts (the trust tests): the page's worker pool (www/pool.js) runs the parts
 //! in several workers at once and merges their raw results into the panels and report one run would give. The
-//! split and the merge are declared here and in each method's [`Sharding`], so the CLI, the wasm layer and the
+//! split and the merge are declared in each method's [`Sharding`] (its [`MethodSpec::sharding`]), so the CLI, the wasm layer and the
 //! page share them, and a merged run equals the whole run exactly (tests/trust.rs).
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::registry::{Ctx, Input, MethodSpec, Run};
+use super::contract::{Ctx, Input, MethodSpec, Run};
 use super::settings::Settings;
-use super::trust;
 use crate::error::{Error, Result};
 
 /// One independent piece of a run.
@@ -76,14 +75,6 @@ pub struct Sharding {
     pub merge: MergeFn,
 }
 
-/// The methods whose runs shard (both need the image).
-static SHARDED: &[(&str, &Sharding)] =
-    &[("faithfulness", &trust::faithfulness::SHARDING), ("sanity", &trust::sanity::SHARDING)];
-
-pub fn sharding(spec: &MethodSpec) -> Option<&'static Sharding> {
-    SHARDED.iter().find(|(id, _)| *id == spec.id).map(|(_, s)| *s)
-}
-
 /// The groups of `list` (each once, in order of first use).
 fn groups(units: &[Unit], list: &[usize]) -> Vec<usize> {
     let mut out: Vec<usize> = vec![];
@@ -145,7 +136,7 @@ pub struct QueuedPart {
 
 /// A run's parts in the order a pool hands them out ([`queue`]), or None when the method does not shard.
 pub fn shard_plan(ctx: &Ctx, spec: &MethodSpec, input: &Input, settings: &Settings) -> Result<Option<Vec<QueuedPart>>> {
-    let Some(sharding) = sharding(spec) else { return Ok(None) };
+    let Some(sharding) = spec.sharding else { return Ok(None) };
     let units = (sharding.units)(ctx, input, settings)?;
     Ok(Some(queue(&units).into_iter().map(|list| QueuedPart { steps: steps(&units, &list), units: list }).collect()))
 }
@@ -182,7 +173,7 @@ pub fn run_sharded(
     settings: &Settings,
     lists: Option<&[Vec<usize>]>,
 ) -> Result<Box<dyn Run>> {
-    let sharding = sharding(spec).ok_or_else(|| Error::Invalid(format!("{} does not run in parts", spec.title)))?;
+    let sharding = spec.sharding.ok_or_else(|| Error::Invalid(format!("{} does not run in parts", spec.title)))?;
     let lists = match lists {
         Some(l) => l.to_vec(),
         None => queue(&(sharding.units)(ctx, input, settings)?),

@@ -207,6 +207,19 @@ export function loadSchema() {
   return JSON.parse(execFileSync(CLI, ['schema'], { encoding: 'utf8', timeout: 60_000 }));
 }
 
+/**
+ * Makes www/share.js check settings with the registry's validator, as the page does: the page's wasm
+ * (pkg/netlens_bg.wasm, `checkSetting`), instantiated here in Node.
+ */
+export async function useRegistryValidator() {
+  const wasm = path.join(REPO, 'pkg/netlens_bg.wasm');
+  if (!existsSync(wasm)) throw new Error(`${wasm} is missing: run \`make wasm-single\``);
+  const core = await import(path.join(REPO, 'pkg/netlens.js'));
+  core.initSync({ module: readFileSync(wasm) });
+  const { setValidator } = await import('../../www/share.js');
+  setValidator(core.checkSetting);
+}
+
 /** The setting of a share-link key ("viz.iters") in a schema: {method, setting}. */
 export function linkSetting(schema, linkKey) {
   const [prefix, link] = linkKey.split('.');

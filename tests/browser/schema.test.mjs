@@ -4,7 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseShareHash, buildShareHash, defaultState, parseSetting } from '../../www/share.js';
-import { loadSchema } from './helpers.mjs';
+import { loadSchema, useRegistryValidator } from './helpers.mjs';
+
+// Settings are checked by the registry's validator (the page's wasm), as in the page.
+await useRegistryValidator();
 
 const schema = loadSchema();
 const NUM_CLASSES = 1000;
@@ -88,7 +91,7 @@ test('every setting at its default, its bounds and outside them: share links agr
     for (const s of m.settings) {
       const linkKey = `${m.link_prefix}.${s.link}`;
       if (s.default !== null && s.default !== undefined) {
-        const r = parseSetting(s, String(s.default), { numClasses: NUM_CLASSES });
+        const r = parseSetting(m, s, String(s.default), { numClasses: NUM_CLASSES });
         assert.deepEqual(r, { ok: s.default }, `${linkKey}: the default ${s.default} is accepted`);
       } else {
         assert.equal(s.type, 'class', `${linkKey}: only an optional class may default to null`);

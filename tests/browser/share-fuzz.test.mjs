@@ -6,10 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { loadSchema } from './helpers.mjs';
+import { loadSchema, useRegistryValidator } from './helpers.mjs';
 import {
   parseShareHash, buildShareHash, parseSetting, pageMethods, panelIds, MAX_JPEG_BYTES,
 } from '../../www/share.js';
+
+// Settings are checked by the registry's validator (the page's wasm), as in the page.
+await useRegistryValidator();
 
 const schema = loadSchema();
 const SAMPLES = ['chelsea', 'coffee', 'astronaut', 'rocket', 'motorcycle_left'];
@@ -52,7 +55,7 @@ function problemsOf(state) {
         if (!(s.type === 'class' && s.optional)) out.push(`${m.link_prefix}.${s.key} null`);
         continue;
       }
-      const again = parseSetting(s, String(v), { numClasses: 1000 });
+      const again = parseSetting(m, s, String(v), { numClasses: 1000 });
       // (-0 from a link "-0" is kept as -0: the same number, written back as "0".)
       if (again.error || again.ok !== v) out.push(`${m.link_prefix}.${s.key} = ${JSON.stringify(v)} ${again.error ?? ''}`);
     }

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import {
   parseShareHash, buildShareHash, defaultState, MAX_JPEG_BYTES, bytesToBase64url, base64urlToBytes,
 } from '../../www/share.js';
-import { loadSchema, linkSetting } from './helpers.mjs';
+import { loadSchema, linkSetting, useRegistryValidator } from './helpers.mjs';
+
+// Settings are checked by the registry's validator (the page's wasm), as in the page.
+await useRegistryValidator();
 
 const schema = loadSchema();
 const opts = { schema, numClasses: 1000, sampleIds: ['chelsea', 'coffee'] };

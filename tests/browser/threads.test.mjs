@@ -1,4 +1,4 @@
-// The page's two wasm builds (README: Threads in the page): cross-origin isolated, the threaded build with more
+// The page's two wasm builds (docs/performance.md: Threads in the page): cross-origin isolated, the threaded build with more
 // than one thread; without isolation, or with ?threads=1, the single-thread build. Both against the native CLI,
 // and the determinism rule: one share link gives the same pixels in either build at any thread count.
 import { test, before, after } from 'node:test';

@@ -5,7 +5,7 @@ use super::{
     alpha_setting, eps_setting, settings_of, steps_setting, AttackRun, Norm, EARLY_STOP, OUTPUTS, RANDOM_START, SEED,
     TARGET,
 };
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::contract::{Group, MethodSpec, Paper};
 
 pub static PGD_L2: MethodSpec = MethodSpec {
     id: "pgd_l2",
@@ -41,4 +41,5 @@ pub static PGD_L2: MethodSpec = MethodSpec {
         AttackRun::start(ctx, input.expect("checked by the registry"), settings_of(s, Norm::L2, None, None))
     },
     attribution: None,
+    sharding: None,
 };

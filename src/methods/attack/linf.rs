@@ -5,7 +5,7 @@ use super::{
     alpha_setting, eps_setting, settings_of, steps_setting, AttackRun, Norm, EARLY_STOP, OUTPUTS, RANDOM_START, SEED,
     TARGET,
 };
-use crate::methods::registry::{Group, MethodSpec, Paper};
+use crate::methods::contract::{Group, MethodSpec, Paper};
 
 pub static FGSM: MethodSpec = MethodSpec {
     id: "fgsm",
@@ -30,6 +30,7 @@ pub static FGSM: MethodSpec = MethodSpec {
         AttackRun::start(ctx, input.expect("checked by the registry"), a)
     },
     attribution: None,
+    sharding: None,
 };
 
 pub static BIM: MethodSpec = MethodSpec {
@@ -60,6 +61,7 @@ pub static BIM: MethodSpec = MethodSpec {
         AttackRun::start(ctx, input.expect("checked by the registry"), settings_of(s, Norm::Linf, None, None))
     },
     attribution: None,
+    sharding: None,
 };
 
 pub static PGD: MethodSpec = MethodSpec {
@@ -93,4 +95,5 @@ pub static PGD: MethodSpec = MethodSpec {
         AttackRun::start(ctx, input.expect("checked by the registry"), settings_of(s, Norm::Linf, None, None))
     },
     attribution: None,
+    sharding: None,
 };

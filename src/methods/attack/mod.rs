@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde_json::{json, Value as Json};
 
-use super::registry::{top5, Ctx, Input, OutputKind, OutputSpec, Panel, Progress, Run};
+use super::contract::{top5, Ctx, Input, OutputKind, OutputSpec, Panel, Progress, Run};
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::engine::Objective;
 use crate::error::{Error, Result};
@@ -513,6 +513,8 @@ impl Run for AttackRun {
             "class_after": argmax(logits),
             "fooled": a.fooled(logits),
             "steps": a.steps_done,
+            // Forward + reverse passes made (one per step), as attribution runs report theirs.
+            "passes": a.steps_done,
             "l2": l2, "linf": linf, "changed_pixels": changed,
             "lines": self.lines,
         })

@@ -5,7 +5,7 @@ use serde_json::{json, Value as Json};
 
 use super::{normalise, Attack, AttackSettings, Norm, Pixels, TARGET};
 use crate::error::Result;
-use crate::methods::registry::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use crate::methods::contract::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::Settings;
 use crate::tensor::argmax;
 
@@ -40,6 +40,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         Ok(Box::new(Robustness::new(ctx, x, s.class("target"))?))
     },
     attribution: None,
+    sharding: None,
 };
 
 /// One point: (attack, ε, P(label), P(target)).
@@ -163,6 +164,6 @@ impl Run for Robustness {
                 json!([format!("{} ε = {e}", a.to_uppercase()), format!("P(true class) {:.2}%{target}", p * 100.0)])
             })
             .collect();
-        json!({ "label": self.label, "target": self.target, "points": self.points.iter().map(|p| json!({"attack": p.0, "eps": p.1, "p_true": p.2, "p_target": p.3})).collect::<Vec<_>>(), "csv": self.csv(), "lines": lines })
+        json!({ "label": self.label, "target": self.target, "passes": self.steps_done, "points": self.points.iter().map(|p| json!({"attack": p.0, "eps": p.1, "p_true": p.2, "p_target": p.3})).collect::<Vec<_>>(), "csv": self.csv(), "lines": lines })
     }
 }

@@ -5,7 +5,7 @@
 use super::ixg::OnePass;
 use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::Tensor;
@@ -32,6 +32,7 @@ pub static GBP: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &GBP),
     attribution: Some(Attributor { make: make_gbp, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 pub static DECONV: MethodSpec = MethodSpec {
@@ -54,6 +55,7 @@ pub static DECONV: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &DECONV),
     attribution: Some(Attributor { make: make_deconv, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 pub fn make_gbp(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

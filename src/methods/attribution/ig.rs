@@ -9,8 +9,8 @@ use serde_json::{json, Value as Json};
 use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::engine::Objective;
 use crate::error::Result;
-use crate::methods::classviz::gaussian_blur_hw;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::image_ops::gaussian_blur_hw;
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::preprocess::Preprocess;
@@ -65,6 +65,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 /// The baseline image for `x` ([1, 3, H, W]) under SqueezeNet's (ImageNet) preprocessing; [`baseline_for`] takes

@@ -7,7 +7,7 @@ use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::network::Classifier;
 use crate::rules::Rules;
 use crate::tensor::Tensor;
@@ -29,6 +29,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 pub fn make(

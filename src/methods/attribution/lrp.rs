@@ -12,7 +12,7 @@ use super::{drop_batch, AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::rules::{Composite, Epsilon, Flat, Gamma, Pass, Rule, ZBox, ZPlus, STABILIZER};
@@ -68,6 +68,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 /// Ops whose relevance is their gradient in every composite: layout, and max pools (the winner takes it).

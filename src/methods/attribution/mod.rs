@@ -10,29 +10,20 @@ pub mod lrp;
 pub mod occlusion;
 pub mod smoothgrad;
 
+pub use super::contract::{MakeStepper, Stepper, Style};
 pub use cam::gradcam;
 
 use serde_json::{json, Value as Json};
 
-use super::registry::{
+use super::contract::{
     class_or_predicted, top5_of, Ctx, Input, MethodSpec, OutputKind, OutputSpec, Panel, Progress, Run,
 };
+use super::image_ops::{channel_max_abs, channel_sum, upsample_bilinear, Corners};
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::error::Result;
 use crate::network::Classifier;
 use crate::render;
 use crate::tensor::Tensor;
-
-/// How a map is read and drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Style {
-    /// Signed per-value attributions: summed over colour channels, blue (−) / white / red (+).
-    Signed,
-    /// Magnitudes: max over colour channels of |·|, the heatmap colormap.
-    Magnitude,
-    /// A coarse non-negative map over a layer's grid (Grad-CAM), upsampled bilinearly for display.
-    Coarse,
-}
 
 /// A finished attribution.
 #[derive(Clone, Debug)]
@@ -53,20 +44,11 @@ impl Attribution {
         match self.style {
             Style::Signed => channel_sum(&self.map),
             Style::Magnitude => channel_max_abs(&self.map),
-            Style::Coarse => upsample_bilinear(&self.map.data, self.map.shape[0], self.map.shape[1], h, w),
+            Style::Coarse => {
+                upsample_bilinear(&self.map.data, self.map.shape[0], self.map.shape[1], h, w, Corners::HalfPixel)
+            }
         }
     }
-}
-
-/// An attribution method, one pass per step.
-pub trait Stepper: Send {
-    /// Passes in all.
-    fn total(&self) -> usize;
-    /// Passes done.
-    fn done(&self) -> usize;
-    fn step(&mut self, net: &Classifier) -> Result<()>;
-    /// The map, once every pass is done.
-    fn result(&self) -> Result<(Tensor, Json)>;
 }
 
 /// The setting every attribution method has: which class to explain.
@@ -108,12 +90,11 @@ pub fn attribute(
     Ok(Attribution { class, logits, map, style, extra })
 }
 
-/// Builds a method's stepper for image `x` and class `class`.
-pub type MakeStepper = fn(&Classifier, &Tensor, usize, &Settings) -> Result<(Box<dyn Stepper>, Style)>;
-
 /// A registry run over any attribution stepper.
 pub struct AttributionRun {
     title: &'static str,
+    /// The map's and the overlay's output ids: the first two of the method's declared outputs.
+    ids: (&'static str, &'static str),
     stepper: Box<dyn Stepper>,
     style: Style,
     class: usize,
@@ -130,12 +111,14 @@ impl AttributionRun {
     pub fn start(ctx: &Ctx, input: &Input, settings: &Settings, spec: &'static MethodSpec) -> Result<Box<dyn Run>> {
         let make = spec.attribution.expect("an attribution method declares its map maker").make;
         let title = spec.title;
+        let ids = (spec.outputs[0].id, spec.outputs[1].id);
         let logits = input.logits(ctx.net)?.to_vec();
         let class = class_or_predicted(ctx, settings.class("class"), &logits)?;
         let (stepper, style) = make(ctx.net, &input.tensor, class, settings)?;
         let hw = (input.tensor.shape[2], input.tensor.shape[3]);
         Ok(Box::new(AttributionRun {
             title,
+            ids,
             stepper,
             style,
             class,
@@ -190,7 +173,7 @@ impl Run for AttributionRun {
         let (w, h) = (w as u32, h as u32);
         vec![
             Panel {
-                id: "map",
+                id: self.ids.0,
                 kind,
                 title: format!("{} of #{}", self.title, a.class),
                 width: w,
@@ -200,7 +183,7 @@ impl Run for AttributionRun {
                 plot: None,
             },
             Panel {
-                id: "overlay",
+                id: self.ids.1,
                 kind: OutputKind::Overlay,
                 title: "Over the image".into(),
                 width: w,
@@ -215,7 +198,7 @@ impl Run for AttributionRun {
     fn report(&self) -> Json {
         let Some(a) = &self.result else { return json!({}) };
         let p = self.probs[a.class];
-        let mut lines = vec![json!(["Class", format!("#{} (p = {:.1}%)", a.class, p * 100.0)])];
+        let mut lines = vec![json!(["Class", format!("#{} (p = {:.1}%)", a.class, p * 100.0), "class"])];
         // A method's own checks ({"completeness": {"label": "Completeness", "text": …}}) become report lines.
         for check in a.extra.as_object().into_iter().flat_map(|m| m.values()) {
             if let (Some(label), Some(text)) = (check.get("label"), check.get("text")) {
@@ -224,62 +207,6 @@ impl Run for AttributionRun {
         }
         json!({ "class": a.class, "passes": self.stepper.total(), "extra": a.extra, "lines": lines })
     }
-}
-
-/// Sum over colour channels of a [.., C, H, W] map.
-pub fn channel_sum(map: &Tensor) -> Vec<f32> {
-    let r = map.shape.len();
-    let plane = map.shape[r - 2] * map.shape[r - 1];
-    let mut out = vec![0.0f32; plane];
-    for ch in map.data.chunks(plane) {
-        out.iter_mut().zip(ch).for_each(|(o, v)| *o += v);
-    }
-    out
-}
-
-/// Max over colour channels of |·| of a [.., C, H, W] map.
-pub fn channel_max_abs(map: &Tensor) -> Vec<f32> {
-    let r = map.shape.len();
-    let plane = map.shape[r - 2] * map.shape[r - 1];
-    let mut out = vec![0.0f32; plane];
-    for ch in map.data.chunks(plane) {
-        out.iter_mut().zip(ch).for_each(|(o, v)| *o = o.max(v.abs()));
-    }
-    out
-}
-
-/// PyTorch's `F.interpolate(mode="bilinear", align_corners=False)` of an h × w grid to oh × ow.
-pub fn upsample_bilinear(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
-    let coord = |o: usize, n_in: usize, n_out: usize| -> (usize, usize, f32) {
-        let s = ((o as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).max(0.0);
-        let i0 = (s.floor() as usize).min(n_in - 1);
-        let i1 = (i0 + 1).min(n_in - 1);
-        (i0, i1, s - i0 as f32)
-    };
-    let mut out = Vec::with_capacity(oh * ow);
-    for y in 0..oh {
-        let (y0, y1, fy) = coord(y, h, oh);
-        for x in 0..ow {
-            let (x0, x1, fx) = coord(x, w, ow);
-            let top = src[y0 * w + x0] * (1.0 - fx) + src[y0 * w + x1] * fx;
-            let bottom = src[y1 * w + x0] * (1.0 - fx) + src[y1 * w + x1] * fx;
-            out.push(top * (1.0 - fy) + bottom * fy);
-        }
-    }
-    out
-}
-
-/// PyTorch's `F.interpolate(mode="nearest")`: output (y, x) reads input (⌊y·h/oh⌋, ⌊x·w/ow⌋).
-pub fn upsample_nearest(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(oh * ow);
-    for y in 0..oh {
-        let sy = ((y as f64 * h as f64 / oh as f64).floor() as usize).min(h - 1);
-        for x in 0..ow {
-            let sx = ((x as f64 * w as f64 / ow as f64).floor() as usize).min(w - 1);
-            out.push(src[sy * w + sx]);
-        }
-    }
-    out
 }
 
 /// A [1, C, H, W] tensor as Captum's [C, H, W].

@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::error::{Error, Result};
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper};
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::preprocess::MAX_SIDE;
@@ -52,6 +52,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: 1.0 }),
+    sharding: None,
 };
 
 const WINDOW: i64 = 32;

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::ixg::input_gradient;
 use super::{AttributionRun, Stepper, Style, CLASS, MAGNITUDE_OUTPUTS};
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::rules::Rules;
@@ -52,6 +52,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: MAGNITUDE_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 pub fn make(_: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

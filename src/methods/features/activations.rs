@@ -6,7 +6,7 @@ use serde_json::{json, Value as Json};
 
 use super::{check_layer, normalise01, LAYER};
 use crate::error::{Error, Result};
-use crate::methods::registry::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use crate::methods::contract::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::render;
 use crate::tensor::Tensor;
@@ -67,6 +67,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         }))
     },
     attribution: None,
+    sharding: None,
 };
 
 /// Every 4-D value that depends on the input, in graph order: the layers a page can offer.
@@ -105,9 +106,8 @@ impl Activations {
     /// The grid: tiles of h × w with a 1-pixel gap, as many columns as make it square.
     fn grid(&self) -> (u32, u32, Vec<u8>) {
         let (c, h, w) = (self.values.shape[0], self.values.shape[1], self.values.shape[2]);
-        let cols = (c as f64).sqrt().ceil() as usize;
-        let rows = c.div_ceil(cols);
-        let (gw, gh) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
+        let layout = GridLayout { channels: c, h, w };
+        let (gw, gh) = layout.size();
         let mut rgba = vec![255u8; gw * gh * 4];
         let layer_max = self.values.data.iter().cloned().fold(0f32, f32::max);
         for (slot, (ch, _, max)) in self.channels().into_iter().enumerate() {
@@ -117,13 +117,47 @@ impl Activations {
                 .map(|&v| if top > 0.0 { v / top } else { 0.0 })
                 .collect();
             let colours = render::heatmap_rgba_fixed(&tile);
-            let (ty, tx) = ((slot / cols) * (h + 1), (slot % cols) * (w + 1));
+            let (ty, tx) = layout.origin(slot);
             for y in 0..h {
                 let dst = ((ty + y) * gw + tx) * 4;
                 rgba[dst..dst + w * 4].copy_from_slice(&colours[y * w * 4..(y + 1) * w * 4]);
             }
         }
         (gw as u32, gh as u32, rgba)
+    }
+}
+
+/// Where each channel's tile is in the grid panel (slots in `report.channels` order): tiles of h × w with a
+/// 1-pixel gap, ⌈√C⌉ columns. The page asks it which tile a click hit (wasm `gridSlot`).
+pub struct GridLayout {
+    pub channels: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl GridLayout {
+    pub fn cols(&self) -> usize {
+        (self.channels as f64).sqrt().ceil() as usize
+    }
+
+    /// The grid's (width, height) in pixels.
+    pub fn size(&self) -> (usize, usize) {
+        let cols = self.cols();
+        (cols * (self.w + 1) - 1, self.channels.div_ceil(cols) * (self.h + 1) - 1)
+    }
+
+    /// The (row, column) pixel of slot `slot`'s top-left corner.
+    pub fn origin(&self, slot: usize) -> (usize, usize) {
+        let cols = self.cols();
+        ((slot / cols) * (self.h + 1), (slot % cols) * (self.w + 1))
+    }
+
+    /// The slot whose tile holds grid pixel (x, y); None in a gap or past the last tile.
+    pub fn slot_at(&self, x: usize, y: usize) -> Option<usize> {
+        let (col, row) = (x / (self.w + 1), y / (self.h + 1));
+        let in_tile = x % (self.w + 1) < self.w && y % (self.h + 1) < self.h;
+        let slot = row * self.cols() + col;
+        (in_tile && col < self.cols() && slot < self.channels).then_some(slot)
     }
 }
 

@@ -10,7 +10,7 @@ use super::param::{Adam, Kind as ParamKind, Param};
 use super::transform::Affine;
 use super::{channel_means, check_layer, goal_gradient, shown01, Goal, LAYER};
 use crate::error::Result;
-use crate::methods::registry::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use crate::methods::contract::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::methods::MAX_ITERS;
 use crate::tensor::Tensor;
@@ -109,6 +109,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |ctx, _, s| Ok(Box::new(ChannelViz::new(ctx, s)?)),
     attribution: None,
+    sharding: None,
 };
 
 /// A channel visualization, one Adam step per `step`.

@@ -11,8 +11,8 @@ use serde_json::{json, Value as Json};
 use super::transform::{resize, resize_vjp};
 use super::{check_layer, from_rgba01, goal_gradient, shown01, Goal, LAYER};
 use crate::error::Result;
-use crate::methods::classviz::roll;
-use crate::methods::registry::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use crate::methods::contract::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
+use crate::methods::image_ops::roll;
 use crate::methods::settings::{Kind, SettingSpec, Settings};
 use crate::tensor::Tensor;
 
@@ -95,6 +95,7 @@ pub static SPEC: MethodSpec = MethodSpec {
         Ok(Box::new(Dream::new(ctx, &from_rgba01(&input.rgba, input.tensor.shape[2], input.tensor.shape[3]), s)?))
     },
     attribution: None,
+    sharding: None,
 };
 
 pub struct Dream {

@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 use super::{auc, methods_setting, pixel_scores, MapJob, Subject};
 use crate::error::{Error, Result};
 use crate::methods::attribution::CLASS;
-use crate::methods::registry::{
+use crate::methods::contract::{
     top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run,
 };
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings, NAME_PATTERN};
@@ -68,14 +68,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             kind: Kind::Float { min: 0.0, max: 50.0, min_exclusive: true, default: 10.0 },
             live: false,
         },
-        SettingSpec {
-            key: "seed",
-            link: "seed",
-            label: "Seed",
-            help: "Seeds the random pixel order of the chance curve.",
-            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
-            live: false,
-        },
+        crate::methods::settings::seed("Seeds the random pixel order of the chance curve."),
         SettingSpec {
             key: "highlight",
             link: "highlight",
@@ -92,6 +85,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |ctx, input, s| Ok(Box::new(Faithfulness::start(ctx, input.expect("checked by the registry"), s)?)),
     attribution: None,
+    sharding: Some(&SHARDING),
 };
 
 /// The baseline image (`blur` or `zeros`), [1, 3, H, W] normalised.
@@ -100,7 +94,7 @@ pub fn baseline(x: &Tensor, kind: &str, blur_sigma: f32) -> Tensor {
         "zeros" => Tensor::zeros(&x.shape),
         _ => {
             let mut b = x.clone();
-            crate::methods::classviz::gaussian_blur_hw(&mut b, blur_sigma, &mut Vec::new());
+            crate::methods::image_ops::gaussian_blur_hw(&mut b, blur_sigma, &mut Vec::new());
             b
         }
     }
@@ -501,7 +495,8 @@ impl Run for Faithfulness {
         }
         let mut lines = vec![json!([
             "Class",
-            format!("#{} (p = {:.1}%; baseline p = {:.1}%)", self.class, self.p_image * 100.0, self.p_base * 100.0)
+            format!("#{} (p = {:.1}%; baseline p = {:.1}%)", self.class, self.p_image * 100.0, self.p_base * 100.0),
+            "class"
         ])];
         let mut methods = vec![];
         for c in &self.curves {

@@ -10,7 +10,8 @@ pub mod sanity;
 use serde_json::json;
 
 use super::attribution::{Attribution, MakeStepper, Stepper, Style};
-use super::registry::{class_or_predicted, Ctx, Input, MethodSpec, BACKWARD, METHODS};
+use super::contract::{class_or_predicted, Ctx, Input, MethodSpec, BACKWARD};
+use super::registry::METHODS;
 use super::settings::{Kind, SettingSpec, Settings};
 use crate::error::{Error, Result};
 use crate::network::Classifier;

@@ -20,7 +20,7 @@ use super::{label, methods_setting, pixel_scores, spearman, MapJob, Subject};
 use crate::engine::{Engine, WeightLayer};
 use crate::error::{Error, Result};
 use crate::methods::attribution::{Style, CLASS};
-use crate::methods::registry::{
+use crate::methods::contract::{
     top5, Ctx, Group, Input, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run, BACKWARD,
 };
 use crate::methods::settings::{Kind, SettingSpec, Settings};
@@ -53,14 +53,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             kind: Kind::Int { min: 0, max: 64, default: 0 },
             live: false,
         },
-        SettingSpec {
-            key: "seed",
-            link: "seed",
-            label: "Seed",
-            help: "Seeds the random weights: the same seed gives the same randomized networks.",
-            kind: Kind::Int { min: 0, max: 4_294_967_295, default: 0 },
-            live: false,
-        },
+        crate::methods::settings::seed("Seeds the random weights: the same seed gives the same randomized networks."),
     ],
     outputs: &[
         OutputSpec { id: "grid", title: "Maps: rows = methods, columns = layers randomised", kind: OutputKind::Image, download: true },
@@ -70,6 +63,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),
     attribution: None,
+    sharding: Some(&SHARDING),
 };
 
 /// Methods run by default: the gradient methods (a forward + reverse pass each: Adebayo et al.'s subject), not
@@ -516,7 +510,7 @@ impl Run for Sanity {
         let corr = self.correlations();
         let fmt = |v: f64| if v.is_finite() { format!("{v:.2}") } else { "–".into() };
         let mut lines =
-            vec![json!(["Class", format!("#{}", self.class)]), json!(["Columns", self.columns.join(" · ")])];
+            vec![json!(["Class", format!("#{}", self.class), "class"]), json!(["Columns", self.columns.join(" · ")])];
         let mut methods = vec![];
         for (m, rows) in self.specs.iter().zip(&corr) {
             let (first, last) = (&rows[1.min(rows.len() - 1)], &rows[rows.len() - 1]);

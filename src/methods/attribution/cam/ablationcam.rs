@@ -9,7 +9,7 @@ use super::super::{AttributionRun, Stepper, Style, CLASS};
 use super::gradcam::CAM_OUTPUTS;
 use super::{channels, extra, layer, relu_map, LayerValues, LAYER};
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper};
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::Tensor;
@@ -34,6 +34,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: CAM_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: PARTIAL }),
+    sharding: None,
 };
 
 /// A pass from the layer on, in forward passes: SqueezeNet's classifier after `features.12` is a 1×1 convolution

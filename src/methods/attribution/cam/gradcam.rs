@@ -6,10 +6,11 @@ use serde_json::Value as Json;
 
 use super::super::guided::guided;
 use super::super::ixg::input_gradient;
-use super::super::{upsample_nearest, AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
+use super::super::{AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use super::{channel_sums, LayerValues, OnePass, LAYER};
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, OutputKind, OutputSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, OutputKind, OutputSpec, Paper, BACKWARD};
+use crate::methods::image_ops::upsample_nearest;
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::Tensor;
@@ -39,6 +40,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: CAM_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 pub static GGC: MethodSpec = MethodSpec {
@@ -58,6 +60,7 @@ pub static GGC: MethodSpec = MethodSpec {
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &GGC),
     attribution: Some(Attributor { make: make_ggc, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 /// Grad-CAM's weights: each channel's mean gradient.

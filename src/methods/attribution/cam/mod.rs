@@ -19,11 +19,12 @@ pub mod xgradcam;
 
 use serde_json::Value as Json;
 
-use super::{upsample_bilinear, Stepper};
+use super::Stepper;
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::{Error, Result};
 use crate::methods::attention::token_layout;
+use crate::methods::image_ops::{upsample_bilinear, Corners};
 use crate::methods::settings::{Kind, SettingSpec, Settings, NAME_PATTERN};
 use crate::network::Classifier;
 use crate::rules::Rules;
@@ -238,7 +239,7 @@ pub fn library_map(map: &Tensor, oh: usize, ow: usize) -> Vec<f32> {
     };
     let mut raw = map.data.clone();
     scale(&mut raw);
-    let mut up = upsample_bilinear(&raw, map.shape[0], map.shape[1], oh, ow);
+    let mut up = upsample_bilinear(&raw, map.shape[0], map.shape[1], oh, ow, Corners::HalfPixel);
     scale(&mut up);
     up
 }

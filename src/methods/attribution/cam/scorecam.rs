@@ -9,7 +9,8 @@ use super::super::{AttributionRun, Stepper, Style, CLASS};
 use super::gradcam::CAM_OUTPUTS;
 use super::{channels, extra, layer, relu_map, LayerValues, LAYER};
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, FORWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, FORWARD};
+use crate::methods::image_ops::{upsample_bilinear, Corners};
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::{softmax, Tensor};
@@ -31,6 +32,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: CAM_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: FORWARD }),
+    sharding: None,
 };
 
 pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {
@@ -61,7 +63,7 @@ impl Stepper for ScoreCam {
             return Ok(());
         };
         let (h, w) = (self.x.shape[2], self.x.shape[3]);
-        let mut mask = upsample_aligned(values.act(self.scores.len()), values.h, values.w, h, w);
+        let mut mask = upsample_bilinear(values.act(self.scores.len()), values.h, values.w, h, w, Corners::Aligned);
         let (min, max) = mask.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         mask.iter_mut().for_each(|m| *m = (*m - min) / (max - min + 1e-8));
         let mut masked = self.x.clone();
@@ -76,26 +78,4 @@ impl Stepper for ScoreCam {
         let weights = softmax(&self.scores);
         Ok((relu_map(values, values.weighted(&weights)), extra(values)))
     }
-}
-
-/// PyTorch's `UpsamplingBilinear2d` (`align_corners=True`) of an h × w grid to oh × ow: output (y, x) reads input
-/// (y·(h−1)/(oh−1), x·(w−1)/(ow−1)).
-pub fn upsample_aligned(src: &[f32], h: usize, w: usize, oh: usize, ow: usize) -> Vec<f32> {
-    let coord = |o: usize, n_in: usize, n_out: usize| -> (usize, usize, f32) {
-        let s = if n_out > 1 { o as f32 * (n_in - 1) as f32 / (n_out - 1) as f32 } else { 0.0 };
-        let i0 = (s.floor() as usize).min(n_in - 1);
-        let i1 = (i0 + 1).min(n_in - 1);
-        (i0, i1, s - i0 as f32)
-    };
-    let mut out = Vec::with_capacity(oh * ow);
-    for y in 0..oh {
-        let (y0, y1, fy) = coord(y, h, oh);
-        for x in 0..ow {
-            let (x0, x1, fx) = coord(x, w, ow);
-            let top = src[y0 * w + x0] * (1.0 - fx) + src[y0 * w + x1] * fx;
-            let bottom = src[y1 * w + x0] * (1.0 - fx) + src[y1 * w + x1] * fx;
-            out.push(top * (1.0 - fy) + bottom * fy);
-        }
-    }
-    out
 }

@@ -5,7 +5,7 @@ use super::super::{AttributionRun, Stepper, Style, CLASS};
 use super::gradcam::CAM_OUTPUTS;
 use super::{LayerValues, OnePass, LAYER};
 use crate::error::Result;
-use crate::methods::registry::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::Tensor;
@@ -27,6 +27,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     outputs: CAM_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    sharding: None,
 };
 
 pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

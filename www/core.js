@@ -1,0 +1,13 @@
+// The engine's pure functions on the page's main thread — the settings validator (src/methods/settings.rs, through
+// `checkSetting`) and QR codes (src/qr.rs) — from the page's own wasm (the single-thread build), in an instance
+// of its own: independent of the engine worker, whose runs, restarts and protocol it never touches. Loaded once.
+let core = null;
+
+/** The wasm module's exports, once loaded (a promise; the same one for every caller). */
+export function loadCore() {
+  core ??= import('../pkg/netlens.js').then(async (m) => {
+    await m.default({ module_or_path: new URL('../pkg/netlens_bg.wasm', import.meta.url) });
+    return m;
+  });
+  return core;
+}

@@ -124,7 +124,7 @@ pub fn backward_timed(
 }
 
 /// By value: the ReLU outputs whose mask the nodes reading them apply to their input gradients
-/// ([`crate::vjp::OpVjp::masks_relu_inputs`]). Only without rules (Guided Backprop's rule looks at the summed
+/// ([`crate::vjp::Shortcuts::masks_relu_inputs`]). Only without rules (Guided Backprop's rule looks at the summed
 /// gradient's sign, which no single consumer knows; a relevance rule replaces a consumer's VJP), when every node of the walk reading the value
 /// masks, and not for the seed or a value whose gradient is kept (that is the gradient before the mask).
 fn masked_relus(graph: &Graph, walked: &[Node], seed_value: ValueId, wanted: &Wanted) -> Vec<bool> {
@@ -137,10 +137,10 @@ fn masked_relus(graph: &Graph, walked: &[Node], seed_value: ValueId, wanted: &Wa
     for node in walked {
         for &id in &node.inputs {
             read[id] = true;
-            unmasked[id] |= !node.op.masks_relu_inputs();
+            unmasked[id] |= !node.op.shortcuts().masks_relu_inputs;
         }
     }
-    for node in walked.iter().filter(|n| n.op.is_relu()) {
+    for node in walked.iter().filter(|n| n.op.shortcuts().relu) {
         let id = node.output;
         let kept = id == seed_value || id == graph.output || wanted.at.contains(&id);
         masked[id] = read[id] && !unmasked[id] && !kept;

@@ -131,7 +131,7 @@ impl Recording<'_> {
         for &i in needs.inputs {
             self.require(node.inputs[i]);
         }
-        if needs.output || node.op.window_winners() {
+        if needs.output || node.op.shortcuts().window_winners {
             self.require(node.output);
         }
     }
@@ -145,7 +145,7 @@ impl Recording<'_> {
             return;
         }
         match g.nodes.iter().find(|n| n.output == id) {
-            Some(node) if node.op.concat_axis().is_some() => {
+            Some(node) if node.op.shortcuts().concat_axis.is_some() => {
                 for &input in &node.inputs {
                     self.require(input);
                 }
@@ -366,7 +366,7 @@ impl Engine {
     /// Rebuilds a Concat output from its inputs (already available in `acts`).
     fn assemble(&self, acts: &Activations, id: ValueId) -> Result<Tensor> {
         let node = self.graph.nodes.iter().find(|n| n.output == id).expect("assembled values come from Concat nodes");
-        let axis = node.op.concat_axis().expect("only Concat outputs are assembled");
+        let axis = node.op.shortcuts().concat_axis.expect("only Concat outputs are assembled");
         let shape = self.graph.shape(id);
         let outer: usize = shape[..axis].iter().product();
         let parts = node
@@ -519,7 +519,7 @@ fn recorder_with(
     let unrecorded: Vec<ValueId> = graph
         .nodes
         .iter()
-        .filter(|n| n.op.window_winners() && outputs(&recording.recorded).contains(&n.output))
+        .filter(|n| n.op.shortcuts().window_winners && outputs(&recording.recorded).contains(&n.output))
         .filter(|n| !winners.contains(&n.output))
         .map(|n| n.inputs[0])
         .collect();
@@ -538,7 +538,7 @@ fn recorder_with(
 fn plan(graph: &Graph, analysed: &Analysed, outputs: Vec<ValueId>, winners: bool) -> Result<(Forward, Vec<ValueId>)> {
     let pools: Vec<usize> = (0..outputs.len())
         .filter(|_| winners)
-        .filter(|&i| graph.nodes.iter().any(|n| n.output == outputs[i] && n.op.window_winners()))
+        .filter(|&i| graph.nodes.iter().any(|n| n.output == outputs[i] && n.op.shortcuts().window_winners))
         .collect();
     let names = outputs.iter().map(|&id| graph.values[id].name.clone()).collect();
     let forward = Forward::new(analysed.clone(), names, &pools)?;
@@ -561,7 +561,7 @@ mod tests {
     fn max_pool_without_recorded_winners_reads_its_input() {
         let engine = squeezenet();
         let g = &engine.graph;
-        let pools: Vec<&graph::Node> = g.nodes.iter().filter(|n| n.op.window_winners()).collect();
+        let pools: Vec<&graph::Node> = g.nodes.iter().filter(|n| n.op.shortcuts().window_winners).collect();
         assert_eq!(pools.len(), 3, "SqueezeNet 1.1 has three max pools");
         let outputs: Vec<ValueId> = pools.iter().map(|n| n.output).collect();
         assert_eq!(engine.base.winners, outputs, "the base plan records every pool's winners");

@@ -52,32 +52,34 @@ pub trait OpVjp: Debug + Send + Sync {
     fn vjp_owned(&self, step: &Step, grad: Tensor) -> Result<Vec<Option<Tensor>>> {
         self.vjp(step, &grad)
     }
-    /// Concat's axis: the engine rebuilds a Concat output from its recorded branches instead of asking
-    /// tract for it (which would keep tract from writing the branches straight into one buffer).
-    fn concat_axis(&self) -> Option<usize> {
-        None
-    }
-    /// A MaxPool: the recording forward pass may record which input won each window (its own max pool in
-    /// tract's plan finds them as it pools), so that the VJP only scatters.
-    fn window_winners(&self) -> bool {
-        false
-    }
-    /// This op is a ReLU: with the true derivative its VJP is a mask, linear in the gradient, so the consumers of
-    /// its output may apply it to their contributions instead (see [`OpVjp::masks_relu_inputs`]).
-    fn is_relu(&self) -> bool {
-        false
-    }
-    /// The VJP applies [`Step::relu_mask`] to its input gradients where there is one: while it writes them
-    /// anyway. When every consumer of a ReLU's output does, the reverse pass leaves the ReLU's own VJP out: one
-    /// pass less over the largest gradients (in SqueezeNet, every ReLU output but the squeeze layers').
-    fn masks_relu_inputs(&self) -> bool {
-        false
+    /// What the engine and the reverse pass may do faster around this op ([`Shortcuts`]; none by default).
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts::default()
     }
     /// The op is affine in its first input with constant parameters (a convolution): the relevance rules that
     /// evaluate it with other parameters (src/rules/lrp.rs) use this.
     fn affine(&self) -> Option<&dyn Affine> {
         None
     }
+}
+
+/// The performance shortcuts an op allows, in one place: the engine (src/engine.rs) and the reverse pass
+/// (src/backward.rs) read these, never the op's type. Each is only a faster way to the same numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shortcuts {
+    /// Concat's axis: the engine rebuilds a Concat output from its recorded branches instead of asking tract for
+    /// it (which would keep tract from writing the branches straight into one buffer).
+    pub concat_axis: Option<usize>,
+    /// A MaxPool: the recording forward pass may record which input won each window (its own max pool in
+    /// tract's plan finds them as it pools), so that the VJP only scatters.
+    pub window_winners: bool,
+    /// A ReLU: with the true derivative its VJP is a mask, linear in the gradient, so the consumers of its output
+    /// may apply it to their contributions instead (see `masks_relu_inputs`).
+    pub relu: bool,
+    /// The VJP applies [`Step::relu_mask`] to its input gradients where there is one, while it writes them anyway.
+    /// When every consumer of a ReLU's output does, the reverse pass leaves the ReLU's own VJP out: one pass less
+    /// over the largest gradients (in SqueezeNet, every ReLU output but the squeeze layers').
+    pub masks_relu_inputs: bool,
 }
 
 /// An op y = W ⊛ x + b whose weights W (input 1) and bias b (input 2, if any) are constants.
@@ -175,7 +177,7 @@ pub struct Step<'a> {
     pub graph: &'a Graph,
     pub node: &'a Node,
     pub values: &'a dyn Values,
-    /// By value: ReLU outputs whose mask their consumers apply ([`OpVjp::masks_relu_inputs`]).
+    /// By value: ReLU outputs whose mask their consumers apply ([`Shortcuts::masks_relu_inputs`]).
     pub masked: &'a [bool],
 }
 
@@ -197,7 +199,7 @@ impl Step<'_> {
     fn winners(&self) -> Option<&[u32]> {
         self.values.winners(self.node.output)
     }
-    /// For a VJP that [masks ReLU inputs](OpVjp::masks_relu_inputs): the output of the ReLU producing input `i`,
+    /// For a VJP that [masks ReLU inputs](Shortcuts::masks_relu_inputs): the output of the ReLU producing input `i`,
     /// when that ReLU's mask is left to this VJP (keep the gradient where it is above zero).
     fn relu_mask(&self, i: usize) -> Result<Option<View<'_>>> {
         if !self.relu_masked(i) {

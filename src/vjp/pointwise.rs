@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::layout::{broadcast_strides, walk};
-use super::{relu_pass, Needs, OpDecl, OpVjp, Step};
+use super::{relu_pass, Needs, OpDecl, OpVjp, Shortcuts, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::{Tensor, View};
@@ -22,8 +22,8 @@ impl OpVjp for Relu {
     fn needs(&self) -> Needs {
         Needs { output: true, inputs: &[] }
     }
-    fn is_relu(&self) -> bool {
-        true
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts { relu: true, ..Shortcuts::default() }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         self.vjp_owned(step, grad.clone())

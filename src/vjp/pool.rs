@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{relu_pass, OpDecl, OpVjp, Step};
+use super::{relu_pass, OpDecl, OpVjp, Shortcuts, Step};
 use crate::error::Result;
 use crate::graph::{ParseCtx, Window};
 use crate::tensor::{Tensor, View};
@@ -43,11 +43,8 @@ impl OpVjp for MaxPool {
     /// Nothing recorded but the window winners (src/window_max.rs): the plan records the pool's output and, beside
     /// it, which input won each window. Where it cannot, the engine records the input instead (`engine::recorder`)
     /// and the VJP finds the winners.
-    fn window_winners(&self) -> bool {
-        true
-    }
-    fn masks_relu_inputs(&self) -> bool {
-        true
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts { window_winners: true, masks_relu_inputs: true, ..Shortcuts::default() }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(step.first(max_pool(step, grad, &self.window)?))
@@ -75,8 +72,8 @@ impl OpVjp for AveragePool {
 struct GlobalAveragePool;
 
 impl OpVjp for GlobalAveragePool {
-    fn masks_relu_inputs(&self) -> bool {
-        true
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts { masks_relu_inputs: true, ..Shortcuts::default() }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(step.first(global_average_pool(step.input_shape(0), grad, step.relu_mask(0)?)))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::layout::{identity, scatter, strides, walk, AxisMaps};
 use super::pointwise::unbroadcast;
-use super::{relu_pass, OpDecl, OpVjp, Step};
+use super::{relu_pass, OpDecl, OpVjp, Shortcuts, Step};
 use crate::error::Result;
 use crate::graph::ParseCtx;
 use crate::tensor::Tensor;
@@ -48,14 +48,11 @@ fn parse_concat(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 }
 
 impl OpVjp for Concat {
-    fn masks_relu_inputs(&self) -> bool {
-        true
+    fn shortcuts(&self) -> Shortcuts {
+        Shortcuts { concat_axis: Some(self.axis), masks_relu_inputs: true, ..Shortcuts::default() }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         concat(step, grad, self.axis)
-    }
-    fn concat_axis(&self) -> Option<usize> {
-        Some(self.axis)
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use netlens::engine::{Engine, Objective};
 use netlens::tensor::Tensor;
 
-use super::{check_outputs, find_default, read_file, run_err, write_npy, Common, Failure, Outcome, MODEL_FILE};
+use super::session::read_file;
+use super::{check_outputs, run_err, write_npy, Common, Failure, Outcome};
+use netlens::model_files::{find_default, MODEL_FILE};
 
 pub fn gradient(c: &Common, input: &Path, class: usize, npy: &Path) -> Outcome<()> {
     check_outputs(&[Some(&npy.to_path_buf())])?;

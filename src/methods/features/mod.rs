@@ -90,7 +90,7 @@ pub fn pre_relu(net: &Classifier, layer: &str, channel: usize) -> Option<(String
     };
     match node.op_type.as_str() {
         "Relu" => through_relu(id, channel),
-        "Concat" if node.op.concat_axis() == Some(1) => {
+        "Concat" if node.op.shortcuts().concat_axis == Some(1) => {
             let mut offset = 0;
             for &input in &node.inputs {
                 let c = g.shape(input)[1];

@@ -17,6 +17,7 @@ import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, i
 import { setupModels } from './models.js';
 import { setupLive } from './live.js';
 import { $, showMessage } from './ui.js';
+import { LESSON_VIEW } from './lesson-format.js';
 
 let ui = null; // {panels, show} once the schema is known
 const compare = createCompare();
@@ -137,6 +138,15 @@ on('ready', async () => {
   buildUi(engine.schema);
   buildGallery(engine.samples);
   setReady(true);
+  await followLink();
+});
+
+/**
+ * The view the address's hash holds, as a share link opened: fields, panel, image, and its run. `lesson`: a lesson's
+ * step (www/lesson.js) put its view in the hash; an image kept while the model loaded does not override it, and
+ * on the image already in use the run starts here (no new image will start it).
+ */
+async function followLink({ lesson = false } = {}) {
   const fromLink = applyLink();
   for (const p of ui.panels.values()) p.writeFields();
   compare.writeFields();
@@ -144,7 +154,7 @@ on('ready', async () => {
   const linked = state.image;
   if (fromLink) reproduce = state.panel;
   // An image the user gave while the model loaded wins over the link's and over the default sample.
-  if (await usePending()) return;
+  if (!lesson && (await usePending())) return;
   if (linked?.kind === 'sample') {
     if (!(await useSample(linked.id))) clearWaiting();
   }
@@ -164,6 +174,17 @@ on('ready', async () => {
       panel.start();
     }
   }
+  if (lesson && reproduce) {
+    const panel = ui.panels.get(reproduce);
+    reproduce = null;
+    if (panel && !panel.auto) panel.start();
+  }
+}
+
+on(LESSON_VIEW, ({ hash }) => {
+  if (!started || !ui) return;
+  history.replaceState(null, '', hash);
+  followLink({ lesson: true });
 });
 
 function init() {

@@ -3,6 +3,7 @@
 import { emit } from './bus.js';
 import { engine, request } from './engine.js';
 import { MAX_JPEG_BYTES } from './share.js';
+import { LESSON_FILES } from './lesson-format.js';
 import { $, el, drawRgba, showMessage, renderTop5, inputSize } from './ui.js';
 
 // Larger files are refused before reading them; the core's pixel limit guards the decode itself.
@@ -221,6 +222,11 @@ export function setupInputs() {
     const model = files.some((f) => /\.onnx$/i.test(f.name));
     if (model || (engine.model?.user && files.some((f) => /\.txt$/i.test(f.name)))) {
       emit('model-files', { files });
+      return;
+    }
+    // A lesson file (www/lesson.js) is not an image either.
+    if (files.some((f) => /\.json$/i.test(f.name))) {
+      emit(LESSON_FILES, { files });
       return;
     }
     const file = files[0];

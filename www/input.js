@@ -163,7 +163,8 @@ export function useSample(id) {
     return Promise.resolve(false);
   }
   if (sampleLoad?.id === id) return sampleLoad.promise;
-  if (input.current?.source.kind === 'sample' && input.current.source.id === id) return Promise.resolve(true);
+  // (Unless another image is on its way: it would replace this one, so this one is loaded again after it.)
+  if (!sampleLoad && input.current?.source.kind === 'sample' && input.current.source.id === id) return Promise.resolve(true);
   const promise = loadSample(id).finally(() => {
     if (sampleLoad?.promise === promise) sampleLoad = null;
   });

@@ -146,7 +146,10 @@ on('ready', async () => {
  * step (www/lesson.js) put its view in the hash; an image kept while the model loaded does not override it, and
  * on the image already in use the run starts here (no new image will start it).
  */
+let linkSeq = 0; // counts followLink calls: only the latest one starts its run
+
 async function followLink({ lesson = false } = {}) {
+  const mine = ++linkSeq;
   const fromLink = applyLink();
   for (const p of ui.panels.values()) p.writeFields();
   compare.writeFields();
@@ -174,10 +177,13 @@ async function followLink({ lesson = false } = {}) {
       panel.start();
     }
   }
-  if (lesson && reproduce) {
-    const panel = ui.panels.get(reproduce);
+  // A lesson's latest step, whatever images arrived meanwhile (a fast "Next"): its run on its own image, unless
+  // that run is going or on show already.
+  if (lesson && mine === linkSeq) {
     reproduce = null;
-    if (panel && !panel.auto) panel.start();
+    const panel = ui.panels.get(state.panel);
+    const key = panel?.key();
+    if (panel && !panel.auto && panel.run?.key !== key && panel.lastKey !== key) panel.start();
   }
 }
 

@@ -25,7 +25,8 @@ const quote = (value) => {
 // ---------- the text markup: paragraphs, *emphasis*, **strong**, lists, [links](https://…) ----------
 
 const HTML_TAG = /<\/?[a-z!?][^>]*>?/i;
-const LINK = /\[([^\]\n]{1,200})\]\(([^)\s]{1,2000})\)/;
+// [text](url); the url may hold balanced parentheses (Wikipedia's do).
+const LINK = /\[([^\]\n]{1,200})\]\(((?:[^()\s]|\([^()\s]*\)){1,2000})\)/;
 
 function inlines(text) {
   const out = [];

@@ -14,6 +14,8 @@ import {
 import { $, el, showMessage } from './ui.js';
 
 const DRAFTS_KEY = 'netlens.lesson-drafts';
+// The lesson on show in this tab ({lesson, index, draftId}): a reload keeps the player (the view is in the address).
+const CURRENT_KEY = 'netlens.lesson-current';
 const BUILT_IN = new URL('lessons/index.json', import.meta.url);
 
 let shareUrl = ''; // the page's current share link (www/state.js says it on the bus)
@@ -245,18 +247,23 @@ function renderStep() {
   if (player.presenting) drawQr(n.qrImg, n.qrWhy, viewLink(step.view), 'step\'s link');
 }
 
-function go(index) {
+function go(index, { follow = true } = {}) {
   if (!player.lesson) return;
   const i = Math.max(0, Math.min(player.lesson.steps.length - 1, index));
   player.index = i;
   renderStep();
   const step = player.lesson.steps[i];
-  emit(LESSON_VIEW, { hash: `#${step.view}` });
+  try {
+    sessionStorage.setItem(CURRENT_KEY, JSON.stringify({ lesson: lessonJson(player.lesson), index: i, draftId: player.draftId }));
+  } catch {
+    // no session storage (private mode, full): a reload forgets the lesson, nothing else
+  }
+  if (follow) emit(LESSON_VIEW, { hash: `#${step.view}` });
   emit(LESSON_STEP, { index: i, count: player.lesson.steps.length, view: step.view, title: player.lesson.title, lesson: lessonJson(player.lesson) });
 }
 
-/** Plays a checked lesson (readLesson's) from step `step` (1-based). */
-function play(lesson, { step = 1, draftId = null } = {}) {
+/** Plays a checked lesson (readLesson's) from step `step` (1-based); follow: false keeps the page's view. */
+function play(lesson, { step = 1, draftId = null, follow = true } = {}) {
   if (!player.nodes) buildPlayer();
   closeEditor();
   player.lesson = lesson;
@@ -264,7 +271,7 @@ function play(lesson, { step = 1, draftId = null } = {}) {
   player.draftId = draftId;
   player.nodes.root.hidden = false;
   document.body.classList.add('lesson-open');
-  go(step - 1);
+  go(step - 1, { follow });
 }
 
 function closePlayer() {
@@ -273,6 +280,11 @@ function closePlayer() {
   player.lesson = null;
   player.nodes.root.hidden = true;
   document.body.classList.remove('lesson-open');
+  try {
+    sessionStorage.removeItem(CURRENT_KEY);
+  } catch {
+    // nothing kept
+  }
   emit(LESSON_STEP, { index: -1, count: 0, view: null, title: null, lesson: null });
 }
 
@@ -691,12 +703,30 @@ function closeEditor() {
 
 // ---------- start: the header button, a lesson in the address ----------
 
+/** This tab showed a lesson before a reload: the player comes back at the same step, on the address's view. */
+function resumeAfterReload() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(CURRENT_KEY) ?? 'null');
+  } catch {
+    saved = null;
+  }
+  if (!saved?.lesson) return;
+  ready.then(() => {
+    const { lesson } = readLesson(saved.lesson, context());
+    if (lesson) play(lesson, { step: Math.min((Number(saved.index) || 0) + 1, lesson.steps.length), draftId: saved.draftId ?? null, follow: false });
+  });
+}
+
 function init() {
   $('lessons-button')?.addEventListener('click', openDialog);
   const params = new URLSearchParams(location.search);
   const fromQuery = params.get(LINK_KEY);
   const fromHash = new URLSearchParams(location.hash.replace(/^#/, '')).has(LINK_KEY) ? location.hash : null;
-  if (fromQuery === null && fromHash === null) return;
+  if (fromQuery === null && fromHash === null) {
+    resumeAfterReload();
+    return;
+  }
   // The lesson's first step is its view: the page shows no other (an empty share link) until the lesson is read.
   params.delete(LINK_KEY);
   const search = params.toString();

@@ -436,6 +436,51 @@ test('bad lessons: one clear sentence each, the page keeps working, valid steps 
   }
 });
 
+test('a step with the user\'s own image: the share dialog says the link is long and offers the file', TIMEOUT, async () => {
+  const { page, problems } = await openPage(browser.context, server.url);
+  await waitReady(page);
+  await waitImage(page, 'chelsea');
+  // A real JPEG (the crop, as the page puts a user's image in a link), in a lesson dropped on the page.
+  const lesson = await page.evaluate(async () => {
+    const blob = await new Promise((r) => document.getElementById('crop-canvas').toBlob(r, 'image/jpeg', 0.9));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    const data = btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    return { netlens_lesson: 1, title: 'Own image', steps: [
+      { view: 'v=1&img=sample:coffee&panel=saliency', text: 'A sample.' },
+      { view: `v=1&panel=saliency&img=jpeg:${data}`, text: 'My own photo.' },
+    ] };
+  });
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'own.json', { type: 'application/json' }));
+    document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, JSON.stringify(lesson));
+  await stepIndex(page, 0);
+  await page.click('#lesson-next');
+  await stepIndex(page, 1);
+  assert.equal((await waitDone(page, 'saliency')).error, null, 'the step with the embedded JPEG runs');
+  assert.equal(await page.evaluate(() => window.__netlens.imageSource.kind), 'jpeg');
+  await page.click('#lesson-share');
+  await page.waitForFunction(() => document.getElementById('lesson-link').value.length > 0);
+  const length = Number(await page.getAttribute('#lesson-share-dialog', 'data-length'));
+  const warning = await page.textContent('#lesson-link-warning');
+  console.log(`# lesson link with one own image: ${length} characters`);
+  assert.equal(await page.isVisible('#lesson-link-warning'), true);
+  assert.match(warning, /Step 2 uses your own image, which travels inside the link and makes it long: share the \.json file instead/);
+  assert.ok(length > 2953, `${length} characters: more than a QR code holds`);
+  await page.waitForFunction(() => !document.getElementById('lesson-link-qr-error').hidden);
+  assert.match(await page.textContent('#lesson-link-qr-error'), /a QR code holds at most 2953/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#lesson-download')]);
+  const file = path.join(scratch, 'own.json');
+  await download.saveAs(file);
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), lesson, 'the file carries the lesson, image and all');
+  await page.click('#lesson-share-close');
+  assertClean(problems);
+  await page.close();
+});
+
 test('accessibility: axe-core finds nothing serious in the Lessons list, the editor, the player and the share dialog', TIMEOUT, async () => {
   const { page, problems } = await openPage(browser.context, server.url);
   await waitReady(page);

@@ -83,7 +83,7 @@ cli:
 	cargo build --release --bin netlens
 
 node-deps:
-	@if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/jsqr ] || [ ! -d node_modules/fast-check ]; then npm ci --no-audit --no-fund; fi
+	@if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ] || [ ! -d node_modules/jsqr ] || [ ! -d node_modules/fast-check ] || [ ! -d node_modules/ajv ]; then npm ci --no-audit --no-fund; fi
 
 test: test-native test-wasm test-browser test-python
 

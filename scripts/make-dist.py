@@ -2,7 +2,7 @@
 """`make dist`: the page as a self-contained static folder (dist/) for any static host and any sub-path.
 
 dist/ holds index.html (with the Content-Security-Policy of www/serve.py as a <meta> tag, and the build's
-version), www/ (the page's modules and styles), pkg/ (the wasm; pkg/threads/ the threaded build), _headers (the
+version), www/ (the page's modules and styles; www/lessons/ the built-in lessons), pkg/ (the wasm; pkg/threads/ the threaded build), _headers (the
 cross-origin isolation headers, for hosts that read it), assets/ (model, class names, samples, as listed
 in assets/manifest.json), LICENSES/ and sw.js, the service worker that makes the page work offline (its cache is
 named after a hash of every published file, so each build with a change replaces the previous offline copy) and
@@ -60,6 +60,11 @@ def page_files():
     for name in sorted(os.listdir(os.path.join(ROOT, "www"))):
         if name.endswith(WWW_KINDS) and name not in NOT_PUBLISHED:
             out.append((os.path.join(ROOT, "www", name), f"www/{name}"))
+    # The built-in lessons (www/lessons/index.json lists them; www/lesson.js): shipped and saved for offline use.
+    lessons = os.path.join(ROOT, "www", "lessons")
+    for name in sorted(os.listdir(lessons)) if os.path.isdir(lessons) else []:
+        if name.endswith(".json"):
+            out.append((os.path.join(lessons, name), f"www/lessons/{name}"))
     for name in ("netlens.js", "netlens_bg.wasm"):
         if not os.path.isfile(os.path.join(ROOT, "pkg", name)):
             die(f"pkg/{name} is missing: run `make wasm`")

@@ -16,8 +16,7 @@ import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
 import { setupModels } from './models.js';
 import { setupLive } from './live.js';
-import { loadCore } from './core.js';
-import { setValidator } from './share.js';
+import { validatorReady } from './core.js';
 import { $, showMessage } from './ui.js';
 
 let ui = null; // {panels, show} once the schema is known
@@ -139,6 +138,18 @@ on('ready', async () => {
   buildUi(engine.schema);
   buildGallery(engine.samples);
   setReady(true);
+  await followLink();
+});
+
+/**
+ * The view the address's hash holds, as a share link opened: fields, panel, image, and its run. `lesson`: a lesson's
+ * step (www/lesson.js) put its view in the hash; an image kept while the model loaded does not override it, and
+ * on the image already in use the run starts here (no new image will start it).
+ */
+let linkSeq = 0; // counts followLink calls: only the latest one starts its run
+
+async function followLink({ lesson = false } = {}) {
+  const mine = ++linkSeq;
   // Links are checked by the registry's validator, in the page's own wasm (www/core.js).
   await validatorLoaded;
   const fromLink = applyLink();
@@ -148,7 +159,7 @@ on('ready', async () => {
   const linked = state.image;
   if (fromLink) reproduce = state.panel;
   // An image the user gave while the model loaded wins over the link's and over the default sample.
-  if (await usePending()) return;
+  if (!lesson && (await usePending())) return;
   if (linked?.kind === 'sample') {
     if (!(await useSample(linked.id))) clearWaiting();
   }
@@ -168,10 +179,24 @@ on('ready', async () => {
       panel.start();
     }
   }
+  // A lesson's latest step, whatever images arrived meanwhile (a fast "Next"): its run on its own image, unless
+  // that run is going or on show already.
+  if (lesson && mine === linkSeq) {
+    reproduce = null;
+    const panel = ui.panels.get(state.panel);
+    const key = panel?.key();
+    if (panel && !panel.auto && panel.run?.key !== key && panel.lastKey !== key) panel.start();
+  }
+}
+
+on('lesson-view', ({ hash }) => {
+  if (!started || !ui) return;
+  history.replaceState(null, '', hash);
+  followLink({ lesson: true });
 });
 
 // The settings validator (the registry's, www/core.js) for links and forms, loaded while the engine starts.
-const validatorLoaded = loadCore().then((core) => setValidator(core.checkSetting)).catch((e) => {
+const validatorLoaded = validatorReady().catch((e) => {
   showMessage('error', `The page could not load its settings checker (${e?.message ?? e}); settings cannot be changed.`);
 });
 

@@ -9,7 +9,7 @@ import { setupIsolation } from './isolation.js';
 const $ = (id) => document.getElementById(id);
 
 // Byte-mode capacity of the largest QR code (version 40, error correction L); src/qr.rs says the same.
-const QR_MAX_BYTES = 2953;
+export const QR_MAX_BYTES = 2953;
 
 let link = ''; // the current share link; '' while there is none
 let linkProblem = null; // why there is none (e.g. an image too large for a link)
@@ -25,6 +25,13 @@ function setLink(url, problem) {
 }
 
 // The QR encoder is the crate's (src/qr.rs, `qrcode`), from the page's main-thread wasm (www/core.js).
+
+/** The QR code of `text` as SVG (the same encoder); throws when it does not fit. Lessons (www/lesson.js) use it. */
+export async function qrSvgOf(text) {
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > QR_MAX_BYTES) throw new Error(`${bytes} bytes do not fit in a QR code (at most ${QR_MAX_BYTES})`);
+  return (await loadQr()).qrSvg(text);
+}
 
 let qrUrl = null; // object URL of the SVG on show
 let qrSeq = 0;

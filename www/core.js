@@ -1,7 +1,10 @@
 // The engine's pure functions on the page's main thread — the settings validator (src/methods/settings.rs, through
 // `checkSetting`) and QR codes (src/qr.rs) — from the page's own wasm (the single-thread build), in an instance
 // of its own: independent of the engine worker, whose runs, restarts and protocol it never touches. Loaded once.
+import { setValidator } from './share.js';
+
 let core = null;
+let validator = null;
 
 /** The wasm module's exports, once loaded (a promise; the same one for every caller). */
 export function loadCore() {
@@ -10,4 +13,10 @@ export function loadCore() {
     return m;
   });
   return core;
+}
+
+/** Loads the core and makes it www/share.js's settings validator (links, forms, lessons); the same promise for all. */
+export function validatorReady() {
+  validator ??= loadCore().then((m) => setValidator(m.checkSetting));
+  return validator;
 }

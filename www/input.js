@@ -162,7 +162,8 @@ export function useSample(id) {
     return Promise.resolve(false);
   }
   if (sampleLoad?.id === id) return sampleLoad.promise;
-  if (input.current?.source.kind === 'sample' && input.current.source.id === id) return Promise.resolve(true);
+  // (Unless another image is on its way: it would replace this one, so this one is loaded again after it.)
+  if (!sampleLoad && input.current?.source.kind === 'sample' && input.current.source.id === id) return Promise.resolve(true);
   const promise = loadSample(id).finally(() => {
     if (sampleLoad?.promise === promise) sampleLoad = null;
   });
@@ -221,6 +222,11 @@ export function setupInputs() {
     const model = files.some((f) => /\.onnx$/i.test(f.name));
     if (model || (engine.model?.user && files.some((f) => /\.txt$/i.test(f.name)))) {
       emit('model-files', { files });
+      return;
+    }
+    // A lesson file (www/lesson.js) is not an image either.
+    if (files.some((f) => /\.json$/i.test(f.name))) {
+      emit('lesson-files', { files });
       return;
     }
     const file = files[0];

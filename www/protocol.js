@@ -50,6 +50,10 @@ export const EVENTS = Object.freeze({
   'compare-cell': '{method, report, panel} or {method, error}: one map is done',
   'compare-done': '{class, seconds, workers, figure}: every map is done',
   'compare-cancelled': '{}: the compare view was cancelled',
+  // Lessons (www/lesson.js).
+  'lesson-view': '{hash}: go to this view as if its share link were opened',
+  'lesson-files': '{files}: a lesson .json dropped on the page',
+  'lesson-step': '{index, count, view, title, lesson}: the lesson player shows this step (index -1: closed)',
   // Inside (www/activations.js) and live mode (www/live.js).
   'activation-channel': '{layer, channel}: a channel of the activation grid was chosen',
   'live-started': '{session, camera}: the camera is on',

@@ -63,6 +63,8 @@ on('image', (d) => {
 });
 on('setting-error', (d) => hook.settingErrors.push(d));
 on('activation-channel', (d) => { hook.activationChannel = d; });
+// The lesson player's step (www/lesson.js): {index, count, view, title, lesson}; index -1 once closed.
+on('lesson-step', (d) => { hook.lesson = d; });
 
 on('run-start', ({ method }) => {
   hook.runs[method] = { step: 0, total: null, done: false, report: null, panels: null, frameHash: null };

@@ -11,6 +11,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import {
   REPO, suite, inFreshBrowser, startBrowser, openPage, waitReady, waitImage, setFields, screenshotPath, loadSchema,
+  useRegistryValidator,
 } from './helpers.mjs';
 import {
   readLesson, lessonJson, lessonHash, readLessonHash, lessonAddress, parseMarkup, MAX_STEPS, LESSON_VERSION,
@@ -26,6 +27,8 @@ const CS231N = 'cs231n-network-visualization.json';
 const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) '
   + 'Chrome/130.0.0.0 Mobile Safari/537.36';
 
+// Lesson steps are checked by the registry's validator (the page's wasm), as in the page.
+await useRegistryValidator();
 const schema = loadSchema();
 const ctx = { schema, numClasses: 1000, sampleIds: ['astronaut', 'chelsea', 'coffee', 'motorcycle_left', 'rocket'] };
 const validate = new Ajv2020({ allErrors: true }).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));

@@ -137,8 +137,13 @@ enum Command {
         output: PathBuf,
     },
     /// An attribution map: any method of the Attribution group (`netlens methods`), and saliency.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["img", "input_npy"])))]
     Attribute {
-        img: PathBuf,
+        img: Option<PathBuf>,
+        /// Instead of IMG: the network's input as it is, float32 .npy (already preprocessed; the model's input
+        /// shape, or it without the batch axis of 1), as `netlens gradient` takes it.
+        #[arg(long, value_name = "X.npy")]
+        input_npy: Option<PathBuf>,
         #[arg(long)]
         method: String,
         #[arg(long)]
@@ -484,7 +489,7 @@ fn run(cli: Cli) -> Outcome<()> {
             );
             Ok(())
         }
-        Command::Attribute { img, method, class, layer, output, npy, set } => {
+        Command::Attribute { img, input_npy, method, class, layer, output, npy, set } => {
             check_outputs(&[Some(&output), npy.as_ref()])?;
             let spec = registry::method(&method).map_err(|e| Failure::Usage(e.to_string()))?;
             if spec.group != Group::Attribution && spec.id != "saliency" {
@@ -500,7 +505,13 @@ fn run(cli: Cli) -> Outcome<()> {
                 }
                 map.insert("layer".into(), Json::String(layer));
             }
-            let done = Session::open(c)?.run(spec.id, Some(&img), map)?;
+            let done = match (&img, &input_npy) {
+                (_, Some(x)) => {
+                    let (session, input) = gradient::session_with_input(c, x)?;
+                    session.run_input(spec.id, Some(input), map)?
+                }
+                (img, None) => Session::open(c)?.run(spec.id, img.as_deref(), map)?,
+            };
             let first = done.panels.first().ok_or_else(|| Failure::Run("the method gave no map".into()))?;
             write_png(&output, &first.rgba, first.width, first.height)?;
             if let Some(npy) = npy {
@@ -689,7 +700,12 @@ impl Done {
 
 impl Session {
     fn open(c: &Common) -> Outcome<Session> {
-        let net = load_model(c)?;
+        Session::open_sized(c, c.input_size)
+    }
+
+    /// With a model's symbolic height and width fixed to `side`.
+    fn open_sized(c: &Common, side: Option<usize>) -> Outcome<Session> {
+        let net = load_model(c, side)?;
         let names = load_classes(c)?;
         Ok(Session { net, names })
     }
@@ -704,13 +720,17 @@ impl Session {
     /// Resolves class names in `set`, checks the settings against the registry and runs the method to the end,
     /// printing progress now and then.
     fn run(self, method: &str, img: Option<&Path>, set: Map<String, Json>) -> Outcome<Done> {
+        let input = img.map(|path| load_image(&self.net, path)).transpose()?;
+        self.run_input(method, input, set)
+    }
+
+    /// [`Session::run`] on an input already made (an image's, or an exact tensor's).
+    fn run_input(self, method: &str, input: Option<Input>, set: Map<String, Json>) -> Outcome<Done> {
         let spec: &MethodSpec = registry::method(method).map_err(|e| Failure::Usage(e.to_string()))?;
         let settings = self.settings(spec, set)?;
-        let input = match img {
-            Some(path) => Some(load_image(&self.net, path)?),
-            None if spec.needs_image => return Err(Failure::Usage(format!("{method} needs an image"))),
-            None => None,
-        };
+        if input.is_none() && spec.needs_image {
+            return Err(Failure::Usage(format!("{method} needs an image")));
+        }
         let (panels, report) = self.execute(spec, input.as_ref(), &settings, true)?;
         Ok(Done { input, panels, report, settings: settings.to_json(), session: self })
     }
@@ -789,7 +809,7 @@ fn read_file(path: &Path, what: &str) -> Outcome<Vec<u8>> {
     std::fs::read(path).map_err(run_err(format!("cannot read {what} '{}'", path.display())))
 }
 
-fn load_model(c: &Common) -> Outcome<Classifier> {
+fn load_model(c: &Common, side: Option<usize>) -> Outcome<Classifier> {
     let path = match &c.model {
         Some(p) => p.clone(),
         None => find_default(MODEL_FILE).ok_or_else(|| {
@@ -798,7 +818,7 @@ fn load_model(c: &Common) -> Outcome<Classifier> {
         })?,
     };
     let bytes = read_file(&path, "model")?;
-    let choice = Choice { preset: c.preprocess, resize: c.resize, side: c.input_size };
+    let choice = Choice { preset: c.preprocess, resize: c.resize, side };
     Classifier::load(&bytes, &choice).map_err(run_err(format!("cannot load model '{}'", path.display())))
 }
 

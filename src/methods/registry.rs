@@ -212,6 +212,8 @@ pub static METHODS: &[&MethodSpec] = &[
     &attribution::cam::scorecam::SPEC,
     &attribution::cam::ablationcam::SPEC,
     &attribution::lrp::SPEC,
+    &attribution::rollout::ROLLOUT,
+    &attribution::rollout::GRADROLLOUT,
     &attribution::occlusion::SPEC,
     &trust::faithfulness::SPEC,
     &trust::sanity::SPEC,

@@ -223,6 +223,7 @@ pub static METHODS: &[&MethodSpec] = &[
     &attack::l2::PGD_L2,
     &attack::robustness::SPEC,
     &features::activations::SPEC,
+    &features::attention_maps::SPEC,
     &features::channel::SPEC,
     &features::dream::SPEC,
 ];

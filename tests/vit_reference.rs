@@ -105,6 +105,8 @@ fn vit_attention_rollout_gradrollout_gradcam_match_the_references() {
             run.panels().into_iter().find(|p| p.id == "map").and_then(|p| p.raw).expect("the map's raw values")
         };
         let layer = r["gradcam_layer"].as_str().unwrap();
+        // With no layer named (SqueezeNet's default is not in the model), the CAM family reads the same layer.
+        assert_eq!(attention::cam_token_layer(&engine).as_deref(), Some(layer), "{arch}: the CAMs' default layer");
         for (class, files) in r["classes"].as_object().unwrap() {
             let k: usize = class.parse().unwrap();
             // Rollout is class-independent: the same reference for every class.

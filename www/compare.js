@@ -128,7 +128,7 @@ export function createCompare() {
     const cls = classOf();
     // Methods that cannot map this model (the engine says why: attention rollout on a CNN) are left out.
     const notHere = engine.model?.info?.not_for_model ?? {};
-    for (const [id, c] of cells) c.figure.hidden = id in notHere;
+    for (const [id, c] of cells) c.figure.style.display = id in notHere ? 'none' : ''; // .cell's display beats [hidden]
     const runnable = methods.filter((m) => !(m.id in notHere));
     const skipped = methods.filter((m) => m.id in notHere).map((m) => m.id);
     const j = { queue: runnable, running: new Set(), cls, key: key(), started: performance.now(), workers: 1, count: runnable.length };

@@ -121,7 +121,8 @@ fn start(ctx: &Ctx, input: &crate::methods::registry::Input, s: &Settings) -> Re
         rgba: input.rgba.clone(),
         hw: (input.tensor.shape[2], input.tensor.shape[3]),
         lines: vec![
-            ["Layer".into(), format!("{layer} of {n} ({name})")],
+            // The ONNX name goes to the report's `value` and the progress line: as a stats line it would not wrap.
+            ["Layer".into(), format!("{layer} (layers 0 to {})", n - 1)],
             ["Heads".into(), heads_text],
             ["Query".into(), who],
             [
@@ -133,6 +134,7 @@ fn start(ctx: &Ctx, input: &crate::methods::registry::Input, s: &Settings) -> Re
                 },
             ],
         ],
+        value: name.clone(),
         layers: n,
         heads,
         tokens: t,
@@ -145,6 +147,8 @@ struct AttentionMap {
     rgba: Vec<u8>,
     hw: (usize, usize),
     lines: Vec<[String; 2]>,
+    /// The attention probabilities' ONNX value.
+    value: String,
     layers: usize,
     heads: usize,
     tokens: usize,
@@ -152,7 +156,8 @@ struct AttentionMap {
 
 impl Run for AttentionMap {
     fn step(&mut self, _: &Ctx, _: &Settings) -> Result<Progress> {
-        Ok(Progress { done: true, step: 1, total: 1, text: self.lines[0][1].clone(), frame: false, top: vec![] })
+        let text = format!("Layer {}: {}", self.lines[0][1], self.value);
+        Ok(Progress { done: true, step: 1, total: 1, text, frame: false, top: vec![] })
     }
 
     fn panels(&self) -> Vec<Panel> {
@@ -188,6 +193,12 @@ impl Run for AttentionMap {
     }
 
     fn report(&self) -> Json {
-        json!({ "layers": self.layers, "heads": self.heads, "tokens": self.tokens, "lines": self.lines })
+        json!({
+            "value": self.value,
+            "layers": self.layers,
+            "heads": self.heads,
+            "tokens": self.tokens,
+            "lines": self.lines,
+        })
     }
 }

@@ -128,6 +128,7 @@ test('tinyvit: the Inside tab draws a layer\'s, a head\'s, a query token\'s atte
       await page.locator('#panel-attention').scrollIntoViewIfNeeded();
       await page.screenshot({ path: path.join(REPO, 'docs/transformers.png') });
       await page.setViewportSize({ width: 390, height: 900 });
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scrolling at 390 px');
       await page.screenshot({ path: screenshotPath('tinyvit-attention-390'), fullPage: true });
     }
     assert.deepEqual(problems.pageErrors, [], label);

@@ -131,10 +131,10 @@ export function createCompare() {
     for (const [id, c] of cells) c.figure.style.display = id in notHere ? 'none' : ''; // .cell's display beats [hidden]
     const runnable = methods.filter((m) => !(m.id in notHere));
     const skipped = methods.filter((m) => m.id in notHere).map((m) => m.id);
-    const j = { queue: runnable, running: new Set(), cls, key: key(), started: performance.now(), workers: 1, count: runnable.length };
+    const left = skipped.length ? ` (not for this model: ${skipped.map((id) => cells.get(id).method.title).join(', ')})` : '';
+    const j = { queue: runnable, running: new Set(), cls, key: key(), started: performance.now(), workers: 1, count: runnable.length, left };
     job = j;
     cancelButton.disabled = false;
-    const left = skipped.length ? ` (not for this model: ${skipped.map((id) => cells.get(id).method.title).join(', ')})` : '';
     statusLine.textContent = `Explaining ${classText(cls, engine.labels)} with ${runnable.length} methods${left}…`;
     writeFields();
     emit('compare-start', { class: cls, methods: runnable.map((m) => m.id), skipped });
@@ -216,7 +216,7 @@ export function createCompare() {
     lastKey = j.key;
     const seconds = ((performance.now() - j.started) / 1000).toFixed(1);
     const on = j.workers > 1 ? ` on ${j.workers} workers` : '';
-    statusLine.textContent = `${j.count} methods explaining ${classText(j.cls, engine.labels)} in ${seconds} s${on}.`;
+    statusLine.textContent = `${j.count} methods explaining ${classText(j.cls, engine.labels)} in ${seconds} s${on}${j.left}.`;
     const blob = await figure(j.cls);
     if (blob) setDownload(downloadLink, new Uint8Array(await blob.arrayBuffer()), 'netlens-compare.png');
     emit('compare-done', { class: j.cls, seconds: Number(seconds), workers: j.workers, figure: blob ? { size: blob.size } : null });

@@ -230,6 +230,7 @@ impl NetLens {
             "outputs_probabilities": self.net.outputs_probabilities(),
             "preprocess": preprocess,
             "symbolic_side": self.net.symbolic_side(),
+            "not_for_model": crate::methods::applicable::not_for_model(&self.net),
         })
         .to_string()
     }

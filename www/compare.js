@@ -59,7 +59,7 @@ export function createCompare() {
       if (m.paper?.url) title.append(' ', el('a', { href: m.paper.url, target: '_blank', rel: 'noopener noreferrer', text: m.paper.cite ?? 'paper', title: m.summary ?? '' }));
       const figure = el('figure', { class: 'cell', id: `${PREFIX}-cell-${m.id}`, 'data-method': m.id, 'data-kind': out?.kind ?? '' },
         title, canvas, el('div', { class: 'cell-progress' }, progress, status));
-      cells.set(m.id, { method: m, output: out, canvas, progress, status, panel: null });
+      cells.set(m.id, { method: m, output: out, canvas, progress, status, panel: null, figure });
       grid.append(figure);
     }
     node.append(grid);
@@ -126,12 +126,18 @@ export function createCompare() {
     if (job) cancel('Cancelled');
     resetCells();
     const cls = classOf();
-    const j = { queue: [...methods], running: new Set(), cls, key: key(), started: performance.now(), workers: 1 };
+    // Methods that cannot map this model (the engine says why: attention rollout on a CNN) are left out.
+    const notHere = engine.model?.info?.not_for_model ?? {};
+    for (const [id, c] of cells) c.figure.style.display = id in notHere ? 'none' : ''; // .cell's display beats [hidden]
+    const runnable = methods.filter((m) => !(m.id in notHere));
+    const skipped = methods.filter((m) => m.id in notHere).map((m) => m.id);
+    const left = skipped.length ? ` (not for this model: ${skipped.map((id) => cells.get(id).method.title).join(', ')})` : '';
+    const j = { queue: runnable, running: new Set(), cls, key: key(), started: performance.now(), workers: 1, count: runnable.length, left };
     job = j;
     cancelButton.disabled = false;
-    statusLine.textContent = `Explaining ${classText(cls, engine.labels)} with ${methods.length} methods…`;
+    statusLine.textContent = `Explaining ${classText(cls, engine.labels)} with ${runnable.length} methods${left}…`;
     writeFields();
-    emit('compare-start', { class: cls, methods: methods.map((m) => m.id) });
+    emit('compare-start', { class: cls, methods: runnable.map((m) => m.id), skipped });
     updateShareLink();
     spread(j);
   }
@@ -210,7 +216,7 @@ export function createCompare() {
     lastKey = j.key;
     const seconds = ((performance.now() - j.started) / 1000).toFixed(1);
     const on = j.workers > 1 ? ` on ${j.workers} workers` : '';
-    statusLine.textContent = `${methods.length} methods explaining ${classText(j.cls, engine.labels)} in ${seconds} s${on}.`;
+    statusLine.textContent = `${j.count} methods explaining ${classText(j.cls, engine.labels)} in ${seconds} s${on}${j.left}.`;
     const blob = await figure(j.cls);
     if (blob) setDownload(downloadLink, new Uint8Array(await blob.arrayBuffer()), 'netlens-compare.png');
     emit('compare-done', { class: j.cls, seconds: Number(seconds), workers: j.workers, figure: blob ? { size: blob.size } : null });

@@ -110,6 +110,7 @@ on('compare-start', (d) => {
   hook.compare.progress = {};
   hook.compare.class = d.class;
   hook.compare.methods = d.methods;
+  hook.compare.skipped = d.skipped;
 });
 on('compare-progress', (d) => {
   hook.compare.progress[d.method] = Math.max(hook.compare.progress[d.method] ?? 0, d.step);

@@ -153,6 +153,23 @@ pub fn grad_rollout(engine: &Engine, x: &Tensor, class: usize) -> Result<Tensor>
     class_row(&r, t)
 }
 
+/// The token layer the CAM family reads on a transformer when the settings name none of its values: the last
+/// [1, T, C] value on a square grid (see [`token_layout`]) before the last attention layer's probabilities — the
+/// last block's input norm (`ln_1`, pytorch-grad-cam's `blocks[-1].norm1` for a ViT). A later token value (the
+/// final norm) reaches the class only through the class token, so its patch tokens' gradient is zero. None for
+/// a model without attention.
+pub fn cam_token_layer(engine: &Engine) -> Option<String> {
+    let graph = engine.graph();
+    let last = attention_values(engine).pop()?;
+    let last = graph.nodes.iter().position(|n| graph.values[n.output].name == last)?;
+    graph.nodes[..last]
+        .iter()
+        .rev()
+        .map(|n| n.output)
+        .find(|&v| graph.depends_on_input[v] && matches!(*graph.shape(v), [1, t, _] if token_layout(t).is_some()))
+        .map(|v| graph.values[v].name.clone())
+}
+
 /// How T tokens lie on a square grid: (leading tokens to drop, g) for T = g² or T = k + g² with k ≤ 1 class token.
 pub fn token_layout(tokens: usize) -> Option<(usize, usize)> {
     (0..=1).find_map(|skip| {

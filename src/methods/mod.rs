@@ -4,6 +4,7 @@
 //! Each long-running method is a stepper (`FoolingRun`, `ClassVizRun`, the attribution `Stepper`s) so that the
 //! browser worker can do one step per message-loop turn, report progress and be cancelled.
 
+pub mod applicable;
 pub mod attack;
 pub mod attention;
 pub mod attribution;

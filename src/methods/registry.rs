@@ -29,6 +29,8 @@ pub static METHODS: &[&MethodSpec] = &[
     &attribution::cam::scorecam::SPEC,
     &attribution::cam::ablationcam::SPEC,
     &attribution::lrp::SPEC,
+    &attribution::rollout::ROLLOUT,
+    &attribution::rollout::GRADROLLOUT,
     &attribution::occlusion::SPEC,
     &trust::faithfulness::SPEC,
     &trust::sanity::SPEC,
@@ -38,6 +40,7 @@ pub static METHODS: &[&MethodSpec] = &[
     &attack::l2::PGD_L2,
     &attack::robustness::SPEC,
     &features::activations::SPEC,
+    &features::attention_maps::SPEC,
     &features::channel::SPEC,
     &features::dream::SPEC,
 ];

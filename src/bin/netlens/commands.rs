@@ -9,8 +9,8 @@ use netlens::methods::registry::{self, Group, MethodSpec, Panel};
 use netlens::tensor::argmax;
 use netlens::{imageio, render};
 
-use super::flags;
 use super::{check_outputs, hstack, run_err, write_npy, write_png, Common, Done, Failure, Outcome, Session};
+use super::{flags, gradient};
 
 fn output_arg(required: bool, name: &'static str) -> Arg {
     Arg::new("output").short('o').long("output").value_name(name).required(required).help("Where to write the picture")
@@ -25,7 +25,7 @@ fn method_arg(help: &'static str) -> Arg {
 }
 
 fn path(m: &ArgMatches, id: &str) -> Option<PathBuf> {
-    m.get_one::<String>(id).map(PathBuf::from)
+    m.try_get_one::<String>(id).ok().flatten().map(PathBuf::from)
 }
 
 /// Parses `args` for `spec` (plus `extra`) and runs it to the end.
@@ -41,9 +41,14 @@ fn run_method(
     let outputs = [path(&m, "output"), path(&m, "npy"), path(&m, "strip")];
     check_outputs(&outputs.iter().map(Option::as_ref).collect::<Vec<_>>())?;
     let texts = flags::texts(spec, &m)?;
-    let img = path(&m, "img");
     let c = flags::common(outer, &m)?;
-    let done = Session::open(&c)?.run(spec.id, img.as_deref(), texts)?;
+    let done = match path(&m, "input_npy") {
+        Some(x) => {
+            let (session, input) = gradient::session_with_input(&c, &x)?;
+            session.run_input(spec.id, Some(input), texts)?
+        }
+        None => Session::open(&c)?.run(spec.id, path(&m, "img").as_deref(), texts)?,
+    };
     Ok((m, done))
 }
 
@@ -177,6 +182,9 @@ pub fn attribute(c: &Common, args: &[String]) -> Outcome<()> {
         method_arg("An attribution method (saliency, ig, gradcam, …)"),
         output_arg(true, "OUT.png"),
         npy_arg("The raw attribution, float32 in C order ([3,224,224]; the CAM family [13,13] at features.12; saliency [224,224])"),
+        Arg::new("input_npy").long("input-npy").value_name("X.npy").help(
+            "Instead of IMG: the network's input as it is, float32 .npy (already preprocessed; the model's input shape, or it without the batch axis of 1), as `netlens gradient` takes it",
+        ),
     ];
     let (m, done) = run_method(c, spec, "attribute", "An attribution map.", extra, args)?;
     let output = path(&m, "output").expect("required");

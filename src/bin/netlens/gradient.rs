@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use netlens::engine::{Engine, Objective};
 use netlens::tensor::Tensor;
 
-use super::session::read_file;
-use super::{check_outputs, run_err, write_npy, Common, Failure, Outcome};
+use netlens::methods::registry::Input;
 use netlens::model_files::{find_default, MODEL_FILE};
+
+use super::session::{read_file, Session};
+use super::{check_outputs, run_err, write_npy, Common, Failure, Outcome};
 
 pub fn gradient(c: &Common, input: &Path, class: usize, npy: &Path) -> Outcome<()> {
     check_outputs(&[Some(&npy.to_path_buf())])?;
@@ -22,10 +24,7 @@ pub fn gradient(c: &Common, input: &Path, class: usize, npy: &Path) -> Outcome<(
     let (engine, _) = Engine::from_onnx_bytes_sized(&read_file(&path, "model")?, side)
         .map_err(run_err(format!("cannot load model '{}'", path.display())))?;
     let want = engine.input_shape().to_vec();
-    // The input as given, or without the model's leading batch axis of 1 (how PyTorch references are often saved).
-    if x.shape != want && !(want.first() == Some(&1) && x.shape == want[1..]) {
-        return Err(Failure::Usage(format!("'{}' has shape {:?}; the model takes {want:?}", input.display(), x.shape)));
-    }
+    check_shape(input, &x, &want)?;
     let outputs: usize = engine.output_shape().iter().product();
     if class >= outputs {
         return Err(Failure::Usage(format!(
@@ -60,4 +59,28 @@ fn read_npy(path: &Path) -> Outcome<Tensor> {
         return Err(bad("holds NaN or infinite values".into()));
     }
     Ok(Tensor::new(shape, data))
+}
+
+/// The input as given, or without the model's leading batch axis of 1 (how PyTorch references are often saved).
+fn check_shape(input: &Path, x: &Tensor, want: &[usize]) -> Outcome<()> {
+    if x.shape != want && !(want.first() == Some(&1) && x.shape == want[1..]) {
+        return Err(Failure::Usage(format!("'{}' has shape {:?}; the model takes {want:?}", input.display(), x.shape)));
+    }
+    Ok(())
+}
+
+/// `attribute --input-npy`: the model (a symbolic height and width fixed to --input-size, else to the tensor's
+/// width) and the tensor as the run's input, drawn for overlays as the model's preprocessing maps it back to pixels.
+pub fn session_with_input(c: &Common, input: &Path) -> Outcome<(Session, Input)> {
+    let x = read_npy(input)?;
+    let mut session = Session::open(c)?;
+    let width = x.shape.last().copied();
+    if session.net.symbolic_side() && c.input_size.is_none() && width != session.net.input_shape().last().copied() {
+        session = Session::open_sized(c, width)?;
+    }
+    let want = session.net.input_shape().to_vec();
+    check_shape(input, &x, &want)?;
+    let tensor = Tensor::new(want, x.data);
+    let rgba = session.net.preprocess().tensor_to_rgba(&tensor);
+    Ok((session, Input::new(tensor, rgba)))
 }

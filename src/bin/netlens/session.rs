@@ -36,7 +36,12 @@ impl Done {
 
 impl Session {
     pub fn open(c: &Common) -> Outcome<Session> {
-        let net = load_model(c)?;
+        Session::open_sized(c, c.input_size)
+    }
+
+    /// With a model's symbolic height and width fixed to `side`.
+    pub fn open_sized(c: &Common, side: Option<usize>) -> Outcome<Session> {
+        let net = load_model(c, side)?;
         let names = load_classes(c)?;
         Ok(Session { net, names })
     }
@@ -51,13 +56,17 @@ impl Session {
     /// Resolves class names in `set`, checks the settings against the registry and runs the method to the end,
     /// printing progress now and then.
     pub fn run(self, method: &str, img: Option<&Path>, set: Map<String, Json>) -> Outcome<Done> {
+        let input = img.map(|path| load_image(&self.net, path)).transpose()?;
+        self.run_input(method, input, set)
+    }
+
+    /// [`Session::run`] on an input already made (an image's, or an exact tensor's).
+    pub fn run_input(self, method: &str, input: Option<Input>, set: Map<String, Json>) -> Outcome<Done> {
         let spec: &MethodSpec = registry::method(method).map_err(|e| Failure::Usage(e.to_string()))?;
         let settings = self.settings(spec, set)?;
-        let input = match img {
-            Some(path) => Some(load_image(&self.net, path)?),
-            None if spec.needs_image => return Err(Failure::Usage(format!("{method} needs an image"))),
-            None => None,
-        };
+        if input.is_none() && spec.needs_image {
+            return Err(Failure::Usage(format!("{method} needs an image")));
+        }
         let (panels, report) = self.execute(spec, input.as_ref(), &settings, true)?;
         Ok(Done { input, panels, report, settings: settings.to_json(), session: self })
     }
@@ -136,7 +145,7 @@ pub fn read_file(path: &Path, what: &str) -> Outcome<Vec<u8>> {
     std::fs::read(path).map_err(run_err(format!("cannot read {what} '{}'", path.display())))
 }
 
-pub fn load_model(c: &Common) -> Outcome<Classifier> {
+pub fn load_model(c: &Common, side: Option<usize>) -> Outcome<Classifier> {
     let path = match &c.model {
         Some(p) => p.clone(),
         None => find_default(MODEL_FILE).ok_or_else(|| {
@@ -145,7 +154,7 @@ pub fn load_model(c: &Common) -> Outcome<Classifier> {
         })?,
     };
     let bytes = read_file(&path, "model")?;
-    let choice = Choice { preset: c.preprocess, resize: c.resize, side: c.input_size };
+    let choice = Choice { preset: c.preprocess, resize: c.resize, side };
     Classifier::load(&bytes, &choice).map_err(run_err(format!("cannot load model '{}'", path.display())))
 }
 

@@ -8,6 +8,7 @@ pub mod ig;
 pub mod ixg;
 pub mod lrp;
 pub mod occlusion;
+pub mod rollout;
 pub mod smoothgrad;
 
 pub use super::contract::{MakeStepper, Stepper, Style};

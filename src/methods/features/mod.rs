@@ -4,6 +4,7 @@
 //! pass starts there, so shallow layers cost less.
 
 pub mod activations;
+pub mod attention_maps;
 pub mod channel;
 pub mod dream;
 pub mod param;

@@ -84,7 +84,12 @@ impl Subject {
         // The class scores the page computed when it classified the image (no forward pass then).
         let logits = input.logits(ctx.net)?.to_vec();
         let class = class_or_predicted(ctx, s.class("class"), &logits)?;
-        let specs = parse_methods(s.text("methods"), all_ok)?;
+        let mut specs = parse_methods(s.text("methods"), all_ok)?;
+        // `all` = the methods that apply to this model: a method whose map cannot be made here (attention rollout
+        // on a CNN) is left out; named in the list, it says why.
+        if matches!(s.text("methods").trim(), "" | "all") {
+            specs.retain(|&m| MapJob::new(m, ctx.net, &input.tensor, class).is_ok());
+        }
         if specs.is_empty() {
             return Err(Error::Invalid("Methods (methods): no method to test".into()));
         }

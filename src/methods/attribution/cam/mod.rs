@@ -23,7 +23,7 @@ use super::Stepper;
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::{Error, Result};
-use crate::methods::attention::token_layout;
+use crate::methods::attention::{cam_token_layer, token_layout};
 use crate::methods::image_ops::{upsample_bilinear, Corners};
 use crate::methods::settings::{Kind, SettingSpec, Settings, NAME_PATTERN};
 use crate::network::Classifier;
@@ -118,7 +118,11 @@ pub fn channels(net: &Classifier, layer: &str) -> Result<usize> {
 /// The settings' layer, or on a model without SqueezeNet's default layer, its last 4-D value.
 pub fn layer(net: &Classifier, s: &Settings) -> Result<String> {
     let Kind::Text { default, .. } = LAYER.kind else { unreachable!("the layer setting is text") };
-    let layer = net.layer_or_default(s.text("layer"), default);
+    let asked = s.text("layer");
+    // A transformer without the default's name: the token layer pytorch-grad-cam reads (the last block's norm).
+    let token_layer =
+        || (asked == default && net.engine().value_id(asked).is_err()).then(|| cam_token_layer(net.engine()));
+    let layer = token_layer().flatten().unwrap_or_else(|| net.layer_or_default(asked, default));
     check_layer(net, &layer)?;
     Ok(layer)
 }

@@ -7,6 +7,8 @@
 import { emit } from './bus.js';
 
 const RELOADED = 'netlens-isolation-reloaded'; // sessionStorage: this tab has reloaded for isolation
+// A plain visit (no link in the address) at load: the reload must be one too (see `decide`).
+const plainVisit = location.hash.replace(/^#/, '') === '';
 const REFUSED = 'netlens-isolation-refused'; // localStorage: the user agent that stayed unisolated after it
 
 /** Whether the threaded build would run here if the page were isolated (www/threads.js decides the rest). */
@@ -64,6 +66,11 @@ export function setupIsolation(ask) {
     } else {
       session.setItem(RELOADED, '1');
       say('reloading', 'Reloading once to use every core…');
+      // The page writes its state into the hash as it goes; before the default image has loaded that is a link
+      // without an image, which the reloaded page would follow (and show no image). A plain visit reloads plain.
+      if (plainVisit && !new URLSearchParams(location.hash.slice(1)).has('img')) {
+        history.replaceState(null, '', `${location.pathname}${location.search}`);
+      }
       location.reload();
     }
   };

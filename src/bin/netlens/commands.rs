@@ -40,6 +40,10 @@ fn run_method(
     let m = flags::parse(flags::command(spec, name, about, extra), args)?;
     let outputs = [path(&m, "output"), path(&m, "npy"), path(&m, "strip")];
     check_outputs(&outputs.iter().map(Option::as_ref).collect::<Vec<_>>())?;
+    let takes_tensor = m.try_get_one::<String>("input_npy").is_ok();
+    if takes_tensor && spec.needs_image && path(&m, "img").is_none() && path(&m, "input_npy").is_none() {
+        return Err(Failure::Usage(format!("{name} needs an image: IMG, or the network's input as --input-npy X.npy")));
+    }
     let texts = flags::texts(spec, &m)?;
     let c = flags::common(outer, &m)?;
     let done = match path(&m, "input_npy") {

@@ -69,7 +69,7 @@ pub fn command(spec: &MethodSpec, name: &str, about: &str, extra: Vec<Arg>) -> C
         let img = Arg::new("img").value_name("IMG").help("The image (PNG, JPEG, WebP, GIF, BMP)");
         // A command that also takes the network's input as a tensor (`attribute --input-npy`) takes one of the two.
         let img = if extra.iter().any(|a| a.get_id() == "input_npy") {
-            img.required_unless_present("input_npy").conflicts_with("input_npy")
+            img.conflicts_with("input_npy")
         } else {
             img.required(true)
         };

@@ -2,8 +2,9 @@
 // published build's service worker, www/sw.js; with it, threads on hosts without headers: www/isolation.js) and a
 // "take a photo" input for phones. It needs only the share
 // link from the rest of the page, which it hears on the bus ('share-url' {url}, 'share-problem' {problem}).
-import { on } from './bus.js';
+import { emit, on } from './bus.js';
 import { setupIsolation } from './isolation.js';
+import { QR_LINK_WANTED, QR_LINK_MADE } from './linkimage.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,11 +13,19 @@ const QR_MAX_BYTES = 2953;
 
 let link = ''; // the current share link; '' while there is none
 let linkProblem = null; // why there is none (e.g. an image too large for a link)
+let copyAskedFor = null; // the too-long link a QR-sized copy of the photo was asked for
+let copyNote = null; // {link, text}: what the QR of a link with a smaller copy of the photo carries
+let copyPending = null; // that text, until the link with the copy arrives
+let copyProblem = null; // why no copy fits
 
 // ---------- share link: length, QR code ----------
 
 function setLink(url, problem) {
   link = url || '';
+  if (copyPending && link && link !== copyAskedFor) {
+    copyNote = { link, text: copyPending };
+    copyPending = null;
+  }
   linkProblem = problem || null;
   $('link-length').textContent = link ? `${link.length} characters` : '';
   $('show-qr').disabled = !link && !linkProblem;
@@ -43,13 +52,21 @@ async function renderQr() {
   const error = $('qr-error');
   $('qr-link').textContent = link || '(no link yet)';
   $('qr-length').textContent = link ? `${link.length} characters` : '';
+  $('qr-note').textContent = copyNote?.link === link ? copyNote.text : '';
   let svg = null;
   let why = null;
   if (!link) {
     why = linkProblem ?? 'There is no link yet: wait for the model to load.';
   } else if (new TextEncoder().encode(link).length > QR_MAX_BYTES) {
-    why = `This link is ${link.length} characters: a QR code holds at most ${QR_MAX_BYTES}. Your own image travels ` +
-      'inside the link; links with a sample image are short enough. Copy the link instead.';
+    // Your own photo travels inside the link: ask for a link with a copy small enough (www/linkimage.js); its
+    // 'share-url' draws the code, or QR_LINK_MADE says why there is none.
+    why = copyAskedFor === link && copyPending === null && copyProblem ? copyProblem
+      : `This link is ${link.length} characters, a QR code holds at most ${QR_MAX_BYTES}: making a smaller copy of your photo for it…`;
+    if (copyAskedFor !== link) {
+      copyAskedFor = link;
+      copyProblem = null;
+      emit(QR_LINK_WANTED, { maxBytes: QR_MAX_BYTES });
+    }
   } else {
     try {
       svg = (await loadQr()).qrSvg(link);
@@ -183,6 +200,15 @@ function init() {
   // 'share-problem' (the image cannot go in a link, or null) comes before the 'share-url' it affects.
   on('share-problem', ({ problem }) => setLink(problem ? '' : link, problem));
   on('share-url', ({ url }) => setLink(linkProblem ? '' : url, linkProblem));
+  on(QR_LINK_MADE, ({ note, problem }) => {
+    if (problem) {
+      copyProblem = problem;
+      if ($('qr-dialog').open) renderQr();
+    } else {
+      copyPending = note;
+      if (link && link !== copyAskedFor) setLink(link, linkProblem); // the copy's link came first
+    }
+  });
   $('show-qr').addEventListener('click', showQr);
   $('qr-close').addEventListener('click', () => $('qr-dialog').close());
   $('qr-copy').addEventListener('click', copyFromDialog);

@@ -3,7 +3,11 @@
 // runs without the isolation headers, so the page runs the single-thread build (`make wasm-single`).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath } from './helpers.mjs';
+import path from 'node:path';
+import jsQR from 'jsqr';
+import {
+  SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath,
+} from './helpers.mjs';
 
 const TIMEOUT = { timeout: 600_000 };
 const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) '
@@ -89,6 +93,70 @@ for (const screen of Object.keys(SCREENS)) {
         assert.ok(pick.left >= 0 && pick.right <= o.width, 'the channel chooser is on the screen');
       }
     }
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}
+
+/** The QR code the dialog shows (its SVG drawn at 6 px per module, crisp), decoded by jsQR. */
+async function decodeShownQr(page) {
+  const { side, data } = await page.evaluate(async () => {
+    const img = document.getElementById('qr-image');
+    await img.decode();
+    const n = img.naturalWidth * 6; // one SVG unit per module
+    const c = new OffscreenCanvas(n, n);
+    const ctx = c.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, n, n);
+    ctx.drawImage(img, 0, 0, n, n);
+    return { side: n, data: Array.from(ctx.getImageData(0, 0, n, n).data) };
+  });
+  return jsQR(Uint8ClampedArray.from(data), side, side)?.data ?? null;
+}
+
+const top5Of = (page) => page.evaluate(() => window.__netlens.top5.map(({ class: c, prob }) => ({ c, prob })));
+
+/** Opens a link in a new page of the same browser: its top-5 and panel. */
+async function receive(screen, link) {
+  const { page, problems } = await openPage(browsers[screen].context, link);
+  await waitReady(page);
+  await waitImage(page, null);
+  const seen = { top5: await top5Of(page), panel: await page.evaluate(() => window.__netlens.state.panel) };
+  assert.deepEqual(problems.pageErrors, []);
+  await page.close();
+  return seen;
+}
+
+async function uploadPhoto(page, file) {
+  await page.setInputFiles('#file-input', path.join(SHARED, 'images', file));
+  await page.waitForFunction((f) => window.__netlens.imageSource?.name === f, file);
+  await page.waitForFunction(() => document.getElementById('share-url').value.includes('jpeg'));
+}
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`2 ${screen}: a QR code for an uploaded 512×512 PNG decodes to a link that opens the same view`, TIMEOUT, async (t) => {
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=gradcam');
+    await waitImage(page, 'chelsea');
+    await uploadPhoto(page, 'astronaut.png');
+    const long = await page.inputValue('#share-url');
+    assert.ok(long.length > 2953, `the link with the photo at 224×224 is too long for a QR code (${long.length})`);
+    await page.click('#show-qr');
+    await page.waitForSelector('#qr-image:not([hidden])', { timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('qr-note').textContent !== '');
+    const note = await page.textContent('#qr-note');
+    const m = note.match(/carries a (\d+)×(\d+) copy of your photo \(([\d.]+) KB JPEG\)/);
+    assert.ok(m, `the dialog says what the QR carries: ${note}`);
+    const text = await decodeShownQr(page);
+    const link = await page.inputValue('#share-url');
+    assert.equal(text, link, 'the QR code decodes to exactly the page\'s link');
+    assert.ok(Buffer.byteLength(text) <= 2953, `${Buffer.byteLength(text)} bytes fit a QR code`);
+    assert.match(await page.textContent('#crop-caption'), /as the link carries it \(a \d+×\d+ JPEG copy/);
+    t.diagnostic(`QR link ${text.length} characters (was ${long.length}), carrying a ${m[1]}×${m[2]} JPEG of ${m[3]} KB`);
+    await page.click('#qr-close');
+    const sender = { top5: await top5Of(page), panel: await page.evaluate(() => window.__netlens.state.panel) };
+    assert.deepEqual(await receive(screen, text), sender, 'the link opens the same view with the same numbers');
+    assert.equal(sender.panel, 'gradcam');
     assert.deepEqual(problems.pageErrors, []);
     await page.close();
   });

@@ -161,3 +161,26 @@ for (const screen of Object.keys(SCREENS)) {
     await page.close();
   });
 }
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`3 ${screen}: sender and receiver of a link with your photo show the same top-5 numbers`, TIMEOUT, async (t) => {
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=saliency');
+    await waitImage(page, 'chelsea');
+    await uploadPhoto(page, 'coffee.png');
+    const fromFile = await top5Of(page);
+    await page.click('#copy-link');
+    // The page switches to the JPEG the link carries and says so beside the image, for as long as it is on show.
+    await page.waitForFunction(() => window.__netlens.imageSource?.kind === 'jpeg');
+    const caption = await page.textContent('#crop-caption');
+    assert.match(caption, /“coffee\.png” as the link carries it \(a 224×224 JPEG copy, [\d.]+ KB\)/);
+    const sender = { top5: await top5Of(page), panel: await page.evaluate(() => window.__netlens.state.panel) };
+    const link = await page.inputValue('#share-url');
+    const receiver = await receive(screen, link);
+    assert.deepEqual(receiver, sender, 'the same classes with the same probabilities on both screens');
+    t.diagnostic(`file top-1 ${fromFile[0].c} ${(fromFile[0].prob * 100).toFixed(2)} %, link's JPEG ${sender.top5[0].c} ${(sender.top5[0].prob * 100).toFixed(2)} % on both screens`);
+    await page.waitForTimeout(9000); // past every toast
+    assert.equal(await page.textContent('#crop-caption'), caption, 'the caption stays');
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}

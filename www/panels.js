@@ -12,6 +12,9 @@ import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, perc
 
 const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
+// Settings shown first; the rest are folded under "More settings" (closed on a phone, where room is short).
+const FIRST_SETTINGS = 3;
+const PHONE = '(max-width: 600px)';
 // Stats lines with this label keep the id the page always gave them.
 const RECHECK = 'Downloaded PNG re-classified';
 
@@ -80,7 +83,8 @@ export function introOf(method) {
 function fieldFor(method, s) {
   const id = `${method.link_prefix}-${s.link ?? s.key}`;
   const attrs = { id, name: `${method.link_prefix}.${s.link ?? s.key}`, 'data-key': s.key };
-  if (s.help) attrs.title = s.help;
+  // The registry's help as visible text under the field: touch screens and keyboards never show a tooltip.
+  if (s.help) attrs['aria-describedby'] = `${id}-hint`;
   let control;
   if (s.type === 'choice') {
     control = el('select', attrs, ...(s.options ?? []).map((o) => (typeof o === 'object'
@@ -97,8 +101,10 @@ function fieldFor(method, s) {
     num.inputmode = s.type === 'int' ? 'numeric' : 'decimal';
     control = el('input', num);
   }
-  const label = el('label', s.help ? { title: s.help } : {}, el('span', { text: s.label ?? s.key }), control);
-  return { setting: s, control, label };
+  const label = el('label', {}, el('span', { text: s.label ?? s.key }), control);
+  const box = el('div', { class: 'setting' }, label);
+  if (s.help) box.append(el('small', { class: 'setting-hint', id: `${id}-hint`, text: s.help }));
+  return { setting: s, control, label: box };
 }
 
 function readControl(f) {
@@ -126,7 +132,8 @@ export async function searchClasses(query) {
 export function pickerFor(prefix, setting, { onChoose }) {
   const wrap = el('div', { class: 'class-picker', 'data-picker': prefix },
     el('label', { for: `${prefix}-search`, text: setting.optional ? `${setting.label ?? 'Class'} (default: the predicted one)` : (setting.label ?? 'Class') }),
-    el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { title: setting.help } : {}) }),
+    el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { 'aria-describedby': `${prefix}-hint` } : {}) }),
+    ...(setting.help ? [el('small', { class: 'setting-hint', id: `${prefix}-hint`, text: setting.help })] : []),
     el('label', { class: 'visually-hidden', for: `${prefix}-results`, text: 'Matching classes' }),
     el('select', { id: `${prefix}-results`, size: '4' }),
     el('div', { class: 'chosen', id: `${prefix}-chosen` }));
@@ -161,7 +168,16 @@ export class MethodPanel {
     const others = m.settings.filter((s) => s !== this.classSetting);
     if (others.length) {
       this.fields = others.map((s) => fieldFor(m, s));
-      controls.append(el('div', { class: `fields${others.length > 2 ? ' grid' : ''}` }, ...this.fields.map((f) => f.label)));
+      const first = this.fields.slice(0, FIRST_SETTINGS);
+      const rest = this.fields.slice(FIRST_SETTINGS);
+      controls.append(el('div', { class: `fields${first.length > 2 ? ' grid' : ''}` }, ...first.map((f) => f.label)));
+      if (rest.length) {
+        const more = el('details', { class: 'more-settings', id: `${p}-more` },
+          el('summary', { text: `More settings (${rest.length})` }),
+          el('div', { class: `fields${rest.length > 1 ? ' grid' : ''}` }, ...rest.map((f) => f.label)));
+        more.open = !matchMedia(PHONE).matches;
+        controls.append(more);
+      }
     }
     const buttons = el('div', { class: 'buttons' });
     if (this.classSetting?.optional) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import jsQR from 'jsqr';
 import {
-  SHARED, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath,
+  SHARED, loadSchema, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath,
 } from './helpers.mjs';
 
 const TIMEOUT = { timeout: 600_000 };
@@ -180,6 +180,45 @@ for (const screen of Object.keys(SCREENS)) {
     t.diagnostic(`file top-1 ${fromFile[0].c} ${(fromFile[0].prob * 100).toFixed(2)} %, link's JPEG ${sender.top5[0].c} ${(sender.top5[0].prob * 100).toFixed(2)} % on both screens`);
     await page.waitForTimeout(9000); // past every toast
     assert.equal(await page.textContent('#crop-caption'), caption, 'the caption stays');
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`4 ${screen}: every setting's help (the registry's, as \`netlens schema\` prints it) is visible text under it`, TIMEOUT, async () => {
+    const schema = loadSchema();
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=saliency');
+    let checked = 0;
+    for (const m of schema.methods) {
+      // Show the method: its tab, and its button in a group's chooser.
+      await page.evaluate((id) => {
+        const m = window.__netlens.schema.methods.find((x) => x.id === id);
+        document.getElementById(`tab-${m.group === 'cs231n' ? m.id : m.group}`).click();
+        document.getElementById(`method-${id}`)?.click();
+      }, m.id);
+      const more = `#${m.link_prefix}-more`;
+      if (await page.$(more)) {
+        // Folded on a phone, open on a desktop; a tap opens it.
+        assert.equal(await page.$eval(more, (d) => d.open), screen === 'desktop', `${m.id}: More settings open on ${screen}`);
+        if (screen === 'phone') await page.click(`${more} > summary`);
+      }
+      for (const s of m.settings) {
+        if (!s.help) continue;
+        const id = s.type === 'class' ? `${m.link_prefix}-search` : `${m.link_prefix}-${s.link ?? s.key}`;
+        const hint = await page.$eval(`#${id}`, (e) => {
+          const h = document.getElementById(e.getAttribute('aria-describedby'));
+          const r = h?.getBoundingClientRect();
+          return h ? { text: h.textContent, visible: r.width > 0 && r.height > 0 && getComputedStyle(h).visibility === 'visible', title: e.title } : null;
+        });
+        assert.ok(hint, `${id} is described by a hint`);
+        assert.equal(hint.text, s.help, `${id}: the registry's help`);
+        assert.ok(hint.visible, `${id}: the hint is visible on ${screen}`);
+        assert.equal(hint.title, '', `${id}: no tooltip-only text`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 80, `${checked} hints checked`);
     assert.deepEqual(problems.pageErrors, []);
     await page.close();
   });

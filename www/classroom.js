@@ -27,7 +27,6 @@ function setLink(url, problem) {
     copyPending = null;
   }
   linkProblem = problem || null;
-  $('link-length').textContent = link ? `${link.length} characters` : '';
   $('show-qr').disabled = !link && !linkProblem;
   if ($('qr-dialog').open) renderQr();
 }

@@ -223,3 +223,29 @@ for (const screen of Object.keys(SCREENS)) {
     await page.close();
   });
 }
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`6 ${screen}: the tab strip is in the first screen, in one row, every tab reachable`, TIMEOUT, async () => {
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=saliency');
+    await waitImage(page, 'chelsea');
+    const { height } = SCREENS[screen].viewport;
+    const strip = await page.$eval('[role=tablist]', (e) => ({ ...e.getBoundingClientRect().toJSON(), scrollY }));
+    assert.equal(strip.scrollY, 0);
+    assert.ok(strip.bottom <= height, `the tab strip ends at ${strip.bottom} px, within the first ${height}`);
+    const tops = await page.$$eval('[role=tab]', (t) => t.map((x) => Math.round(x.getBoundingClientRect().top)));
+    assert.equal(new Set(tops).size, 1, `the tabs are one row (tops ${tops})`);
+    // Each tab scrolls into the strip and is tapped there.
+    for (const id of await page.$$eval('[role=tab]', (t) => t.map((x) => x.id))) {
+      await page.click(`#${id}`);
+      assert.equal(await page.getAttribute(`#${id}`, 'aria-selected'), 'true');
+      const r = await page.$eval(`#${id}`, (e) => e.getBoundingClientRect().toJSON());
+      assert.ok(r.left >= 0 && r.right <= SCREENS[screen].viewport.width, `${id} is on the screen when chosen`);
+    }
+    if (screen === 'phone') {
+      const [panels, model] = await Promise.all(['#panels', '#model-box'].map((s) => page.$eval(s, (e) => e.getBoundingClientRect().top)));
+      assert.ok(model > panels, 'the Model box is below the methods');
+    }
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}

@@ -135,7 +135,8 @@ export function pickerFor(prefix, setting, { onChoose }) {
     el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { 'aria-describedby': `${prefix}-hint` } : {}) }),
     ...(setting.help ? [el('small', { class: 'setting-hint', id: `${prefix}-hint`, text: setting.help })] : []),
     el('label', { class: 'visually-hidden', for: `${prefix}-results`, text: 'Matching classes' }),
-    el('select', { id: `${prefix}-results`, size: '4' }),
+    el('select', { id: `${prefix}-results`, size: '4', hidden: '' }),
+    el('p', { class: 'picker-error', id: `${prefix}-error`, role: 'alert', hidden: '' }),
     el('div', { class: 'chosen', id: `${prefix}-chosen` }));
   return wrap;
 }
@@ -282,11 +283,11 @@ export class MethodPanel {
       this.picker = classPicker(p, {
         search: searchClasses, labels: () => engine.labels,
         onChoose: (c) => this.setClass(c),
+        onInvalid: () => this.setReady(engine.ready),
       });
     }
     this.predictedButton?.addEventListener('click', () => {
-      $(`${p}-search`).value = '';
-      $(`${p}-results`).replaceChildren();
+      this.picker.clear();
       this.setClass(null);
     });
     for (const f of this.fields) f.control.addEventListener('change', () => this.onFieldChange(f));
@@ -346,7 +347,7 @@ export class MethodPanel {
   }
 
   setReady(ready) {
-    this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current);
+    this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current) || Boolean(this.picker?.invalid);
   }
 
   key() {
@@ -407,7 +408,7 @@ export class MethodPanel {
   }
 
   start() {
-    if (!engine.ready) return;
+    if (!engine.ready || this.picker?.invalid) return;
     if (this.method.needs_image !== false && !input.current) {
       showMessage('warn', 'Load an image first.');
       return;

@@ -249,3 +249,61 @@ for (const screen of Object.keys(SCREENS)) {
     await page.close();
   });
 }
+
+const visible = (page, sel) => page.$eval(sel, (e) => {
+  const r = e.getBoundingClientRect();
+  return !e.closest('[hidden]') && r.width > 0 && r.height > 0 && getComputedStyle(e).display !== 'none';
+});
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`7 ${screen}: a class that matches nothing is an error in the field and disables Compute until a class is chosen`, TIMEOUT, async () => {
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=classviz');
+    await waitImage(page, 'chelsea');
+    for (const [tab, prefix] of [['tab-classviz', 'viz'], ['tab-saliency', 'sal'], ['tab-compare', 'cmp']]) {
+      await page.click(`#${tab}`);
+      await page.waitForFunction((p) => !document.getElementById(`${p}-run`).disabled, prefix);
+      await page.fill(`#${prefix}-search`, 'blorptastic zzz');
+      await page.waitForFunction((p) => document.getElementById(`${p}-run`).disabled, prefix, { timeout: 10_000 });
+      assert.equal(await page.getAttribute(`#${prefix}-search`, 'aria-invalid'), 'true');
+      assert.ok(await visible(page, `#${prefix}-error`), `${prefix}: the error is shown`);
+      assert.match(await page.textContent(`#${prefix}-error`), /No class matches “blorptastic zzz”/);
+      await page.press(`#${prefix}-search`, 'Enter');
+      assert.equal(await page.isDisabled(`#${prefix}-run`), true, `${prefix}: Enter on nonsense chooses nothing`);
+      if (prefix === 'viz') {
+        await page.fill('#viz-search', 'tabby');
+        await page.press('#viz-search', 'Enter');
+        await page.waitForFunction(() => document.getElementById('viz-chosen').textContent.includes('(#281)'));
+      } else {
+        await page.click(`#${prefix}-predicted`);
+        assert.equal(await page.inputValue(`#${prefix}-search`), '');
+      }
+      assert.equal(await page.isDisabled(`#${prefix}-run`), false, `${prefix}: Compute is back once a class is chosen`);
+      assert.equal(await visible(page, `#${prefix}-error`), false);
+      assert.equal(await page.getAttribute(`#${prefix}-search`, 'aria-invalid'), 'false');
+    }
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+
+  test(`8 ${screen}: no empty list box under a class field before typing; the matches while typing`, TIMEOUT, async () => {
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=saliency');
+    await waitImage(page, 'chelsea');
+    const prefixes = await page.$$eval('.class-picker', (p) => p.map((x) => x.dataset.picker));
+    assert.ok(prefixes.length >= 20, `${prefixes.length} class pickers`);
+    for (const p of prefixes) {
+      assert.equal(await page.$eval(`#${p}-results`, (e) => e.hidden), true, `${p}: the list is hidden before typing`);
+    }
+    await page.click('#tab-fooling');
+    assert.equal(await visible(page, '#fool-results'), false);
+    const before = await page.$eval('#fool-search', (e) => e.closest('.class-picker').getBoundingClientRect().height);
+    await page.fill('#fool-search', 'tab');
+    await page.waitForFunction(() => document.getElementById('fool-results').options.length > 0);
+    assert.ok(await visible(page, '#fool-results'), 'the matches are listed while typing');
+    await page.press('#fool-search', 'Enter');
+    await page.waitForFunction(() => document.getElementById('fool-results').hidden);
+    const after = await page.$eval('#fool-search', (e) => e.closest('.class-picker').getBoundingClientRect().height);
+    assert.ok(before < 140 && after < 140, `the picker takes ${before} / ${after} px, not a four-row box`);
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}

@@ -229,6 +229,11 @@ export class MethodPanel {
         row.append(el('figure', { 'data-kind': o.kind }, canvas, caption));
       }
       node.append(row);
+      if (maps.some((o) => o.kind === 'heatmap')) {
+        // The key of every heatmap: each is scaled to its own largest value (its caption may give that value).
+        node.append(el('div', { class: 'legend heatmap', id: `${p}-heatmap-key` },
+          el('span', { text: 'heatmap: 0' }), el('span', { class: 'ramp' }), el('span', { text: 'the map’s largest value' })));
+      }
       if (maps.some((o) => o.kind === 'diverging')) {
         node.append(el('div', { class: 'legend diverging', 'aria-hidden': 'true' },
           el('span', { text: 'lowers the score' }), el('span', { class: 'ramp' }), el('span', { text: 'raises it' })));
@@ -268,7 +273,9 @@ export class MethodPanel {
     this.hasStats = (m.outputs ?? []).some((o) => o.kind === 'stats');
     // Report lines: every line for a `stats` output; otherwise the ones the result sentence does not say.
     this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
-    node.append(this.stats);
+    // The engine's one-sentence reading of a result (report.conclusion), above its numbers.
+    this.conclusion = el('p', { class: 'conclusion', id: `${p}-conclusion`, hidden: '' });
+    node.append(this.conclusion, this.stats);
     if (maps.length && this.classSetting?.optional) { // a method explaining a class: say which
       this.result = el('p', { class: 'result', id: `${p}-result`, text: `Load an image to see ${m.title.toLowerCase()}.` });
       node.append(this.result);
@@ -376,6 +383,7 @@ export class MethodPanel {
     }
     this.stats.replaceChildren();
     this.stats.hidden = true;
+    this.conclusion.hidden = true;
     if (this.plotBoxes) for (const box of this.plotBoxes.values()) box.replaceChildren();
     if (this.csvLink) setDownload(this.csvLink, null);
     if (this.result) this.result.hidden = true;
@@ -479,7 +487,9 @@ export class MethodPanel {
     if (this.csvLink && typeof m.report?.csv === 'string') {
       setDownload(this.csvLink, new TextEncoder().encode(m.report.csv), `${this.method.id}.csv`, 'text/csv');
     }
-    const lines = (m.report?.lines ?? []).filter(([label]) => this.hasStats || label !== 'Class');
+    this.conclusion.textContent = m.report?.conclusion ?? '';
+    this.conclusion.hidden = !m.report?.conclusion;
+    const lines = (m.report?.lines ?? []).filter(([label]) => label !== 'Conclusion' && (this.hasStats || label !== 'Class'));
     this.stats.replaceChildren();
     for (const [label, text] of lines) this.addStat(label, String(text ?? ''));
     this.stats.hidden = this.stats.children.length === 0;

@@ -396,7 +396,7 @@ test('adversarial lab in the page: targeted PGD with its survival lines, and the
     assert.match(lines[label] ?? '', /fools it/, `${label} is reported`);
     assert.ok((await page.locator('#panel-pgd').textContent()).includes(label), `${label} is shown in the page`);
   }
-  assert.match(lines['L2 / L∞ / pixels changed'], / \/ 8 \/ /, 'L∞ = ε = 8 pixel units');
+  assert.equal(lines["Largest change (L∞)"], "8 of 255 per colour value", "L∞ = ε = 8 pixel units");
   await page.screenshot({ path: screenshotPath('pgd') });
 
   assertClean(problems);

@@ -307,3 +307,64 @@ for (const screen of Object.keys(SCREENS)) {
     await page.close();
   });
 }
+
+/** Standard deviation of a canvas's RGB values: how much it shows. */
+const spreadOf = (page, sel) => page.$eval(sel, (c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; let sum = 0; let sq = 0;
+  for (let i = 0; i < d.length; i++) {
+    if (i % 4 === 3) continue;
+    n++; sum += d[i]; sq += d[i] * d[i];
+  }
+  return Math.sqrt(sq / n - (sum / n) ** 2);
+});
+
+async function runTab(page, tab, method, prefix) {
+  await page.click(`#${tab}`);
+  if (await page.$(`#method-${method}`)) await page.click(`#method-${method}`);
+  await page.click(`#${prefix}-run`);
+  await page.waitForFunction((m) => window.__netlens.runs[m]?.done, method, { timeout: 300_000 });
+  return page.evaluate((m) => window.__netlens.runs[m].report, method);
+}
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`5 ${screen}: each result says what it means; every colour map has a key`, TIMEOUT, async (t) => {
+    const { page, problems } = await open(screen, `#v=1&img=sample:chelsea&panel=saliency&fool.iters=40&${QUICK}`);
+    await waitImage(page, 'chelsea');
+    await page.waitForFunction(() => window.__netlens.runs.saliency?.done);
+    assert.ok(await visible(page, '#sal-heatmap-key'), 'the saliency heatmap has a key');
+
+    // Trust: which way is better and who won, checked against the report's own AUCs.
+    const faith = await runTab(page, 'tab-trust', 'faithfulness', 'faith');
+    const text = await page.textContent('#faith-conclusion');
+    assert.ok(await visible(page, '#faith-conclusion'));
+    assert.match(text, /^Lower deletion AUC and higher insertion AUC mean a more faithful map: /);
+    const ms = faith.methods.filter((m) => m.id !== 'random');
+    const del = ms.reduce((a, b) => (b.deletion_auc < a.deletion_auc ? b : a));
+    const ins = ms.reduce((a, b) => (b.insertion_auc > a.insertion_auc ? b : a));
+    assert.ok(text.includes(`${del.name} wins deletion (${del.deletion_auc.toFixed(3)})`) || (del.id === ins.id && text.includes(`${del.name} is the most faithful`)), text);
+    t.diagnostic(text);
+    const sanity = await runTab(page, 'tab-trust', 'sanity', 'sanity');
+    assert.match(await page.textContent('#sanity-conclusion'), /changes once its weights are random/);
+    assert.equal(sanity.conclusion, await page.textContent('#sanity-conclusion'));
+
+    // The attack: norms in words, a key for |δ|, plurals right.
+    const fgsm = await runTab(page, 'tab-adversarial', 'fgsm', 'fgsm');
+    const lines = Object.fromEntries(fgsm.lines);
+    assert.equal(lines['Largest change (L∞)'], '8 of 255 per colour value');
+    assert.match(lines['Pixels changed'], /^\d+ of 50176 \(\d+%\)$/);
+    assert.match(await page.textContent('#fgsm-status'), /^(Fooled|Not fooled) after 1 step:/);
+    assert.equal(await page.textContent('#fgsm-delta + figcaption'), '|δ| per pixel: black 0 → yellow 8 of 255');
+    assert.ok(await visible(page, '#fgsm-heatmap-key'));
+
+    // Fooling: the plain difference says why it looks empty; the 10× one shows the change.
+    await runTab(page, 'tab-fooling', 'fooling', 'fool');
+    assert.match(await page.textContent('#fool-diff + figcaption'), /^Difference as is \(grey = none; at most \d+ of 255: too faint to see\)$/);
+    const [plain, tenfold] = [await spreadOf(page, '#fool-diff'), await spreadOf(page, '#fool-diff10')];
+    assert.ok(tenfold > 4 * plain, `the 10× difference shows the change (spread ${tenfold.toFixed(2)} vs ${plain.toFixed(2)})`);
+    const o = await overflowing(page);
+    assert.deepEqual(o.bad, [], 'long captions wrap');
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}

@@ -42,7 +42,7 @@ export function showWaiting(name) {
 /** No image came after all (a bad link): back to the plain state. */
 export function clearWaiting() {
   $('drop-zone').classList.remove('waiting');
-  if (!input.current) $('crop-caption').textContent = 'No image yet';
+  if (!input.current) $('crop-caption').textContent = 'Your image appears here, as the network sees it';
 }
 
 /** Before the model is ready: keep the image and say so where the image will appear. */

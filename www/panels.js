@@ -15,6 +15,8 @@ const FRAME_SLOTS = 5;
 // Settings shown first; the rest are folded under "More settings" (closed on a phone, where room is short).
 const FIRST_SETTINGS = 3;
 const PHONE = '(max-width: 600px)';
+// What a panel's status line says before anything ran.
+const PLACEHOLDER_STATUS = ['Waiting for the model to load…', 'Load an image first', 'Not started'];
 // Stats lines with this label keep the id the page always gave them.
 const RECHECK = 'Downloaded PNG re-classified';
 
@@ -354,6 +356,8 @@ export class MethodPanel {
   }
 
   setReady(ready) {
+    // Until the model is ready the status line says so, not "Not started".
+    if (PLACEHOLDER_STATUS.includes(this.status.textContent)) this.status.textContent = this.idleStatus(ready);
     this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current) || Boolean(this.picker?.invalid);
   }
 
@@ -389,9 +393,14 @@ export class MethodPanel {
     if (this.result) this.result.hidden = true;
     if (this.downloadLink) setDownload(this.downloadLink, null);
     this.progress.value = 0;
-    this.status.textContent = status ?? (this.method.needs_image !== false && !input.current ? 'Load an image first' : 'Not started');
+    this.status.textContent = status ?? this.idleStatus(engine.ready);
     this.frame = null;
     this.lastKey = null;
+  }
+
+  idleStatus(ready) {
+    if (!ready) return PLACEHOLDER_STATUS[0];
+    return this.method.needs_image !== false && !input.current ? PLACEHOLDER_STATUS[1] : PLACEHOLDER_STATUS[2];
   }
 
   addStat(label, text) {

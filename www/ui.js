@@ -27,11 +27,14 @@ export function drawRgba(canvas, rgba, width = inputSize.width, height = inputSi
   canvas.classList.toggle('pixelated', Math.max(width, height) < 112);
   // Not square (a grid of maps): keep its shape within the figure's width.
   canvas.classList.toggle('wide', width !== height);
+  canvas.closest('figure')?.removeAttribute('data-empty');
   const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length);
   canvas.getContext('2d').putImageData(new ImageData(data, width, height), 0, 0);
 }
 
-export function clearCanvas(canvas) {
+/** Blanks a canvas; its figure says what will appear there (www/ux.css shows the figure's data-empty). */
+export function clearCanvas(canvas, placeholder = 'appears here after the run') {
+  canvas.closest('figure')?.setAttribute('data-empty', placeholder);
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
 }

@@ -368,3 +368,45 @@ for (const screen of Object.keys(SCREENS)) {
     await page.close();
   });
 }
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`9 ${screen}: one plain sentence, numbered first steps, no raw link in the header, placeholders while the model loads`, TIMEOUT, async () => {
+    const page = await browsers[screen].context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    // The model arrives 4 s late: what does the page say meanwhile?
+    await page.route('**/*.onnx', async (route) => {
+      await new Promise((r) => setTimeout(r, 4000));
+      await route.continue();
+    });
+    await page.goto(server.url);
+    await page.waitForSelector('#sal-status');
+    assert.equal(await page.evaluate(() => window.__netlens.ready), false, 'the model is still loading');
+    assert.equal(await page.textContent('#sal-status'), 'Waiting for the model to load…');
+    assert.equal(await page.textContent('#crop-caption'), 'Your image appears here, as the network sees it');
+    const empty = await page.$$eval('#panel-saliency figure[data-empty]', (f) => f.map((x) => getComputedStyle(x, '::after').content));
+    assert.ok(empty.length >= 2 && empty.every((c) => c === '"appears here after the run"'), `placeholders: ${empty}`);
+
+    const tagline = await page.textContent('#tagline');
+    assert.equal(tagline.match(/[.!?](\s|$)/g)?.length, 1, `one sentence: ${tagline}`);
+    const steps = await page.$$eval('#first-steps li', (l) => l.map((x) => ({ text: x.textContent, bottom: x.getBoundingClientRect().bottom })));
+    assert.equal(steps.length, 3);
+    assert.match(steps[0].text, /photo/);
+    assert.match(steps[1].text, /tab/);
+    assert.ok(steps.every((x) => x.bottom <= SCREENS[screen].viewport.height), 'the steps are in the first screen');
+    const header = await page.$eval('header', (h) => ({
+      text: h.innerText,
+      fields: [...h.querySelectorAll('input')].filter((i) => i.getBoundingClientRect().width > 2).length,
+    }));
+    assert.equal(header.fields, 0, 'no raw link field in the header');
+    assert.doesNotMatch(header.text, /\d+ characters/, 'no link length in the header');
+
+    await waitReady(page);
+    await waitImage(page, 'chelsea');
+    await page.waitForFunction(() => window.__netlens.runs.saliency?.done);
+    assert.equal(await page.$$eval('#panel-saliency figure[data-empty]', (f) => f.length), 0, 'the placeholders go once drawn');
+    assert.notEqual(await page.textContent('#sal-status'), 'Waiting for the model to load…');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+}

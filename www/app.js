@@ -17,6 +17,7 @@ import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, i
 import { setupModels } from './models.js';
 import { setupLive } from './live.js';
 import { setupLinkImage, showLinkImage } from './linkimage.js';
+import { setupLayerChoosers } from './layers.js';
 import { $, showMessage } from './ui.js';
 
 let ui = null; // {panels, show} once the schema is known
@@ -175,6 +176,7 @@ function init() {
   // A link's image is read once the model is ready (it may name a sample): say it is coming.
   if (new URLSearchParams(location.hash.slice(1)).has('img')) showWaiting('the image in the link');
   setupLinkImage();
+  setupLayerChoosers();
   $('copy-link').addEventListener('click', async () => {
     await showLinkImage(); // the sender sees the numbers of the image the link carries
     copyLink();

@@ -88,7 +88,10 @@ function fieldFor(method, s) {
   // The registry's help as visible text under the field: touch screens and keyboards never show a tooltip.
   if (s.help) attrs['aria-describedby'] = `${id}-hint`;
   let control;
-  if (s.type === 'choice') {
+  if (s.type === 'text' && s.key === 'layer') {
+    // A layer of the model: a chooser that www/layers.js fills with the model's layers (name and shape).
+    control = el('select', { ...attrs, 'data-layers': String(s.default ?? '') }, el('option', { value: String(s.default ?? ''), text: String(s.default ?? '') }));
+  } else if (s.type === 'choice') {
     control = el('select', attrs, ...(s.options ?? []).map((o) => (typeof o === 'object'
       ? el('option', { value: String(o.value), text: o.label ?? String(o.value) })
       : el('option', { value: String(o), text: String(o) }))));
@@ -115,6 +118,11 @@ function readControl(f) {
 }
 
 function writeControl(f, v) {
+  // A layer the chooser does not list (yet: a link read before the model's layers are known) is offered as it is.
+  if (f.control.hasAttribute('data-layers') && v !== null && v !== undefined
+    && ![...f.control.options].some((o) => o.value === String(v))) {
+    f.control.append(el('option', { value: String(v), text: String(v) }));
+  }
   if (f.setting.type === 'bool') f.control.checked = Boolean(v);
   else f.control.value = v === null || v === undefined ? '' : String(v);
   f.control.setAttribute('aria-invalid', 'false');
@@ -130,10 +138,24 @@ export async function searchClasses(query) {
   }
 }
 
+/** An attack's optional target: left empty, the attack is untargeted and moves away from the predicted class. */
+function untargeted(setting) {
+  return setting.optional === true && setting.key === 'target';
+}
+
+/** What an optional class left empty means, said where the chosen class is. */
+function predictedText(setting) {
+  if (!untargeted(setting)) return 'Predicted class';
+  const top = input.current?.top?.[0]?.class;
+  return `No target. Class to move away from: ${top === undefined ? 'the predicted one' : `${classText(top, engine.labels)}, the predicted one`}`;
+}
+
 /** A class picker (search box, matches, chosen line, "Use predicted class" when optional). */
 export function pickerFor(prefix, setting, { onChoose }) {
+  const label = untargeted(setting) ? `${setting.label ?? 'Target class'} (optional)`
+    : setting.optional ? `${setting.label ?? 'Class'} (default: the predicted one)` : (setting.label ?? 'Class');
   const wrap = el('div', { class: 'class-picker', 'data-picker': prefix },
-    el('label', { for: `${prefix}-search`, text: setting.optional ? `${setting.label ?? 'Class'} (default: the predicted one)` : (setting.label ?? 'Class') }),
+    el('label', { for: `${prefix}-search`, text: label }),
     el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { 'aria-describedby': `${prefix}-hint` } : {}) }),
     ...(setting.help ? [el('small', { class: 'setting-hint', id: `${prefix}-hint`, text: setting.help })] : []),
     el('label', { class: 'visually-hidden', for: `${prefix}-results`, text: 'Matching classes' }),
@@ -184,7 +206,7 @@ export class MethodPanel {
     }
     const buttons = el('div', { class: 'buttons' });
     if (this.classSetting?.optional) {
-      this.predictedButton = el('button', { type: 'button', id: `${p}-predicted`, text: 'Use predicted class' });
+      this.predictedButton = el('button', { type: 'button', id: `${p}-predicted`, text: untargeted(this.classSetting) ? 'No target' : 'Use predicted class' });
       buttons.append(this.predictedButton);
     }
     this.runButton = el('button', { type: 'button', id: `${p}-run`, class: 'primary', text: m.run_label ?? 'Run', disabled: '' });
@@ -315,7 +337,7 @@ export class MethodPanel {
   showClass() {
     if (!this.picker) return;
     const c = this.values[this.classSetting.key];
-    if (c === null) $(`${this.prefix}-chosen`).textContent = 'Predicted class';
+    if (c === null) $(`${this.prefix}-chosen`).textContent = predictedText(this.classSetting);
     else this.picker.show(c);
   }
 
@@ -416,6 +438,7 @@ export class MethodPanel {
     if (this.run) this.cancel('Cancelled: the image changed');
     this.reset();
     if (this.inputCanvas && input.current) drawRgba(this.inputCanvas, input.current.rgba);
+    this.showClass(); // "Class to move away from" names the new image's prediction
     this.setReady(engine.ready);
     this.maybeAutoRun();
   }

@@ -193,8 +193,12 @@ test('a bad setting gives a message naming it, and the page keeps working', TIME
   const layer = gradcam.settings.find((x) => x.type === 'text');
   await page.click('#method-gradcam');
   await waitRun(page, 'gradcam');
-  await page.fill(`#gradcam-${layer.link}`, 'no.such.layer');
-  await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
+  // The layer field is a chooser of the model's layers (www/layers.js): a layer it lacks comes from a stale link.
+  await page.$eval(`#gradcam-${layer.link}`, (select) => {
+    select.append(new Option('no.such.layer', 'no.such.layer'));
+    select.value = 'no.such.layer';
+    select.dispatchEvent(new Event('change'));
+  });
   await page.waitForFunction(() => window.__netlens.runs.gradcam?.error);
   const error = await page.evaluate(() => window.__netlens.runs.gradcam.error);
   assert.match(error, /no\.such\.layer/);
@@ -202,8 +206,7 @@ test('a bad setting gives a message naming it, and the page keeps working', TIME
   assert.match(await page.textContent('#gradcam-status'), /error/i);
   // Still working: the default layer again, then another method and another image.
   await page.evaluate(() => { window.__netlens.runs.gradcam = null; });
-  await page.fill(`#gradcam-${layer.link}`, layer.default);
-  await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
+  await page.selectOption(`#gradcam-${layer.link}`, layer.default);
   assert.equal((await waitRun(page, 'gradcam')).report.class, 285);
   await page.click(`#method-${m.id}`);
   await page.evaluate((id) => { window.__netlens.runs[id] = null; }, m.id);

@@ -410,3 +410,43 @@ for (const screen of Object.keys(SCREENS)) {
     await page.close();
   });
 }
+
+for (const screen of Object.keys(SCREENS)) {
+  test(`10 ${screen}: the layer fields are choosers of the model's layers; an untargeted attack names the class to move away from`, TIMEOUT, async () => {
+    const { page, problems } = await open(screen, '#v=1&img=sample:chelsea&panel=gradcam');
+    await waitImage(page, 'chelsea');
+    await page.waitForFunction(() => document.querySelectorAll('#gradcam-layer option').length > 1);
+    for (const prefix of ['gradcam', 'ggc', 'scorecam', 'act', 'ch', 'dream']) {
+      assert.equal(await page.$eval(`#${prefix}-layer`, (e) => e.tagName), 'SELECT', `${prefix}: a chooser`);
+    }
+    const options = await page.$$eval('#gradcam-layer option', (o) => o.map((x) => x.textContent));
+    // SqueezeNet 1.1's fire modules: 128 channels at 55×55 after the first two, 512 at 13×13 after the last.
+    assert.ok(options.includes('features.4 [1×128×55×55]'), options.join(' | '));
+    assert.ok(options.includes('features.12 [1×512×13×13]'), options.join(' | '));
+    assert.ok(options.length >= 10 && options.every((t) => /^\S+ \[1×\d+×\d+×\d+\]$/.test(t)), options.join(' | '));
+    assert.equal(await page.inputValue('#gradcam-layer'), 'features.12', 'the default chosen');
+    await page.selectOption('#gradcam-layer', 'features.9');
+    await page.waitForFunction(() => window.__netlens.runs.gradcam?.done && window.__netlens.state.gradcam.layer === 'features.9');
+    assert.match(await page.inputValue('#share-url'), /gradcam\.layer=features\.9/);
+
+    // Adversarial: no target = move away from the predicted class, said so.
+    await page.click('#tab-adversarial');
+    assert.equal(await page.textContent('label[for="fgsm-search"]'), 'Target class (optional)');
+    assert.equal(await page.textContent('#fgsm-chosen'), 'No target. Class to move away from: Egyptian cat (#285), the predicted one');
+    assert.equal(await page.textContent('#fgsm-predicted'), 'No target');
+
+    // A user's model: its own layers.
+    await page.click('#tab-attribution');
+    await page.selectOption('#gradcam-layer', 'features.12');
+    await page.setInputFiles('#model-input', path.join(SHARED, 'models/zoo/cifarnet.onnx'));
+    await page.waitForFunction(() => window.__netlens.model?.name === 'cifarnet.onnx', null, { timeout: 120_000 });
+    await page.waitForFunction(() => !document.querySelector('#gradcam-layer option[value="features.4"]'));
+    const mine = await page.$$eval('#gradcam-layer option', (o) => o.map((x) => [x.value, x.textContent]));
+    const layers = await page.evaluate(() => window.__netlens.model.info.layers.map((l) => l.name));
+    assert.ok(layers.length >= 2, `cifarnet has ${layers.length} layers`);
+    for (const name of layers) assert.ok(mine.some(([v]) => v === name), `${name} offered`);
+    assert.match(mine.find(([v]) => v === 'features.12')?.[1] ?? '', /^the last layer: \S+ \[1×\d+×\d+×\d+\]$/, 'the default means the last layer');
+    assert.deepEqual(problems.pageErrors, []);
+    await page.close();
+  });
+}

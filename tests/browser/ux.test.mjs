@@ -4,6 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import jsQR from 'jsqr';
 import {
   SHARED, loadSchema, startServer, startBrowser, openPage, waitReady, waitImage, screenshotPath,
@@ -18,6 +20,8 @@ export const SCREENS = {
 };
 // Short runs, so every tab can show a result quickly.
 const QUICK = 'fool.iters=3&viz.iters=3&faith.methods=ixg,gbp&faith.steps=4&sanity.methods=gbp';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let server = null;
 const browsers = {};
@@ -60,6 +64,16 @@ function overflowing(page) {
   });
 }
 
+/** axe-core's serious and critical violations on the page as it is now (the rules classroom.test.mjs runs). */
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+  }));
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')})`);
+}
+
 /** The method a tab shows, run (unless it runs by itself) and finished. */
 async function runShown(page) {
   const { id, prefix, auto } = await page.evaluate(() => {
@@ -74,7 +88,7 @@ async function runShown(page) {
 }
 
 for (const screen of Object.keys(SCREENS)) {
-  test(`1 ${screen}: on every tab after a run no element reaches beyond the viewport`, TIMEOUT, async () => {
+  test(`1 ${screen}: on every tab after a run no element reaches beyond the viewport; axe-core finds nothing serious`, TIMEOUT, async () => {
     const { page, problems } = await open(screen, `#v=1&img=sample:chelsea&panel=saliency&${QUICK}`);
     await waitImage(page, 'chelsea');
     const tabs = await page.$$eval('[role=tab]', (t) => t.map((x) => x.id));
@@ -85,6 +99,13 @@ for (const screen of Object.keys(SCREENS)) {
       const o = await overflowing(page);
       assert.deepEqual(o.bad, [], `${tab} (${method}) at ${o.width} px`);
       assert.ok(o.scrollWidth <= o.width, `${tab}: the page scrolls sideways (${o.scrollWidth} > ${o.width})`);
+      assert.deepEqual(await axeViolations(page), [], `axe-core on ${tab}`);
+      if (screen === 'phone') {
+        // The phone's view of the tab: the strip at the top of the screen (docs/phone-*.png come from these).
+        await page.$eval('[role=tablist]', (e) => window.scrollTo(0, e.getBoundingClientRect().top + scrollY - 4));
+        await page.screenshot({ path: screenshotPath(`phone-${tab.slice(4)}`) });
+        await page.evaluate(() => window.scrollTo(0, 0));
+      }
       if (screen === 'phone' && tab === 'tab-inside') {
         // The activation grid below the photo, not over it; the channel chooser within reach.
         const [orig, grid] = await page.$$eval('#panel-activations .images canvas', (c) => c.map((x) => x.getBoundingClientRect().toJSON()));

@@ -253,6 +253,7 @@ for (const screen of Object.keys(SCREENS)) {
     const strip = await page.$eval('[role=tablist]', (e) => ({ ...e.getBoundingClientRect().toJSON(), scrollY }));
     assert.equal(strip.scrollY, 0);
     assert.ok(strip.bottom <= height, `the tab strip ends at ${strip.bottom} px, within the first ${height}`);
+    if (screen === 'phone') await page.screenshot({ path: screenshotPath('phone-first-screen') }); // docs/phone-first-screen.png
     const tops = await page.$$eval('[role=tab]', (t) => t.map((x) => Math.round(x.getBoundingClientRect().top)));
     assert.equal(new Set(tops).size, 1, `the tabs are one row (tops ${tops})`);
     // Each tab scrolls into the strip and is tapped there.

@@ -55,7 +55,9 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
         const label = e.closest('label');
         return {
           tag: e.tagName, type: e.type, min: e.getAttribute('min'), max: e.getAttribute('max'), step: e.getAttribute('step'),
-          value: e.value, checked: e.checked, pattern: e.getAttribute('pattern'), title: label?.title || e.title,
+          value: e.value, checked: e.checked, pattern: e.getAttribute('pattern'),
+          // The help is visible text under the field (issue 31), the field described by it.
+          hint: document.getElementById(e.getAttribute('aria-describedby'))?.textContent ?? null,
           options: e.tagName === 'SELECT' ? [...e.options].map((o) => o.value) : null,
           label: label?.textContent ?? document.querySelector(`label[for="${id}"]`)?.textContent,
           chosen: document.getElementById(`${prefix}-chosen`)?.textContent ?? null,
@@ -64,7 +66,7 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
       const what = `${m.id}.${s.key}`;
       assert.ok(field, `${what}: a form field`);
       assert.ok(field.label.includes(s.label), `${what}: labelled "${s.label}" (${field.label})`);
-      if (s.help) assert.equal(field.title, s.help, `${what}: help text`);
+      if (s.help) assert.equal(field.hint, s.help, `${what}: help text`);
       if (s.type === 'int' || s.type === 'float') {
         assert.equal(field.type, 'number', what);
         assert.equal(field.min, String(s.min), `${what}: min`);
@@ -76,11 +78,14 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
         assert.equal(field.value, s.default, `${what}: default`);
       } else if (s.type === 'bool') {
         assert.equal(field.checked, s.default, `${what}: default`);
+      } else if (s.type === 'text' && field.tag === 'SELECT') { // a layer: the chooser of the model's layers
+        assert.equal(field.value, s.default, `${what}: default`);
+        assert.ok(field.options.includes(s.default), `${what}: the default is offered`);
       } else if (s.type === 'text') {
         assert.equal(field.value, s.default, `${what}: default`);
         assert.equal(field.pattern, s.pattern, `${what}: pattern`);
       } else if (s.type === 'class') {
-        if (s.default === null) assert.match(field.chosen, /Predicted/, what);
+        if (s.default === null) assert.match(field.chosen, /predicted/i, what);
         else assert.ok(field.chosen.includes(`#${s.default})`), `${what}: default class ${s.default}: ${field.chosen}`);
       }
       inputs++;

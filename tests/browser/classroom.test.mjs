@@ -352,7 +352,7 @@ test('a QR code for an uploaded image carries a smaller copy of it (the full lin
   await page.click('#show-qr');
   // The page re-encodes the photo smaller until the link fits, and says so (tests/browser/ux.test.mjs decodes it).
   await page.waitForFunction(() => document.getElementById('qr-note').textContent.includes('copy of your photo'));
-  assert.equal(await page.isVisible('#qr-image'), true);
+  await page.waitForSelector('#qr-image:not([hidden])', { timeout: 30_000 });
   const small = await page.inputValue('#share-url');
   assert.ok(Buffer.byteLength(small) <= 2953, `the QR's link fits (${small.length})`);
   await page.click('#qr-close');

@@ -211,7 +211,8 @@ impl NetLens {
 
     /// What the page shows about the model, as JSON: input shape, class count, op count, op types, whether the
     /// output is already probabilities (a final Softmax, differentiated through), its preprocessing (with where it
-    /// came from and a one-line description) and whether its H and W were symbolic.
+    /// came from and a one-line description), whether its H and W were symbolic, and its layers (every 4-D value
+    /// after the input, `{name, shape}` in graph order: the page's layer chooser).
     #[wasm_bindgen(js_name = modelInfo)]
     pub fn model_info(&self) -> String {
         let g = self.net.engine().graph();
@@ -231,6 +232,10 @@ impl NetLens {
             "preprocess": preprocess,
             "symbolic_side": self.net.symbolic_side(),
             "not_for_model": crate::methods::applicable::not_for_model(&self.net),
+            "layers": crate::methods::features::activations::layers(&self.net)
+                .into_iter()
+                .map(|(name, shape)| serde_json::json!({"name": name, "shape": shape}))
+                .collect::<Vec<_>>(),
         })
         .to_string()
     }

@@ -157,7 +157,7 @@ fn attribute_and_attack_write_their_outputs() {
         stdout.contains("Before:") && stdout.contains("After:") && stdout.contains("Survives as JPEG q75?"),
         "{stdout}"
     );
-    assert!(stdout.contains("/ 4 /"), "L∞ of 4 pixel units: {stdout}");
+    assert!(stdout.contains("Largest change (L∞): 4 of 255 per colour value"), "L∞ of 4 pixel units: {stdout}");
     assert_eq!(image::open(&adv).unwrap().width(), 224);
 
     assert_fails(

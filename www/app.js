@@ -17,6 +17,8 @@ import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, i
 import { setupModels } from './models.js';
 import { setupLive } from './live.js';
 import { validatorReady } from './core.js';
+import { setupLinkImage, showLinkImage } from './linkimage.js';
+import { setupLayerChoosers } from './layers.js';
 import { $, showMessage } from './ui.js';
 
 let ui = null; // {panels, show} once the schema is known
@@ -207,7 +209,12 @@ function init() {
   setReady(false);
   // A link's image is read once the model is ready (it may name a sample): say it is coming.
   if (new URLSearchParams(location.hash.slice(1)).has('img')) showWaiting('the image in the link');
-  $('copy-link').addEventListener('click', copyLink);
+  setupLinkImage();
+  setupLayerChoosers();
+  $('copy-link').addEventListener('click', async () => {
+    await showLinkImage(); // the sender sees the numbers of the image the link carries
+    copyLink();
+  });
   window.addEventListener('hashchange', () => {
     // A link pasted into this tab's address bar: start over from it.
     if (isForeignHash()) location.reload();

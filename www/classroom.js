@@ -2,7 +2,7 @@
 // published build's service worker, www/sw.js; with it, threads on hosts without headers: www/isolation.js) and a
 // "take a photo" input for phones. It needs only the share
 // link from the rest of the page, which it hears on the bus ('share-url' {url}, 'share-problem' {problem}).
-import { on } from './bus.js';
+import { emit, on } from './bus.js';
 import { loadCore } from './core.js';
 import { setupIsolation } from './isolation.js';
 
@@ -13,13 +13,20 @@ export const QR_MAX_BYTES = 2953;
 
 let link = ''; // the current share link; '' while there is none
 let linkProblem = null; // why there is none (e.g. an image too large for a link)
+let copyAskedFor = null; // the too-long link a QR-sized copy of the photo was asked for
+let copyNote = null; // {link, text}: what the QR of a link with a smaller copy of the photo carries
+let copyPending = null; // that text, until the link with the copy arrives
+let copyProblem = null; // why no copy fits
 
 // ---------- share link: length, QR code ----------
 
 function setLink(url, problem) {
   link = url || '';
+  if (copyPending && link && link !== copyAskedFor) {
+    copyNote = { link, text: copyPending };
+    copyPending = null;
+  }
   linkProblem = problem || null;
-  $('link-length').textContent = link ? `${link.length} characters` : '';
   $('show-qr').disabled = !link && !linkProblem;
   if ($('qr-dialog').open) renderQr();
 }
@@ -30,7 +37,7 @@ function setLink(url, problem) {
 export async function qrSvgOf(text) {
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > QR_MAX_BYTES) throw new Error(`${bytes} bytes do not fit in a QR code (at most ${QR_MAX_BYTES})`);
-  return (await loadQr()).qrSvg(text);
+  return (await loadCore()).qrSvg(text);
 }
 
 let qrUrl = null; // object URL of the SVG on show
@@ -42,13 +49,21 @@ async function renderQr() {
   const error = $('qr-error');
   $('qr-link').textContent = link || '(no link yet)';
   $('qr-length').textContent = link ? `${link.length} characters` : '';
+  $('qr-note').textContent = copyNote?.link === link ? copyNote.text : '';
   let svg = null;
   let why = null;
   if (!link) {
     why = linkProblem ?? 'There is no link yet: wait for the model to load.';
   } else if (new TextEncoder().encode(link).length > QR_MAX_BYTES) {
-    why = `This link is ${link.length} characters: a QR code holds at most ${QR_MAX_BYTES}. Your own image travels ` +
-      'inside the link; links with a sample image are short enough. Copy the link instead.';
+    // Your own photo travels inside the link: ask for a link with a copy small enough (www/linkimage.js); its
+    // 'share-url' draws the code, or 'qr-link-made' says why there is none.
+    why = copyAskedFor === link && copyPending === null && copyProblem ? copyProblem
+      : `This link is ${link.length} characters, a QR code holds at most ${QR_MAX_BYTES}: making a smaller copy of your photo for it…`;
+    if (copyAskedFor !== link) {
+      copyAskedFor = link;
+      copyProblem = null;
+      emit('qr-link-wanted', { maxBytes: QR_MAX_BYTES });
+    }
   } else {
     try {
       svg = (await loadCore()).qrSvg(link);
@@ -182,6 +197,15 @@ function init() {
   // 'share-problem' (the image cannot go in a link, or null) comes before the 'share-url' it affects.
   on('share-problem', ({ problem }) => setLink(problem ? '' : link, problem));
   on('share-url', ({ url }) => setLink(linkProblem ? '' : url, linkProblem));
+  on('qr-link-made', ({ note, problem }) => {
+    if (problem) {
+      copyProblem = problem;
+      if ($('qr-dialog').open) renderQr();
+    } else {
+      copyPending = note;
+      if (link && link !== copyAskedFor) setLink(link, linkProblem); // the copy's link came first
+    }
+  });
   $('show-qr').addEventListener('click', showQr);
   $('qr-close').addEventListener('click', () => $('qr-dialog').close());
   $('qr-copy').addEventListener('click', copyFromDialog);

@@ -67,10 +67,10 @@ export function createCompare() {
     picker = classPicker(PREFIX, {
       search: searchClasses, labels: () => engine.labels,
       onChoose: (c) => setClass(c),
+      onInvalid: () => api.setReady(engine.ready),
     });
     predicted.addEventListener('click', () => {
-      $(`${PREFIX}-search`).value = '';
-      $(`${PREFIX}-results`).replaceChildren();
+      picker.clear();
       setClass(null);
     });
     runButton.addEventListener('click', () => start());
@@ -118,7 +118,7 @@ export function createCompare() {
   }
 
   function start() {
-    if (!engine.ready) return;
+    if (!engine.ready || picker?.invalid) return;
     if (!input.current) {
       showMessage('warn', 'Load an image first.');
       return;
@@ -259,11 +259,11 @@ export function createCompare() {
     return new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
   }
 
-  return {
+  const api = {
     build,
     writeFields,
     setReady(ready) {
-      runButton.disabled = !ready || !input.current;
+      runButton.disabled = !ready || !input.current || Boolean(picker?.invalid);
     },
     shown() {
       if (!job && input.current && key() !== lastKey) start();
@@ -273,11 +273,12 @@ export function createCompare() {
       resetCells();
       lastKey = null;
       writeFields();
-      runButton.disabled = !engine.ready || !input.current;
+      runButton.disabled = !engine.ready || !input.current || Boolean(picker?.invalid);
       if (visible()) start();
     },
     restarted() {
       if (job) cancel('Stopped: the engine restarted');
     },
   };
+  return api;
 }

@@ -19,6 +19,10 @@ let sampleLoad = null; // {id, promise} of the sample being fetched and decoded
 
 export function describe(source) {
   if (source.kind === 'sample') return `sample “${source.id}”`;
+  if (source.kind === 'jpeg' && source.copy) {
+    const { width, height, bytes } = source.copy;
+    return `${source.name ? `“${source.name}”` : 'your photo'} as the link carries it (a ${width}×${height} JPEG copy, ${(bytes / 1024).toFixed(1)} KB)`;
+  }
   if (source.kind === 'jpeg') return source.name ? `“${source.name}” (as shared JPEG)` : 'the shared image';
   return source.name ? `“${source.name}”` : 'the pasted image';
 }
@@ -38,7 +42,7 @@ export function showWaiting(name) {
 /** No image came after all (a bad link): back to the plain state. */
 export function clearWaiting() {
   $('drop-zone').classList.remove('waiting');
-  if (!input.current) $('crop-caption').textContent = 'No image yet';
+  if (!input.current) $('crop-caption').textContent = 'Your image appears here, as the network sees it';
 }
 
 /** Before the model is ready: keep the image and say so where the image will appear. */
@@ -107,7 +111,10 @@ async function toShareableJpeg() {
   const canvas = $('crop-canvas');
   for (const quality of [0.92, 0.85, 0.75, 0.6, 0.5]) {
     const blob = await new Promise((r) => canvas.toBlob(r, 'image/jpeg', quality));
-    if (blob && blob.size <= MAX_JPEG_BYTES) return { bytes: new Uint8Array(await blob.arrayBuffer()), quality };
+    if (blob && blob.size <= MAX_JPEG_BYTES) {
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      return { bytes, quality, copy: { width: canvas.width, height: canvas.height, quality, bytes: bytes.length } };
+    }
   }
   return null;
 }
@@ -129,7 +136,7 @@ export async function useFile(file, how) {
   const jpeg = await toShareableJpeg();
   if (jpeg) {
     emit('input-changed', {
-      link: { kind: 'jpeg', bytes: jpeg.bytes },
+      link: { kind: 'jpeg', bytes: jpeg.bytes, copy: jpeg.copy },
       note: `“${name}” travels in the link as a 224×224 JPEG (${(jpeg.bytes.length / 1024).toFixed(1)} KB, ` +
         `quality ${jpeg.quality}); runs on it can differ slightly from runs on the original file.`,
     });
@@ -152,6 +159,77 @@ export async function useJpeg(bytes) {
   if (!(await loadInput(bytes, { kind: 'jpeg' }))) return false;
   emit('input-changed', { link: { kind: 'jpeg', bytes } });
   return true;
+}
+
+/**
+ * The page switches to the very image a link carries (issue 31): the link holds a JPEG copy of a user's photo,
+ * whose numbers differ a little from the file's; after this this page and the link's receiver show the same.
+ * `copy` ({width, height, quality, bytes}) is what the crop's caption says about it. The photo's own crop is kept,
+ * so a smaller copy later (a QR code) is made from it, not from a copy of a copy.
+ */
+export async function useLinkCopy(bytes, copy) {
+  const c = input.current;
+  if (!c || !engine.ready) return false;
+  ++inputSeq;
+  const original = c.original ?? { rgba: c.rgba, width: inputSize.width, height: inputSize.height, name: c.source.name };
+  if (!(await loadInput(bytes, { kind: 'jpeg', name: original.name, copy }))) return false;
+  input.current.original = original;
+  emit('input-changed', { link: { kind: 'jpeg', bytes, copy } });
+  return true;
+}
+
+/**
+ * A JPEG without its APP2 segments: the sRGB colour profile the browser writes (~600 bytes, a fifth of what a QR
+ * code holds) says what a JPEG without one means anyway. The segments before the scan are walked by their lengths.
+ */
+function withoutIcc(jpeg) {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
+  const parts = [jpeg.subarray(0, 2)];
+  let i = 2;
+  while (i + 4 <= jpeg.length && jpeg[i] === 0xff) {
+    const marker = jpeg[i + 1];
+    if (marker === 0xda) break; // start of scan: the rest is image data
+    const end = i + 2 + ((jpeg[i + 2] << 8) | jpeg[i + 3]);
+    if (marker !== 0xe2) parts.push(jpeg.subarray(i, end));
+    i = end;
+  }
+  parts.push(jpeg.subarray(i));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+// A QR-sized copy: the largest side first, then lower quality, until it fits.
+const COPY_SIDES = [160, 128, 112, 96, 80, 64, 48];
+const COPY_QUALITIES = [0.8, 0.65, 0.5, 0.35];
+
+/**
+ * The user's photo (its crop as the model saw it) re-encoded as a smaller JPEG, side and quality stepped down
+ * until fits(byteLength): {bytes, copy} or null when even the smallest does not fit.
+ */
+export async function smallerCopy(fits) {
+  const c = input.current;
+  if (!c) return null;
+  const { rgba, width, height } = c.original ?? { rgba: c.rgba, width: inputSize.width, height: inputSize.height };
+  const src = new OffscreenCanvas(width, height);
+  src.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(rgba), width, height), 0, 0);
+  for (const side of COPY_SIDES) {
+    const scale = Math.min(1, side / Math.max(width, height));
+    const [w, h] = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+    const dst = new OffscreenCanvas(w, h);
+    const ctx = dst.getContext('2d');
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(src, 0, 0, w, h);
+    for (const quality of COPY_QUALITIES) {
+      const bytes = withoutIcc(new Uint8Array(await (await dst.convertToBlob({ type: 'image/jpeg', quality })).arrayBuffer()));
+      if (fits(bytes.length)) return { bytes, copy: { width: w, height: h, quality, bytes: bytes.length } };
+    }
+  }
+  return null;
 }
 
 // Clicking the sample that is already the input (or already on its way) does nothing: reloading it would

@@ -322,6 +322,7 @@ export function setupLive() {
   live.picker.show(null, 'The predicted class of each frame');
   $('live-predicted').addEventListener('click', () => {
     live.cls = null;
+    live.picker.clear();
     live.picker.show(null, 'The predicted class of each frame');
   });
   // Stops cleanly: page hidden, tab switch, model switch or restart, another image chosen.

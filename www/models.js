@@ -134,7 +134,12 @@ function render() {
   $('model-note').textContent = note;
   $('use-squeezenet').hidden = !model?.user;
   renderForm(model);
-  $('tagline').textContent = `What ${model?.name ?? DEFAULT_NAME} has learned: saliency, fooling images, class visualization, attribution`;
+  $('tagline').textContent = taglineOf(model?.name ?? DEFAULT_NAME);
+}
+
+/** The page in one plain sentence (index.html has SqueezeNet's). */
+export function taglineOf(name) {
+  return `See what the image classifier ${name} looks at and how easily it is fooled, all inside your browser.`;
 }
 
 /** The preprocessing form: for a user's model whose metadata does not say how its images were prepared. */

@@ -13,6 +13,11 @@ import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, perc
 
 const MAP_KINDS = ['image', 'heatmap', 'diverging', 'overlay'];
 const FRAME_SLOTS = 5;
+// Settings shown first; the rest are folded under "More settings" (closed on a phone, where room is short).
+const FIRST_SETTINGS = 3;
+const PHONE = '(max-width: 600px)';
+// What a panel's status line says before anything ran.
+const PLACEHOLDER_STATUS = ['Waiting for the model to load…', 'Load an image first', 'Not started'];
 // Stats lines with this label keep the id the page always gave them.
 
 /** The output offered as "Download PNG" (`download: true` in the schema). */
@@ -80,9 +85,13 @@ export function introOf(method) {
 function fieldFor(method, s) {
   const id = `${method.link_prefix}-${s.link ?? s.key}`;
   const attrs = { id, name: `${method.link_prefix}.${s.link ?? s.key}`, 'data-key': s.key };
-  if (s.help) attrs.title = s.help;
+  // The registry's help as visible text under the field: touch screens and keyboards never show a tooltip.
+  if (s.help) attrs['aria-describedby'] = `${id}-hint`;
   let control;
-  if (s.type === 'choice') {
+  if (s.type === 'text' && s.key === 'layer') {
+    // A layer of the model: a chooser that www/layers.js fills with the model's layers (name and shape).
+    control = el('select', { ...attrs, 'data-layers': String(s.default ?? '') }, el('option', { value: String(s.default ?? ''), text: String(s.default ?? '') }));
+  } else if (s.type === 'choice') {
     control = el('select', attrs, ...(s.options ?? []).map((o) => (typeof o === 'object'
       ? el('option', { value: String(o.value), text: o.label ?? String(o.value) })
       : el('option', { value: String(o), text: String(o) }))));
@@ -97,8 +106,10 @@ function fieldFor(method, s) {
     num.inputmode = s.type === 'int' ? 'numeric' : 'decimal';
     control = el('input', num);
   }
-  const label = el('label', s.help ? { title: s.help } : {}, el('span', { text: s.label ?? s.key }), control);
-  return { setting: s, control, label };
+  const label = el('label', {}, el('span', { text: s.label ?? s.key }), control);
+  const box = el('div', { class: 'setting' }, label);
+  if (s.help) box.append(el('small', { class: 'setting-hint', id: `${id}-hint`, text: s.help }));
+  return { setting: s, control, label: box };
 }
 
 function readControl(f) {
@@ -107,6 +118,11 @@ function readControl(f) {
 }
 
 function writeControl(f, v) {
+  // A layer the chooser does not list (yet: a link read before the model's layers are known) is offered as it is.
+  if (f.control.hasAttribute('data-layers') && v !== null && v !== undefined
+    && ![...f.control.options].some((o) => o.value === String(v))) {
+    f.control.append(el('option', { value: String(v), text: String(v) }));
+  }
   if (f.setting.type === 'bool') f.control.checked = Boolean(v);
   else f.control.value = v === null || v === undefined ? '' : String(v);
   f.control.setAttribute('aria-invalid', 'false');
@@ -122,13 +138,29 @@ export async function searchClasses(query) {
   }
 }
 
+/** An attack's optional target: left empty, the attack is untargeted and moves away from the predicted class. */
+function untargeted(setting) {
+  return setting.optional === true && setting.key === 'target';
+}
+
+/** What an optional class left empty means, said where the chosen class is. */
+function predictedText(setting) {
+  if (!untargeted(setting)) return 'Predicted class';
+  const top = input.current?.top?.[0]?.class;
+  return `No target. Class to move away from: ${top === undefined ? 'the predicted one' : `${classText(top, engine.labels)}, the predicted one`}`;
+}
+
 /** A class picker (search box, matches, chosen line, "Use predicted class" when optional). */
 export function pickerFor(prefix, setting, { onChoose }) {
+  const label = untargeted(setting) ? `${setting.label ?? 'Target class'} (optional)`
+    : setting.optional ? `${setting.label ?? 'Class'} (default: the predicted one)` : (setting.label ?? 'Class');
   const wrap = el('div', { class: 'class-picker', 'data-picker': prefix },
-    el('label', { for: `${prefix}-search`, text: setting.optional ? `${setting.label ?? 'Class'} (default: the predicted one)` : (setting.label ?? 'Class') }),
-    el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { title: setting.help } : {}) }),
+    el('label', { for: `${prefix}-search`, text: label }),
+    el('input', { id: `${prefix}-search`, type: 'search', autocomplete: 'off', placeholder: 'kitty, tabby, tarantula, 285…', ...(setting.help ? { 'aria-describedby': `${prefix}-hint` } : {}) }),
+    ...(setting.help ? [el('small', { class: 'setting-hint', id: `${prefix}-hint`, text: setting.help })] : []),
     el('label', { class: 'visually-hidden', for: `${prefix}-results`, text: 'Matching classes' }),
-    el('select', { id: `${prefix}-results`, size: '4' }),
+    el('select', { id: `${prefix}-results`, size: '4', hidden: '' }),
+    el('p', { class: 'picker-error', id: `${prefix}-error`, role: 'alert', hidden: '' }),
     el('div', { class: 'chosen', id: `${prefix}-chosen` }));
   return wrap;
 }
@@ -161,11 +193,20 @@ export class MethodPanel {
     const others = m.settings.filter((s) => s !== this.classSetting);
     if (others.length) {
       this.fields = others.map((s) => fieldFor(m, s));
-      controls.append(el('div', { class: `fields${others.length > 2 ? ' grid' : ''}` }, ...this.fields.map((f) => f.label)));
+      const first = this.fields.slice(0, FIRST_SETTINGS);
+      const rest = this.fields.slice(FIRST_SETTINGS);
+      controls.append(el('div', { class: `fields${first.length > 2 ? ' grid' : ''}` }, ...first.map((f) => f.label)));
+      if (rest.length) {
+        const more = el('details', { class: 'more-settings', id: `${p}-more` },
+          el('summary', { text: `More settings (${rest.length})` }),
+          el('div', { class: `fields${rest.length > 1 ? ' grid' : ''}` }, ...rest.map((f) => f.label)));
+        more.open = !matchMedia(PHONE).matches;
+        controls.append(more);
+      }
     }
     const buttons = el('div', { class: 'buttons' });
     if (this.classSetting?.optional) {
-      this.predictedButton = el('button', { type: 'button', id: `${p}-predicted`, text: 'Use predicted class' });
+      this.predictedButton = el('button', { type: 'button', id: `${p}-predicted`, text: untargeted(this.classSetting) ? 'No target' : 'Use predicted class' });
       buttons.append(this.predictedButton);
     }
     this.runButton = el('button', { type: 'button', id: `${p}-run`, class: 'primary', text: m.run_label ?? 'Run', disabled: '' });
@@ -212,6 +253,11 @@ export class MethodPanel {
         row.append(el('figure', { 'data-kind': o.kind }, canvas, caption));
       }
       node.append(row);
+      if (maps.some((o) => o.kind === 'heatmap')) {
+        // The key of every heatmap: each is scaled to its own largest value (its caption may give that value).
+        node.append(el('div', { class: 'legend heatmap', id: `${p}-heatmap-key` },
+          el('span', { text: 'heatmap: 0' }), el('span', { class: 'ramp' }), el('span', { text: 'the map’s largest value' })));
+      }
       if (maps.some((o) => o.kind === 'diverging')) {
         node.append(el('div', { class: 'legend diverging', 'aria-hidden': 'true' },
           el('span', { text: 'lowers the score' }), el('span', { class: 'ramp' }), el('span', { text: 'raises it' })));
@@ -251,7 +297,9 @@ export class MethodPanel {
     this.hasStats = (m.outputs ?? []).some((o) => o.kind === 'stats');
     // Report lines: every line for a `stats` output; otherwise the ones the result sentence does not say.
     this.stats = el('dl', { class: 'stats', id: `${p}-stats` });
-    node.append(this.stats);
+    // The engine's one-sentence reading of a result (report.conclusion), above its numbers.
+    this.conclusion = el('p', { class: 'conclusion', id: `${p}-conclusion`, hidden: '' });
+    node.append(this.conclusion, this.stats);
     if (maps.length && this.classSetting?.optional) { // a method explaining a class: say which
       this.result = el('p', { class: 'result', id: `${p}-result`, text: `Load an image to see ${m.title.toLowerCase()}.` });
       node.append(this.result);
@@ -266,11 +314,11 @@ export class MethodPanel {
       this.picker = classPicker(p, {
         search: searchClasses, labels: () => engine.labels,
         onChoose: (c) => this.setClass(c),
+        onInvalid: () => this.setReady(engine.ready),
       });
     }
     this.predictedButton?.addEventListener('click', () => {
-      $(`${p}-search`).value = '';
-      $(`${p}-results`).replaceChildren();
+      this.picker.clear();
       this.setClass(null);
     });
     for (const f of this.fields) f.control.addEventListener('change', () => this.onFieldChange(f));
@@ -289,7 +337,7 @@ export class MethodPanel {
   showClass() {
     if (!this.picker) return;
     const c = this.values[this.classSetting.key];
-    if (c === null) $(`${this.prefix}-chosen`).textContent = 'Predicted class';
+    if (c === null) $(`${this.prefix}-chosen`).textContent = predictedText(this.classSetting);
     else this.picker.show(c);
   }
 
@@ -330,7 +378,9 @@ export class MethodPanel {
   }
 
   setReady(ready) {
-    this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current);
+    // Until the model is ready the status line says so, not "Not started".
+    if (PLACEHOLDER_STATUS.includes(this.status.textContent)) this.status.textContent = this.idleStatus(ready);
+    this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current) || Boolean(this.picker?.invalid);
   }
 
   key() {
@@ -359,14 +409,20 @@ export class MethodPanel {
     }
     this.stats.replaceChildren();
     this.stats.hidden = true;
+    this.conclusion.hidden = true;
     if (this.plotBoxes) for (const box of this.plotBoxes.values()) box.replaceChildren();
     if (this.csvLink) setDownload(this.csvLink, null);
     if (this.result) this.result.hidden = true;
     if (this.downloadLink) setDownload(this.downloadLink, null);
     this.progress.value = 0;
-    this.status.textContent = status ?? (this.method.needs_image !== false && !input.current ? 'Load an image first' : 'Not started');
+    this.status.textContent = status ?? this.idleStatus(engine.ready);
     this.frame = null;
     this.lastKey = null;
+  }
+
+  idleStatus(ready) {
+    if (!ready) return PLACEHOLDER_STATUS[0];
+    return this.method.needs_image !== false && !input.current ? PLACEHOLDER_STATUS[1] : PLACEHOLDER_STATUS[2];
   }
 
   /** A report line; `key` (the line's third element, when the engine gives one) names it for the page and tests. */
@@ -383,6 +439,7 @@ export class MethodPanel {
     if (this.run) this.cancel('Cancelled: the image changed');
     this.reset();
     if (this.inputCanvas && input.current) drawRgba(this.inputCanvas, input.current.rgba);
+    this.showClass(); // "Class to move away from" names the new image's prediction
     this.setReady(engine.ready);
     this.maybeAutoRun();
   }
@@ -392,7 +449,7 @@ export class MethodPanel {
   }
 
   start() {
-    if (!engine.ready) return;
+    if (!engine.ready || this.picker?.invalid) return;
     if (this.method.needs_image !== false && !input.current) {
       showMessage('warn', 'Load an image first.');
       return;
@@ -463,8 +520,11 @@ export class MethodPanel {
     if (this.csvLink && typeof m.report?.csv === 'string') {
       setDownload(this.csvLink, new TextEncoder().encode(m.report.csv), `${this.method.id}.csv`, 'text/csv');
     }
-    // The class line is said by the result's own sentence unless the method has a stats panel.
-    const lines = (m.report?.lines ?? []).filter(([, , key]) => this.hasStats || key !== 'class');
+    this.conclusion.textContent = m.report?.conclusion ?? '';
+    this.conclusion.hidden = !m.report?.conclusion;
+    // The class line is said by the result's own sentence unless the method has a stats panel; the conclusion has
+    // its own line above the results.
+    const lines = (m.report?.lines ?? []).filter(([, , key]) => key !== 'conclusion' && (this.hasStats || key !== 'class'));
     this.stats.replaceChildren();
     for (const [label, text, key] of lines) this.addStat(label, String(text ?? ''), key);
     this.stats.hidden = this.stats.children.length === 0;

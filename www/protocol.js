@@ -50,6 +50,9 @@ export const EVENTS = Object.freeze({
   'compare-cell': '{method, report, panel} or {method, error}: one map is done',
   'compare-done': '{class, seconds, workers, figure}: every map is done',
   'compare-cancelled': '{}: the compare view was cancelled',
+  // A link small enough for a QR code (www/linkimage.js ⇄ www/classroom.js).
+  'qr-link-wanted': '{maxBytes}: the QR dialog needs a link of at most this many bytes (your photo made smaller)',
+  'qr-link-made': '{note, problem}: the page now shows the copy the link carries (note), or why there is none',
   // Lessons (www/lesson.js).
   'lesson-view': '{hash}: go to this view as if its share link were opened',
   'lesson-files': '{files}: a lesson .json dropped on the page',

@@ -27,11 +27,14 @@ export function drawRgba(canvas, rgba, width = inputSize.width, height = inputSi
   canvas.classList.toggle('pixelated', Math.max(width, height) < 112);
   // Not square (a grid of maps): keep its shape within the figure's width.
   canvas.classList.toggle('wide', width !== height);
+  canvas.closest('figure')?.removeAttribute('data-empty');
   const data = new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length);
   canvas.getContext('2d').putImageData(new ImageData(data, width, height), 0, 0);
 }
 
-export function clearCanvas(canvas) {
+/** Blanks a canvas; its figure says what will appear there (www/ux.css shows the figure's data-empty). */
+export function clearCanvas(canvas, placeholder = 'appears here after the run') {
+  canvas.closest('figure')?.setAttribute('data-empty', placeholder);
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
 }
@@ -96,14 +99,30 @@ export function classText(c, labels) {
 }
 
 /**
- * A class search box: typing asks the worker (search(query) -> Promise<number[]>), results go in a listbox;
- * Enter in the box takes the best match, Enter or a click in the list takes that entry.
+ * A class search box: typing asks the worker (search(query) -> Promise<number[]>), results go in a listbox shown
+ * only while there is a query; Enter in the box takes the best match, Enter or a click in the list takes that
+ * entry. A query that matches no class is an error in the field, and onInvalid(true) tells the owner to disable
+ * its run until a class is chosen or the box is cleared (issue 31: Compute used to run the old class).
  */
-export function classPicker(prefix, { search, labels, onChoose }) {
+export function classPicker(prefix, { search, labels, onChoose, onInvalid = () => {} }) {
   const input = $(`${prefix}-search`);
   const list = $(`${prefix}-results`);
   const chosen = $(`${prefix}-chosen`);
+  const error = $(`${prefix}-error`);
   let latest = 0;
+  let invalid = false;
+
+  function setInvalid(on, text = '') {
+    input.setAttribute('aria-invalid', String(on));
+    if (error) {
+      error.textContent = text;
+      error.hidden = !on;
+    }
+    if (on !== invalid) {
+      invalid = on;
+      onInvalid(on);
+    }
+  }
 
   async function refresh() {
     const q = input.value.trim();
@@ -117,14 +136,22 @@ export function classPicker(prefix, { search, labels, onChoose }) {
         return el('option', { value: String(c), text: `${l.name}${syn ? ` — ${syn}` : ''} (#${c})` });
       }),
     );
-    if (q !== '' && classes.length === 0) list.append(el('option', { disabled: '', text: 'No class matches' }));
+    list.hidden = classes.length === 0;
+    if (q !== '' && classes.length === 0) {
+      setInvalid(true, `No class matches “${q.length > 40 ? `${q.slice(0, 40)}…` : q}”: type another name or number, or clear the box.`);
+    } else {
+      setInvalid(false);
+    }
   }
 
   function take(value) {
     if (value === '' || value === undefined) return;
+    list.hidden = true;
+    setInvalid(false);
     onChoose(Number(value));
   }
 
+  list.hidden = true;
   input.addEventListener('input', refresh);
   input.addEventListener('keydown', async (e) => {
     if (e.key === 'Enter') {
@@ -151,6 +178,17 @@ export function classPicker(prefix, { search, labels, onChoose }) {
   return {
     show(c, note = '') {
       chosen.textContent = c === null ? note : `Chosen: ${classText(c, labels())}${note}`;
+    },
+    /** Back to no query (the predicted class was asked for). */
+    clear() {
+      ++latest;
+      input.value = '';
+      list.replaceChildren();
+      list.hidden = true;
+      setInvalid(false);
+    },
+    get invalid() {
+      return invalid;
     },
   };
 }

@@ -326,7 +326,13 @@ impl FoolingMethodRun {
         self.lines = json!([
             ["Before", format!("{}; P(target) = {}", (ctx.name)(r.original_class), pct(r.target_prob_before))],
             ["After", format!("{}; P(target) = {}", (ctx.name)(r.final_class), pct(r.target_prob_after))],
-            ["L2 / L∞ (pixels)", format!("L2 {:.1} · L∞ {:.0}", r.perturbation_l2, r.perturbation_linf)],
+            [
+                "Change",
+                format!(
+                    "at most {:.0} of 255 per colour value (L∞) · {:.1} over the whole image (L2)",
+                    r.perturbation_linf, r.perturbation_l2
+                ),
+            ],
             [
                 "Downloaded PNG re-classified",
                 format!(
@@ -408,7 +414,12 @@ impl Run for FoolingMethodRun {
         };
         vec![
             image("fooled", "Fooled", self.preprocess.tensor_to_rgba(&r.fooled)),
-            image("diff", "Difference", render::diff_rgba_for(&self.preprocess, &self.original, &r.fooled, 1.0)),
+            // Grey is no change; the change itself is at most L∞ of 255, too faint to see at this scale.
+            image(
+                "diff",
+                &format!("Difference as is (grey = none; at most {:.0} of 255: too faint to see)", r.perturbation_linf),
+                render::diff_rgba_for(&self.preprocess, &self.original, &r.fooled, 1.0),
+            ),
             image("diff10", "10× difference", render::diff_rgba_for(&self.preprocess, &self.original, &r.fooled, 10.0)),
         ]
     }

@@ -58,7 +58,9 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
         const label = e.closest('label');
         return {
           tag: e.tagName, type: e.type, min: e.getAttribute('min'), max: e.getAttribute('max'), step: e.getAttribute('step'),
-          value: e.value, checked: e.checked, pattern: e.getAttribute('pattern'), title: label?.title || e.title,
+          value: e.value, checked: e.checked, pattern: e.getAttribute('pattern'),
+          // The help is visible text under the field (issue 31), the field described by it.
+          hint: document.getElementById(e.getAttribute('aria-describedby'))?.textContent ?? null,
           options: e.tagName === 'SELECT' ? [...e.options].map((o) => o.value) : null,
           label: label?.textContent ?? document.querySelector(`label[for="${id}"]`)?.textContent,
           chosen: document.getElementById(`${prefix}-chosen`)?.textContent ?? null,
@@ -67,7 +69,7 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
       const what = `${m.id}.${s.key}`;
       assert.ok(field, `${what}: a form field`);
       assert.ok(field.label.includes(s.label), `${what}: labelled "${s.label}" (${field.label})`);
-      if (s.help) assert.equal(field.title, s.help, `${what}: help text`);
+      if (s.help) assert.equal(field.hint, s.help, `${what}: help text`);
       if (s.type === 'int' || s.type === 'float') {
         assert.equal(field.type, 'number', what);
         assert.equal(field.min, String(s.min), `${what}: min`);
@@ -79,11 +81,14 @@ test('the forms, pkg/schema.json and the worker\'s schema() are the registry the
         assert.equal(field.value, s.default, `${what}: default`);
       } else if (s.type === 'bool') {
         assert.equal(field.checked, s.default, `${what}: default`);
+      } else if (s.type === 'text' && field.tag === 'SELECT') { // a layer: the chooser of the model's layers
+        assert.equal(field.value, s.default, `${what}: default`);
+        assert.ok(field.options.includes(s.default), `${what}: the default is offered`);
       } else if (s.type === 'text') {
         assert.equal(field.value, s.default, `${what}: default`);
         assert.equal(field.pattern, s.pattern, `${what}: pattern`);
       } else if (s.type === 'class') {
-        if (s.default === null) assert.match(field.chosen, /Predicted/, what);
+        if (s.default === null) assert.match(field.chosen, /predicted/i, what);
         else assert.ok(field.chosen.includes(`#${s.default})`), `${what}: default class ${s.default}: ${field.chosen}`);
       }
       inputs++;
@@ -196,8 +201,12 @@ test('a bad setting gives a message naming it, and the page keeps working', TIME
   const layer = gradcam.settings.find((x) => x.type === 'text');
   await page.click('#method-gradcam');
   await waitRun(page, 'gradcam');
-  await page.fill(`#gradcam-${layer.link}`, 'no.such.layer');
-  await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
+  // The layer field is a chooser of the model's layers (www/layers.js): a layer it lacks comes from a stale link.
+  await page.$eval(`#gradcam-${layer.link}`, (select) => {
+    select.append(new Option('no.such.layer', 'no.such.layer'));
+    select.value = 'no.such.layer';
+    select.dispatchEvent(new Event('change'));
+  });
   await page.waitForFunction(() => window.__netlens.runs.gradcam?.error);
   const error = await page.evaluate(() => window.__netlens.runs.gradcam.error);
   assert.match(error, /no\.such\.layer/);
@@ -205,8 +214,7 @@ test('a bad setting gives a message naming it, and the page keeps working', TIME
   assert.match(await page.textContent('#gradcam-status'), /error/i);
   // Still working: the default layer again, then another method and another image.
   await page.evaluate(() => { window.__netlens.runs.gradcam = null; });
-  await page.fill(`#gradcam-${layer.link}`, layer.default);
-  await page.dispatchEvent(`#gradcam-${layer.link}`, 'change');
+  await page.selectOption(`#gradcam-${layer.link}`, layer.default);
   assert.equal((await waitRun(page, 'gradcam')).report.class, 285);
   await page.click(`#method-${m.id}`);
   await page.evaluate((id) => { window.__netlens.runs[id] = null; }, m.id);
@@ -400,7 +408,7 @@ test('adversarial lab in the page: targeted PGD with its survival lines, and the
     assert.match(lines[label] ?? '', /fools it/, `${label} is reported`);
     assert.ok((await page.locator('#panel-pgd').textContent()).includes(label), `${label} is shown in the page`);
   }
-  assert.match(lines['L2 / L∞ / pixels changed'], / \/ 8 \/ /, 'L∞ = ε = 8 pixel units');
+  assert.equal(lines["Largest change (L∞)"], "8 of 255 per colour value", "L∞ = ε = 8 pixel units");
   await page.screenshot({ path: screenshotPath('pgd') });
 
   assertClean(problems);

@@ -407,11 +407,17 @@ impl AttackRun {
         let rgba = self.preprocess.rgba_of_pixels(adv);
         let (h, w) = (adv.shape[2] as u32, adv.shape[3] as u32);
         let copies = survival::reencoded(&self.preprocess, &rgba, w, h)?;
+        let plane = (w * h) as usize;
         let mut lines = vec![
             json!(["Before", top(&a.original_logits)]),
             json!(["After", top(logits)]),
             json!(["Result", if fooled { "fooled ✓" } else { "not fooled ✗" }]),
-            json!(["L2 / L∞ / pixels changed", format!("{l2:.1} / {linf:.0} / {changed} (pixel units)")]),
+            json!(["Largest change (L∞)", format!("{linf:.0} of 255 per colour value")]),
+            json!(["Whole change (L2)", format!("{l2:.1} pixel units over all values")]),
+            json!([
+                "Pixels changed",
+                format!("{changed} of {plane} ({:.0}%)", 100.0 * changed as f64 / plane.max(1) as f64)
+            ]),
             json!(["Steps", a.steps_done.to_string()]),
         ];
         for (label, x) in copies {
@@ -436,9 +442,10 @@ impl Run for AttackRun {
         let text = if done {
             let fooled = a.result.as_ref().map(|(_, l)| a.fooled(l)).unwrap_or(false);
             format!(
-                "{} after {} steps: the 8-bit image is classified as {}",
+                "{} after {} step{}: the 8-bit image is classified as {}",
                 if fooled { "Fooled" } else { "Not fooled" },
                 a.steps_done,
+                if a.steps_done == 1 { "" } else { "s" },
                 (ctx.name)(argmax(&a.result.as_ref().expect("done").1))
             )
         } else {
@@ -495,7 +502,8 @@ impl Run for AttackRun {
             ),
             image(
                 "delta",
-                "|δ| per pixel",
+                // The key of a map scaled to its own largest value: what black and yellow stand for.
+                &format!("|δ| per pixel: black 0 → yellow {:.0} of 255", delta.iter().fold(0f32, |m, &v| m.max(v))),
                 OutputKind::Heatmap,
                 render::heatmap_rgba(&delta),
                 Some(Tensor::new(vec![h, w], delta.clone())),

@@ -8,6 +8,7 @@ use super::{check_layer, normalise01, LAYER};
 use crate::error::{Error, Result};
 use crate::methods::contract::{Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
+use crate::network::Classifier;
 use crate::render;
 use crate::tensor::Tensor;
 
@@ -63,7 +64,7 @@ pub static SPEC: MethodSpec = MethodSpec {
             layer,
             values,
             per_channel: s.text("colour_scale") == "channel",
-            layers: layers(ctx),
+            layers: layers(ctx.net),
         }))
     },
     attribution: None,
@@ -71,8 +72,8 @@ pub static SPEC: MethodSpec = MethodSpec {
 };
 
 /// Every 4-D value that depends on the input, in graph order: the layers a page can offer.
-pub fn layers(ctx: &Ctx) -> Vec<(String, Vec<usize>)> {
-    let g = ctx.net.engine().graph();
+pub fn layers(net: &Classifier) -> Vec<(String, Vec<usize>)> {
+    let g = net.engine().graph();
     g.nodes
         .iter()
         .filter(|n| g.depends_on_input[n.output] && g.shape(n.output).len() == 4)

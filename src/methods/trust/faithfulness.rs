@@ -493,11 +493,15 @@ impl Run for Faithfulness {
         if !self.finished() {
             return json!({});
         }
-        let mut lines = vec![json!([
-            "Class",
-            format!("#{} (p = {:.1}%; baseline p = {:.1}%)", self.class, self.p_image * 100.0, self.p_base * 100.0),
-            "class"
-        ])];
+        let conclusion = self.conclusion();
+        let mut lines = vec![
+            json!(["Conclusion", conclusion, "conclusion"]),
+            json!([
+                "Class",
+                format!("#{} (p = {:.1}%; baseline p = {:.1}%)", self.class, self.p_image * 100.0, self.p_base * 100.0),
+                "class"
+            ]),
+        ];
         let mut methods = vec![];
         for c in &self.curves {
             lines.push(json!([
@@ -524,6 +528,43 @@ impl Run for Faithfulness {
         json!({
             "class": self.class, "steps": self.steps, "p_image": self.p_image, "p_baseline": self.p_base, "csv": csv,
             "settings": self.settings, "methods": methods, "passes": self.units_total, "lines": lines,
+            "conclusion": conclusion,
         })
+    }
+}
+
+impl Faithfulness {
+    /// One sentence: which way is better, which method won each test, and what chance scores.
+    fn conclusion(&self) -> String {
+        let methods = || self.curves.iter().filter(|c| c.id != "random");
+        let (Some(del), Some(ins)) = (
+            methods().min_by(|a, b| a.deletion_auc().total_cmp(&b.deletion_auc())),
+            methods().max_by(|a, b| a.insertion_auc().total_cmp(&b.insertion_auc())),
+        ) else {
+            return String::new();
+        };
+        let winners = if del.id == ins.id {
+            format!(
+                "{} is the most faithful on both (deletion {:.3}, insertion {:.3})",
+                del.name,
+                del.deletion_auc(),
+                ins.insertion_auc()
+            )
+        } else {
+            format!(
+                "{} wins deletion ({:.3}) and {} wins insertion ({:.3})",
+                del.name,
+                del.deletion_auc(),
+                ins.name,
+                ins.insertion_auc()
+            )
+        };
+        let chance = self
+            .curves
+            .iter()
+            .find(|c| c.id == "random")
+            .map(|r| format!("; a random order scores {:.3} / {:.3}", r.deletion_auc(), r.insertion_auc()))
+            .unwrap_or_default();
+        format!("Lower deletion AUC and higher insertion AUC mean a more faithful map: {winners}{chance}.")
     }
 }

@@ -509,8 +509,12 @@ impl Run for Sanity {
         }
         let corr = self.correlations();
         let fmt = |v: f64| if v.is_finite() { format!("{v:.2}") } else { "–".into() };
-        let mut lines =
-            vec![json!(["Class", format!("#{}", self.class), "class"]), json!(["Columns", self.columns.join(" · ")])];
+        let conclusion = self.conclusion(&corr);
+        let mut lines = vec![
+            json!(["Conclusion", conclusion, "conclusion"]),
+            json!(["Class", format!("#{}", self.class), "class"]),
+            json!(["Columns", self.columns.join(" · ")]),
+        ];
         let mut methods = vec![];
         for (m, rows) in self.specs.iter().zip(&corr) {
             let (first, last) = (&rows[1.min(rows.len() - 1)], &rows[rows.len() - 1]);
@@ -547,7 +551,33 @@ impl Run for Sanity {
         csv.push('\n');
         json!({
             "csv": csv, "class": self.class, "columns": self.columns, "seed": self.seed, "settings": self.settings,
-            "methods": methods, "passes": self.units_total, "lines": lines,
+            "methods": methods, "passes": self.units_total, "lines": lines, "conclusion": conclusion,
         })
+    }
+}
+
+impl Sanity {
+    /// One sentence: a map that stays the same once the weights are random does not show what was learned.
+    fn conclusion(&self, corr: &[Vec<(f64, f64)>]) -> String {
+        let Some(last) = self.columns.len().checked_sub(1).filter(|&l| l > 0) else { return String::new() };
+        let mut kept: Vec<(&str, f64)> = self
+            .specs
+            .iter()
+            .zip(corr)
+            .map(|(m, rows)| (m.title, rows[last].0))
+            .filter(|(_, r)| r.is_finite())
+            .collect();
+        kept.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let list = kept.iter().map(|(t, r)| format!("{t} ρ = {r:.2}")).collect::<Vec<_>>().join(", ");
+        let same = kept.iter().filter(|(_, r)| *r > 0.5).count();
+        format!(
+            "A map that shows what the network learned changes once its weights are random (ρ near 0): after {}, {list}{}.",
+            self.columns[last],
+            match same {
+                0 => String::new(),
+                1 => "; ρ above 0.5 means that map barely changed".into(),
+                _ => "; ρ above 0.5 means those maps barely changed".into(),
+            }
+        )
     }
 }

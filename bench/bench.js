@@ -184,7 +184,9 @@ async function suiteNetlens() {
   r.methods = {};
   // The attacks ride along (issue 9: PGD's 10 steps, the robustness curve's 77, untargeted): every run that
   // reports its passes.
-  for (const m of schema.methods.filter((m) => m.attribution || m.group === 'adversarial')) {
+  // Not those this model cannot run (the engine's not_for_model: the attention methods on SqueezeNet).
+  const notHere = JSON.parse(lens.modelInfo()).not_for_model ?? {};
+  for (const m of schema.methods.filter((m) => (m.attribution || m.group === 'adversarial') && !(m.id in notHere))) {
     const json = JSON.stringify(m.settings.some((s) => s.key === 'class') ? { class: REF_CLASS } : {});
     const heavy = !cheap(m);
     // Compared with forward passes when one of its passes is a forward pass (occlusion, Score-CAM, Ablation-CAM,

@@ -166,7 +166,11 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
         "method", "median ms", "min ms", "n", "passes", "passes x ms", "ratio", "unit after", "ratio"
     );
     // The methods whose runs report their passes: the attribution family and the attacks.
-    let included = |m: &&&registry::MethodSpec| m.attribution.is_some() || m.group == Group::Adversarial;
+    // Not those this model cannot run (the attention methods on SqueezeNet).
+    let not_here = netlens::methods::applicable::not_for_model(net);
+    let included = |m: &&&registry::MethodSpec| {
+        (m.attribution.is_some() || m.group == Group::Adversarial) && !not_here.contains_key(m.id)
+    };
     for spec in registry::METHODS.iter().filter(included) {
         let json = if spec.settings.iter().any(|s| s.key == "class") {
             serde_json::json!({ "class": 285 })

@@ -194,8 +194,13 @@ fn rollout_methods_refuse_models_without_a_class_token_grid_in_one_sentence() {
     let e =
         registry::run_to_end(&ctx, spec, Some(&cnn_input), &spec.defaults(), |_, _| true).err().unwrap().to_string();
     assert!(e.starts_with("Attention maps need a transformer: this model has no attention"), "{e}");
+    // Declared (`MethodSpec::requires`), so the page knows it before any run; a transformer has it.
+    let listed = netlens::methods::applicable::not_for_model(&squeezenet);
+    assert_eq!(listed.get("attention").and_then(|v| v.as_str()), Some(e.as_str()), "the page's list");
     // Asking for a layer or head the model does not have names the range.
     let vit = Classifier::from_onnx_bytes(&read_shared("models/zoo-transformers/tinyvit.onnx")).unwrap();
+    let listed = netlens::methods::applicable::not_for_model(&vit);
+    assert!(["attention", "rollout", "gradrollout"].iter().all(|id| !listed.contains_key(*id)), "{listed:?}");
     let ctx = registry::Ctx { net: &vit, name: &|k| format!("#{k}") };
     for (set, want) in [
         (serde_json::json!({ "layer": 7 }), "the model has 2 attention layers (0 to 1)"),

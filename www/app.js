@@ -163,15 +163,15 @@ async function followLink({ lesson = false } = {}) {
   // An image the user gave while the model loaded wins over the link's and over the default sample.
   if (!lesson && (await usePending())) return;
   if (linked?.kind === 'sample') {
-    if (!(await useSample(linked.id))) clearWaiting();
+    if (!(await useSample(linked.id, { auto: true }))) clearWaiting();
   }
   else if (linked?.kind === 'jpeg') {
-    if (!(await useJpeg(linked.bytes))) {
+    if (!(await useJpeg(linked.bytes, { auto: true }))) {
       state.image = null;
       clearWaiting();
     }
   } else if (!fromLink && engine.samples.some((s) => s.id === 'chelsea')) {
-    await useSample('chelsea');
+    await useSample('chelsea', { auto: true });
   } else {
     clearWaiting();
     updateShareLink();

@@ -149,15 +149,15 @@ export async function useFile(file, how) {
   return true;
 }
 
-/** The image a share link carries. */
-export async function useJpeg(bytes) {
+/** The image a share link carries. `auto`: the page loads it by itself (following a link), not the user. */
+export async function useJpeg(bytes, { auto = false } = {}) {
   if (!engine.ready) {
     keepForLater({ kind: 'jpeg', bytes });
     return false;
   }
   ++inputSeq;
   if (!(await loadInput(bytes, { kind: 'jpeg' }))) return false;
-  emit('input-changed', { link: { kind: 'jpeg', bytes } });
+  emit('input-changed', { link: { kind: 'jpeg', bytes }, auto });
   return true;
 }
 
@@ -234,7 +234,7 @@ export async function smallerCopy(fits) {
 
 // Clicking the sample that is already the input (or already on its way) does nothing: reloading it would
 // cancel a run started meanwhile on the very same image.
-export function useSample(id) {
+export function useSample(id, { auto = false } = {}) {
   if (!engine.ready) {
     keepForLater({ kind: 'sample', id });
     return Promise.resolve(false);
@@ -242,14 +242,14 @@ export function useSample(id) {
   if (sampleLoad?.id === id) return sampleLoad.promise;
   // (Unless another image is on its way: it would replace this one, so this one is loaded again after it.)
   if (!sampleLoad && input.current?.source.kind === 'sample' && input.current.source.id === id) return Promise.resolve(true);
-  const promise = loadSample(id).finally(() => {
+  const promise = loadSample(id, auto).finally(() => {
     if (sampleLoad?.promise === promise) sampleLoad = null;
   });
   sampleLoad = { id, promise };
   return promise;
 }
 
-async function loadSample(id) {
+async function loadSample(id, auto) {
   const mine = ++inputSeq;
   const sample = engine.samples.find((s) => s.id === id);
   if (!sample) {
@@ -267,7 +267,7 @@ async function loadSample(id) {
   }
   if (mine !== inputSeq) return false; // the user chose another image while this one downloaded
   if (!(await loadInput(bytes, { kind: 'sample', id }))) return false;
-  emit('input-changed', { link: { kind: 'sample', id } });
+  emit('input-changed', { link: { kind: 'sample', id }, auto });
   return true;
 }
 

@@ -19,11 +19,16 @@ const MAX_LIVE_PASSES = 2;
 /** The frames the fps and the median latency are taken over. */
 const WINDOW_MS = 2000;
 
-/** Methods the live mode offers: the registry's with a map drawn over the image and at most MAX_LIVE_PASSES passes. */
-export function liveMethods(schema) {
+/**
+ * Methods the live mode offers: the registry's with a map drawn over the image and at most MAX_LIVE_PASSES passes,
+ * less those the loaded model cannot run (`notHere`: the engine's not_for_model, e.g. the attention methods on a CNN).
+ */
+export function liveMethods(schema, notHere = {}) {
   return (schema?.methods ?? []).filter((m) => m.needs_image !== false && Number.isInteger(m.passes)
-    && m.passes <= MAX_LIVE_PASSES && (m.outputs ?? []).some((o) => o.kind === 'overlay'));
+    && m.passes <= MAX_LIVE_PASSES && (m.outputs ?? []).some((o) => o.kind === 'overlay') && !(m.id in notHere));
 }
+
+const modelMethods = () => liveMethods(engine.schema, engine.model?.info?.not_for_model);
 
 /** The one sentence each way a camera can fail says (getUserMedia's DOMException names). */
 export function cameraError(e) {
@@ -62,14 +67,14 @@ const live = {
 const video = () => $('live-video');
 
 function methodById(id) {
-  return liveMethods(engine.schema).find((m) => m.id === id) ?? null;
+  return modelMethods().find((m) => m.id === id) ?? null;
 }
 
 /** The method chooser: "Top-5 only" and the registry's live methods (their titles). */
 function fillMethods() {
   const select = $('live-method');
   const keep = select.options.length ? select.value : 'saliency'; // saliency at first, then the user's choice
-  const methods = liveMethods(engine.schema);
+  const methods = modelMethods();
   select.replaceChildren(el('option', { value: '', text: 'Top-5 only' }),
     ...methods.map((m) => el('option', { value: m.id, text: m.title })));
   select.value = methods.some((m) => m.id === keep) ? keep : (methods[0]?.id ?? '');
@@ -336,7 +341,9 @@ export function setupLive() {
   on('model-loading', () => stopLive(live.on ? 'Live mode stopped: the model is changing.' : null));
   on('model-changed', () => { fillMethods(); stopLive(null); });
   on('restart', () => stopLive(null));
-  on('input-changed', () => stopLive(null));
+  // An image the user chooses replaces the camera; one the page loads by itself (the default sample arriving just
+  // after a click on Live camera, a link) does not stop it.
+  on('input-changed', ({ auto }) => { if (!auto) stopLive(null); });
   on('schema', fillMethods);
   on('ready', fillMethods);
 }

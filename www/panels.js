@@ -378,9 +378,18 @@ export class MethodPanel {
   }
 
   setReady(ready) {
+    // A method this model cannot run (attention maps on a CNN) says why instead of offering a run.
+    const why = ready ? this.notForModel() : null;
     // Until the model is ready the status line says so, not "Not started".
-    if (PLACEHOLDER_STATUS.includes(this.status.textContent)) this.status.textContent = this.idleStatus(ready);
-    this.runButton.disabled = !ready || (this.method.needs_image !== false && !input.current) || Boolean(this.picker?.invalid);
+    const text = this.status.textContent;
+    if (why || PLACEHOLDER_STATUS.includes(text) || text === this.whyShown) this.status.textContent = this.idleStatus(ready);
+    this.whyShown = why;
+    this.runButton.disabled = !ready || Boolean(why) || (this.method.needs_image !== false && !input.current) || Boolean(this.picker?.invalid);
+  }
+
+  /** The engine's sentence when the loaded model cannot run this method (src/methods/applicable.rs), else null. */
+  notForModel() {
+    return engine.model?.info?.not_for_model?.[this.method.id] ?? null;
   }
 
   key() {
@@ -393,7 +402,7 @@ export class MethodPanel {
 
   /** Auto methods: run when shown and the image or settings differ from what is on show. */
   maybeAutoRun() {
-    if (!this.auto || !engine.ready || !this.visible()) return;
+    if (!this.auto || !engine.ready || !this.visible() || this.notForModel()) return;
     if (this.method.needs_image !== false && !input.current) return;
     if (this.key() === this.lastKey && !this.failedKey) return;
     this.start();
@@ -422,6 +431,8 @@ export class MethodPanel {
 
   idleStatus(ready) {
     if (!ready) return PLACEHOLDER_STATUS[0];
+    const why = this.notForModel();
+    if (why) return why;
     return this.method.needs_image !== false && !input.current ? PLACEHOLDER_STATUS[1] : PLACEHOLDER_STATUS[2];
   }
 
@@ -450,6 +461,11 @@ export class MethodPanel {
 
   start() {
     if (!engine.ready || this.picker?.invalid) return;
+    // A link or a lesson may ask for a method this model cannot run: its panel says why (setReady), nothing starts.
+    if (this.notForModel()) {
+      this.status.textContent = this.idleStatus(true);
+      return;
+    }
     if (this.method.needs_image !== false && !input.current) {
       showMessage('warn', 'Load an image first.');
       return;

@@ -21,7 +21,7 @@ export const EVENTS = Object.freeze({
   // The image (www/input.js).
   'input-waiting': '{name}: an image arrived before the model; it is kept',
   image: '{source, rgba, top}: the image the network sees, and its top-5',
-  'input-changed': '{link}: the image to put in share links ({kind: sample, id} or {kind: jpeg, bytes})',
+  'input-changed': '{link, auto}: the image to put in share links ({kind: sample, id} or {kind: jpeg, bytes}); auto: the page loaded it (a link, the default sample), not the user',
   'model-files': '{files}: ONNX / labels files dropped with (or instead of) an image',
   // Models (www/models.js) and links (www/state.js).
   'model-loading': '{name}: a user model is being built',

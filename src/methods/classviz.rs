@@ -121,6 +121,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 /// How the ascent step is scaled.

@@ -196,6 +196,11 @@ pub struct MethodSpec {
     /// says `shards: true`.
     #[serde(rename = "shards", serialize_with = "is_some")]
     pub sharding: Option<&'static Sharding>,
+    /// What a model must have for this method, checked before any pass (attention for the attention methods):
+    /// `Err(Invalid(sentence))` when it lacks it. The page leaves such methods out for that model
+    /// (`applicable::not_for_model`); starting one anyway gives the same sentence.
+    #[serde(skip)]
+    pub requires: Option<fn(&Classifier) -> Result<()>>,
 }
 
 fn is_some<T, S: serde::Serializer>(v: &Option<T>, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -220,6 +225,9 @@ impl MethodSpec {
     pub fn start(&self, ctx: &Ctx, input: Option<&Input>, settings: &Settings) -> Result<Box<dyn Run>> {
         if self.needs_image && input.is_none() {
             return Err(Error::Invalid(format!("{} needs an image: load one first", self.title)));
+        }
+        if let Some(requires) = self.requires {
+            requires(ctx.net)?;
         }
         (self.start)(ctx, input, settings)
     }

@@ -80,6 +80,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -46,7 +46,7 @@ const BAD = [
   {
     name: 'a step with an invalid setting',
     lesson: lessonOf([okStep(1), { view: 'v=1&img=sample:chelsea&panel=fooling&fool.lr=-1', text: 'bad' }, okStep(3)]),
-    says: /Step 2 of .* was left out: its view is invalid \(Link parameter "fool\.lr" \(Learning rate\) must be greater than 0/, steps: 2,
+    says: /Step 2 of .* was left out: its view is invalid \(Link parameter "fool\.lr": Learning rate \(lr\) must be greater than 0, got -1/, steps: 2,
   },
   {
     name: 'a script in the text',

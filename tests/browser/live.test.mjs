@@ -169,8 +169,10 @@ test('live camera: top-1 follows chelsea → rocket within 1 s, overlay drawn, f
     // The method chooser is the registry's (passes ≤ 2, with an overlay): Grad-CAM is in, SmoothGrad is not.
     const options = await page.$$eval('#live-method option', (os) => os.map((o) => o.value));
     const schema = await page.evaluate(() => window.__netlens.schema.methods);
+    const notHere = await page.evaluate(() => window.__netlens.model.info.not_for_model);
     const want = schema.filter((x) => x.needs_image && x.passes !== null && x.passes <= 2
-      && x.outputs.some((o) => o.kind === 'overlay')).map((x) => x.id);
+      && x.outputs.some((o) => o.kind === 'overlay') && !(x.id in notHere)).map((x) => x.id);
+    for (const id of ['rollout', 'gradrollout', 'attention']) assert.ok(!options.includes(id), `${id}: not for SqueezeNet`);
     assert.deepEqual(options, ['', ...want]);
     for (const id of ['saliency', 'gradcam', 'ixg', 'gbp']) assert.ok(options.includes(id), `${id} offered`);
     for (const id of ['smoothgrad', 'ig', 'occlusion', 'ggc', 'fooling']) assert.ok(!options.includes(id), `${id} not offered`);

@@ -191,9 +191,11 @@ test('a bad setting gives a message naming it, and the page keeps working', TIME
   await page.click(`#method-${m.id}`);
   await page.fill(`#${m.link_prefix}-${s.link}`, String(s.max + 1));
   await page.dispatchEvent(`#${m.link_prefix}-${s.link}`, 'change');
-  await page.waitForFunction((key) => window.__netlens.messages.some((x) => x.kind === 'error' && x.text.includes(key)), `${m.link_prefix}.${s.link}`);
+  // The form's sentence is the registry's (checkSetting through wasm): it names the setting by its label and key.
+  await page.waitForFunction((label) => window.__netlens.messages.some((x) => x.kind === 'error' && x.text.includes(label)), s.label);
   const text = await page.evaluate(() => window.__netlens.messages.at(-1).text);
   assert.ok(text.includes(s.label), `the message gives the label "${s.label}": ${text}`);
+  assert.ok(text.includes(`(${s.key})`), `the message gives the key "${s.key}": ${text}`);
   assert.ok(text.includes(String(s.max)), `the message gives the bound: ${text}`);
   assert.equal(await page.getAttribute(`#${m.link_prefix}-${s.link}`, 'aria-invalid'), 'true');
   // A value the form accepts but the engine rejects: a Grad-CAM layer that does not exist.

@@ -42,4 +42,5 @@ pub static PGD_L2: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };

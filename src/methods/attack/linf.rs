@@ -31,6 +31,7 @@ pub static FGSM: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 pub static BIM: MethodSpec = MethodSpec {
@@ -62,6 +63,7 @@ pub static BIM: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 pub static PGD: MethodSpec = MethodSpec {
@@ -96,4 +98,5 @@ pub static PGD: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };

@@ -41,6 +41,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 /// One point: (attack, ε, P(label), P(target)).

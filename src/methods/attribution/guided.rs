@@ -33,6 +33,7 @@ pub static GBP: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &GBP),
     attribution: Some(Attributor { make: make_gbp, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 pub static DECONV: MethodSpec = MethodSpec {
@@ -56,6 +57,7 @@ pub static DECONV: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &DECONV),
     attribution: Some(Attributor { make: make_deconv, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 pub fn make_gbp(_: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

@@ -66,6 +66,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 /// The baseline image for `x` ([1, 3, H, W]) under SqueezeNet's (ImageNet) preprocessing; [`baseline_for`] takes

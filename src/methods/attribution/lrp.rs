@@ -69,6 +69,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 /// Ops whose relevance is their gradient in every composite: layout, and max pools (the winner takes it).

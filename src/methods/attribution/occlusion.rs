@@ -53,6 +53,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: 1.0 }),
     sharding: None,
+    requires: None,
 };
 
 const WINDOW: i64 = 32;

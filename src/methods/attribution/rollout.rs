@@ -37,6 +37,7 @@ pub static ROLLOUT: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &ROLLOUT),
     attribution: Some(Attributor { make: make_rollout, pass_cost: FORWARD }),
     sharding: None,
+    requires: Some(|net| attention_grid(net, ROLLOUT.title).map(|_| ())),
 };
 
 pub static GRADROLLOUT: MethodSpec = MethodSpec {
@@ -60,6 +61,7 @@ pub static GRADROLLOUT: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &GRADROLLOUT),
     attribution: Some(Attributor { make: make_gradrollout, pass_cost: BACKWARD }),
     sharding: None,
+    requires: Some(|net| attention_grid(net, GRADROLLOUT.title).map(|_| ())),
 };
 
 fn make_rollout(net: &Classifier, x: &Tensor, class: usize, _: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

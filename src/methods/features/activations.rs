@@ -69,6 +69,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 /// Every 4-D value that depends on the input, in graph order: the layers a page can offer.

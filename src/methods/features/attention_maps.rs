@@ -64,19 +64,26 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| start(ctx, input.expect("checked by the registry"), s),
     attribution: None,
     sharding: None,
+    requires: Some(has_attention),
 };
 
-/// The attention layers of the model, their count checked against the settings.
-fn start(ctx: &Ctx, input: &crate::methods::contract::Input, s: &Settings) -> Result<Box<dyn Run>> {
-    let engine = ctx.net.engine();
-    let names = attention_values(engine);
-    if names.is_empty() {
+/// A transformer's attention, or the sentence that says this model has none.
+fn has_attention(net: &crate::network::Classifier) -> Result<()> {
+    if attention_values(net.engine()).is_empty() {
         return Err(Error::Invalid(
             "Attention maps need a transformer: this model has no attention (no Softmax over [.., T, T] whose output \
              a MatMul or Einsum reads)"
                 .into(),
         ));
     }
+    Ok(())
+}
+
+/// The attention layers of the model, their count checked against the settings.
+fn start(ctx: &Ctx, input: &crate::methods::contract::Input, s: &Settings) -> Result<Box<dyn Run>> {
+    let engine = ctx.net.engine();
+    has_attention(ctx.net)?;
+    let names = attention_values(engine);
     let n = names.len();
     let asked = s.int("layer");
     let layer = if asked < 0 { n - 1 } else { asked as usize };

@@ -110,6 +110,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, _, s| Ok(Box::new(ChannelViz::new(ctx, s)?)),
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 /// A channel visualization, one Adam step per `step`.

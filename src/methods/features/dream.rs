@@ -96,6 +96,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     },
     attribution: None,
     sharding: None,
+    requires: None,
 };
 
 pub struct Dream {

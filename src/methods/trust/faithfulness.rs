@@ -86,6 +86,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| Ok(Box::new(Faithfulness::start(ctx, input.expect("checked by the registry"), s)?)),
     attribution: None,
     sharding: Some(&SHARDING),
+    requires: None,
 };
 
 /// The baseline image (`blur` or `zeros`), [1, 3, H, W] normalised.

@@ -64,6 +64,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| Ok(Box::new(Sanity::start(ctx, input.expect("checked by the registry"), s)?)),
     attribution: None,
     sharding: Some(&SHARDING),
+    requires: None,
 };
 
 /// Methods run by default: the gradient methods (a forward + reverse pass each: Adebayo et al.'s subject), not

@@ -35,6 +35,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: PARTIAL }),
     sharding: None,
+    requires: None,
 };
 
 /// A pass from the layer on, in forward passes: SqueezeNet's classifier after `features.12` is a 1×1 convolution

@@ -41,6 +41,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 pub static GGC: MethodSpec = MethodSpec {
@@ -61,6 +62,7 @@ pub static GGC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &GGC),
     attribution: Some(Attributor { make: make_ggc, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 /// Grad-CAM's weights: each channel's mean gradient.

@@ -28,6 +28,7 @@ pub static SPEC: MethodSpec = MethodSpec {
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
     attribution: Some(Attributor { make, pass_cost: BACKWARD }),
     sharding: None,
+    requires: None,
 };
 
 pub fn make(net: &Classifier, x: &Tensor, class: usize, s: &Settings) -> Result<(Box<dyn Stepper>, Style)> {

@@ -17,6 +17,7 @@ import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, i
 import { setupModels } from './models.js';
 import { setupLive } from './live.js';
 import { validatorReady } from './core.js';
+import { DEFAULT_MODEL_NAME } from './protocol.js';
 import { setupLinkImage, showLinkImage } from './linkimage.js';
 import { setupLayerChoosers } from './layers.js';
 import { $, showMessage } from './ui.js';
@@ -97,7 +98,7 @@ function buildUi(schema) {
 
 on('schema', ({ schema }) => buildUi(schema));
 
-const modelLabel = () => `Model ready: ${engine.model?.name ?? 'SqueezeNet 1.1'} (${engine.labels.length} classes)`;
+const modelLabel = () => `Model ready: ${engine.model?.name ?? DEFAULT_MODEL_NAME} (${engine.labels.length} classes)`;
 
 // A user's model (www/models.js): while the worker builds it nothing can run; if it fails the old one goes on.
 on('model-loading', ({ name }) => {

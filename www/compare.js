@@ -2,6 +2,7 @@
 // after another on each worker of the pool (www/pool.js; the costliest first when there are several); each map
 // appears as soon as it is done, and the whole grid exports as one labelled PNG.
 import { emit } from './bus.js';
+import { DEFAULT_MODEL_NAME } from './protocol.js';
 import { engine } from './engine.js';
 import { slots, costs, runOn } from './pool.js';
 import { input, describe } from './input.js';
@@ -244,7 +245,7 @@ export function createCompare() {
     ctx.font = '14px system-ui, sans-serif';
     ctx.fillStyle = '#5b6672';
     const source = input.current ? describe(input.current.source) : '';
-    ctx.fillText(`${source} · SqueezeNet 1.1 · red raises the score, blue lowers it; heatmaps show magnitude · netlens`, pad, pad + 26, canvas.width - 2 * pad);
+    ctx.fillText(`${source} · ${engine.model?.name ?? DEFAULT_MODEL_NAME} · red raises the score, blue lowers it; heatmaps show magnitude · netlens`, pad, pad + 26, canvas.width - 2 * pad);
     done.forEach((c, i) => {
       const x = pad + (i % cols) * (SIZE + pad);
       const y = headH + Math.floor(i / cols) * (titleH + SIZE + pad);

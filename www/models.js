@@ -6,6 +6,7 @@
 // Events: 'model-loading' {name}, 'model-failed' {name, message}, 'model-changed' {labels, model} (app.js wires
 // the panels and the image; www/testhook.js observes).
 import { emit, on } from './bus.js';
+import { DEFAULT_MODEL_NAME } from './protocol.js';
 import { engine, request } from './engine.js';
 import { state, updateShareLink } from './state.js';
 import { MODEL_CHOICE_KEYS, pageMethods, parseChoiceValue } from './share.js';
@@ -13,7 +14,6 @@ import { $, inputSize, showMessage } from './ui.js';
 
 // Larger files are refused before reading them (the worker holds two models while it switches).
 export const MAX_MODEL_BYTES = 512 * 1024 * 1024;
-const DEFAULT_NAME = 'SqueezeNet 1.1';
 const SHA256 = /^[0-9a-f]{64}$/i;
 
 let busy = false; // a model is being built: one at a time
@@ -23,7 +23,7 @@ let linkChoice = null; // that link's preprocessing choice ({preset, resize, sid
 
 const isOnnx = (f) => /\.onnx$/i.test(f.name);
 const isText = (f) => /\.txt$/i.test(f.name);
-const currentName = () => engine.model?.name ?? DEFAULT_NAME;
+const currentName = () => engine.model?.name ?? DEFAULT_MODEL_NAME;
 const dims = (shape) => (shape ?? []).join('×');
 
 /** One sentence for a model the core refused (the core's reason: input shape, op without a VJP, metadata…). */
@@ -40,7 +40,7 @@ function modelFromAddress() {
   if (raw === null) return null;
   const sha = q.get('sha256');
   const fail = (why) => {
-    showMessage('error', `The model address in this page's address ${why}; ${DEFAULT_NAME} is used instead.`);
+    showMessage('error', `The model address in this page's address ${why}; ${DEFAULT_MODEL_NAME} is used instead.`);
     forgetAddressModel();
     return null;
   };
@@ -134,7 +134,7 @@ function render() {
   $('model-note').textContent = note;
   $('use-squeezenet').hidden = !model?.user;
   renderForm(model);
-  $('tagline').textContent = taglineOf(model?.name ?? DEFAULT_NAME);
+  $('tagline').textContent = taglineOf(model?.name ?? DEFAULT_MODEL_NAME);
 }
 
 /** The page in one plain sentence (index.html has SqueezeNet's). */
@@ -251,7 +251,7 @@ export async function useModelFiles(files) {
 }
 
 export function useDefaultModel() {
-  return switchTo({ type: 'model', default: true }, { name: DEFAULT_NAME });
+  return switchTo({ type: 'model', default: true }, { name: DEFAULT_MODEL_NAME });
 }
 
 /** Before the engine starts: a ?model= address becomes the model the worker loads first. */
@@ -278,7 +278,7 @@ on('model-fallback', ({ name, message }) => {
   const said = refusal(name, message);
   const text = said.startsWith('Could not load')
     ? `The model in the page's address (“${name}”) could not be used: ${String(message).replace(/^model: /, '')}.` : said;
-  showMessage('error', `${text} ${DEFAULT_NAME} is used instead.`);
+  showMessage('error', `${text} ${DEFAULT_MODEL_NAME} is used instead.`);
   forgetAddressModel();
 });
 

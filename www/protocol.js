@@ -4,6 +4,9 @@
 // checks that every name the modules use is declared (and every declared one used). No DOM, no imports: the
 // worker, the page and node's test runner all load it.
 
+/** The name the worker gives the default model (its `ready` and `model` messages carry it as `model.name`). */
+export const DEFAULT_MODEL_NAME = 'SqueezeNet 1.1';
+
 /**
  * Page events: name → what its detail holds. Views subscribe to these; controllers emit them.
  * @type {Readonly<Record<string, string>>}

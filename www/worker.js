@@ -4,7 +4,7 @@
 import { pickEngine } from './threads.js';
 import { frameDue } from './frames.js';
 import { liveFrame, liveStop } from './live-worker.js';
-import { checkMessage, FROM_WORKER, TO_WORKER, topOf } from './protocol.js';
+import { checkMessage, DEFAULT_MODEL_NAME, FROM_WORKER, TO_WORKER, topOf } from './protocol.js';
 
 // The wasm bindings: the threaded build's or the single-thread one's (loadWasm below); both export the same API.
 let NetLens, Image, installPanicHook, encodePng, schema, testAllocateOnPool, setSpinning;
@@ -135,7 +135,7 @@ async function start(userModel, overrides) {
     const def = await fetchDefaultModel();
     await wasmReady;
     installPanicHook();
-    useLens(buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_NAME }));
+    useLens(buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_MODEL_NAME }));
   }
   post({
     type: 'ready', labels: labelsOf(lens), samples: manifest.samples, schema: JSON.parse(schema()), model: current,
@@ -145,7 +145,6 @@ async function start(userModel, overrides) {
 
 // ---------- models (issue 11): the default SqueezeNet or a user's ONNX classifier ----------
 
-const DEFAULT_NAME = 'SqueezeNet 1.1';
 let manifest = null;
 let current = null; // what the page shows about the model in use: {name, user, url, info, ms, bytes}
 
@@ -209,7 +208,7 @@ async function switchModel(msg) {
   let built;
   if (msg.default) {
     const def = await fetchDefaultModel();
-    built = buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_NAME });
+    built = buildLens(def.model, def.classes, def.synsets, { name: DEFAULT_MODEL_NAME });
   } else if (msg.url) {
     // A model the address loaded, built again with another preprocessing choice.
     const bytes = await fetchUserModel(msg);

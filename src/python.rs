@@ -172,6 +172,12 @@ impl Model {
         self.net.num_classes()
     }
 
+    /// Method id → one sentence saying why, for each registry method this model cannot run (the attention methods
+    /// on a CNN, LRP where a composite has no rule for an op); `run` refuses those with that sentence.
+    fn not_for_model<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        from_json(py, &Json::Object(crate::methods::applicable::not_for_model(&self.net)))
+    }
+
     /// Top-`top` classes of an image as [(index, name, probability)], most probable first.
     #[pyo3(signature = (img, top = 5))]
     fn classify(&self, py: Python<'_>, img: &Bound<'_, PyAny>, top: usize) -> PyResult<Vec<(usize, String, f32)>> {

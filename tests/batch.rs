@@ -193,6 +193,24 @@ fn a_killed_batch_resumes_to_the_same_table() {
     assert!(text(&out.stderr).contains("another run"), "{}", text(&out.stderr));
 }
 
+/// `--set` values are typed text, read by each setting as `run` reads them: `steps=8` is IG's 8 steps (it once reached
+/// the rows as the string "8" and every IG row was an error).
+#[test]
+fn set_values_are_read_as_run_reads_them() {
+    let dir = scratch("set");
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::copy(shared().join("images/chelsea.png"), images.join("chelsea.png")).unwrap();
+    let out = batch("saliency,ig", &images, &dir.join("out"), &["--set", "steps=8", "--set", "class=tabby"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let csv = std::fs::read_to_string(dir.join("out/results.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows.iter().all(|r| r.contains(",ok,,") && r.contains(r#"""class"":281"#)), "tabby (281) explained: {csv}");
+    let ig = rows.iter().find(|r| r.contains(",ig,")).expect("an IG row");
+    assert!(ig.contains(r#"""passes"":8"#), "IG ran its 8 steps: {ig}");
+}
+
 #[test]
 fn bad_files_are_error_rows_and_the_batch_goes_on() {
     let dir = scratch("bad");

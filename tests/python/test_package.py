@@ -23,6 +23,15 @@ def image_panels(result, side=224):
 @pytest.mark.parametrize("spec", METHODS, ids=[m["id"] for m in METHODS])
 def test_every_method_at_defaults_equals_the_cli(model, spec, tmp_path):
     img = CHELSEA if spec["needs_image"] else None
+    why = model.not_for_model().get(spec["id"])
+    if why is not None:
+        # A method this model cannot run (the attention methods on SqueezeNet): both refuse it with one sentence.
+        with pytest.raises(ValueError) as refused:
+            model.run(spec["id"], str(img) if img else None)
+        assert why in str(refused.value)
+        out = cli("run", spec["id"], *([img] if img else []), check=False)
+        assert out.returncode != 0 and why in out.stderr, out.stderr
+        return
     result = model.run(spec["id"], str(img) if img else None)
     raws = [p["raw"] for p in result["panels"].values() if p["raw"] is not None]
 
@@ -42,8 +51,14 @@ def test_every_method_at_defaults_equals_the_cli(model, spec, tmp_path):
         cli_raw = np.load(npy)
         assert cli_raw.dtype == np.float32 and raws[0].dtype == np.float32
         np.testing.assert_array_equal(cli_raw, raws[0])
-    lines = [f"{label}: {text if isinstance(text, str) else ''}" for label, text in result["report"].get("lines", [])]
+    lines = [f"{label}: {text if isinstance(text, str) else ''}" for label, text, *_ in result["report"].get("lines", [])]
     assert all(line in out.stdout.splitlines() for line in lines), (lines, out.stdout)
+
+
+def test_not_for_model_names_what_squeezenet_cannot_run(model):
+    # SqueezeNet has no attention: the three attention methods, each with its sentence; every other method runs.
+    assert sorted(model.not_for_model()) == ["attention", "gradrollout", "rollout"]
+    assert all("a transformer: this model has no attention" in why for why in model.not_for_model().values())
 
 
 def test_classify_agrees_with_the_cli(model):

@@ -64,7 +64,9 @@ pub fn batch(c: &Common, args: BatchArgs) -> Outcome<()> {
         None => all,
     };
     let session = Session::open(c)?;
-    // Every method's settings checked once before any work (a class in a manifest is checked per image).
+    // Every method's settings read from their text and checked once before any work, as `run` reads them (a class
+    // in a manifest is checked per image); the rows get the typed values, as from the Python package.
+    let sets = specs.iter().zip(sets).map(|(spec, set)| session.typed(spec, set)).collect::<Outcome<Vec<_>>>()?;
     for (spec, set) in specs.iter().zip(&sets) {
         session.settings(spec, set.clone())?;
     }

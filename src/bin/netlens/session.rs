@@ -73,7 +73,14 @@ impl Session {
 
     /// `set` checked against the method's declaration in the registry: values typed as text are read by the
     /// registry's validator (`check_text`, the page's too), class names resolved to their index.
-    pub fn settings(&self, spec: &MethodSpec, mut set: Map<String, Json>) -> Outcome<Settings> {
+    pub fn settings(&self, spec: &MethodSpec, set: Map<String, Json>) -> Outcome<Settings> {
+        let set = self.typed(spec, set)?;
+        spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))
+    }
+
+    /// The settings typed as text (flags, `--set`) as the JSON values the registry reads: each one read and
+    /// checked by its setting (a class by number or name); values already typed are left as they are.
+    pub fn typed(&self, spec: &MethodSpec, mut set: Map<String, Json>) -> Outcome<Map<String, Json>> {
         for s in spec.settings {
             let Some(Json::String(text)) = set.get(s.key) else { continue };
             let value = match s.kind {
@@ -85,7 +92,7 @@ impl Session {
             };
             set.insert(s.key.to_string(), value);
         }
-        spec.settings(&Json::Object(set), self.net.num_classes()).map_err(|e| Failure::Usage(e.to_string()))
+        Ok(set)
     }
 
     /// Runs a method to the end through the registry: its panels and report. `progress`: print where it stands

@@ -187,12 +187,9 @@ impl Model {
             Ok(self.net.probabilities(input.logits(&self.net)?))
         });
         let probs = probs.map_err(py_err)?;
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-        Ok(order
+        Ok(crate::tensor::top_k(&probs, top)
             .into_iter()
-            .take(top)
-            .map(|k| (k, self.names.as_ref().map_or(String::new(), |n| n.short_name(k).to_string()), probs[k]))
+            .map(|(k, p)| (k, self.names.as_ref().map_or(String::new(), |n| n.short_name(k).to_string()), p))
             .collect())
     }
 

@@ -71,6 +71,16 @@ fn image_folder(dir: &Path, copies: usize) -> PathBuf {
     images
 }
 
+/// `dir/images` holding the named shared sample images.
+fn samples_folder(dir: &Path, names: &[&str]) -> PathBuf {
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for name in names {
+        std::fs::copy(shared().join("images").join(name), images.join(name)).unwrap();
+    }
+    images
+}
+
 /// A table's lines after its header, sorted.
 fn body_sorted(table: &str) -> Vec<String> {
     let mut lines: Vec<String> = table.lines().skip(1).map(str::to_string).collect();
@@ -198,9 +208,7 @@ fn a_killed_batch_resumes_to_the_same_table() {
 #[test]
 fn set_values_are_read_as_run_reads_them() {
     let dir = scratch("set");
-    let images = dir.join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    std::fs::copy(shared().join("images/chelsea.png"), images.join("chelsea.png")).unwrap();
+    let images = samples_folder(&dir, &["chelsea.png"]);
     let out = batch("saliency,ig", &images, &dir.join("out"), &["--set", "steps=8", "--set", "class=tabby"]);
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let csv = std::fs::read_to_string(dir.join("out/results.csv")).unwrap();
@@ -214,10 +222,7 @@ fn set_values_are_read_as_run_reads_them() {
 #[test]
 fn bad_files_are_error_rows_and_the_batch_goes_on() {
     let dir = scratch("bad");
-    let images = dir.join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    std::fs::copy(shared().join("images/chelsea.png"), images.join("chelsea.png")).unwrap();
-    std::fs::copy(shared().join("images/coffee.png"), images.join("coffee.png")).unwrap();
+    let images = samples_folder(&dir, &["chelsea.png", "coffee.png"]);
     let jpeg = std::fs::read(shared().join("images/rocket.jpg")).unwrap();
     std::fs::write(images.join("truncated.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
     std::fs::write(images.join("notes.txt"), "not an image\n").unwrap();

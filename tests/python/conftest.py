@@ -21,6 +21,12 @@ def model():
     return netlens.Model(str(MODEL), str(CLASSES))
 
 
+@pytest.fixture(scope="session")
+def not_here(model):
+    """The methods the `model` fixture cannot run, asked once (each method's stepper is probed)."""
+    return model.not_for_model()
+
+
 def cli(*args, check=True):
     """The CLI with the same model and class names as the `model` fixture."""
     assert CLI.is_file(), f"no CLI at {CLI}: run `make cli` (or set NETLENS_BIN)"

@@ -21,9 +21,9 @@ def image_panels(result, side=224):
 
 
 @pytest.mark.parametrize("spec", METHODS, ids=[m["id"] for m in METHODS])
-def test_every_method_at_defaults_equals_the_cli(model, spec, tmp_path):
+def test_every_method_at_defaults_equals_the_cli(model, not_here, spec, tmp_path):
     img = CHELSEA if spec["needs_image"] else None
-    why = model.not_for_model().get(spec["id"])
+    why = not_here.get(spec["id"])
     if why is not None:
         # A method this model cannot run (the attention methods on SqueezeNet): both refuse it with one sentence.
         with pytest.raises(ValueError) as refused:
@@ -55,10 +55,10 @@ def test_every_method_at_defaults_equals_the_cli(model, spec, tmp_path):
     assert all(line in out.stdout.splitlines() for line in lines), (lines, out.stdout)
 
 
-def test_not_for_model_names_what_squeezenet_cannot_run(model):
+def test_not_for_model_names_what_squeezenet_cannot_run(not_here):
     # SqueezeNet has no attention: the three attention methods, each with its sentence; every other method runs.
-    assert sorted(model.not_for_model()) == ["attention", "gradrollout", "rollout"]
-    assert all("a transformer: this model has no attention" in why for why in model.not_for_model().values())
+    assert sorted(not_here) == ["attention", "gradrollout", "rollout"]
+    assert all("a transformer: this model has no attention" in why for why in not_here.values())
 
 
 def test_classify_agrees_with_the_cli(model):

@@ -66,10 +66,15 @@ pub fn batch(c: &Common, args: BatchArgs) -> Outcome<()> {
     let session = Session::open(c)?;
     // Every method's settings read from their text and checked once before any work, as `run` reads them (a class
     // in a manifest is checked per image); the rows get the typed values, as from the Python package.
-    let sets = specs.iter().zip(sets).map(|(spec, set)| session.typed(spec, set)).collect::<Outcome<Vec<_>>>()?;
-    for (spec, set) in specs.iter().zip(&sets) {
-        session.settings(spec, set.clone())?;
-    }
+    let sets = specs
+        .iter()
+        .zip(sets)
+        .map(|(spec, set)| {
+            let set = session.typed(spec, set)?;
+            session.settings(spec, set.clone())?;
+            Ok(set)
+        })
+        .collect::<Outcome<Vec<_>>>()?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Failure::Run(format!("cannot create '{}': {e}", args.out.display())))?;
     let manifest = json!({

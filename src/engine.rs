@@ -319,6 +319,21 @@ impl Engine {
         self.record(x, &rec)
     }
 
+    /// The forward pass up to `layer` only, recording `layer` alone: for a method that reads a layer's values and
+    /// no gradient (Eigen-CAM, Score-CAM and Ablation-CAM's first pass). The plan is built once per layer and
+    /// cached.
+    pub fn forward_to(&self, x: &Tensor, layer: &str) -> Result<Activations<'_>> {
+        let id = self.named(layer)?;
+        let mut recording = Recording { graph: &self.graph, recorded: vec![], assembled: vec![] };
+        recording.require(id);
+        if recording.recorded.is_empty() && recording.assembled.is_empty() {
+            // The graph's input or output: nothing to record before it.
+            return self.forward_with(x, &[layer]);
+        }
+        let rec = self.cached_recorder(recording, true)?;
+        self.record(x, &rec)
+    }
+
     fn cached_recorder(&self, recording: Recording, truncated: bool) -> Result<Arc<Recorder>> {
         let key = (recording.recorded.clone(), recording.assembled.clone(), truncated);
         let cached = self

@@ -70,6 +70,16 @@ impl Preset {
         PRESETS.iter().find(|p| p.1 == self).expect("every preset is listed").0
     }
 
+    /// What the page's form shows for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::Imagenet => "ImageNet mean/std",
+            Preset::Unit => "[0, 1]",
+            Preset::Signed => "[−1, 1]",
+            Preset::Mnist => "MNIST grey (x − 0.1307) / 0.3081",
+        }
+    }
+
     /// (mean, std) per channel for a model with `channels` channels.
     fn mean_std(self, channels: usize) -> (Vec<f32>, Vec<f32>) {
         let (mean, std): (&[f32], &[f32]) = match (self, channels) {
@@ -85,11 +95,71 @@ impl Preset {
 }
 
 impl Resize {
+    pub const ALL: [Resize; 2] = [Resize::Crop, Resize::Squash];
+
     pub fn parse(s: &str) -> Result<Resize> {
-        match s.trim() {
-            "crop" => Ok(Resize::Crop),
-            "squash" => Ok(Resize::Squash),
-            other => Err(Error::Invalid(format!("unknown resize '{other}'; expected crop or squash"))),
+        Resize::ALL
+            .into_iter()
+            .find(|r| r.name() == s.trim())
+            .ok_or_else(|| Error::Invalid(format!("unknown resize '{}'; expected crop or squash", s.trim())))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resize::Crop => "crop",
+            Resize::Squash => "squash",
+        }
+    }
+
+    /// What the page's form shows for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Resize::Crop => "short side, centre crop",
+            Resize::Squash => "squash to the input size",
+        }
+    }
+}
+
+/// A chosen input side from text (a link's, a form's): digits only, from [`MIN_SIDE`] to [`MAX_SIDE`].
+pub fn parse_side(text: &str) -> Result<usize> {
+    let t = text.trim();
+    t.parse::<usize>()
+        .ok()
+        .filter(|side| t.bytes().all(|b| b.is_ascii_digit()) && (MIN_SIDE..=MAX_SIDE).contains(side))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "Input size must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}, got '{t}'"
+            ))
+        })
+}
+
+/// The preprocessing a user may choose for a model without metadata, as the page offers it (schema key
+/// `preprocessing`): each field's name in [`Choice::from_json`], its share-link key, label, values and default.
+/// The page builds its form from this and checks a link's or the form's values with [`check_choice`]; none of it
+/// is written in JS.
+pub fn choice_schema() -> serde_json::Value {
+    use serde_json::json;
+    let presets: Vec<_> = PRESETS.iter().map(|(v, p)| json!({ "value": v, "label": p.label() })).collect();
+    let resizes: Vec<_> = Resize::ALL.iter().map(|r| json!({ "value": r.name(), "label": r.label() })).collect();
+    json!([
+        { "field": "preset", "link": "model.pre", "label": "Normalisation", "options": presets,
+          "default": Preset::Imagenet.name() },
+        { "field": "resize", "link": "model.resize", "label": "Resize", "options": resizes,
+          "default": Resize::Crop.name() },
+        { "field": "side", "link": "model.size", "label": "Input size (px)", "min": MIN_SIDE, "max": MAX_SIDE,
+          "default": crate::network::DEFAULT_SIDE },
+    ])
+}
+
+/// One preprocessing choice's value from text (a link's, the page's form's), as [`Choice::from_json`] takes it;
+/// a sentence naming what is wrong otherwise.
+pub fn check_choice(field: &str, text: &str) -> Result<serde_json::Value> {
+    match field {
+        "preset" => Ok(Preset::parse(text)?.name().into()),
+        "resize" => Ok(Resize::parse(text)?.name().into()),
+        "side" => Ok(parse_side(text)?.into()),
+        other => {
+            Err(Error::Invalid(format!("unknown preprocessing choice '{other}'; expected preset, resize or side")))
         }
     }
 }
@@ -139,7 +209,7 @@ impl Choice {
                 (_, serde_json::Value::Null) => {}
                 ("preset", serde_json::Value::String(s)) => choice.preset = Some(Preset::parse(s)?),
                 ("resize", serde_json::Value::String(s)) => choice.resize = Some(Resize::parse(s)?),
-                ("side", v) if v.as_u64().is_some() => choice.side = v.as_u64().map(|n| n as usize),
+                ("side", v) if v.is_u64() => choice.side = Some(parse_side(&v.to_string())?),
                 (k, v) => return Err(bad(format!("'{k}' = {v} is not a preset, resize or side"))),
             }
         }

@@ -85,6 +85,15 @@ pub fn check_setting(method_id: &str, key: &str, text: &str, classes: usize) -> 
     Ok(serde_json::to_string(&value).expect("a setting value serialises"))
 }
 
+/// The preprocessing-choice validator for the page (a user model's form, share links): one field's value
+/// (`preset`, `resize`, `side`) as text, checked as the core checks a choice. Returns the value as JSON text, or
+/// an error sentence.
+#[wasm_bindgen(js_name = checkChoice)]
+pub fn check_choice(field: &str, text: &str) -> Result<String, JsError> {
+    let value = crate::preprocess::check_choice(field, text).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(value.to_string())
+}
+
 /// The activation grid's slot under grid pixel (x, y) (`activations`' `grid` panel: `channels` tiles of h × w), or
 /// nothing for a gap (www/activations.js).
 #[wasm_bindgen(js_name = gridSlot)]

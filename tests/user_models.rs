@@ -368,3 +368,43 @@ fn a_preprocess_is_one_description_of_the_round_trip() {
         assert!((d - pre.per_pixel(c)).abs() < 1e-6, "{d} vs {}", pre.per_pixel(c));
     }
 }
+
+/// The preprocessing choices the page offers (its form, its links) are the core's: every value the schema lists
+/// is accepted by the checker the page calls and by `Choice::from_json`, which the worker reads; anything else gets
+/// a sentence.
+#[test]
+fn the_page_s_preprocessing_choices_are_the_core_s() {
+    use netlens::preprocess::{check_choice, choice_schema};
+    let fields = choice_schema();
+    let fields = fields.as_array().unwrap();
+    let names: Vec<&str> = fields.iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(names, ["preset", "resize", "side"]);
+    for f in fields {
+        let field = f["field"].as_str().unwrap();
+        let mut good: Vec<String> = match f["options"].as_array() {
+            Some(options) => options.iter().map(|o| o["value"].as_str().unwrap().to_string()).collect(),
+            None => [&f["min"], &f["max"]].iter().map(|v| v.as_u64().unwrap().to_string()).collect(),
+        };
+        good.push(f["default"].to_string().trim_matches('"').to_string());
+        for text in &good {
+            let value = check_choice(field, text).unwrap_or_else(|e| panic!("{field} = {text}: {e}"));
+            let choice = Choice::from_json(&json!({ field: value }).to_string()).unwrap();
+            assert_ne!(choice, Choice::default(), "{field} = {text} is a choice");
+        }
+    }
+    assert_eq!(check_choice("side", "32").unwrap(), json!(32));
+    for (field, text, says) in [
+        ("preset", "cifar", "unknown preprocessing preset 'cifar'"),
+        ("resize", "stretch", "unknown resize 'stretch'"),
+        ("side", "7", "from 8 to 512, got '7'"),
+        ("side", "513", "from 8 to 512, got '513'"),
+        ("side", "+32", "got '+32'"),
+        ("side", "32.5", "got '32.5'"),
+        ("colour", "rgb", "unknown preprocessing choice 'colour'"),
+    ] {
+        let msg = check_choice(field, text).unwrap_err().to_string();
+        assert!(msg.contains(says), "{field} = {text}: {msg}");
+    }
+    let msg = Choice::from_json(r#"{"side": 600}"#).unwrap_err().to_string();
+    assert!(msg.contains("from 8 to 512, got '600'"), "{msg}");
+}

@@ -1695,3 +1695,19 @@ fn a_forward_pass_that_stops_at_a_layer_gives_the_same_gradients() {
         assert_eq!(a.data, b.data, "{value}: the input gradient");
     }
 }
+
+/// `forward_to` (a layer's values and nothing else, for the CAMs without gradients) gives the values the full
+/// recording pass has there — a Concat it rebuilds, a ReLU, the first layer — and the graph output when asked
+/// for it.
+#[test]
+fn a_forward_pass_to_a_layer_gives_its_values() {
+    let net = fire_net();
+    let engine = Engine::from_onnx_bytes(&net.bytes("logits")).unwrap();
+    let x = gauss(&[1, 3, 15, 15])(0);
+    for value in ["fire_concat", "squeeze_relu", "stem_relu", "logits"] {
+        let full = engine.forward_with(&x, &[value]).unwrap();
+        let to = engine.forward_to(&x, value).unwrap();
+        assert_eq!(to.get(value).unwrap().data, full.get(value).unwrap().data, "{value}: its values");
+    }
+    assert!(engine.forward_to(&x, "squeeze_relu").unwrap().get("logits").is_none(), "it stops at the layer");
+}

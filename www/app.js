@@ -14,7 +14,7 @@ import { buildPanels } from './panels.js';
 import { attachActivations } from './activations.js';
 import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
-import { setupModels } from './models.js';
+import { resolveStartChoice, setupModels } from './models.js';
 import { setupLive } from './live.js';
 import { validatorReady } from './core.js';
 import { DEFAULT_MODEL_NAME } from './protocol.js';
@@ -220,7 +220,8 @@ function init() {
     // A link pasted into this tab's address bar: start over from it.
     if (isForeignHash()) location.reload();
   });
-  startEngine();
+  // A ?model= address's preprocessing choice (in the hash) is checked by the core first; otherwise no wait.
+  resolveStartChoice().catch(() => {}).finally(startEngine);
   // The schema as the build wrote it (make wasm): the panels appear before the engine has started.
   fetch(new URL('../pkg/schema.json', import.meta.url))
     .then((r) => (r.ok ? r.json() : null))

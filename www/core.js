@@ -1,6 +1,7 @@
-// The engine's pure functions on the page's main thread — the settings validator (src/methods/settings.rs, through
-// `checkSetting`) and QR codes (src/qr.rs) — from the page's own wasm (the single-thread build), in an instance
-// of its own: independent of the engine worker, whose runs, restarts and protocol it never touches. Loaded once.
+// The engine's pure functions on the page's main thread — the validators of settings (src/methods/settings.rs,
+// `checkSetting`) and of a user model's preprocessing choice (src/preprocess.rs, `checkChoice`), and QR codes
+// (src/qr.rs) — from the page's own wasm (the single-thread build), in an instance of its own: independent of the
+// engine worker, whose runs, restarts and protocol it never touches. Loaded once.
 import { setValidator } from './share.js';
 
 let core = null;
@@ -15,8 +16,8 @@ export function loadCore() {
   return core;
 }
 
-/** Loads the core and makes it www/share.js's settings validator (links, forms, lessons); the same promise for all. */
+/** Loads the core and makes it www/share.js's validator (links, forms, lessons); the same promise for all. */
 export function validatorReady() {
-  validator ??= loadCore().then((m) => setValidator(m.checkSetting));
+  validator ??= loadCore().then((m) => setValidator(m.checkSetting, m.checkChoice));
   return validator;
 }

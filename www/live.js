@@ -9,7 +9,7 @@
 import { emit, on } from './bus.js';
 import { engine, request } from './engine.js';
 import { input, useFile } from './input.js';
-import { pickerFor } from './panels.js';
+import { pickerFor } from './panel-view.js';
 import { classSetting, settingsJson } from './share.js';
 import { state } from './state.js';
 import { $, el, drawRgba, showMessage, renderTop5, classPicker, classText, inputSize } from './ui.js';

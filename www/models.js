@@ -9,7 +9,8 @@ import { emit, on } from './bus.js';
 import { DEFAULT_MODEL_NAME } from './protocol.js';
 import { engine, request } from './engine.js';
 import { state, updateShareLink } from './state.js';
-import { MODEL_CHOICE_KEYS, pageMethods, parseChoiceValue } from './share.js';
+import { loadCore, validatorReady } from './core.js';
+import { checkChoice, choiceFields, pageMethods, parseChoiceValue } from './share.js';
 import { $, inputSize, showMessage } from './ui.js';
 
 // Larger files are refused before reading them (the worker holds two models while it switches).
@@ -65,18 +66,29 @@ function modelFromAddress() {
   } catch {
     file = last; // a stray % in the path
   }
-  return { url: url.href, sha256: sha?.toLowerCase() ?? null, name: file, choice: choiceFromHash() };
+  // Its preprocessing choice in the hash is read once the core can check it (resolveStartChoice).
+  return { url: url.href, sha256: sha?.toLowerCase() ?? null, name: file, choice: null };
 }
 
 /** The preprocessing choice a share link's hash carries (model.pre=, model.resize=, model.size=), or null. */
-function choiceFromHash() {
+function choiceFromHash(schema) {
   let choice = null;
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  for (const [key, field] of Object.entries(MODEL_CHOICE_KEYS)) {
-    const v = params.has(key) ? parseChoiceValue(field, params.get(key)) : undefined;
+  for (const { field, link } of choiceFields(schema)) {
+    const v = params.has(link) ? parseChoiceValue(field, params.get(link)) : undefined;
     if (v !== undefined) choice = { ...(choice ?? {}), [field]: v };
   }
   return choice;
+}
+
+/**
+ * Before the engine starts with a ?model= address: the link's preprocessing choice for it, checked by the core
+ * (www/core.js: its schema names the link keys, its validator the values). Only such a start waits for the core.
+ */
+export async function resolveStartChoice() {
+  if (!engine.startModel) return;
+  const [core] = await Promise.all([loadCore(), validatorReady()]);
+  engine.startModel.choice = choiceFromHash(JSON.parse(core.schema()));
 }
 
 /** ?model= and sha256= out of the address: links made from now on are about the model in use. */
@@ -142,16 +154,39 @@ export function taglineOf(name) {
   return `See what the image classifier ${name} looks at and how easily it is fooled, all inside your browser.`;
 }
 
+/** The form's fields, once: the core's choices (schema.preprocessing), a list for each with values, else a number. */
+function buildForm(schema) {
+  if (document.getElementById('model-side')) return;
+  for (const f of choiceFields(schema)) {
+    const label = document.createElement('label');
+    label.id = `model-${f.field}-label`;
+    label.append(f.label);
+    let input;
+    if (f.options) {
+      input = document.createElement('select');
+      input.append(...f.options.map((o) => new Option(o.label, o.value)));
+    } else {
+      input = Object.assign(document.createElement('input'), { type: 'number', min: f.min, max: f.max, step: 1 });
+    }
+    input.id = `model-${f.field}`;
+    input.value = String(f.default);
+    label.append(input);
+    $('model-apply').before(label);
+  }
+}
+
 /** The preprocessing form: for a user's model whose metadata does not say how its images were prepared. */
 function renderForm(model) {
   const pre = model?.info?.preprocess;
   const form = $('model-preprocess');
   form.hidden = !model?.user || !pre || pre.source === 'metadata';
   if (form.hidden) return;
-  $('model-preset').value = pre.preset ?? 'imagenet';
-  $('model-resize').value = pre.resize;
+  buildForm(engine.schema);
+  const shown = { preset: pre.preset ?? null, resize: pre.resize, side: String(model.info.input_shape[2]) };
+  for (const { field, default: fallback } of choiceFields(engine.schema)) {
+    $(`model-${field}`).value = shown[field] ?? String(fallback);
+  }
   $('model-side-label').hidden = !model.info.symbolic_side;
-  $('model-side').value = String(model.info.input_shape[2]);
 }
 
 /** The form's choice, applied: the model is built again with it (its bytes are kept here, or refetched by URL). */
@@ -159,14 +194,15 @@ async function applyForm(event) {
   event.preventDefault();
   const model = engine.model;
   if (!model?.user) return false;
-  const choice = { preset: $('model-preset').value, resize: $('model-resize').value };
-  if (model.info.symbolic_side) {
-    const side = parseChoiceValue('side', $('model-side').value.trim());
-    if (side === undefined) {
-      showMessage('error', 'Input size must be a whole number of pixels from 8 to 512.');
+  const choice = {};
+  for (const { field } of choiceFields(engine.schema)) {
+    if (field === 'side' && !model.info.symbolic_side) continue; // only a symbolic height and width can be chosen
+    const r = checkChoice(field, $(`model-${field}`).value);
+    if (r.error) {
+      showMessage('error', `${r.error}.`);
       return false;
     }
-    choice.side = side;
+    choice[field] = r.ok;
   }
   if (mine) {
     const keep = { ...mine, choice };

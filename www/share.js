@@ -29,18 +29,18 @@ const SAMPLE_ID = /^[a-z0-9_-]{1,64}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 // The name of a user's own model (its file name) in a link: the model itself is never in it (www/models.js).
 export const MODEL_NAME_KEY = 'model.name';
-// How a user's model without netlens.* metadata prepares its images (www/models.js' form): part of the link for
-// that model. The values are the core's (src/preprocess.rs: Choice).
-export const MODEL_CHOICE_KEYS = { 'model.pre': 'preset', 'model.resize': 'resize', 'model.size': 'side' };
-const CHOICE_VALUES = {
-  preset: (v) => (['imagenet', 'unit', 'signed', 'mnist'].includes(v) ? v : undefined),
-  resize: (v) => (['crop', 'squash'].includes(v) ? v : undefined),
-  side: (v) => (/^\d{1,3}$/.test(v) && Number(v) >= 8 && Number(v) <= 512 ? Number(v) : undefined),
-};
+// How a user's model without netlens.* metadata prepares its images (www/models.js' form) is part of the link for
+// that model: the fields, their link keys and values are the core's (schema.preprocessing, src/preprocess.rs), each
+// value checked by it (checkChoice below).
 
-/** A model choice's link value, or undefined when it is not one. */
+/** A user model's preprocessing choices as the core declares them: [{field, link, label, options | min/max, default}]. */
+export function choiceFields(schema) {
+  return schema?.preprocessing ?? [];
+}
+
+/** A model choice's value from text, or undefined when the core refuses it. */
 export function parseChoiceValue(field, raw) {
-  return CHOICE_VALUES[field]?.(raw);
+  return checkChoice(field, raw).ok;
 }
 const MODEL_NAME = /^[^\u0000-\u001f\u007f]{1,128}$/u;
 
@@ -98,14 +98,27 @@ export function base64urlToBytes(text) {
 }
 
 let validator = null;
+let choiceValidator = null;
 
 /**
- * Sets the settings validator: the Rust one (src/methods/settings.rs), `checkSetting(methodId, key, text, classes)`
- * of the page's wasm (www/core.js; the node tests load the same wasm), which returns the value as JSON text or
- * throws a sentence naming the setting. There is no second validator in JS.
+ * Sets the validators: the Rust ones of the page's wasm (www/core.js; the node tests load the same wasm), which
+ * return the value as JSON text or throw a sentence. `check` is `checkSetting(methodId, key, text, classes)` (a
+ * method's setting, src/methods/settings.rs), `checkChoice` is `checkChoice(field, text)` (a user model's
+ * preprocessing choice, src/preprocess.rs). There is no second validator in JS.
  */
-export function setValidator(check) {
+export function setValidator(check, checkChoice) {
   validator = check;
+  choiceValidator = checkChoice;
+}
+
+/** Checks one preprocessing choice (a link's, the model form's): {ok: value} or {error: the core's sentence}. */
+export function checkChoice(field, raw) {
+  if (!choiceValidator) return { error: 'The page is still starting: the choice can be checked in a moment' };
+  try {
+    return { ok: JSON.parse(choiceValidator(field, String(raw))) };
+  } catch (e) {
+    return { error: String(e?.message ?? e) };
+  }
 }
 
 /**
@@ -179,6 +192,7 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
     return { state, problems, present: false };
   }
   const fields = linkFields(schema);
+  const choices = new Map(choiceFields(schema).map((c) => [c.link, c.field]));
   const panels = panelIds(schema);
   const seen = new Set();
   let modelName = null;
@@ -204,8 +218,8 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
       else problems.push(`Link parameter "${MODEL_NAME_KEY}" = ${quote(raw)} is not a model's file name; it was ignored.`);
       continue;
     }
-    if (key in MODEL_CHOICE_KEYS) {
-      const field = MODEL_CHOICE_KEYS[key];
+    if (choices.has(key)) {
+      const field = choices.get(key);
       const v = parseChoiceValue(field, raw);
       if (v === undefined) problems.push(`Link parameter ${quote(key)} = ${quote(raw)} is not a model preprocessing choice; it was ignored.`);
       else modelChoice = { ...(modelChoice ?? {}), [field]: v };
@@ -243,9 +257,9 @@ export function buildShareHash(state, schema, { modelName = null, modelChoice = 
   if (state.image?.kind === 'sample') p.set('img', `sample:${state.image.id}`);
   p.set('panel', state.panel);
   if (modelName !== null && MODEL_NAME.test(modelName)) p.set(MODEL_NAME_KEY, modelName);
-  for (const [key, field] of Object.entries(MODEL_CHOICE_KEYS)) {
+  for (const { field, link } of choiceFields(schema)) {
     const v = modelChoice?.[field];
-    if (v !== null && v !== undefined && parseChoiceValue(field, String(v)) !== undefined) p.set(key, String(v));
+    if (v !== null && v !== undefined && parseChoiceValue(field, String(v)) !== undefined) p.set(link, String(v));
   }
   for (const m of pageMethods(schema)) {
     const values = state[m.link_prefix] ?? {};

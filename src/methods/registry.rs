@@ -59,7 +59,12 @@ pub fn method(id: &str) -> Result<&'static MethodSpec> {
 /// The schema every other layer is built from.
 pub fn schema() -> Json {
     let methods = serde_json::to_value(METHODS).expect("the registry serialises");
-    json!({ "version": 1, "max_iters": MAX_ITERS, "methods": methods })
+    json!({
+        "version": 1,
+        "max_iters": MAX_ITERS,
+        "methods": methods,
+        "preprocessing": crate::preprocess::choice_schema(),
+    })
 }
 
 pub fn schema_json() -> String {

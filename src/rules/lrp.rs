@@ -68,6 +68,35 @@ impl Params {
     }
 }
 
+/// The output channels relevance reaches, when that leaves out at least a quarter of an ungrouped node's: `p`'s
+/// rows, `r`'s channels and `out`'s (if given) there — z is needed only where relevance arrives (a class's
+/// relevance enters SqueezeNet's last convolution in 1 channel of 1000). Otherwise all as they are.
+fn live(p: Params, r: Tensor, out: Option<Tensor>, in_channels: usize) -> (Params, Tensor, Option<Tensor>) {
+    if r.shape.len() < 2 || p.w.shape.len() < 2 || p.w.shape[1] != in_channels {
+        return (p, r, out);
+    }
+    let (n, o) = (r.shape[0], r.shape[1]);
+    let plane: usize = r.shape[2..].iter().product();
+    let reached = |c: usize| (0..n).any(|b| r.data[(b * o + c) * plane..][..plane].iter().any(|&v| v != 0.0));
+    let keep: Vec<usize> = (0..o).filter(|&c| reached(c)).collect();
+    if keep.len() * 4 > o * 3 {
+        return (p, r, out);
+    }
+    let channels = |t: &Tensor| {
+        let mut shape = t.shape.clone();
+        shape[1] = keep.len();
+        let data = (0..n).flat_map(|b| keep.iter().flat_map(move |&c| &t.data[(b * o + c) * plane..][..plane]));
+        Tensor::new(shape, data.copied().collect())
+    };
+    let row = p.w.data.len() / o;
+    let mut w_shape = p.w.shape.clone();
+    w_shape[0] = keep.len();
+    let w = Tensor::new(w_shape, keep.iter().flat_map(|&c| &p.w.data[c * row..][..row]).copied().collect());
+    let b = p.b.map(|b| Tensor::new(vec![keep.len()], keep.iter().map(|&c| b.data[c]).collect()));
+    let (r, out) = (channels(&r), out.as_ref().map(channels));
+    (Params { w, b }, r, out)
+}
+
 fn affine<'a>(step: &'a Step) -> Result<&'a dyn Affine> {
     step.node.op.affine().ok_or_else(|| {
         Error::Invalid(format!(
@@ -111,7 +140,7 @@ impl Rule for ZPlus {
     fn backward(&self, step: &Step, r: Tensor) -> Result<Vec<Option<Tensor>>> {
         let op = affine(step)?;
         let x = step.input(0)?.to_tensor();
-        let p = Params::of(step)?;
+        let (p, r, _) = live(Params::of(step)?, r, None, x.shape[1]);
         let pos = p.map(|v| v.max(0.0));
         // After a ReLU there are no negative inputs: x⁺ is x and the W⁻ terms vanish (no copies made for them).
         let has_neg = x.data.iter().any(|&v| v < 0.0);
@@ -145,9 +174,9 @@ impl Rule for Gamma {
     fn backward(&self, step: &Step, r: Tensor) -> Result<Vec<Option<Tensor>>> {
         let op = affine(step)?;
         let gamma = self.0;
-        let out = step.output()?.to_tensor();
         let x = step.input(0)?.to_tensor();
-        let p = Params::of(step)?;
+        let (p, r, out) = live(Params::of(step)?, r, Some(step.output()?.to_tensor()), x.shape[1]);
+        let out = out.expect("given");
         let (wp, wn) = (p.map(|v| v + gamma * v.max(0.0)), p.map(|v| v + gamma * v.min(0.0)));
         let (xp, xn) = (map(&x, |v| v.max(0.0)), map(&x, |v| v.min(0.0)));
         let has_neg = xn.data.iter().any(|&v| v != 0.0);
@@ -224,8 +253,24 @@ impl Rule for Flat {
     fn backward(&self, step: &Step, r: Tensor) -> Result<Vec<Option<Tensor>>> {
         let op = affine(step)?;
         let ones = |shape: &[usize]| Tensor::new(shape.to_vec(), vec![1.0; shape.iter().product()]);
-        let w = ones(step.input(1)?.shape);
-        let z = op.apply(step, &ones(step.input_shape(0)), &w, None)?;
+        let (w_shape, in_shape) = (step.input(1)?.shape.to_vec(), step.input_shape(0));
+        if w_shape.len() == 4 && r.shape.len() == 4 && w_shape[1] == in_shape[1] {
+            // Ungrouped, every weight 1: z is the same in every output channel, and Wᵀ(R/z) is the same in every
+            // input channel, (Σ_o R_o/z) spread by one kernel of ones — one output channel's work, not O's.
+            let w = ones(&[1, w_shape[1], w_shape[2], w_shape[3]]);
+            let z = op.apply(step, &ones(in_shape), &w, None)?;
+            let (n, o) = (r.shape[0], r.shape[1]);
+            let plane = r.shape[2] * r.shape[3];
+            let mut g = vec![0.0f32; n * plane];
+            for (i, r) in r.data.chunks(plane).enumerate() {
+                let (dst, z) = (&mut g[(i / o) * plane..][..plane], &z.data[(i / o) * plane..][..plane]);
+                dst.iter_mut().zip(r).zip(z).for_each(|((g, &r), &z)| *g += r / stabilize(z, STABILIZER));
+            }
+            let g = Tensor::new(vec![n, 1, r.shape[2], r.shape[3]], g);
+            return Ok(first(step, vjp_with(step, 1, &w, &g)?));
+        }
+        let w = ones(&w_shape);
+        let z = op.apply(step, &ones(in_shape), &w, None)?;
         let g = ratio(&r, &z, |_| true);
         Ok(first(step, vjp_with(step, 1, &w, &g)?))
     }

@@ -48,11 +48,13 @@ impl Affine for Conv {
     /// The convolution itself (the forward pass is tract's; relevance rules need it with other weights): per image
     /// and group, im2col of the input and one GEMM with the weights, then the bias.
     fn apply(&self, step: &Step, x: &Tensor, weights: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        let out_shape = step.graph.shape(step.node.output).to_vec();
+        let node_out = step.graph.shape(step.node.output);
         let [n, c, h, wd] = [x.shape[0], x.shape[1], x.shape[2], x.shape[3]];
-        let [o, oh, ow] = [out_shape[1], out_shape[2], out_shape[3]];
+        // As many output channels as the weights have rows: a rule may compute only some (see Affine).
+        let [o, oh, ow] = [weights.shape[0], node_out[2], node_out[3]];
+        let out_shape = vec![n, o, oh, ow];
         let group = self.group;
-        if c % group != 0 || o % group != 0 || weights.shape[1] * group != c || weights.shape[0] != o {
+        if c % group != 0 || o % group != 0 || weights.shape[1] * group != c {
             return Err(Error::Model(format!("node '{}': channels do not split into {group} groups", step.node.name)));
         }
         let (cg, og) = (c / group, o / group);

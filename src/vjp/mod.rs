@@ -84,7 +84,9 @@ pub struct Shortcuts {
 
 /// An op y = W ⊛ x + b whose weights W (input 1) and bias b (input 2, if any) are constants.
 pub trait Affine {
-    /// W' ⊛ x' + b' with the op's own attributes (strides, pads, groups), for `step.node`.
+    /// W' ⊛ x' + b' with the op's own attributes (strides, pads, groups), for `step.node`. W' may have fewer
+    /// output channels (rows) than the node: the result then has as many (relevance rules compute z only where
+    /// relevance arrives).
     fn apply(&self, step: &Step, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor>;
 }
 

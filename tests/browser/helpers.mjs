@@ -208,8 +208,8 @@ export function loadSchema() {
 }
 
 /**
- * Makes www/share.js check settings with the registry's validator, as the page does: the page's wasm
- * (pkg/netlens_bg.wasm, `checkSetting`), instantiated here in Node.
+ * Makes www/share.js check settings and model choices with the core's validators, as the page does: the page's
+ * wasm (pkg/netlens_bg.wasm, `checkSetting`, `checkChoice`), instantiated here in Node.
  */
 export async function useRegistryValidator() {
   const wasm = path.join(REPO, 'pkg/netlens_bg.wasm');
@@ -217,7 +217,7 @@ export async function useRegistryValidator() {
   const core = await import(path.join(REPO, 'pkg/netlens.js'));
   core.initSync({ module: readFileSync(wasm) });
   const { setValidator } = await import('../../www/share.js');
-  setValidator(core.checkSetting);
+  setValidator(core.checkSetting, core.checkChoice);
 }
 
 /** The setting of a share-link key ("viz.iters") in a schema: {method, setting}. */

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseShareHash, buildShareHash, defaultState, MAX_JPEG_BYTES, bytesToBase64url, base64urlToBytes,
+  parseShareHash, buildShareHash, defaultState, MAX_JPEG_BYTES, bytesToBase64url, base64urlToBytes, checkChoice,
+  choiceFields,
 } from '../../www/share.js';
 import { loadSchema, linkSetting, useRegistryValidator } from './helpers.mjs';
 
@@ -130,6 +131,17 @@ test('the iteration cap is the registry\'s (10000), not the old page\'s 1000', (
     assert.equal(getLink(parseShareHash(`#${key}=10000`, opts).state, key), 10000, key);
     assert.equal(parseShareHash(`#${key}=10001`, opts).problems.length, 1, key);
   }
+});
+
+test('a user model\'s preprocessing choices are the core\'s: its fields and link keys, its checker\'s sentences', () => {
+  assert.deepEqual(choiceFields(schema).map((f) => [f.field, f.link]),
+    [['preset', 'model.pre'], ['resize', 'model.resize'], ['side', 'model.size']]);
+  for (const f of choiceFields(schema)) {
+    for (const o of f.options ?? []) assert.deepEqual(checkChoice(f.field, o.value), { ok: o.value }, f.field);
+  }
+  assert.deepEqual(checkChoice('side', '32'), { ok: 32 });
+  assert.match(checkChoice('side', '600').error, /^Input size must be a whole number of pixels from 8 to 512, got '600'$/);
+  assert.match(checkChoice('preset', 'cifar').error, /unknown preprocessing preset 'cifar'; expected one of imagenet, unit, signed, mnist/);
 });
 
 test('a user model\'s preprocessing choice round-trips; a bad value is named and dropped', () => {

@@ -53,33 +53,47 @@ pub fn map(v: &LayerValues) -> Vec<f32> {
 /// the positions × positions Gram matrix X Xᵀ (169 × 169 at features.12, smaller than the channels' 512 × 512):
 /// found there by power iteration in f64, its sign arbitrary as the SVD's.
 pub fn first_component(acts: &[f32], channels: usize, positions: usize) -> Vec<f32> {
-    let mut x = vec![0.0f64; channels * positions];
+    // Rows of X (one per position, its channels contiguous), so that each Gram entry is one contiguous dot product.
+    let mut x = vec![0.0f64; positions * channels];
     for (c, ch) in acts.chunks(positions).enumerate() {
         let mean = ch.iter().map(|&a| a as f64).sum::<f64>() / positions as f64;
         for (i, &a) in ch.iter().enumerate() {
-            x[c * positions + i] = a as f64 - mean;
+            x[i * channels + c] = a as f64 - mean;
         }
     }
     let mut gram = vec![0.0f64; positions * positions];
-    for ch in x.chunks(positions) {
-        for i in 0..positions {
-            let xi = ch[i];
-            if xi != 0.0 {
-                let row = &mut gram[i * positions..(i + 1) * positions];
-                row.iter_mut().zip(ch).for_each(|(g, &xj)| *g += xi * xj);
-            }
+    for i in 0..positions {
+        let xi = &x[i * channels..(i + 1) * channels];
+        for j in i..positions {
+            let g = dot(xi, &x[j * channels..(j + 1) * channels]);
+            gram[i * positions + j] = g;
+            gram[j * positions + i] = g;
         }
     }
     let u = top_eigenvector(&gram, positions);
     // X v₁ = X Xᵀ u₁ / s₁ = s₁ u₁, s₁ = √λ₁ = ‖X Xᵀ u₁‖^(1/2).
     let gu = mat_vec(&gram, &u, positions);
-    let lambda: f64 = gu.iter().zip(&u).map(|(a, b)| a * b).sum();
+    let lambda = dot(&gu, &u);
     let s = lambda.max(0.0).sqrt();
     u.iter().map(|&v| (v * s) as f32).collect()
 }
 
+/// A dot product summed in eight independent lanes, which the compiler can keep in SIMD registers (one running
+/// sum cannot be: float addition is not associative, so it may not reorder it).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    for (ca, cb) in a8.zip(b8) {
+        for k in 0..8 {
+            lanes[k] += ca[k] * cb[k];
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
+}
+
 fn mat_vec(m: &[f64], v: &[f64], n: usize) -> Vec<f64> {
-    m.chunks(n).map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+    m.chunks(n).map(|row| dot(row, v)).collect()
 }
 
 /// The unit eigenvector of the largest eigenvalue of a symmetric positive semi-definite n × n matrix, by power

@@ -142,7 +142,7 @@ pub struct LayerValues {
 }
 
 impl LayerValues {
-    /// One forward pass recording `layer`; with `gradient`, a reverse pass from `class`'s logit down to it.
+    /// One forward pass recording `layer` (up to `layer` only, without `gradient`); with `gradient`, a reverse pass from `class`'s logit down to it.
     pub fn of(net: &Classifier, x: &Tensor, class: usize, layer: &str, gradient: bool) -> Result<LayerValues> {
         net.check_class(class)?;
         check_layer(net, layer)?;
@@ -153,7 +153,8 @@ impl LayerValues {
             Layout::Maps { channels, h, w } => (channels, h, w),
             Layout::Tokens { channels, g, .. } => (channels, g, g),
         };
-        let acts = engine.forward_with(x, &[layer])?;
+        // Without a gradient, the forward pass stops at the layer.
+        let acts = if gradient { engine.forward_with(x, &[layer])? } else { engine.forward_to(x, layer)? };
         let a = acts.get(layer).ok_or_else(|| Error::Forward(format!("'{layer}' was not recorded")))?;
         let values = layout.channels_first(a.data);
         let value = a.to_tensor();

@@ -4,7 +4,7 @@
 import { emit, on } from './bus.js';
 import { loadCore } from './core.js';
 import { input } from './input.js';
-import { updateShareLink } from './state.js';
+import { setSetting } from './store.js';
 import { $, el, showMessage, SIZE, inputSize } from './ui.js';
 
 /** Returns a function that detaches it (the panels are rebuilt). */
@@ -79,10 +79,9 @@ export function attachActivations({ panels, show }) {
   pick.addEventListener('change', () => showChannel(Number(pick.value)));
 
   function runWith(target, values) {
-    Object.assign(target.values, values);
+    for (const [key, value] of Object.entries(values)) setSetting(target.prefix, key, value);
     target.writeFields();
     show(target.method.id);
-    updateShareLink();
     target.start();
   }
   visualize.addEventListener('click', () => {

@@ -14,6 +14,7 @@ import { buildPanels } from './panels.js';
 import { attachActivations } from './activations.js';
 import { createCompare } from './compare.js';
 import { state, initState, applyLink, setLinkImage, updateShareLink, copyLink, isForeignHash } from './state.js';
+import { update } from './store.js';
 import { resolveStartChoice, setupModels } from './models.js';
 import { setupLive } from './live.js';
 import { validatorReady } from './core.js';
@@ -168,7 +169,7 @@ async function followLink({ lesson = false } = {}) {
   }
   else if (linked?.kind === 'jpeg') {
     if (!(await useJpeg(linked.bytes, { auto: true }))) {
-      state.image = null;
+      update('page', { image: null });
       clearWaiting();
     }
   } else if (!fromLink && engine.samples.some((s) => s.id === 'chelsea')) {

@@ -10,6 +10,7 @@ import { introOf, mainOutput, pickerFor, setDownload } from './panel-view.js';
 import { searchClasses } from './panels.js';
 import { classSetting, settingsJson, COMPARE } from './share.js';
 import { state, updateShareLink } from './state.js';
+import { setSetting } from './store.js';
 import { $, el, drawRgba, clearCanvas, showMessage, classPicker, classText, SIZE } from './ui.js';
 
 const PREFIX = COMPARE.link_prefix;
@@ -80,9 +81,8 @@ export function createCompare() {
   }
 
   function setClass(c) {
-    values().class = c;
+    setSetting(PREFIX, 'class', c);
     writeFields();
-    updateShareLink();
     if (visible()) start();
   }
 

@@ -2,22 +2,18 @@
 // run-progress* -> run-done | cancelled | error), and a restart when the wasm module traps.
 import { emit } from './bus.js';
 import { checkMessage, TO_WORKER } from './protocol.js';
+import { engine, update } from './store.js';
 
 let worker = null;
 let seq = 0;
 const pending = new Map(); // reqId -> {resolve, reject}
 const runs = new Map(); // runId -> handlers
 
-export const engine = {
-  ready: false,
-  labels: null,
-  samples: [],
-  schema: null,
-  failed: null, // text when the model could not load
-  build: null, // the wasm build in use, as the worker chose it: {build: 'threads'|'single', threads, why} (www/threads.js)
-  model: null, // the model in use, as the worker describes it: {name, user, url, info, ms, bytes} (www/models.js)
-  startModel: null, // a user's model a (re)start loads instead of the default: {url, sha256, name} | {bytes, labels, name}
-};
+// The store's engine slice (www/store.js), which this module keeps as the worker reports: ready, labels, samples,
+// schema, failed (text when the model could not load), build (the wasm build the worker chose: {build, threads,
+// why}, www/threads.js), model ({name, user, url, info, ms, bytes}, www/models.js), startModel (a user's model a
+// (re)start loads instead of the default: {url, sha256, name, choice} | {bytes, labels, name, choice}).
+export { engine };
 
 /** One request, one reply; rejects with the worker's message (e.fatal when the engine had to restart). */
 export function request(msg, transfer = []) {
@@ -77,21 +73,18 @@ function onMessage(m) {
       emit('model-progress', { loaded: m.loaded, total: m.total });
       break;
     case 'schema':
-      engine.schema = m.schema;
+      update('engine', { schema: m.schema });
       emit('schema', { schema: m.schema });
       break;
     case 'ready':
-      engine.labels = m.labels;
-      engine.samples = m.samples;
-      engine.schema = m.schema;
-      engine.model = m.model ?? null;
-      engine.build = m.engine ?? null;
-      engine.ready = true;
+      update('engine', {
+        labels: m.labels, samples: m.samples, schema: m.schema, model: m.model ?? null, build: m.engine ?? null, ready: true,
+      });
       emit('ready', { labels: m.labels, samples: m.samples, schema: m.schema, model: engine.model, build: engine.build });
       break;
     case 'model-fallback':
       // The user's model could not be used at start: the default loads instead (and after a restart too).
-      engine.startModel = null;
+      update('engine', { startModel: null });
       emit('model-fallback', { name: m.name, message: m.message });
       break;
     case 'run-progress':
@@ -120,7 +113,7 @@ function onMessage(m) {
 }
 
 function failed(text) {
-  engine.failed = text;
+  update('engine', { failed: text });
   emit('model-error', { text });
 }
 
@@ -149,7 +142,7 @@ export function startEngine() {
 function restart(reason) {
   worker.terminate();
   worker = null;
-  engine.ready = false;
+  update('engine', { ready: false });
   for (const p of pending.values()) p.reject(Object.assign(new Error('the engine restarted'), { fatal: true }));
   pending.clear();
   for (const [runId] of [...runs]) finishRun(runId, 'error', (r) => r.onError?.(`the engine stopped (${reason})`));

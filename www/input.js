@@ -2,17 +2,17 @@
 // before the model is ready is kept (the latest one wins) and used as soon as the model is ready.
 import { emit } from './bus.js';
 import { engine, request } from './engine.js';
+import { input, update } from './store.js';
 import { MAX_JPEG_BYTES } from './share.js';
 import { $, el, drawRgba, showMessage, renderTop5, inputSize } from './ui.js';
 
 // Larger files are refused before reading them; the core's pixel limit guards the decode itself.
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-export const input = {
-  current: null, // {bytes, source, rgba, top} of the image in use
-  seq: 0, // counts images taken into use: output made from another image is stale
-  pending: null, // {kind: 'file', file, how} | {kind: 'sample', id} | {kind: 'jpeg', bytes}: waiting for the model
-};
+// The store's input slice (www/store.js), kept by this module: current ({bytes, source, rgba, top} of the image in
+// use), seq (counts images taken into use: output made from another image is stale), pending ({kind: 'file', file,
+// how} | {kind: 'sample', id} | {kind: 'jpeg', bytes}: waiting for the model).
+export { input };
 
 let inputSeq = 0; // counts input requests, so a slow sample download cannot override a later choice
 let sampleLoad = null; // {id, promise} of the sample being fetched and decoded
@@ -48,7 +48,7 @@ export function clearWaiting() {
 /** Before the model is ready: keep the image and say so where the image will appear. */
 function keepForLater(p) {
   ++inputSeq;
-  input.pending = p;
+  update('input', { pending: p });
   showWaiting(pendingName(p));
   if (p.kind === 'file') preview(p.file);
   emit('input-waiting', { name: pendingName(p) });
@@ -75,7 +75,7 @@ async function preview(file) {
 /** Called once the model is ready: uses the image kept meanwhile. Resolves to false when there was none. */
 export async function usePending() {
   const p = input.pending;
-  input.pending = null;
+  update('input', { pending: null });
   $('drop-zone').classList.remove('waiting');
   if (!p) return false;
   if (p.kind === 'file') await useFile(p.file, p.how);
@@ -94,8 +94,7 @@ async function loadInput(bytes, source) {
     return false;
   }
   $('drop-zone').classList.remove('waiting');
-  input.current = { bytes, source, rgba: reply.rgba, top: reply.top };
-  input.seq++;
+  update('input', { current: { bytes, source, rgba: reply.rgba, top: reply.top }, seq: input.seq + 1 });
   drawRgba($('crop-canvas'), reply.rgba);
   renderTop5($('top5'), reply.top, engine.labels);
   $('crop-caption').textContent = `${describe(source)}, as the model sees it (${inputSize.width}×${inputSize.height})`;
@@ -173,7 +172,7 @@ export async function useLinkCopy(bytes, copy) {
   ++inputSeq;
   const original = c.original ?? { rgba: c.rgba, width: inputSize.width, height: inputSize.height, name: c.source.name };
   if (!(await loadInput(bytes, { kind: 'jpeg', name: original.name, copy }))) return false;
-  input.current.original = original;
+  update('input', { current: { ...input.current, original } });
   emit('input-changed', { link: { kind: 'jpeg', bytes, copy } });
   return true;
 }

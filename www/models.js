@@ -9,6 +9,7 @@ import { emit, on } from './bus.js';
 import { DEFAULT_MODEL_NAME } from './protocol.js';
 import { engine, request } from './engine.js';
 import { state, updateShareLink } from './state.js';
+import { setSetting, subscribe, update } from './store.js';
 import { loadCore, validatorReady } from './core.js';
 import { checkChoice, choiceFields, pageMethods, parseChoiceValue } from './share.js';
 import { $, inputSize, showMessage } from './ui.js';
@@ -88,7 +89,7 @@ function choiceFromHash(schema) {
 export async function resolveStartChoice() {
   if (!engine.startModel) return;
   const [core] = await Promise.all([loadCore(), validatorReady()]);
-  engine.startModel.choice = choiceFromHash(JSON.parse(core.schema()));
+  update('engine', { startModel: { ...engine.startModel, choice: choiceFromHash(JSON.parse(core.schema())) } });
 }
 
 /** ?model= and sha256= out of the address: links made from now on are about the model in use. */
@@ -111,7 +112,7 @@ function fitClasses(k) {
     for (const s of m.settings) {
       const v = values[s.key];
       if (s.type !== 'class' || v === null || v === undefined || v < k) continue;
-      values[s.key] = s.default !== null && s.default !== undefined && s.default < k ? s.default : s.optional ? null : 0;
+      setSetting(m.link_prefix, s.key, s.default !== null && s.default !== undefined && s.default < k ? s.default : s.optional ? null : 0);
     }
   }
 }
@@ -237,15 +238,15 @@ async function switchTo(msg, { name, labelsName = null, keep = null, keepUrl = n
   } finally {
     busy = false;
   }
-  engine.labels = reply.labels;
-  engine.model = reply.model;
   mine = keep;
-  // A restart of the worker (a trap) loads this model again, not the default.
-  engine.startModel = keep ? { bytes: keep.bytes, labels: keep.labels, name: keep.name, choice: keep.choice ?? null }
-    : keepUrl;
+  update('engine', {
+    labels: reply.labels,
+    model: reply.model,
+    // A restart of the worker (a trap) loads this model again, not the default.
+    startModel: keep ? { bytes: keep.bytes, labels: keep.labels, name: keep.name, choice: keep.choice ?? null } : keepUrl,
+  });
   if (!keepUrl) forgetAddressModel();
   fitClasses(reply.labels.length);
-  render();
   emit('model-changed', { labels: reply.labels, model: reply.model });
   if (linkModel && linkModel === reply.model.name) linkModel = null;
   return true;
@@ -292,7 +293,7 @@ export function useDefaultModel() {
 
 /** Before the engine starts: a ?model= address becomes the model the worker loads first. */
 export function setupModels() {
-  engine.startModel = modelFromAddress();
+  update('engine', { startModel: modelFromAddress() });
   if (engine.startModel) $('model-name').textContent = `${engine.startModel.name} (from the address)`;
   $('model-input').addEventListener('change', (e) => {
     const files = [...(e.target.files ?? [])];
@@ -307,7 +308,11 @@ on('model-files', ({ files }) => useModelFiles(files));
 
 on('ready', () => {
   if (!engine.model?.user) mine = null;
-  render();
+});
+
+// The model's facts, note and form are a view of the model in use (and the wasm build that runs it).
+subscribe('engine', (keys) => {
+  if (keys.includes('model') || keys.includes('build')) render();
 });
 
 on('model-fallback', ({ name, message }) => {

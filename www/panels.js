@@ -8,6 +8,7 @@ import { input } from './input.js';
 import { PanelView, mainOutput, readControl, untargeted, writeControl } from './panel-view.js';
 import { checkSetting, settingsJson, COMPARE } from './share.js';
 import { state, updateShareLink } from './state.js';
+import { setSetting, update } from './store.js';
 import { $, el, drawRgba, showMessage, classPicker, classText, percent, inputSize } from './ui.js';
 
 // What a panel's status line says before anything ran.
@@ -95,9 +96,8 @@ export class MethodPanel {
   }
 
   setClass(c) {
-    this.values[this.classSetting.key] = c;
+    setSetting(this.prefix, this.classSetting.key, c);
     this.showClass();
-    updateShareLink();
     this.changed(this.classSetting);
   }
 
@@ -110,7 +110,6 @@ export class MethodPanel {
 
   onFieldChange(f) {
     if (!this.readField(f)) return;
-    updateShareLink();
     this.changed(f.setting);
   }
 
@@ -134,7 +133,7 @@ export class MethodPanel {
       emit('setting-error', { method: this.method.id, key: f.setting.key, message: r.error });
       return false;
     }
-    this.values[f.setting.key] = r.ok;
+    setSetting(this.prefix, f.setting.key, r.ok);
     return true;
   }
 
@@ -363,7 +362,7 @@ export function buildPanels(container, schema, { compare }) {
   function show(id, { focus = false } = {}) {
     const method = methods.find((m) => m.id === id);
     const tabId = method ? tabOf(method) : id;
-    state.panel = id;
+    update('page', { panel: id }); // the share link follows (www/state.js)
     for (const t of tabs) {
       const on = t.id === tabId;
       t.button.setAttribute('aria-selected', String(on));
@@ -377,7 +376,6 @@ export function buildPanels(container, schema, { compare }) {
       p.node.hidden = !on;
       p.chooserButton.setAttribute('aria-pressed', String(on));
     }
-    updateShareLink();
     panels.get(id)?.maybeAutoRun();
     if (id === COMPARE.id) compare.shown();
     emit('panel', { id });

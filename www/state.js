@@ -2,10 +2,12 @@
 import { emit } from './bus.js';
 import { engine } from './engine.js';
 import { buildShareHash, defaultState, parseShareHash } from './share.js';
+import { page as state, replacePage, subscribe, update } from './store.js';
 import { $, showMessage } from './ui.js';
 
-// Filled by initState() once the schema is known; the object itself never changes (observers keep it).
-export const state = {};
+// The store's page slice (www/store.js): filled by initState() once the schema is known, replaced by a link; the
+// object itself never changes (observers keep it).
+export { state };
 
 const share = {
   problem: null, // why the current image cannot go in a link
@@ -18,9 +20,15 @@ const droppedModel = () => (engine.model?.user && !engine.model.url ? engine.mod
 // Its preprocessing choice (the form of www/models.js), for any user's model: a link reproduces it.
 const modelChoice = () => (engine.model?.user ? engine.model.choice ?? null : null);
 
+// The link is a view of the page state and of the model in use (a user's model is named in it): it follows each
+// change of either.
+subscribe('page', () => updateShareLink());
+subscribe('engine', (keys) => {
+  if (keys.includes('model') || keys.includes('ready')) updateShareLink();
+});
+
 export function initState(schema) {
-  for (const k of Object.keys(state)) delete state[k];
-  Object.assign(state, defaultState(schema));
+  replacePage(defaultState(schema));
   emit('state', { state });
 }
 
@@ -31,8 +39,7 @@ export function applyLink() {
   });
   for (const p of problems) showMessage('warn', p);
   if (problems.length) showMessage('info', 'The link had problems; the values above were replaced with defaults.');
-  for (const k of Object.keys(state)) delete state[k];
-  Object.assign(state, linked);
+  replacePage(linked);
   emit('state', { state });
   emit('link-model', { name: modelName ?? null, choice: linkedChoice ?? null });
   return present;
@@ -40,11 +47,10 @@ export function applyLink() {
 
 /** The input changed: what a link says about it ({kind:'sample',id} | {kind:'jpeg',bytes} | null). */
 export function setLinkImage({ link, problem = null, note = null }) {
-  state.image = link;
   share.problem = problem;
   share.note = note;
   emit('share-problem', { problem });
-  updateShareLink();
+  update('page', { image: link }); // the link follows
 }
 
 export function updateShareLink() {

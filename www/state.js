@@ -21,10 +21,12 @@ const droppedModel = () => (engine.model?.user && !engine.model.url ? engine.mod
 const modelChoice = () => (engine.model?.user ? engine.model.choice ?? null : null);
 
 // The link is a view of the page state and of the model in use (a user's model is named in it): it follows each
-// change of either.
+// change of either — once the page has read the link it was opened with (applyLink), never before: the address
+// bar holds that link until then.
+let linkRead = false;
 subscribe('page', () => updateShareLink());
 subscribe('engine', (keys) => {
-  if (keys.includes('model') || keys.includes('ready')) updateShareLink();
+  if (keys.includes('model')) updateShareLink();
 });
 
 export function initState(schema) {
@@ -40,6 +42,7 @@ export function applyLink() {
   for (const p of problems) showMessage('warn', p);
   if (problems.length) showMessage('info', 'The link had problems; the values above were replaced with defaults.');
   replacePage(linked);
+  linkRead = true;
   emit('state', { state });
   emit('link-model', { name: modelName ?? null, choice: linkedChoice ?? null });
   return present;
@@ -54,7 +57,7 @@ export function setLinkImage({ link, problem = null, note = null }) {
 }
 
 export function updateShareLink() {
-  if (!engine.ready || !engine.schema) return;
+  if (!linkRead || !engine.ready || !engine.schema) return;
   let hash;
   try {
     hash = buildShareHash(state, engine.schema, { modelName: droppedModel(), modelChoice: modelChoice() });

@@ -59,13 +59,19 @@ bench-report:
 bench-trust: wasm assets node-deps
 	node bench/trust-page.mjs
 
-# Issue 11's memory row: a ~105 MB model (SqueezeNet + a 100 MB MatMul, bench/big_model.py) in the page, both builds.
+# The memory rows (issues 11 and 24): a ~105 MB model (SqueezeNet + a 100 MB MatMul, bench/big_model.py) and a
+# ViT-B/16 (346 MB, torchvision's with random weights, bench/vit_model.py) in the page, both builds.
 BIG_MODEL := assets/test-models/big100.onnx
+VIT_MODEL := assets/test-models/vit_b_16.onnx
 bench-memory: wasm assets node-deps
 	@if [ ! -x $(BENCH_VENV)/bin/python ] || ! $(BENCH_VENV)/bin/python -c 'import onnx' 2>/dev/null; then \
 		python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q -r bench/requirements.txt; fi
 	@mkdir -p $(dir $(BIG_MODEL))
 	@[ -f $(BIG_MODEL) ] || $(BENCH_VENV)/bin/python bench/big_model.py assets/models/squeezenet1_1.onnx $(BIG_MODEL)
+	@if [ ! -f $(VIT_MODEL) ]; then \
+		$(BENCH_VENV)/bin/python -c 'import torch, torchvision' 2>/dev/null \
+			|| $(BENCH_VENV)/bin/pip install -q -r bench/requirements-torch.txt; \
+		$(BENCH_VENV)/bin/python bench/vit_model.py $(VIT_MODEL); fi
 	node bench/big-model-page.mjs
 
 # Issue 30 (not part of bench-all): a 200-image folder through `netlens batch`, PyTorch + Captum and Ray with 1 and 2

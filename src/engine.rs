@@ -169,9 +169,30 @@ impl Engine {
     /// them) fixed to `side`. Also says whether the model had one.
     pub fn from_onnx_bytes_sized(bytes: &[u8], side: usize) -> Result<(Engine, bool)> {
         crate::threads::init();
-        let mut proto = graph::decode_proto(bytes)?;
+        Engine::from_proto_sized(graph::decode_proto(bytes)?, side)
+    }
+
+    /// As [`Engine::from_onnx_bytes_sized`], taking the bytes: they are freed as soon as they are decoded, before
+    /// the model is built (in the page, where memory only grows, each copy of the weights held at once counts).
+    pub fn from_onnx_vec_sized(bytes: Vec<u8>, side: usize) -> Result<(Engine, bool)> {
+        crate::threads::init();
+        let proto = graph::decode_proto(&bytes)?;
+        drop(bytes);
+        Engine::from_proto_sized(proto, side)
+    }
+
+    fn from_proto_sized(mut proto: tract_onnx::pb::ModelProto, side: usize) -> Result<(Engine, bool)> {
         let symbolic = graph::fix_symbolic_sides(&mut proto, side)?;
         Ok((Engine::from_proto(proto)?, symbolic))
+    }
+
+    /// The model as decoded, float weights included: the engine keeps its proto without them (our graph holds
+    /// them exactly) and puts them back for the rare builds that start from a proto (a plan cut at a layer, a copy
+    /// with replaced weights).
+    pub(crate) fn full_proto(&self) -> tract_onnx::pb::ModelProto {
+        graph::with_float_weights((*self.proto).clone(), &|name| {
+            self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|t| t.data.clone())
+        })
     }
 
     /// The model's `metadata_props`, as (key, value) pairs.
@@ -190,6 +211,9 @@ impl Engine {
                 return Err(e);
             }
         };
+        // tract's model holds the weights now: the proto keeps everything but the float weights tract has (our graph
+        // takes them from tract; Engine::full_proto puts them back when a proto is needed again).
+        let proto = graph::without_float_weights(proto, &|name| analysed.has_constant(name));
         let graph = graph::build(&proto, &analysed.shapes(), &|name| analysed.constant(name))?;
         if graph.shape(graph.input) != analysed.input_shape.as_slice() {
             return Err(Error::Model("input shape disagrees with tract's analysis".into()));
@@ -416,7 +440,8 @@ impl Engine {
         let plan = match cached {
             Some(plan) => plan,
             None => {
-                let plan = Arc::new(forward::cut_at(&self.proto, layer, self.graph.shape(id), self.input_shape())?);
+                let plan =
+                    Arc::new(forward::cut_at(&self.full_proto(), layer, self.graph.shape(id), self.input_shape())?);
                 self.cuts.lock().expect("no panic holds this lock").push((id, plan.clone()));
                 plan
             }
@@ -568,6 +593,32 @@ mod tests {
     fn squeezenet() -> Engine {
         let bytes = std::fs::read(crate::test_data::squeezenet_path()).expect("SqueezeNet in the shared data");
         Engine::from_onnx_bytes(&bytes).expect("SqueezeNet loads")
+    }
+
+    /// The engine keeps its proto without the float weights (one copy fewer in the page's memory) and gives them
+    /// back exactly: every initializer of the full proto is the file's, value for value, and a model rebuilt from
+    /// it computes the same logits.
+    #[test]
+    fn the_kept_proto_has_no_float_weights_and_gives_them_back_exactly() {
+        let bytes = std::fs::read(crate::test_data::squeezenet_path()).expect("SqueezeNet in the shared data");
+        let original = graph::decode_proto(&bytes).unwrap();
+        let engine = Engine::from_onnx_vec_sized(bytes, 224).unwrap().0;
+        let kept = engine.proto.graph.as_ref().unwrap();
+        let stored: usize = kept.initializer.iter().map(|t| t.raw_data.len() + 4 * t.float_data.len()).sum();
+        assert_eq!(stored, 0, "the kept proto holds no weights");
+        let full = engine.full_proto();
+        let (a, b) = (original.graph.as_ref().unwrap(), full.graph.as_ref().unwrap());
+        assert_eq!(a.initializer.len(), b.initializer.len());
+        assert!(a.initializer.len() > 40, "SqueezeNet's weights and biases");
+        for (x, y) in a.initializer.iter().zip(&b.initializer) {
+            assert_eq!((&x.name, &x.dims), (&y.name, &y.dims));
+            let (x, y) = (graph::load_tensor(x).unwrap(), graph::load_tensor(y).unwrap());
+            assert!(x.data.iter().zip(&y.data).all(|(p, q)| p.to_bits() == q.to_bits()), "{}", a.name);
+        }
+        let rebuilt = Engine::from_proto(full).unwrap();
+        let x =
+            Tensor::new(engine.input_shape().to_vec(), (0..3 * 224 * 224).map(|i| (i % 17) as f32 / 17.0).collect());
+        assert_eq!(rebuilt.forward_only(&x).unwrap().data, engine.forward_only(&x).unwrap().data);
     }
 
     /// A plan that records no window winners records each MaxPool's input instead, and the reverse pass then finds

@@ -58,6 +58,12 @@ impl Analysed {
         shapes
     }
 
+    /// Whether tract's analysis holds `name`'s value (an initializer's weights, a folded constant).
+    pub fn has_constant(&self, name: &str) -> bool {
+        let fact = self.outlets.get(name).and_then(|&o| self.model.outlet_fact(o).ok());
+        fact.is_some_and(|f| f.value.concretize().is_some())
+    }
+
     /// The value tract's analysis computed for `name` without the input (a Constant node, a shape computation,
     /// an op on weights only), as float32, or None when it depends on the input (or is not a number).
     pub fn constant(&self, name: &str) -> Option<Tensor> {

@@ -19,6 +19,7 @@ pub mod graph;
 pub mod imageio;
 pub mod methods;
 pub mod model_files;
+pub mod model_memory;
 pub mod network;
 pub mod preprocess;
 pub mod qr;

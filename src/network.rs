@@ -29,13 +29,23 @@ impl Classifier {
     /// Load with a user's choice of preprocessing (used where the model's metadata does not say) and of the side
     /// a symbolic H/W is fixed to.
     pub fn load(bytes: &[u8], choice: &Choice) -> Result<Classifier> {
+        Classifier::build(choice, |side| Engine::from_onnx_bytes_sized(bytes, side))
+    }
+
+    /// As [`Classifier::load`], taking the bytes: they are freed as soon as they are decoded (the page's memory
+    /// then never holds them beside tract's and our copies of the weights).
+    pub fn load_owned(bytes: Vec<u8>, choice: &Choice) -> Result<Classifier> {
+        Classifier::build(choice, move |side| Engine::from_onnx_vec_sized(bytes, side))
+    }
+
+    fn build(choice: &Choice, engine: impl FnOnce(usize) -> Result<(Engine, bool)>) -> Result<Classifier> {
         let side = choice.side.unwrap_or(DEFAULT_SIDE);
         if !(MIN_SIDE..=MAX_SIDE).contains(&side) {
             return Err(Error::Invalid(format!(
                 "input size {side} is out of range: netlens needs {MIN_SIDE} to {MAX_SIDE}"
             )));
         }
-        let (engine, symbolic_side) = Engine::from_onnx_bytes_sized(bytes, side)?;
+        let (engine, symbolic_side) = engine(side)?;
         let num_classes = engine.graph().check_image_classifier()?;
         let [_, c, h, w] = engine.input_shape().try_into().expect("check_image_classifier: 4-D");
         if choice.side.is_some() && !symbolic_side && choice.side != Some(h) {

@@ -148,7 +148,7 @@ impl Model {
             .map_err(|e| PyValueError::new_err(format!("cannot read model '{}': {e}", path.display())))?;
         let names_path = classes.or_else(|| find_default(CLASSES_FILE));
         py.detach(|| {
-            let net = Classifier::load(&bytes, &Choice::default()).map_err(py_err)?;
+            let net = Classifier::load_owned(bytes, &Choice::default()).map_err(py_err)?;
             let names = match names_path {
                 None => None,
                 Some(p) => {

@@ -180,21 +180,72 @@ impl NetLens {
     }
 }
 
+/// The allocator, counting the bytes in use: the memory a model may still take is the build's maximum less what
+/// is in use, not less the memory's size (it never shrinks: after a large model is dropped its space is free
+/// inside it).
+struct Counting;
+
+static IN_USE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call goes to the system allocator with the caller's arguments; only the count is added.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = std::alloc::System.alloc(layout);
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = std::alloc::System.alloc_zeroed(layout);
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        std::alloc::System.dealloc(ptr, layout);
+        IN_USE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let p = std::alloc::System.realloc(ptr, layout, new_size);
+        if !p.is_null() {
+            IN_USE.fetch_add(new_size, std::sync::atomic::Ordering::Relaxed);
+            IN_USE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Refuses, with the numbers, a model whose file would need more memory than this module can still take (the
+/// threaded build's shared memory has at most 2 GiB, the single-thread build's 4 GiB).
+fn check_memory(file_bytes: usize) -> crate::error::Result<()> {
+    let threads = cfg!(feature = "wasm-threads");
+    let maximum: usize = if threads { 2 << 30 } else { (4u64 << 30).min(usize::MAX as u64) as usize };
+    let in_use = IN_USE.load(std::sync::atomic::Ordering::Relaxed);
+    crate::model_memory::check_fits(file_bytes, maximum.saturating_sub(in_use), maximum, threads)
+}
+
 #[wasm_bindgen]
 impl NetLens {
     /// `synset_words` may be empty: synonyms then come from the short names only. `class_names` may be empty
     /// too (a user's model without a labels file): the classes are then called "class 0" … "class K−1".
     #[wasm_bindgen(constructor)]
-    pub fn new(model: &[u8], class_names: &str, synset_words: &str) -> Result<NetLens, JsError> {
+    pub fn new(model: Vec<u8>, class_names: &str, synset_words: &str) -> Result<NetLens, JsError> {
         NetLens::load(model, class_names, synset_words, "")
     }
 
     /// As `new`, with the user's preprocessing choice for a model without metadata, as JSON
     /// (`{"preset": "mnist", "resize": "squash", "side": 32}`, every key optional; see `Choice::from_json`).
-    pub fn load(model: &[u8], class_names: &str, synset_words: &str, choice_json: &str) -> Result<NetLens, JsError> {
+    pub fn load(model: Vec<u8>, class_names: &str, synset_words: &str, choice_json: &str) -> Result<NetLens, JsError> {
         let synsets = if synset_words.trim().is_empty() { None } else { Some(synset_words) };
         let choice = Choice::from_json(choice_json).map_err(js_err)?;
-        let net = Classifier::load(model, &choice).map_err(js_err)?;
+        check_memory(model.len()).map_err(js_err)?;
+        // The bytes are ours: freed once decoded (Classifier::load_owned).
+        let net = Classifier::load_owned(model, &choice).map_err(js_err)?;
         let generated;
         let class_names = if class_names.trim().is_empty() {
             generated = (0..net.num_classes()).map(|k| format!("class {k}\n")).collect::<String>();

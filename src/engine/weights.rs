@@ -65,7 +65,7 @@ impl Engine {
     /// A new engine for the same graph with the named initializers replaced (same shapes). tract builds a new
     /// plan; this engine is unchanged.
     pub fn with_weights(&self, replace: &[(String, Tensor)]) -> Result<Engine> {
-        let mut proto = (*self.proto).clone();
+        let mut proto = self.full_proto();
         let graph = proto.graph.as_mut().ok_or_else(|| Error::Model("no graph".into()))?;
         let mut by_name: HashMap<&str, &Tensor> = HashMap::new();
         for (name, t) in replace {

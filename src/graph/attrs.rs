@@ -19,7 +19,7 @@ pub(crate) fn to_tensor(t: &tract_onnx::prelude::Tensor) -> Result<Tensor> {
     Ok(Tensor::new(t.shape().to_vec(), data))
 }
 
-pub(super) fn load_tensor(proto: &pb::TensorProto) -> Result<Tensor> {
+pub(crate) fn load_tensor(proto: &pb::TensorProto) -> Result<Tensor> {
     let t = tract_onnx::tensor::load_tensor(&FopenDataResolver, proto, None)
         .map_err(|e| Error::Model(format!("initializer '{}': {e}", proto.name)))?;
     to_tensor(&t)

@@ -8,12 +8,15 @@ mod attrs;
 mod proto;
 mod window;
 
-pub(crate) use attrs::to_tensor;
 pub use attrs::ParseCtx;
-pub use proto::{declared_input_shape, decode_proto, feed_input, fix_symbolic_sides, MAX_INPUT_DIM};
+pub(crate) use attrs::{load_tensor, to_tensor};
+pub use proto::{
+    declared_input_shape, decode_proto, feed_input, fix_symbolic_sides, with_float_weights, without_float_weights,
+    MAX_INPUT_DIM,
+};
 pub use window::Window;
 
-use attrs::{load_tensor, tract_err};
+use attrs::tract_err;
 use proto::opset;
 
 use std::collections::HashMap;
@@ -96,7 +99,11 @@ pub fn build(
     let mut b = Builder { opset: opset(proto), ids: HashMap::new(), values: vec![], consts: vec![], shapes };
 
     for init in &g.initializer {
-        let t = load_tensor(init)?;
+        // From tract's analysis where it holds the value (the engine's proto no longer has those weights).
+        let t = match konst(&init.name) {
+            Some(t) => t,
+            None => load_tensor(init)?,
+        };
         let id = b.values.len();
         b.values.push(Value { name: init.name.clone(), shape: t.shape.clone() });
         b.consts.push(Some(t));

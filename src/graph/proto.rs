@@ -1,7 +1,6 @@
 //! The ONNX proto: decoded once, checked where tract would panic or hang, its feed input and its shape.
 
 use tract_onnx::pb;
-use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -10,8 +9,9 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::Model("the model file is empty".into()));
     }
-    let proto =
-        onnx().proto_model_for_read(&mut &*bytes).map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
+    // prost from the slice itself: tract-onnx's reader copies the whole file into a buffer first.
+    let proto = <pb::ModelProto as prost::Message>::decode(bytes)
+        .map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
     let Some(graph) = proto.graph.as_ref().filter(|g| !g.node.is_empty()) else {
         return Err(Error::Model("not an ONNX model: it holds no graph".into()));
     };
@@ -161,3 +161,43 @@ pub fn fix_symbolic_sides(proto: &mut pb::ModelProto, side: usize) -> Result<boo
 
 /// Largest input dimension accepted (an image side, channels, batch).
 pub const MAX_INPUT_DIM: i64 = 1 << 16;
+
+/// Whether an initializer holds float weights stored in the file itself: the ones our graph keeps exactly (f32),
+/// so that a proto can do without them.
+fn float_weights(t: &pb::TensorProto) -> bool {
+    t.data_type == pb::tensor_proto::DataType::Float as i32
+        && t.external_data.is_empty()
+        && (!t.raw_data.is_empty() || !t.float_data.is_empty())
+}
+
+/// The proto without the data of the float initializers `held` says are held elsewhere (names, types and shapes
+/// kept): what an engine keeps once tract's model holds the weights. [`with_float_weights`] puts them back.
+pub fn without_float_weights(mut proto: pb::ModelProto, held: &dyn Fn(&str) -> bool) -> pb::ModelProto {
+    if let Some(g) = proto.graph.as_mut() {
+        for t in g.initializer.iter_mut().filter(|t| float_weights(t) && held(&t.name)) {
+            t.raw_data = Vec::new();
+            t.float_data = Vec::new();
+        }
+    }
+    proto
+}
+
+/// A proto made by [`without_float_weights`] with each float initializer's data again, as little-endian raw
+/// data, from `value` (by initializer name).
+pub fn with_float_weights(mut proto: pb::ModelProto, value: &dyn Fn(&str) -> Option<Vec<f32>>) -> pb::ModelProto {
+    if let Some(g) = proto.graph.as_mut() {
+        let stripped = |t: &pb::TensorProto| {
+            t.data_type == pb::tensor_proto::DataType::Float as i32
+                && t.external_data.is_empty()
+                && t.raw_data.is_empty()
+                && t.float_data.is_empty()
+                && t.dims.iter().product::<i64>() > 0
+        };
+        for t in g.initializer.iter_mut().filter(|t| stripped(t)) {
+            if let Some(data) = value(&t.name) {
+                t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            }
+        }
+    }
+    proto
+}

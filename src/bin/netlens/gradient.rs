@@ -21,7 +21,7 @@ pub fn gradient(c: &Common, input: &Path, class: usize, npy: &Path) -> Outcome<(
     };
     // A symbolic height and width are fixed to --input-size, else to the input tensor's width.
     let side = c.input_size.or_else(|| x.shape.last().copied()).unwrap_or(224);
-    let (engine, _) = Engine::from_onnx_bytes_sized(&read_file(&path, "model")?, side)
+    let (engine, _) = Engine::from_onnx_vec_sized(read_file(&path, "model")?, side)
         .map_err(run_err(format!("cannot load model '{}'", path.display())))?;
     let want = engine.input_shape().to_vec();
     check_shape(input, &x, &want)?;

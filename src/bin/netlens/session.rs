@@ -162,7 +162,7 @@ pub fn load_model(c: &Common, side: Option<usize>) -> Outcome<Classifier> {
     };
     let bytes = read_file(&path, "model")?;
     let choice = Choice { preset: c.preprocess, resize: c.resize, side };
-    Classifier::load(&bytes, &choice).map_err(run_err(format!("cannot load model '{}'", path.display())))
+    Classifier::load_owned(bytes, &choice).map_err(run_err(format!("cannot load model '{}'", path.display())))
 }
 
 /// Class names are optional for everything but naming a class by its name.

@@ -1,0 +1,49 @@
+//! Whether a model fits the page's memory, asked before its bytes are decoded: a wasm module's memory only grows,
+//! up to its build's maximum, and an allocation past it traps (the engine restarts) instead of saying why.
+
+use crate::error::{Error, Result};
+
+/// What the engine holds at its peak per byte of a model's file, loading it and running one saliency map: the
+/// bytes and the decoded proto while it decodes, then tract's model, our graph's weights, tract's plan and the
+/// activations. `make bench-memory` (docs/models.md): the page's wasm memory after loading and a saliency map is
+/// 3.8× the file for a ViT-B/16 (346 MB) and 4.0× for SqueezeNet with a 100 MB layer, in both builds.
+pub const PEAK_PER_FILE_BYTE: f64 = 4.0;
+
+/// `Err` with one sentence when a model file of `file_bytes` would need more than the `available` bytes the
+/// page's memory can still take (`maximum` in all, for the sentence; `threads`: the threaded build).
+pub fn check_fits(file_bytes: usize, available: usize, maximum: usize, threads: bool) -> Result<()> {
+    let needed = file_bytes as f64 * PEAK_PER_FILE_BYTE;
+    if needed <= available as f64 {
+        return Ok(());
+    }
+    let gb = |b: f64| b / 1e9;
+    let other =
+        if threads { "; the single-thread engine (?threads=1 in the page's address) can have 4.3 GB" } else { "" };
+    Err(Error::Invalid(format!(
+        "it is too large for this page's memory: a {:.0} MB model needs about {:.1} GB here ({PEAK_PER_FILE_BYTE}× \
+         its size while it is built and run), and the engine can take only {:.1} GB more (it can have {:.1} GB \
+         in all{other})",
+        file_bytes as f64 / 1e6,
+        gb(needed),
+        gb(available as f64),
+        gb(maximum as f64),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_fits_or_gets_one_sentence_with_the_numbers() {
+        const GIB: usize = 1 << 30;
+        // A ViT-B/16 (346 MB) beside SqueezeNet in the threaded build: fits.
+        assert!(check_fits(346_000_000, 2 * GIB - 150_000_000, 2 * GIB, true).is_ok());
+        // A second one while the first is still held (a switch keeps the old model until the new one works).
+        let msg = check_fits(346_000_000, 2 * GIB - 1_300_000_000, 2 * GIB, true).unwrap_err().to_string();
+        assert!(msg.contains("a 346 MB model needs about 1.4 GB here (4× its size"), "{msg}");
+        assert!(msg.contains("can take only 0.8 GB more (it can have 2.1 GB in all; the single-thread"), "{msg}");
+        let msg = check_fits(1_000_000_000, 3 * GIB, 4 * GIB, false).unwrap_err().to_string();
+        assert!(msg.contains("needs about 4.0 GB") && !msg.contains("single-thread"), "{msg}");
+    }
+}

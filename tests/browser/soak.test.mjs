@@ -355,8 +355,10 @@ test(`soak: ${OPS} operations in one page, every method, memory flat, nothing lo
     assert.deepEqual(p.consoleErrors, [], 'console errors');
     assert.deepEqual(p.dialogs, [], 'dialogs');
   }
-  // 1.2×, not 1.1×, since LRP (2026-12-07): its recording plan's second run, after the sanity test's randomised
-  // networks, raised the high-water mark 95.9 → 108.6 MB (1.13×) in one step (the growth list above says where);
-  // a leak per operation would still cross it. Open in issue 25's note.
-  assert.ok(end <= 1.2 * baseline, `wasm memory ${end} bytes after ${plan.length} operations, ${baseline} after ${baselineOps}`);
+  // 1.3×, not 1.1×, since LRP (2026-12-07): its second run, after the sanity test's randomised networks, raises the
+  // high-water mark in one step (the growth list above says where): 95.9 → 108.6 MB (1.13×) that afternoon; in the
+  // evening the same step went 87.8 → 107.4 MB and 87.2 → 107.5 MB (1.22×, 1.23×) — the end no higher, the baseline
+  // lower, because a model's load no longer holds its file and proto (issue 24). Memory that grew with every
+  // operation would still cross it. Open in issue 25's note (LRP's transient allocations).
+  assert.ok(end <= 1.3 * baseline, `wasm memory ${end} bytes after ${plan.length} operations, ${baseline} after ${baselineOps}`);
 });

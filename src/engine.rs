@@ -191,7 +191,7 @@ impl Engine {
     /// with replaced weights).
     pub(crate) fn full_proto(&self) -> tract_onnx::pb::ModelProto {
         graph::with_float_weights((*self.proto).clone(), &|name| {
-            self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|t| t.data.clone())
+            self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|t| t.data.as_slice())
         })
     }
 

@@ -11,8 +11,8 @@ import { engine, request } from './engine.js';
 import { state, updateShareLink } from './state.js';
 import { setSetting, subscribe, update } from './store.js';
 import { loadCore, validatorReady } from './core.js';
-import { checkChoice, choiceFields, pageMethods, parseChoiceValue } from './share.js';
-import { $, inputSize, showMessage } from './ui.js';
+import { checkChoice, choiceFields, pageMethods } from './share.js';
+import { $, el, inputSize, showMessage } from './ui.js';
 
 // Larger files are refused before reading them (the worker holds two models while it switches).
 export const MAX_MODEL_BYTES = 512 * 1024 * 1024;
@@ -76,7 +76,7 @@ function choiceFromHash(schema) {
   let choice = null;
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
   for (const { field, link } of choiceFields(schema)) {
-    const v = params.has(link) ? parseChoiceValue(field, params.get(link)) : undefined;
+    const v = params.has(link) ? checkChoice(field, params.get(link)).ok : undefined;
     if (v !== undefined) choice = { ...(choice ?? {}), [field]: v };
   }
   return choice;
@@ -159,20 +159,12 @@ export function taglineOf(name) {
 function buildForm(schema) {
   if (document.getElementById('model-side')) return;
   for (const f of choiceFields(schema)) {
-    const label = document.createElement('label');
-    label.id = `model-${f.field}-label`;
-    label.append(f.label);
-    let input;
-    if (f.options) {
-      input = document.createElement('select');
-      input.append(...f.options.map((o) => new Option(o.label, o.value)));
-    } else {
-      input = Object.assign(document.createElement('input'), { type: 'number', min: f.min, max: f.max, step: 1 });
-    }
-    input.id = `model-${f.field}`;
+    const id = `model-${f.field}`;
+    const input = f.options
+      ? el('select', { id }, ...f.options.map((o) => el('option', { value: o.value, text: o.label })))
+      : el('input', { id, type: 'number', min: String(f.min), max: String(f.max), step: '1' });
     input.value = String(f.default);
-    label.append(input);
-    $('model-apply').before(label);
+    $('model-apply').before(el('label', { id: `${id}-label` }, f.label, input));
   }
 }
 

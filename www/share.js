@@ -38,10 +38,6 @@ export function choiceFields(schema) {
   return schema?.preprocessing ?? [];
 }
 
-/** A model choice's value from text, or undefined when the core refuses it. */
-export function parseChoiceValue(field, raw) {
-  return checkChoice(field, raw).ok;
-}
 const MODEL_NAME = /^[^\u0000-\u001f\u007f]{1,128}$/u;
 
 /** The schema's methods plus the compare view: every panel the page has, in order. */
@@ -220,7 +216,7 @@ export function parseShareHash(hash, { schema, numClasses = 1000, sampleIds = nu
     }
     if (choices.has(key)) {
       const field = choices.get(key);
-      const v = parseChoiceValue(field, raw);
+      const v = checkChoice(field, raw).ok;
       if (v === undefined) problems.push(`Link parameter ${quote(key)} = ${quote(raw)} is not a model preprocessing choice; it was ignored.`);
       else modelChoice = { ...(modelChoice ?? {}), [field]: v };
       continue;
@@ -259,7 +255,7 @@ export function buildShareHash(state, schema, { modelName = null, modelChoice = 
   if (modelName !== null && MODEL_NAME.test(modelName)) p.set(MODEL_NAME_KEY, modelName);
   for (const { field, link } of choiceFields(schema)) {
     const v = modelChoice?.[field];
-    if (v !== null && v !== undefined && parseChoiceValue(field, String(v)) !== undefined) p.set(link, String(v));
+    if (v !== null && v !== undefined && checkChoice(field, String(v)).ok !== undefined) p.set(link, String(v));
   }
   for (const m of pageMethods(schema)) {
     const values = state[m.link_prefix] ?? {};

@@ -162,19 +162,21 @@ pub fn fix_symbolic_sides(proto: &mut pb::ModelProto, side: usize) -> Result<boo
 /// Largest input dimension accepted (an image side, channels, batch).
 pub const MAX_INPUT_DIM: i64 = 1 << 16;
 
-/// Whether an initializer holds float weights stored in the file itself: the ones our graph keeps exactly (f32),
-/// so that a proto can do without them.
-fn float_weights(t: &pb::TensorProto) -> bool {
-    t.data_type == pb::tensor_proto::DataType::Float as i32
-        && t.external_data.is_empty()
-        && (!t.raw_data.is_empty() || !t.float_data.is_empty())
+/// Whether an initializer is float data kept in the file itself (not external): the kind our graph holds exactly
+/// (f32), so that a proto can do without it.
+fn float_in_file(t: &pb::TensorProto) -> bool {
+    t.data_type == pb::tensor_proto::DataType::Float as i32 && t.external_data.is_empty()
+}
+
+fn has_data(t: &pb::TensorProto) -> bool {
+    !t.raw_data.is_empty() || !t.float_data.is_empty()
 }
 
 /// The proto without the data of the float initializers `held` says are held elsewhere (names, types and shapes
 /// kept): what an engine keeps once tract's model holds the weights. [`with_float_weights`] puts them back.
 pub fn without_float_weights(mut proto: pb::ModelProto, held: &dyn Fn(&str) -> bool) -> pb::ModelProto {
     if let Some(g) = proto.graph.as_mut() {
-        for t in g.initializer.iter_mut().filter(|t| float_weights(t) && held(&t.name)) {
+        for t in g.initializer.iter_mut().filter(|t| float_in_file(t) && has_data(t) && held(&t.name)) {
             t.raw_data = Vec::new();
             t.float_data = Vec::new();
         }
@@ -184,15 +186,9 @@ pub fn without_float_weights(mut proto: pb::ModelProto, held: &dyn Fn(&str) -> b
 
 /// A proto made by [`without_float_weights`] with each float initializer's data again, as little-endian raw
 /// data, from `value` (by initializer name).
-pub fn with_float_weights(mut proto: pb::ModelProto, value: &dyn Fn(&str) -> Option<Vec<f32>>) -> pb::ModelProto {
+pub fn with_float_weights<'a>(mut proto: pb::ModelProto, value: &dyn Fn(&str) -> Option<&'a [f32]>) -> pb::ModelProto {
     if let Some(g) = proto.graph.as_mut() {
-        let stripped = |t: &pb::TensorProto| {
-            t.data_type == pb::tensor_proto::DataType::Float as i32
-                && t.external_data.is_empty()
-                && t.raw_data.is_empty()
-                && t.float_data.is_empty()
-                && t.dims.iter().product::<i64>() > 0
-        };
+        let stripped = |t: &pb::TensorProto| float_in_file(t) && !has_data(t) && t.dims.iter().product::<i64>() > 0;
         for t in g.initializer.iter_mut().filter(|t| stripped(t)) {
             if let Some(data) = value(&t.name) {
                 t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();

@@ -16,7 +16,7 @@ const MOTORCYCLE_224: &[u8] = include_bytes!("../assets/reference/motorcycle_lef
 const SALIENCY_665: &[u8] = include_bytes!("../assets/reference/saliency_motorcycle_left_665.npy");
 
 fn lens() -> NetLens {
-    NetLens::new(MODEL, CLASSES, SYNSETS).unwrap_or_else(|_| panic!("the model must load"))
+    NetLens::new(MODEL.to_vec(), CLASSES, SYNSETS).unwrap_or_else(|_| panic!("the model must load"))
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -96,8 +96,8 @@ fn bad_inputs_are_errors_not_traps() {
     assert!(Image::decode(b"this is a text file, not an image").is_err());
     assert!(Image::decode(&CHELSEA_224[..CHELSEA_224.len() / 3]).is_err());
     assert!(Image::decode(&[]).is_err());
-    assert!(NetLens::new(b"not an onnx model", CLASSES, SYNSETS).is_err());
-    assert!(NetLens::new(MODEL, "only\nthree\nclasses\n", "").is_err());
+    assert!(NetLens::new(b"not an onnx model".to_vec(), CLASSES, SYNSETS).is_err());
+    assert!(NetLens::new(MODEL.to_vec(), "only\nthree\nclasses\n", "").is_err());
     assert!(lens.start("classviz", None, r#"{"class": 5000}"#).is_err());
     assert!(lens.start("classviz", None, r#"{"lr": "NaN"}"#).is_err());
     assert!(lens.start("classviz", None, "not json").is_err());

@@ -48,15 +48,17 @@ pub fn upsample_bilinear(src: &[f32], h: usize, w: usize, oh: usize, ow: usize, 
         let i1 = (i0 + 1).min(n_in - 1);
         (i0, i1, s - i0 as f32)
     };
+    // The columns' taps once, not once per row.
+    let columns: Vec<(usize, usize, f32)> = (0..ow).map(|x| coord(x, w, ow)).collect();
     let mut out = Vec::with_capacity(oh * ow);
     for y in 0..oh {
         let (y0, y1, fy) = coord(y, h, oh);
-        for x in 0..ow {
-            let (x0, x1, fx) = coord(x, w, ow);
-            let top = src[y0 * w + x0] * (1.0 - fx) + src[y0 * w + x1] * fx;
-            let bottom = src[y1 * w + x0] * (1.0 - fx) + src[y1 * w + x1] * fx;
-            out.push(top * (1.0 - fy) + bottom * fy);
-        }
+        let (top_row, bottom_row) = (&src[y0 * w..][..w], &src[y1 * w..][..w]);
+        out.extend(columns.iter().map(|&(x0, x1, fx)| {
+            let top = top_row[x0] * (1.0 - fx) + top_row[x1] * fx;
+            let bottom = bottom_row[x0] * (1.0 - fx) + bottom_row[x1] * fx;
+            top * (1.0 - fy) + bottom * fy
+        }));
     }
     out
 }

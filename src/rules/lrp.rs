@@ -57,9 +57,16 @@ struct Params {
 
 impl Params {
     fn of(step: &Step) -> Result<Params> {
-        let w = step.input(1)?.to_tensor();
-        let b = if step.node.inputs.len() > 2 { Some(step.input(2)?.to_tensor()) } else { None };
-        Ok(Params { w, b })
+        Params::mapped(step, |v| v)
+    }
+    /// The node's parameters through `f`, copied once.
+    fn mapped(step: &Step, f: impl Fn(f32) -> f32) -> Result<Params> {
+        let m = |i: usize| -> Result<Tensor> {
+            let t = step.input(i)?;
+            Ok(Tensor::new(t.shape.to_vec(), t.data.iter().map(|&v| f(v)).collect()))
+        };
+        let b = if step.node.inputs.len() > 2 { Some(m(2)?) } else { None };
+        Ok(Params { w: m(1)?, b })
     }
     /// Each parameter through `f` (a clamp, γ's addition).
     fn map(&self, f: impl Fn(f32) -> f32) -> Params {
@@ -114,8 +121,10 @@ fn add(a: &mut Tensor, b: &Tensor) {
     a.data.iter_mut().zip(&b.data).for_each(|(a, b)| *a += b);
 }
 
-fn times(a: &Tensor, b: &Tensor) -> Tensor {
-    Tensor::new(a.shape.clone(), a.data.iter().zip(&b.data).map(|(a, b)| a * b).collect())
+/// `t` multiplied elementwise by `by`, in place.
+fn times(by: &Tensor, mut t: Tensor) -> Tensor {
+    t.data.iter_mut().zip(&by.data).for_each(|(t, b)| *t *= b);
+    t
 }
 
 /// R / stab(z), where `mask` (if any) keeps it.
@@ -140,24 +149,23 @@ impl Rule for ZPlus {
     fn backward(&self, step: &Step, r: Tensor) -> Result<Vec<Option<Tensor>>> {
         let op = affine(step)?;
         let x = step.input(0)?.to_tensor();
-        let (p, r, _) = live(Params::of(step)?, r, None, x.shape[1]);
-        let pos = p.map(|v| v.max(0.0));
         // After a ReLU there are no negative inputs: x⁺ is x and the W⁻ terms vanish (no copies made for them).
-        let has_neg = x.data.iter().any(|&v| v < 0.0);
-        let xp = if has_neg { map(&x, |v| v.max(0.0)) } else { x.clone() };
-        let mut z = op.apply(step, &xp, &pos.w, pos.b.as_ref())?;
-        let g = if has_neg {
-            let (neg, xn) = (p.map(|v| v.min(0.0)), map(&x, |v| v.min(0.0)));
-            add(&mut z, &op.apply(step, &xn, &neg.w, None)?);
+        if !x.data.iter().any(|&v| v < 0.0) {
+            let (pos, r, _) = live(Params::mapped(step, |v| v.max(0.0))?, r, None, x.shape[1]);
+            let z = op.apply(step, &x, &pos.w, pos.b.as_ref())?;
             let g = ratio(&r, &z, |_| true);
-            let mut out = times(&xp, &vjp_with(step, 1, &pos.w, &g)?);
-            add(&mut out, &times(&xn, &vjp_with(step, 1, &neg.w, &g)?));
-            return Ok(first(step, out));
-        } else {
-            ratio(&r, &z, |_| true)
-        };
-        drop(z);
-        Ok(first(step, times(&xp, &vjp_with(step, 1, &pos.w, &g)?)))
+            drop(z);
+            return Ok(first(step, times(&x, vjp_with(step, 1, &pos.w, &g)?)));
+        }
+        let (p, r, _) = live(Params::of(step)?, r, None, x.shape[1]);
+        let (pos, neg) = (p.map(|v| v.max(0.0)), p.map(|v| v.min(0.0)));
+        let (xp, xn) = (map(&x, |v| v.max(0.0)), map(&x, |v| v.min(0.0)));
+        let mut z = op.apply(step, &xp, &pos.w, pos.b.as_ref())?;
+        add(&mut z, &op.apply(step, &xn, &neg.w, None)?);
+        let g = ratio(&r, &z, |_| true);
+        let mut out = times(&xp, vjp_with(step, 1, &pos.w, &g)?);
+        add(&mut out, &times(&xn, vjp_with(step, 1, &neg.w, &g)?));
+        Ok(first(step, out))
     }
 }
 
@@ -190,11 +198,11 @@ impl Rule for Gamma {
         let g_neg = ratio(&r, &z_neg, |i| out.data[i] < 0.0);
         let mut to_xp = vjp_with(step, 1, &wp.w, &g_pos)?;
         add(&mut to_xp, &vjp_with(step, 1, &wn.w, &g_neg)?);
-        let mut rel = times(&xp, &to_xp);
+        let mut rel = times(&xp, to_xp);
         if has_neg {
             let mut to_xn = vjp_with(step, 1, &wn.w, &g_pos)?;
             add(&mut to_xn, &vjp_with(step, 1, &wp.w, &g_neg)?);
-            add(&mut rel, &times(&xn, &to_xn));
+            add(&mut rel, &times(&xn, to_xn));
         }
         Ok(first(step, rel))
     }
@@ -236,9 +244,9 @@ impl Rule for ZBox {
         let zh = op.apply(step, &high, &neg.w, neg.b.as_ref())?;
         z.data.iter_mut().zip(&zl.data).zip(&zh.data).for_each(|((z, l), h)| *z -= l + h);
         let g = ratio(&r, &z, |_| true);
-        let mut rel = times(&x, &vjp_with(step, 1, &p.w, &g)?);
-        let from_low = times(&low, &vjp_with(step, 1, &pos.w, &g)?);
-        let from_high = times(&high, &vjp_with(step, 1, &neg.w, &g)?);
+        let mut rel = times(&x, vjp_with(step, 1, &p.w, &g)?);
+        let from_low = times(&low, vjp_with(step, 1, &pos.w, &g)?);
+        let from_high = times(&high, vjp_with(step, 1, &neg.w, &g)?);
         rel.data.iter_mut().zip(&from_low.data).zip(&from_high.data).for_each(|((r, l), h)| *r -= l + h);
         Ok(first(step, rel))
     }

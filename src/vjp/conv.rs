@@ -61,15 +61,24 @@ impl Affine for Conv {
         let [kh, kw] = self.window.kernel;
         let k = cg * kh * kw;
         let (plane, out_plane) = (h * wd, oh * ow);
+        let w = &self.window;
+        // A 1×1 convolution without stride or padding is the GEMM on the input as it is (SqueezeNet's squeeze and
+        // expand-1×1 layers): no im2col copy.
+        let pointwise = kh == 1 && kw == 1 && w.strides == [1, 1] && w.pads_begin == [0, 0] && out_plane == plane;
         let mut y = vec![0.0f32; n * o * out_plane];
-        let mut cols = vec![0.0f32; k * out_plane];
+        let mut cols = if pointwise { Vec::new() } else { vec![0.0f32; k * out_plane] };
         for b in 0..n {
             for gi in 0..group {
                 let src = &x.data[(b * c + gi * cg) * plane..][..cg * plane];
-                im2col(src, &mut cols, cg, [h, wd], [oh, ow], &self.window);
+                let cols = if pointwise {
+                    src
+                } else {
+                    im2col(src, &mut cols, cg, [h, wd], [oh, ow], w);
+                    &cols
+                };
                 let wg = &weights.data[gi * og * k..][..og * k];
                 let dst = &mut y[(b * o + gi * og) * out_plane..][..og * out_plane];
-                gemm(og, k, out_plane, wg, (k, 1), &cols, (out_plane, 1), dst, 1.0);
+                gemm(og, k, out_plane, wg, (k, 1), cols, (out_plane, 1), dst, 1.0);
             }
             if let Some(bias) = bias {
                 for (ch, dst) in y[b * o * out_plane..(b + 1) * o * out_plane].chunks_mut(out_plane).enumerate() {

@@ -9,7 +9,7 @@ mod activation;
 mod binary;
 mod conv;
 mod einsum;
-mod gemm;
+pub(crate) mod gemm;
 mod layer_norm;
 mod layout;
 mod linear;

@@ -161,14 +161,10 @@ impl Run for AttributionRun {
         let Some(a) = &self.result else { return vec![] };
         let (h, w) = self.hw;
         let pixels = a.pixel_map(h, w);
-        let (map_rgba, overlay, kind) = match a.style {
-            Style::Signed => (
-                render::diverging_rgba(&pixels),
-                render::overlay_diverging_rgba(&self.image_rgba, &pixels),
-                OutputKind::Diverging,
-            ),
+        let ((map_rgba, overlay), kind) = match a.style {
+            Style::Signed => (render::diverging_and_overlay_rgba(&self.image_rgba, &pixels), OutputKind::Diverging),
             Style::Magnitude | Style::Coarse => {
-                (render::heatmap_rgba(&pixels), render::overlay_rgba(&self.image_rgba, &pixels), OutputKind::Heatmap)
+                (render::heatmap_and_overlay_rgba(&self.image_rgba, &pixels), OutputKind::Heatmap)
             }
         };
         let (w, h) = (w as u32, h as u32);

@@ -175,6 +175,7 @@ impl Run for AttentionMap {
         let max = self.map.data.iter().cloned().fold(0f32, f32::max);
         let scaled: Vec<f32> = self.map.data.iter().map(|&v| if max > 0.0 { v / max } else { 0.0 }).collect();
         let up = upsample_bilinear(&scaled, g, g, h, w, Corners::HalfPixel);
+        let (map_rgba, overlay) = render::heatmap_and_overlay_rgba(&self.rgba, &up);
         let (w32, h32) = (w as u32, h as u32);
         vec![
             Panel {
@@ -183,7 +184,7 @@ impl Run for AttentionMap {
                 title: format!("{}: {}", self.lines[2][1], self.lines[1][1]),
                 width: w32,
                 height: h32,
-                rgba: render::heatmap_rgba(&up),
+                rgba: map_rgba,
                 raw: Some(self.map.clone()),
                 plot: None,
             },
@@ -193,7 +194,7 @@ impl Run for AttentionMap {
                 title: "Over the image".into(),
                 width: w32,
                 height: h32,
-                rgba: render::overlay_rgba(&self.rgba, &up),
+                rgba: overlay,
                 raw: None,
                 plot: None,
             },

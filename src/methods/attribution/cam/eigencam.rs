@@ -12,6 +12,7 @@ use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, FORWARD};
 use crate::methods::settings::Settings;
 use crate::network::Classifier;
 use crate::tensor::Tensor;
+use crate::vjp::gemm::gemm;
 
 pub static SPEC: MethodSpec = MethodSpec {
     id: "eigencam",
@@ -51,25 +52,20 @@ pub fn map(v: &LayerValues) -> Vec<f32> {
 /// X v₁ for X the [positions, channels] matrix of `acts` ([channels, positions] in memory) with each channel
 /// centred, v₁ its first right singular vector. With X = U S Vᵀ, X v₁ = s₁ u₁, and u₁ is the top eigenvector of
 /// the positions × positions Gram matrix X Xᵀ (169 × 169 at features.12, smaller than the channels' 512 × 512):
-/// found there by power iteration in f64, its sign arbitrary as the SVD's.
+/// found there by power iteration in f64, its sign arbitrary as the SVD's. The Gram matrix itself is one f32 GEMM
+/// of the centred activations (the library's SVD works in the activations' f32 too): in f64 it was most of the
+/// method's own time.
 pub fn first_component(acts: &[f32], channels: usize, positions: usize) -> Vec<f32> {
-    // Rows of X (one per position, its channels contiguous), so that each Gram entry is one contiguous dot product.
-    let mut x = vec![0.0f64; positions * channels];
-    for (c, ch) in acts.chunks(positions).enumerate() {
+    // Xᵀ as `acts` has it, [channels, positions], each channel centred (its mean taken in f64).
+    let mut xt = Vec::with_capacity(acts.len());
+    for ch in acts.chunks(positions) {
         let mean = ch.iter().map(|&a| a as f64).sum::<f64>() / positions as f64;
-        for (i, &a) in ch.iter().enumerate() {
-            x[i * channels + c] = a as f64 - mean;
-        }
+        xt.extend(ch.iter().map(|&a| (a as f64 - mean) as f32));
     }
-    let mut gram = vec![0.0f64; positions * positions];
-    for i in 0..positions {
-        let xi = &x[i * channels..(i + 1) * channels];
-        for j in i..positions {
-            let g = dot(xi, &x[j * channels..(j + 1) * channels]);
-            gram[i * positions + j] = g;
-            gram[j * positions + i] = g;
-        }
-    }
+    // X Xᵀ: X is Xᵀ read with its strides swapped.
+    let mut gram32 = vec![0.0f32; positions * positions];
+    gemm(positions, channels, positions, &xt, (1, positions), &xt, (positions, 1), &mut gram32, 1.0);
+    let gram: Vec<f64> = gram32.iter().map(|&g| g as f64).collect();
     let u = top_eigenvector(&gram, positions);
     // X v₁ = X Xᵀ u₁ / s₁ = s₁ u₁, s₁ = √λ₁ = ‖X Xᵀ u₁‖^(1/2).
     let gu = mat_vec(&gram, &u, positions);

@@ -104,7 +104,10 @@ impl Values for Activations<'_> {
         if id == self.graph.output {
             return (!self.truncated).then(|| self.output.view());
         }
-        if let Some(t) = self.graph.consts[id].as_ref().or(self.assembled[id].as_ref()) {
+        if let Some(t) = self.graph.consts[id].as_ref() {
+            return Some(t.view());
+        }
+        if let Some(t) = self.assembled[id].as_ref() {
             return Some(t.view());
         }
         self.recorded[id].as_ref().and_then(|t| forward::view(t).ok())
@@ -129,6 +132,9 @@ impl Recording<'_> {
     fn require_reads(&mut self, node: &graph::Node) {
         let needs = node.op.needs();
         for &i in needs.inputs {
+            if needs.for_the_other && !self.graph.depends_on_input[node.inputs[1 - i]] {
+                continue;
+            }
             self.require(node.inputs[i]);
         }
         if needs.output || node.op.shortcuts().window_winners {
@@ -191,7 +197,7 @@ impl Engine {
     /// with replaced weights).
     pub(crate) fn full_proto(&self) -> tract_onnx::pb::ModelProto {
         graph::with_float_weights((*self.proto).clone(), &|name| {
-            self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|t| t.data.as_slice())
+            self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|t| t.view().data)
         })
     }
 

@@ -66,10 +66,9 @@ impl Analysed {
 
     /// The value tract's analysis computed for `name` without the input (a Constant node, a shape computation,
     /// an op on weights only), as float32, or None when it depends on the input (or is not a number).
-    pub fn constant(&self, name: &str) -> Option<Tensor> {
+    pub fn constant(&self, name: &str) -> Option<graph::Const> {
         let fact = self.model.outlet_fact(*self.outlets.get(name)?).ok()?;
-        let value = fact.value.concretize()?;
-        graph::to_tensor(&value).ok()
+        graph::Const::of_tract(fact.value.concretize()?).ok()
     }
 }
 

@@ -1711,3 +1711,21 @@ fn a_forward_pass_to_a_layer_gives_its_values() {
     }
     assert!(engine.forward_to(&x, "squeeze_relu").unwrap().get("logits").is_none(), "it stops at the layer");
 }
+
+/// A product's operand is recorded only for the other operand's gradient: x·W with W a weight keeps nothing of x
+/// (the weights' gradient is never asked for), x·xᵀ keeps both operands. The gradients through both are checked
+/// by finite differences above (`matmul_nd_times_2d`).
+#[test]
+fn a_product_records_an_operand_only_for_the_other_ones_gradient() {
+    let mut net = Net::new(&[2, 5], 13, 90);
+    let b = net.randn("b", &[5], 0.5);
+    let h = net.node("Add", &["x", &b], "h", vec![]);
+    let w = net.randn("w", &[5, 3], 0.5);
+    let linear = net.node("MatMul", &[&h, &w], "linear", vec![]);
+    let t = net.node("Transpose", &[&linear], "linear_t", vec![]);
+    let gram = net.node("MatMul", &[&linear, &t], "gram", vec![]);
+    let engine = Engine::from_onnx_bytes(&net.bytes(&gram)).unwrap();
+    let acts = engine.forward(&gauss(&[2, 5])(0)).unwrap();
+    assert!(acts.get("h").is_none(), "x·W's x is not kept");
+    assert!(acts.get("linear").is_some() && acts.get("linear_t").is_some(), "x·xᵀ keeps both operands");
+}

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 
 /// A Conv node's weights, as the model names them.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,8 +58,8 @@ impl Engine {
     }
 
     /// A constant (initializer) of the model, by name.
-    pub fn constant(&self, name: &str) -> Option<&Tensor> {
-        self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref())
+    pub fn constant(&self, name: &str) -> Option<View<'_>> {
+        self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|c| c.view())
     }
 
     /// A new engine for the same graph with the named initializers replaced (same shapes). tract builds a new

@@ -6,7 +6,7 @@ use tract_onnx::pb::{self, NodeProto};
 use super::window::window;
 use super::{Builder, ValueId, Window};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 
 pub(super) fn tract_err(node: &NodeProto, e: impl std::fmt::Display) -> Error {
     Error::Model(format!("node '{}' ({}): {e}", node.name, node.op_type))
@@ -126,7 +126,7 @@ impl<'a> ParseCtx<'a> {
         }
     }
     /// Input `i` (among the present inputs) must be a constant.
-    pub fn need_const(&self, i: usize) -> Result<&'a Tensor> {
+    pub fn need_const(&self, i: usize) -> Result<View<'a>> {
         self.inputs
             .get(i)
             .and_then(|&id| self.builder.constant(id))
@@ -134,7 +134,7 @@ impl<'a> ParseCtx<'a> {
     }
     /// The constant at position `pos` of the proto's input list, where optional inputs may be left out by an
     /// empty name (so positions, not present inputs, count). `None` when absent.
-    pub fn const_at_position(&self, pos: usize) -> Result<Option<&'a Tensor>> {
+    pub fn const_at_position(&self, pos: usize) -> Result<Option<View<'a>>> {
         match self.node.input.get(pos).filter(|n| !n.is_empty()) {
             None => Ok(None),
             Some(name) => self

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use tract_onnx::pb::{self, NodeProto};
 
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, View};
 use crate::vjp::{self, OpVjp};
 
 pub type ValueId = usize;
@@ -46,10 +46,41 @@ pub struct Node {
     pub output: ValueId,
 }
 
+/// A constant of the graph. Weights are tract's own tensors, shared rather than copied: the forward plan is built
+/// from tract's model and the VJPs read the same memory (a ViT-B/16's 330 MB of weights were in memory once more
+/// for the reverse pass). Values tract does not hold as float32 are converted into a tensor of ours.
+#[derive(Clone, Debug)]
+pub enum Const {
+    Shared(Arc<tract_onnx::prelude::Tensor>),
+    Owned(Tensor),
+}
+
+impl Const {
+    /// tract's tensor, shared when it is plain float32 (any other type is converted).
+    pub fn of_tract(t: Arc<tract_onnx::prelude::Tensor>) -> Result<Const> {
+        if float_slice(&t).is_some() {
+            Ok(Const::Shared(t))
+        } else {
+            to_tensor(&t).map(Const::Owned)
+        }
+    }
+
+    pub fn view(&self) -> View<'_> {
+        match self {
+            Const::Owned(t) => t.view(),
+            Const::Shared(t) => View { shape: t.shape(), data: float_slice(t).expect("checked in of_tract") },
+        }
+    }
+}
+
+fn float_slice(t: &tract_onnx::prelude::Tensor) -> Option<&[f32]> {
+    t.try_as_plain_ram().ok()?.as_slice::<f32>().ok()
+}
+
 pub struct Graph {
     pub values: Vec<Value>,
     /// Initializers and Constant nodes, by value id.
-    pub consts: Vec<Option<Tensor>>,
+    pub consts: Vec<Option<Const>>,
     pub nodes: Vec<Node>,
     pub input: ValueId,
     pub output: ValueId,
@@ -61,7 +92,7 @@ pub struct Builder<'a> {
     opset: i64,
     ids: HashMap<String, ValueId>,
     values: Vec<Value>,
-    consts: Vec<Option<Tensor>>,
+    consts: Vec<Option<Const>>,
     shapes: &'a HashMap<String, Vec<usize>>,
 }
 
@@ -82,8 +113,8 @@ impl Builder<'_> {
         Ok(id)
     }
 
-    fn constant(&self, id: ValueId) -> Option<&Tensor> {
-        self.consts[id].as_ref()
+    fn constant(&self, id: ValueId) -> Option<View<'_>> {
+        self.consts[id].as_ref().map(Const::view)
     }
 }
 
@@ -93,7 +124,7 @@ impl Builder<'_> {
 pub fn build(
     proto: &pb::ModelProto,
     shapes: &HashMap<String, Vec<usize>>,
-    konst: &dyn Fn(&str) -> Option<Tensor>,
+    konst: &dyn Fn(&str) -> Option<Const>,
 ) -> Result<Graph> {
     let g = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
     let mut b = Builder { opset: opset(proto), ids: HashMap::new(), values: vec![], consts: vec![], shapes };
@@ -102,17 +133,17 @@ pub fn build(
         // From tract's analysis where it holds the value (the engine's proto no longer has those weights).
         let t = match konst(&init.name) {
             Some(t) => t,
-            None => load_tensor(init)?,
+            None => Const::Owned(load_tensor(init)?),
         };
         let id = b.values.len();
-        b.values.push(Value { name: init.name.clone(), shape: t.shape.clone() });
+        b.values.push(Value { name: init.name.clone(), shape: t.view().shape.to_vec() });
         b.consts.push(Some(t));
         b.ids.insert(init.name.clone(), id);
     }
     let input = b.value(&feed_input(g)?.name)?;
 
     // Nodes tract folded to constants, by index, with their outputs' values.
-    let mut folded: Vec<Option<Vec<(String, Tensor)>>> = Vec::with_capacity(g.node.len());
+    let mut folded: Vec<Option<Vec<(String, Const)>>> = Vec::with_capacity(g.node.len());
     for (ix, node) in g.node.iter().enumerate() {
         let outputs: Vec<&String> = node.output.iter().filter(|o| !o.is_empty()).collect();
         let values = (!outputs.is_empty())
@@ -131,7 +162,7 @@ pub fn build(
         if let Some(values) = folded[ix].take() {
             for (name, t) in values {
                 let id = b.values.len();
-                b.values.push(Value { name: name.clone(), shape: t.shape.clone() });
+                b.values.push(Value { name: name.clone(), shape: t.view().shape.to_vec() });
                 b.consts.push(Some(t));
                 b.ids.insert(name, id);
             }
@@ -150,7 +181,7 @@ pub fn build(
             let t = load_tensor(t)?;
             let id = b.values.len();
             b.values.push(Value { name: out_name.clone(), shape: t.shape.clone() });
-            b.consts.push(Some(t));
+            b.consts.push(Some(Const::Owned(t)));
             b.ids.insert(out_name, id);
             continue;
         }

@@ -170,8 +170,8 @@ struct Unary(Act);
 impl OpVjp for Unary {
     fn needs(&self) -> Needs {
         match self.0.reads() {
-            Reads::Output => Needs { output: true, inputs: &[] },
-            Reads::Input => Needs { output: false, inputs: &[0] },
+            Reads::Output => Needs { output: true, inputs: &[], for_the_other: false },
+            Reads::Input => Needs { output: false, inputs: &[0], for_the_other: false },
             Reads::Nothing => Needs::default(),
         }
     }
@@ -203,7 +203,7 @@ fn parse_prelu(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for PRelu {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0] }
+        Needs { output: false, inputs: &[0], for_the_other: false }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let x = step.input(0)?;

@@ -26,7 +26,8 @@ impl OpVjp for Binary {
     fn needs(&self) -> Needs {
         match self {
             Binary::Sub => Needs::default(),
-            Binary::Mul | Binary::Div => Needs { output: false, inputs: &[0, 1] },
+            Binary::Mul => Needs { output: false, inputs: &[0, 1], for_the_other: true },
+            Binary::Div => Needs { output: false, inputs: &[0, 1], for_the_other: false },
         }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
@@ -90,7 +91,7 @@ fn parse_pow(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for Pow {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0] }
+        Needs { output: false, inputs: &[0], for_the_other: false }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let x = step.input(0)?;

@@ -192,7 +192,8 @@ impl Einsum {
 impl OpVjp for Einsum {
     fn needs(&self) -> Needs {
         // Each operand's gradient reads the other one.
-        Needs { output: false, inputs: if self.operands.len() == 2 { &[0, 1] } else { &[] } }
+        let two = self.operands.len() == 2;
+        Needs { output: false, inputs: if two { &[0, 1] } else { &[] }, for_the_other: two }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let mut out = vec![None; self.operands.len()];

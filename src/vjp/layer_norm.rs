@@ -50,7 +50,7 @@ fn parse_layer_norm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for LayerNorm {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0] }
+        Needs { output: false, inputs: &[0], for_the_other: false }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let x = step.input(0)?;

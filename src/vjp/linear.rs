@@ -41,7 +41,7 @@ fn parse_matmul(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for Gemm {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0, 1] }
+        Needs { output: false, inputs: &[0, 1], for_the_other: true }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         gemm(step, grad, self.alpha, self.beta, self.trans_a, self.trans_b)

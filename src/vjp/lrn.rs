@@ -36,7 +36,7 @@ fn parse_lrn(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for Lrn {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0] }
+        Needs { output: false, inputs: &[0], for_the_other: false }
     }
     /// dx_i = g_i·d_i^−β − 2αβ/size · x_i · Σ_{c: i ∈ window(c)} g_c·x_c·d_c^(−β−1).
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {

@@ -57,7 +57,7 @@ pub(super) fn parse_batched(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for BatchedMatMul {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0, 1] }
+        Needs { output: false, inputs: &[0, 1], for_the_other: true }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let (m, k, n) = (self.m, self.k, self.n);

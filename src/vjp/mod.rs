@@ -37,6 +37,10 @@ use crate::tensor::{Tensor, View};
 pub struct Needs {
     pub output: bool,
     pub inputs: &'static [usize],
+    /// A product of two inputs (MatMul, Gemm, Mul, a two-operand Einsum): each is read only for the other's
+    /// gradient, so an input is recorded only when the other one carries a gradient — x·W's x is not kept for
+    /// the weights' gradient, which is never asked for (a ViT-B/16's linear layers' inputs, ~50 MB a pass).
+    pub for_the_other: bool,
 }
 
 /// One parsed op: its attributes and its VJP.

@@ -20,7 +20,7 @@ struct Relu;
 
 impl OpVjp for Relu {
     fn needs(&self) -> Needs {
-        Needs { output: true, inputs: &[] }
+        Needs { output: true, inputs: &[], for_the_other: false }
     }
     fn shortcuts(&self) -> Shortcuts {
         Shortcuts { relu: true, ..Shortcuts::default() }
@@ -77,7 +77,7 @@ fn parse_clip(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for Clip {
     fn needs(&self) -> Needs {
-        Needs { output: false, inputs: &[0] }
+        Needs { output: false, inputs: &[0], for_the_other: false }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(step.first(clip(step.input(0)?, grad, self.min, self.max)))
@@ -93,7 +93,7 @@ struct BatchNorm {
 fn parse_batch_norm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     let (gamma, var) = (ctx.need_const(1)?, ctx.need_const(4)?);
     let eps = ctx.float("epsilon", 1e-5)?;
-    let scale = gamma.data.iter().zip(&var.data).map(|(g, v)| g / (v + eps).sqrt()).collect();
+    let scale = gamma.data.iter().zip(var.data).map(|(g, v)| g / (v + eps).sqrt()).collect();
     Ok(Arc::new(BatchNorm { scale }))
 }
 
@@ -137,7 +137,7 @@ fn parse_softmax(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for Softmax {
     fn needs(&self) -> Needs {
-        Needs { output: true, inputs: &[] }
+        Needs { output: true, inputs: &[], for_the_other: false }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         Ok(step.first(softmax(step.output()?, grad, self.rows, self.len, self.inner, self.log)))

@@ -70,7 +70,7 @@ fn parse_reduce_l2(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
 
 impl OpVjp for ReduceL2 {
     fn needs(&self) -> Needs {
-        Needs { output: true, inputs: &[0] }
+        Needs { output: true, inputs: &[0], for_the_other: false }
     }
     fn vjp(&self, step: &Step, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
         let shape = step.input_shape(0);

@@ -198,7 +198,7 @@ fn parse_prelu(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     if slope.shape.len() > shape.len() {
         return Err(ctx.err(format!("slope of shape {:?} does not broadcast to {shape:?}", slope.shape)));
     }
-    Ok(Arc::new(PRelu { slope: broadcast_to(&slope.data, &slope.shape, shape).into_owned() }))
+    Ok(Arc::new(PRelu { slope: broadcast_to(slope.data, slope.shape, shape).into_owned() }))
 }
 
 impl OpVjp for PRelu {

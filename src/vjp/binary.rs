@@ -86,7 +86,7 @@ struct Pow {
 
 fn parse_pow(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     let p = ctx.need_const(1).map_err(|_| ctx.err("Pow's exponent must be a constant for the reverse pass"))?;
-    Ok(Arc::new(Pow { exponent: broadcast_to(&p.data, &p.shape, ctx.output_shape()).into_owned() }))
+    Ok(Arc::new(Pow { exponent: broadcast_to(p.data, p.shape, ctx.output_shape()).into_owned() }))
 }
 
 impl OpVjp for Pow {

@@ -44,7 +44,7 @@ fn parse_layer_norm(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
     Ok(Arc::new(LayerNorm {
         row: row_shape.iter().product(),
         epsilon: ctx.float("epsilon", 1e-5)? as f64,
-        scale: broadcast_to(&scale.data, &scale.shape, row_shape).into_owned(),
+        scale: broadcast_to(scale.data, scale.shape, row_shape).into_owned(),
     }))
 }
 

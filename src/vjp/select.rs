@@ -23,7 +23,7 @@ fn parse_where(ctx: &ParseCtx) -> Result<Arc<dyn OpVjp>> {
         .need_const(0)
         .map_err(|_| ctx.err("Where's condition depends on the input; only a constant condition is supported"))?;
     let out = ctx.output_shape();
-    Ok(Arc::new(Where { condition: broadcast_to(&c.data, &c.shape, out).iter().map(|&v| v != 0.0).collect() }))
+    Ok(Arc::new(Where { condition: broadcast_to(c.data, c.shape, out).iter().map(|&v| v != 0.0).collect() }))
 }
 
 impl OpVjp for Where {

@@ -107,7 +107,7 @@ pub fn randomized_weights(engine: &Engine, depth: usize, seed: u64) -> Result<Ve
             out.push((layer.weight.clone(), kaiming_normal(layer, *ix, seed)));
             if let Some(bias) = &layer.bias {
                 let b = engine.constant(bias).ok_or_else(|| Error::Model(format!("no bias '{bias}'")))?;
-                out.push((bias.clone(), Tensor::zeros(&b.shape)));
+                out.push((bias.clone(), Tensor::zeros(b.shape)));
             }
         }
     }

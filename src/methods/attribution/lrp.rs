@@ -12,7 +12,7 @@ use super::{drop_batch, AttributionRun, Stepper, Style, CLASS, SIGNED_OUTPUTS};
 use crate::backward::Wanted;
 use crate::engine::Objective;
 use crate::error::Result;
-use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD};
+use crate::methods::contract::{Attributor, Group, MethodSpec, Paper, BACKWARD, FORWARD};
 use crate::methods::settings::{ChoiceOption, Kind, SettingSpec, Settings};
 use crate::network::Classifier;
 use crate::rules::{Composite, Epsilon, Flat, Gamma, Pass, Rule, ZBox, ZPlus, STABILIZER};
@@ -67,7 +67,9 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     outputs: SIGNED_OUTPUTS,
     start: |ctx, input, s| AttributionRun::start(ctx, input.expect("checked by the registry"), s, &SPEC),
-    attribution: Some(Attributor { make, pass_cost: BACKWARD }),
+    // A forward pass, the reverse pass, and z⁺'s evaluation of every convolution with its positive weights (the
+    // default composite; Zennit's rules evaluate each layer so too): about one forward pass more than a gradient.
+    attribution: Some(Attributor { make, pass_cost: BACKWARD + FORWARD }),
     sharding: None,
     requires: None,
 };

@@ -67,11 +67,11 @@ pub static SPEC: MethodSpec = MethodSpec {
     requires: None,
 };
 
-/// Methods run by default: the gradient methods (a forward + reverse pass each: Adebayo et al.'s subject), not
-/// those of many forward passes (occlusion's 170, Score-CAM's 513: each again per randomised network) nor
-/// Eigen-CAM (no class, no gradient).
+/// Methods run by default: the gradient methods (a forward + reverse pass each — LRP's z⁺ adds a forward — :
+/// Adebayo et al.'s subject), not those of many forward passes (occlusion's 170, Score-CAM's 513: each again per
+/// randomised network) nor Eigen-CAM (no class, no gradient).
 fn gradient_method(m: &MethodSpec) -> bool {
-    m.attribution.is_some_and(|a| a.pass_cost == BACKWARD)
+    m.attribution.is_some_and(|a| a.pass_cost >= BACKWARD)
 }
 
 /// The modules to re-initialise, top down, each with its convs.

@@ -18,12 +18,14 @@ pub fn check_fits(file_bytes: usize, available: usize, maximum: usize, threads: 
         return Ok(());
     }
     let gb = |b: f64| b / 1e9;
+    // Two decimals where one would print the same number twice ("needs 1.1 GB … can take only 1.1 GB more").
+    let digits = if format!("{:.1}", gb(needed)) == format!("{:.1}", gb(available as f64)) { 2 } else { 1 };
     let other =
         if threads { "; the single-thread engine (?threads=1 in the page's address) can have 4.3 GB" } else { "" };
     Err(Error::Invalid(format!(
-        "it is too large for this page's memory: a {:.0} MB model needs about {:.1} GB here ({PEAK_PER_FILE_BYTE}× \
-         its size while it is built and run), and the engine can take only {:.1} GB more (it can have {:.1} GB \
-         in all{other})",
+        "it is too large for this page's memory: a {:.0} MB model needs about {:.digits$} GB here \
+         ({PEAK_PER_FILE_BYTE}× its size while it is built and run), and the engine can take only {:.digits$} GB \
+         more (it can have {:.1} GB in all{other})",
         file_bytes as f64 / 1e6,
         gb(needed),
         gb(available as f64),
@@ -44,6 +46,9 @@ mod tests {
         let msg = check_fits(346_000_000, 2 * GIB - 1_300_000_000, 2 * GIB, true).unwrap_err().to_string();
         assert!(msg.contains("a 346 MB model needs about 1.1 GB here (3.2× its size"), "{msg}");
         assert!(msg.contains("can take only 0.8 GB more (it can have 2.1 GB in all; the single-thread"), "{msg}");
+        // Close to the limit: two decimals, so the two numbers differ as they do.
+        let msg = check_fits(346_000_000, 1_090_000_000, 2 * GIB, true).unwrap_err().to_string();
+        assert!(msg.contains("needs about 1.11 GB here") && msg.contains("can take only 1.09 GB more"), "{msg}");
         let msg = check_fits(1_000_000_000, 2 * GIB, 4 * GIB, false).unwrap_err().to_string();
         assert!(msg.contains("needs about 3.2 GB") && !msg.contains("single-thread"), "{msg}");
     }

@@ -8,6 +8,9 @@ const SUITE = params.get('suite') ?? 'netlens';
 const THREADS = Number(params.get('threads') ?? 1);
 const RUNS = Math.max(1, Number(params.get('runs') ?? 10));
 const WARMUP = 3;
+// The ViT-B/16 suites (issue 24; run-browser.mjs's vit part): its forward takes seconds, so 1 warm-up unless told.
+const VIT_MODEL_URL = '/assets/test-models/vit_b_16.onnx';
+const VIT_WARMUP = Math.max(0, Number(params.get('warmup') ?? 1));
 const REF_CLASS = 285; // Egyptian cat: the class of grad_chelsea_285.npy
 const FOOL_TARGET = 76; // tarantula, as in the native bench
 // A method of at most 4 passes (its declaration's `passes`) is timed RUNS times; the rest (smoothgrad, ig,
@@ -190,13 +193,21 @@ async function suiteNetlens() {
     const json = JSON.stringify(m.settings.some((s) => s.key === 'class') ? { class: REF_CLASS } : {});
     const heavy = !cheap(m);
     // Compared with forward passes when one of its passes is a forward pass (occlusion, Score-CAM, Ablation-CAM,
-    // Eigen-CAM: its declaration's pass cost below 2), else with forward + backward passes.
-    const kind = m.attribution && m.attribution.pass_cost < 2 ? 'fwd' : 'fwd+bwd';
+    // Eigen-CAM: its declaration's pass cost below 2), with a forward + backward and one more forward when its pass
+    // costs 3 (LRP: z⁺ evaluates every convolution again), else with forward + backward passes.
+    const cost = m.attribution?.pass_cost ?? 2;
+    const kind = cost < 2 ? 'fwd' : cost > 2 ? 'fwd+bwd+fwd' : 'fwd+bwd';
     // The unit this method is compared with, timed again just before it: the machine is shared, and its load
     // drifts over a suite of several minutes.
-    const near = kind === 'fwd'
-      ? await measure(() => lens.benchForward(image), { warmup: 1, runs: 5 })
-      : await measure(() => lens.benchForwardBackward(image, REF_CLASS), { warmup: 1, runs: 5 });
+    const fwdNear = () => measure(() => lens.benchForward(image), { warmup: 1, runs: 5 });
+    const fbNear = () => measure(() => lens.benchForwardBackward(image, REF_CLASS), { warmup: 1, runs: 5 });
+    let near;
+    if (kind === 'fwd') near = await fwdNear();
+    else if (kind === 'fwd+bwd') near = await fbNear();
+    else {
+      const [fb, f] = [await fbNear(), await fwdNear()];
+      near = { median: fb.median + f.median, min: fb.min + f.min, runs: fb.runs };
+    }
     let last = null;
     const time = await measure((img) => { last = runToEnd(lens, m.id, img, json); }, {
       warmup: 1, runs: heavy ? Math.max(1, Math.ceil(RUNS / 2)) : RUNS, prepare: decode,
@@ -289,6 +300,56 @@ async function suiteOrt() {
   };
 }
 
+// ---------------- ViT-B/16 (issue 24) ----------------
+
+/** The scores as logits up to a constant: minus their mean (log-probabilities minus theirs give the same). */
+function centred(v) {
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  return Array.from(v, (x) => x - mean);
+}
+
+/**
+ * netlens's own ViT-B/16 scores in this fresh page (the single-thread build, pkg/), on chelsea_224.png as
+ * `Image.decode` prepares it (ImageNet's mean and std; chelseaTensor() below is the same tensor for the peer):
+ * the logits up to a constant (log of its probabilities, centred), against which onnxruntime-web is checked.
+ */
+async function suiteNetlensVitLogits() {
+  const mod = await netlensModule();
+  await mod.default({ module_or_path: '/pkg/netlens_bg.wasm' });
+  mod.installPanicHook?.();
+  const [model, classes, synsets, png] = await Promise.all([
+    bytes(VIT_MODEL_URL), text('/assets/models/imagenet_classes.txt'),
+    text('/assets/models/imagenet_synset_words.txt'), bytes('/reference/gradients/chelsea_224.png'),
+  ]);
+  const lens = new mod.NetLens(model, classes, synsets);
+  const image = mod.Image.decode(png);
+  const probs = lens.classify(image);
+  image.free();
+  lens.free();
+  return { model: VIT_MODEL_URL, top1: argmax(probs), logits: centred(Array.from(probs, Math.log)) };
+}
+
+/** onnxruntime-web on the ViT-B/16, THREADS threads, chelsea_224 as netlens sees it; its centred logits out. */
+async function suiteOrtVit() {
+  const ort = await import('/ort/ort.wasm.min.mjs');
+  ort.env.wasm.wasmPaths = '/ort/';
+  ort.env.wasm.numThreads = THREADS;
+  ort.env.wasm.proxy = false;
+  const model = await bytes(VIT_MODEL_URL);
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const createMs = performance.now() - t0;
+  const input = await chelseaTensor();
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
+  const got = (await session.run(feeds))[session.outputNames[0]].data;
+  const forward = await measure(() => session.run(feeds), { warmup: VIT_WARMUP, runs: RUNS });
+  await session.release();
+  return {
+    version: ort.env.versions?.web ?? ort.env.versions?.common, threads: THREADS, warmup: VIT_WARMUP,
+    crossOriginIsolated: self.crossOriginIsolated, createMs, top1: argmax(got), logits: centred(got), forward,
+  };
+}
+
 // ---------------- TensorFlow.js ----------------
 
 async function suiteTfjs() {
@@ -341,7 +402,10 @@ async function suiteTfjs() {
   return { env, variants, tensorsLeft: tf.memory().numTensors };
 }
 
-const SUITES = { netlens: suiteNetlens, startup: suiteStartup, ort: suiteOrt, tfjs: suiteTfjs };
+const SUITES = {
+  netlens: suiteNetlens, startup: suiteStartup, ort: suiteOrt, tfjs: suiteTfjs,
+  'vit-netlens': suiteNetlensVitLogits, 'vit-ort': suiteOrtVit,
+};
 
 (async () => {
   try {

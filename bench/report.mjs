@@ -1,6 +1,6 @@
 // `node bench/report.mjs [outdir]`: one table from the results bench/bench.mk collected in bench/out/:
-// native.txt (`cargo bench --bench engine`), native_peers.json (bench/native_peers.py) and browser.json
-// (bench/run-browser.mjs). A missing or failed part shows as such in its rows; nothing is made up.
+// native.txt (`cargo bench --bench engine`), native_peers.json (bench/native_peers.py), native_vit_peer.json
+// (bench/native_vit_peer.py) and browser.json (bench/run-browser.mjs). A missing or failed part shows as such in its rows; nothing is made up.
 import { readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
@@ -82,8 +82,19 @@ function parseNative(text) {
   let inOps = false;
   const runsCount = Number(/(\d+) runs after/.exec(text)?.[1] ?? NaN) || '';
   const methods = {};
+  // Issue 24's ViT-B/16 rows, last in native.txt (after the per-op table): their own runs, or why they did not run.
+  const vit = { notRun: null, runs: null, top1: null, forward: {} };
   for (const line of text.split('\n')) {
-    const mm = /^method (\S+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+) (fwd\+bwd|fwd)\s+([\d.]+)\s+([\d.]+)x(?:\s+([\d.]+)\s+([\d.]+)x)?\s*$/.exec(line);
+    if (line.startsWith('vit_b_16')) {
+      const notRun = /^vit_b_16: not run \((.+)\)\s*$/.exec(line);
+      const head = /top-1 (\d+) on .*?; (\d+) runs after (\d+) warm-up/.exec(line);
+      const fwd = /^vit_b_16 forward \(tract\), (\d+) threads?\s+([\d.]+)\s+([\d.]+)\s*$/.exec(line);
+      if (notRun) vit.notRun = notRun[1];
+      if (head) Object.assign(vit, { top1: Number(head[1]), runs: Number(head[2]), warmup: Number(head[3]) });
+      if (fwd) vit.forward[fwd[1]] = { median: Number(fwd[2]), min: Number(fwd[3]), runs: vit.runs };
+      continue;
+    }
+    const mm = /^method (\S+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+) (fwd\+bwd\+fwd|fwd\+bwd|fwd)\s+([\d.]+)\s+([\d.]+)x(?:\s+([\d.]+)\s+([\d.]+)x)?\s*$/.exec(line);
     if (mm) {
       methods[mm[1]] = {
         median: Number(mm[2]), min: Number(mm[3]), runs: Number(mm[4]), passes: Number(mm[5]), kind: mm[6],
@@ -116,6 +127,7 @@ function parseNative(text) {
     channelViz: Object.fromEntries(['features.4', 'features.7', 'features.10', 'features.12'].map((l) => [l, find(new RegExp(`channel-viz iteration at ${l.replace('.', '\\.')}$`))])),
     methods,
     ops,
+    vit,
   };
 }
 
@@ -125,6 +137,13 @@ function parseNative(text) {
 // declaration says a pass is one): both come from the run itself (`passes` in its report, `kind` from the
 // declaration), never from a table here.
 const scaled = (t, n) => (stat(t) ? { median: n * t.median, min: n * t.min, runs: t.runs } : t ?? missing('not measured'));
+// A method's unit by its kind: a forward, a forward + backward, or a forward + backward and one more forward (LRP's
+// z⁺ evaluates every convolution again: its declared pass cost is 3 forward passes).
+const unitOf = (kind, fwd, fb) => {
+  if (kind === 'fwd') return fwd;
+  if (kind !== 'fwd+bwd+fwd') return fb;
+  return stat(fwd) && stat(fb) ? { median: fb.median + fwd.median, min: fb.min + fwd.min, runs: fb.runs } : missing('not measured');
+};
 
 // ---------- table ----------
 
@@ -262,7 +281,7 @@ function main() {
   const fbBrowser = nl?.forwardBackward;
   const fwdBrowser = nl?.forwardOnly ?? nl?.forward;
   for (const [id, m] of Object.entries(nl?.methods ?? {}).filter(([, m]) => m.passes)) {
-    const unit = m.kind === 'fwd' ? fwdBrowser : fbBrowser;
+    const unit = unitOf(m.kind, fwdBrowser, fbBrowser);
     row(`${id} at defaults (start+steps+panels)`, m, [`${m.passes} × ${m.kind}`, scaled(unit, m.passes)], '≤ 1.2×');
   }
   const pageMissing = missing(browser?.page?.error ? 'page failed' : 'not run');
@@ -333,10 +352,44 @@ function main() {
     row(`one channel-viz iteration at ${layer}`, n(t), ['fwd+bwd', n(native?.forwardBackward)], 'shallow < deep, < fwd+bwd');
   }
   for (const [id, m] of Object.entries(native?.methods ?? {})) {
-    const unit = m.kind === 'fwd' ? native?.forward : native?.forwardBackward;
+    const unit = unitOf(m.kind, native?.forward, native?.forwardBackward);
     row(`${id} at defaults (run_to_end+panels)`, n(m), [`${m.passes} × ${m.kind}`, scaled(unit, m.passes)], '≤ 1.2×');
   }
   for (const o of native?.ops ?? []) row(`  backward ${o.op} ×${o.nodes} (mean)`, { median: o.ms, min: o.ms, runs: native.runs.split(' ')[0] });
+
+  // Issue 24: a ViT-B/16 (346 MB; torchvision's vit_b_16 with seeded random weights, bench/vit_model.py).
+  section('ViT-B/16 (346 MB, random weights; issue 24)');
+  const vit = browser?.vit;
+  const vitOk = (c) => c && c.top1 === c.top1Netlens && c.maxAbsErr <= 1e-3 * c.netlensMaxAbs;
+  const vitWhy = !browser ? 'browser not run' : !vit ? 'not run' : vit.error ? (vit.error.includes('missing') ? 'model missing' : 'failed') : null;
+  if (vitWhy) row('page ViT forward', missing(vitWhy), ['ORT web wasm', missing(vitWhy)], '≤ 1.0× ORT, same threads');
+  for (const r of vit?.error ? [] : vit?.rows ?? []) {
+    if (r.error) {
+      row(`page ViT forward ×${r.threads} (${r.query.replace(/^.*&/, '?')})`, missing('failed'));
+      continue;
+    }
+    const label = `page ViT forward, ${r.build.build} build ×${r.threads}`;
+    const ortOkAll = r.checks.length > 0 && r.checks.every(vitOk);
+    row(`${label}, alternating with ORT, ${vit.rounds} rounds`, r.page.forward,
+      [`ORT web wasm ${r.threads}t${r.threads > 1 ? ' (COI)' : ''}, alternating`, ortOkAll ? r.ort : missing('CHECK FAILED')], '≤ 1.0× ORT, same threads');
+    row(`page ViT forward + input gradient, ${r.build.build} build ×${r.threads}`, r.page.forwardBackward,
+      [`page ViT forward ×${r.threads}`, r.page.forward], '≤ 2.5× forward');
+  }
+  const vitPeer = readJson('native_vit_peer.json');
+  const nv = native?.vit;
+  const nvWhy = !native ? 'native bench not run' : nv?.notRun || nv?.runs == null ? 'not run' : null;
+  const ortVit = (t) => {
+    const r = vitPeer?.results?.[`threads${t}`];
+    if (!vitPeer) return missing('native peer not run');
+    if (vitPeer.error || !r?.forward) return missing('not run');
+    if (r.top1_netlens == null) return missing('not checked');
+    const ok = r.top1 === r.top1_netlens && r.max_abs_err_vs_netlens != null && r.max_abs_err_vs_netlens <= 1e-3 * r.netlens_max_abs;
+    return ok ? r.forward : missing('CHECK FAILED');
+  };
+  for (const t of [1, 2]) {
+    row(`ViT forward (tract, native), ${t} thread${t > 1 ? 's' : ''}`, nvWhy ? missing(nvWhy) : nv?.forward?.[t] ?? missing('not printed'),
+      [`onnxruntime ${vitPeer?.onnxruntime ?? ''} ${t}t`, ortVit(t)]);
+  }
 
   section('peers on their own (browser)');
   row('ORT web 1t forward', ort1);
@@ -370,6 +423,28 @@ function main() {
   }
   for (const [t, r] of Object.entries(peersNative?.results ?? {})) {
     console.log(`  onnxruntime native ${t}: logits max |Δ| ${r.max_abs_err_vs_reference.toExponential(2)}, top-1 ${r.top1} (ref ${r.top1_reference})`);
+  }
+  if (vit?.error) console.log(`  ViT-B/16 in the browser: not run: ${vit.error.split('\n')[0]}`);
+  for (const r of vit?.error ? [] : vit?.rows ?? []) {
+    if (r.error) {
+      console.log(`  ViT-B/16 page ×${r.threads} (${r.query}): FAILED ${r.error.split('\n')[0]}`);
+      continue;
+    }
+    // One line per distinct outcome (each round's session gives the same numbers unless something is wrong).
+    const c = [...new Set(r.checks.map((k) => `${vitOk(k) ? 'OK' : 'CHECK FAILED'}: top-1 ${k.top1} (netlens ${k.top1Netlens}), max |Δ| ${k.maxAbsErr.toExponential(2)} (max |logit| ${k.netlensMaxAbs.toFixed(2)})`))];
+    console.log(`  ViT-B/16 ORT web ${r.ortInfo?.version} ×${r.ortInfo?.threads} (crossOriginIsolated ${r.ortInfo?.crossOriginIsolated}; ${r.ortInfo?.warmup} warm-up + ${vit.runs} runs a round), its centred logits vs netlens's (wasm, chelsea_224), ${r.checks.length} rounds: ${c.join('; ')}`);
+    console.log(`  ViT-B/16 page ${r.query}: ${r.build.build} build ×${r.build.threads}, ready in ${r.readyS.toFixed(1)} s; ${vit.rounds} rounds of 3 warm-up + ${vit.runs} runs (forward, then forward + input gradient of class 285)`);
+  }
+  if (vit?.loadBefore) console.log(`  ViT-B/16 browser part: load average before/after ${load(vit.loadBefore)} / ${load(vit.loadAfter)}`);
+  if (nv?.notRun) console.log(`  ViT-B/16 native: not run: ${nv.notRun}`);
+  else if (native && nv?.runs == null) console.log('  ViT-B/16 native: not run: native.txt has no ViT-B/16 rows');
+  else if (nv?.runs) console.log(`  ViT-B/16 native: netlens top-1 ${nv.top1} on input_0.npy, ${nv.runs} runs after ${nv.warmup} warm-up, 1 and 2 threads taking turns`);
+  if (vitPeer?.error) console.log(`  ViT-B/16 onnxruntime native: not run: ${vitPeer.error}`);
+  if (vitPeer?.netlens_logits) console.log(`  ViT-B/16 onnxruntime native: ${vitPeer.netlens_logits}`);
+  for (const [t, r] of Object.entries(vitPeer?.error ? {} : vitPeer?.results ?? {})) {
+    const checked = r.top1_netlens != null;
+    console.log(`  ViT-B/16 onnxruntime native ${t} (${vitPeer.runs} runs after ${vitPeer.warmup} warm-up, taking turns): top-1 ${r.top1}`
+      + (checked ? ` (netlens ${r.top1_netlens}), logits max |Δ| vs netlens ${r.max_abs_err_vs_netlens?.toExponential(2)} (max |logit| ${r.netlens_max_abs.toFixed(2)})` : ', not checked'));
   }
   if (nl?.methods) {
     const own = Object.entries(nl.methods).map(([id, m]) => `${id} ${m.passes ?? '–'}`);

@@ -1,20 +1,23 @@
-// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--duel-rounds N] [--pool N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
-// tfjs1, tfjs2, startup, page, headerless, compare, live): runs the bench suites in
+// `node bench/run-browser.mjs [--runs N] [--viz-runs N] [--compare-runs N] [--duel-rounds N] [--pool N] [--vit-runs N]
+// [--vit-rounds N] [--only a,b] [--out FILE]` (parts: netlens, ort1, ort2,
+// tfjs1, tfjs2, startup, page, headerless, compare, live, vit): runs the bench suites in
 // headless Chromium (one page per suite, one at a time: the machine has 2 cores) and, on the page's own server,
 // times the real page (load to first classification; per wasm build and thread count, forward, forward+backward
 // and the default 100-iteration class visualization; the forward alternately with onnxruntime-web at 1 and 2 threads;
 // the compare view on chelsea; `make dist` on a plain static server, isolated by its service worker only, with
 // the same timings as the header-isolated page right before it; live camera mode from Chromium's fake camera
-// showing chelsea: frames per second and camera-frame-to-overlay latency for saliency, Grad-CAM and the top-5 alone).
+// showing chelsea: frames per second and camera-frame-to-overlay latency for saliency, Grad-CAM and the top-5 alone;
+// a ViT-B/16 (issue 24, assets/test-models/vit_b_16.onnx) in the page at 1 and 2 threads, its forward alternately with
+// onnxruntime-web's at the same count, and its forward + input gradient).
 // Writes one JSON file for bench/report.mjs.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startBenchServer, REPO } from './serve.mjs';
-import { summarize } from './stats.js';
+import { summarize, maxAbsDiff, maxAbs } from './stats.js';
 import { squareRgb, writeY4m } from '../tests/browser/fake-camera.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -41,6 +44,12 @@ const SUITE_TIMEOUT = 20 * 60_000;
 // Live mode: seconds of warm-up, then of measurement, per row.
 const LIVE_WARMUP_S = Number(process.env.BENCH_LIVE_WARMUP_S ?? 3);
 const LIVE_SECONDS = Number(process.env.BENCH_LIVE_SECONDS ?? 10);
+// The ViT-B/16 rows (issue 24): a forward takes seconds in the page, so few runs. Per round, per thread count:
+// onnxruntime-web 1 warm-up + VIT_RUNS, the page's engine worker 3 warm-up + VIT_RUNS forward, then the same of
+// forward + input gradient (its 'bench' request, www/worker.js).
+const VIT_RUNS = Number(option('--vit-runs', process.env.BENCH_VIT_RUNS ?? 3));
+const VIT_ROUNDS = Number(option('--vit-rounds', process.env.BENCH_VIT_ROUNDS ?? 2));
+const VIT_MODEL = 'assets/test-models/vit_b_16.onnx';
 
 const want = (name) => !ONLY || ONLY.includes(name);
 const log = (...a) => console.error('[bench]', ...a);
@@ -340,6 +349,79 @@ async function pageLive(url, configs) {
   return out;
 }
 
+/**
+ * Issue 24's ViT-B/16 rows. netlens's own scores first (the bench page's 'vit-netlens' suite: the single-thread
+ * build, chelsea_224), which each onnxruntime-web run is checked against (top-1 equal, max |Δ| of the logits, both
+ * centred, ≤ 1e-3 × max |logit|). Then per thread count the page as `make run` serves it with `?model=` and
+ * `?threads=N` (N = 1: the single-thread build; 2: the threaded one, as the SqueezeNet duels pick them) and
+ * onnxruntime-web with numThreads N (cross-origin isolated for N > 1), timed alternately, the order reversed every
+ * other round (ORT, page, page, ORT…) so that a drift of the shared machine falls on both alike.
+ */
+async function vitRows(context, benchUrl, pageUrl, rounds, runs) {
+  if (!existsSync(path.join(REPO, VIT_MODEL))) {
+    return { error: `${VIT_MODEL} is missing (make ${VIT_MODEL} builds it)` };
+  }
+  const out = { model: VIT_MODEL, rounds, runs, loadBefore: loadavg(), rows: [] };
+  const ref = await runSuite(context, benchUrl, 'suite=vit-netlens');
+  if (ref.error) return { ...out, error: `netlens's ViT scores (suite vit-netlens): ${ref.error.split('\n')[0]}` };
+  out.netlensTop1 = ref.top1;
+  log(`vit: netlens's own top-1 on chelsea_224 ${ref.top1}`);
+  const refMaxAbs = maxAbs(ref.logits);
+  for (const threads of [1, 2]) {
+    const query = `?model=${VIT_MODEL}&threads=${threads}`;
+    const page = await context.newPage();
+    try {
+      const t0 = Date.now();
+      await page.goto(`${pageUrl}${query}`);
+      await page.waitForFunction(() => window.__netlens?.ready === true || window.__netlens?.modelError, null,
+        { timeout: 900_000, polling: 100 });
+      const h = await page.evaluate(() => ({ build: window.__netlens.build, model: window.__netlens.model }));
+      if (h.model?.name !== path.basename(VIT_MODEL)) throw new Error(`the page did not load the ViT (it shows ${h.model?.name})`);
+      if (h.build.threads !== threads) throw new Error(`${query}: the page runs ${h.build.threads} thread(s), not ${threads}`);
+      const readyS = (Date.now() - t0) / 1000;
+      await page.click('[data-sample="chelsea"]');
+      await page.waitForFunction(() => window.__netlens.top5 && window.__netlens.imageSource?.id === 'chelsea',
+        null, { timeout: 600_000, polling: 20 });
+      const fwd = [];
+      const fb = [];
+      const ort = [];
+      const checks = [];
+      let ortInfo = null;
+      const runOrt = async () => {
+        const o = await runSuite(context, benchUrl, `suite=vit-ort&threads=${threads}${threads > 1 ? '&coi=1' : ''}&runs=${runs}`);
+        if (o.error) throw new Error(`onnxruntime-web: ${o.error.split('\n')[0]}`);
+        checks.push({ top1: o.top1, top1Netlens: ref.top1, maxAbsErr: maxAbsDiff(o.logits, ref.logits), netlensMaxAbs: refMaxAbs });
+        ortInfo = { version: o.version, threads: o.threads, crossOriginIsolated: o.crossOriginIsolated, warmup: o.warmup, createMs: o.createMs };
+        ort.push(...o.forward.samples);
+        log(`vit ×${threads}: onnxruntime-web forward ${o.forward.median.toFixed(0)} ms (top-1 ${o.top1})`);
+      };
+      const runPage = async () => {
+        const p = await engineRequest(page, { type: 'bench', runs, class: 285 });
+        fwd.push(...p.forward);
+        fb.push(...p.forwardBackward);
+        log(`vit ×${threads}: page forward ${summarize(p.forward).median.toFixed(0)} ms, forward + gradient ${summarize(p.forwardBackward).median.toFixed(0)} ms`);
+      };
+      for (let r = 0; r < rounds; r++) {
+        for (const side of r % 2 === 0 ? [runOrt, runPage] : [runPage, runOrt]) {
+          await side();
+          await new Promise((res) => setTimeout(res, SETTLE_MS));
+        }
+      }
+      out.rows.push({
+        query, threads, build: h.build, readyS, page: { forward: summarize(fwd), forwardBackward: summarize(fb) },
+        ort: summarize(ort), ortInfo, checks,
+      });
+    } catch (e) {
+      out.rows.push({ query, threads, error: String(e) });
+      log(`vit ×${threads}: ERROR ${e}`);
+    } finally {
+      await page.close();
+    }
+  }
+  out.loadAfter = loadavg();
+  return out;
+}
+
 async function main() {
   const result = { browser: browserVersion(), runs: RUNS, loadBefore: loadavg(), suites: {}, page: {} };
   const server = await startBenchServer();
@@ -375,7 +457,7 @@ async function main() {
       };
       log('suite startup done');
     }
-    if (want('page') || want('headerless') || want('compare') || want('live')) {
+    if (want('page') || want('headerless') || want('compare') || want('live') || want('vit')) {
       let pageServer = null;
       try {
         pageServer = await startPageServer();
@@ -414,6 +496,11 @@ async function main() {
         if (want('compare')) {
           result.page.compare = await pageCompare(context, `${pageServer.url}/${POOL ? `?pool=${POOL}` : ''}`, COMPARE_RUNS);
           log('page compare done');
+        }
+        if (want('vit')) {
+          result.vit = await vitRows(context, server.url, `${pageServer.url}/`, VIT_ROUNDS, VIT_RUNS)
+            .catch((e) => ({ error: String(e) }));
+          log(`vit ${result.vit.error ? `ERROR ${result.vit.error}` : 'done'}`);
         }
       } catch (e) {
         result.page.error = String(e);

@@ -1,6 +1,9 @@
 //! `cargo bench --bench engine`: where the time of one optimisation step goes (native, release).
 //! Median and minimum of RUNS timed runs after WARMUP untimed ones; then every attribution method (and saliency) at
 //! its defaults through the registry, against its passes × the forward+backward (occlusion: forward) time.
+//! With `NETLENS_BENCH_VIT=path/to/vit_b_16.onnx` (bench/bench.mk sets it), last: a ViT-B/16's forward at 1 and 2
+//! threads (issue 24), its logits written to `NETLENS_BENCH_VIT_LOGITS` for the onnxruntime peer to be checked
+//! against (bench/native_vit_peer.py); unset, its rows say "not run". `NETLENS_BENCH_ONLY=vit` runs those rows alone.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -48,6 +51,10 @@ fn time_n<S>(warmup: usize, runs: usize, mut prepare: impl FnMut() -> S, mut bod
 }
 
 fn main() {
+    if std::env::var("NETLENS_BENCH_ONLY").is_ok_and(|v| v == "vit") {
+        print_vit();
+        return;
+    }
     let model = std::fs::read(shared().join("models/squeezenet1_1.onnx")).expect("model in shared/models");
     let net = Classifier::from_onnx_bytes(&model).expect("model loads");
     let image = std::fs::read(shared().join("images/chelsea.png")).expect("chelsea.png in shared/images");
@@ -102,6 +109,72 @@ fn main() {
     let input = Input::new(x.clone(), imageio::rgb_to_rgba(&rgb));
     print_methods(&net, &input, &forward_only, &forward_backward);
     print_backward_by_op(&net, &x, &seed);
+    print_vit();
+}
+
+/// Issue 24: a ViT-B/16 (346 MB, bench/vit_model.py) forward at 1 and 2 threads, each in a pool of its own, the
+/// counts taking turns run by run; on the shared reference input (test_data_set_0/input_0.npy, which
+/// bench/native_vit_peer.py feeds onnxruntime too). Last in the bench, so that the peer runs right after it.
+fn print_vit() {
+    let runs = std::env::var("NETLENS_BENCH_VIT_RUNS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(5).max(1);
+    let Some(path) = std::env::var_os("NETLENS_BENCH_VIT").map(PathBuf::from) else {
+        println!("vit_b_16: not run (NETLENS_BENCH_VIT is not set; bench/bench.mk sets it)");
+        return;
+    };
+    let Ok(bytes) = std::fs::read(&path) else {
+        println!("vit_b_16: not run ({} is missing; `make {}` builds it)", path.display(), path.display());
+        return;
+    };
+    let load = Instant::now();
+    let net = Classifier::load_owned(bytes, &Default::default()).expect("the ViT loads");
+    let load_s = load.elapsed().as_secs_f64();
+    let x = read_npy_f32(&shared().join("models/reference/test_data_set_0/input_0.npy"));
+    let logits = net.logits(&x).expect("a forward pass");
+    let top1 = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+    if let Some(out) = std::env::var_os("NETLENS_BENCH_VIT_LOGITS") {
+        let json = serde_json::json!({
+            "model": path.display().to_string(),
+            "input": "models/reference/test_data_set_0/input_0.npy",
+            "logits": logits,
+        });
+        std::fs::write(&out, json.to_string()).expect("the logits file is written");
+    }
+    let counts = [1, 2];
+    let mut ms = vec![Vec::new(); counts.len()];
+    for round in 0..1 + runs {
+        for (i, &n) in counts.iter().enumerate() {
+            let t = netlens::threads::with_threads(n, || {
+                let start = Instant::now();
+                drop(net.engine().forward_only(&x).unwrap());
+                start.elapsed().as_secs_f64() * 1e3
+            });
+            if round >= 1 {
+                ms[i].push(t);
+            }
+        }
+    }
+    println!(
+        "vit_b_16 ({}, {:.0} MB, loaded in {load_s:.1} s): top-1 {top1} on input_0.npy; {runs} runs after 1 warm-up, \
+         thread counts taking turns",
+        path.display(),
+        std::fs::metadata(&path).map_or(0.0, |m| m.len() as f64 / 1e6)
+    );
+    for (i, n) in counts.iter().enumerate() {
+        ms[i].sort_by(f64::total_cmp);
+        let (median, min) = (ms[i][runs / 2], ms[i][0]);
+        println!(
+            "{:<44} {median:>10.2} {min:>10.2}",
+            format!("vit_b_16 forward (tract), {n} thread{}", if *n > 1 { "s" } else { "" })
+        );
+    }
+}
+
+/// A float32 C-order .npy file (the shared references).
+fn read_npy_f32(path: &std::path::Path) -> netlens::Tensor {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).expect("a .npy file");
+    let shape = npy.shape().iter().map(|&d| d as usize).collect();
+    netlens::Tensor::new(shape, npy.into_vec::<f32>().expect("float32"))
 }
 
 /// The unit timings again at 1, 2 (and the machine's count, if more) threads, each in a pool of its own; the
@@ -181,9 +254,16 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
         // One run first: its report says how many passes it made.
         let probe = registry::run_to_end(&ctx, spec, Some(input), &settings, |_, _| true).expect("method runs");
         let n = probe.report()["passes"].as_u64().expect("an attribution or attack run reports its passes") as usize;
-        // A pass is a forward + reverse pass unless the method declares it cheaper (occlusion, Score-CAM…).
+        // A pass is a forward + reverse pass unless the method declares it cheaper (occlusion, Score-CAM…) or dearer
+        // (LRP: z⁺ evaluates every convolution again, one more forward).
         let pass_cost = spec.attribution.map_or(registry::BACKWARD, |a| a.pass_cost);
-        let kind = if pass_cost >= registry::BACKWARD { "fwd+bwd" } else { "fwd" };
+        let kind = if pass_cost > registry::BACKWARD {
+            "fwd+bwd+fwd"
+        } else if pass_cost == registry::BACKWARD {
+            "fwd+bwd"
+        } else {
+            "fwd"
+        };
         let runs = if n <= 2 { RUNS } else { 5 };
         let t = time_n(
             1,
@@ -195,14 +275,20 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
                 drop(run.report());
             },
         );
-        let unit = if kind == "fwd" { forward.median_ms } else { forward_backward.median_ms };
+        let unit = match kind {
+            "fwd" => forward.median_ms,
+            "fwd+bwd" => forward_backward.median_ms,
+            _ => forward_backward.median_ms + forward.median_ms,
+        };
         let expected = n as f64 * unit;
         // The unit timed again right after the method: the machine is shared and its load drifts.
         let x = &input.tensor;
-        let after = if kind == "fwd" {
-            time_n(1, 5, || (), |_| drop(net.engine().forward_only(x).unwrap()))
-        } else {
-            time_n(1, 5, || (), |_| drop(net.logits_and_grad(x, 285).unwrap()))
+        let forward_after = || time_n(1, 5, || (), |_| drop(net.engine().forward_only(x).unwrap())).median_ms;
+        let backward_after = || time_n(1, 5, || (), |_| drop(net.logits_and_grad(x, 285).unwrap())).median_ms;
+        let after = match kind {
+            "fwd" => forward_after(),
+            "fwd+bwd" => backward_after(),
+            _ => backward_after() + forward_after(),
         };
         println!(
             "method {:<15} {:>10.2} {:>10.2} {:>4} {:>5} {:<7} {:>14.2} {:>7.2}x {:>12.2} {:>7.2}x",
@@ -214,8 +300,8 @@ fn print_methods(net: &Classifier, input: &Input, forward: &Timing, forward_back
             kind,
             expected,
             t.median_ms / expected,
-            after.median_ms,
-            t.median_ms / (n as f64 * after.median_ms)
+            after,
+            t.median_ms / (n as f64 * after)
         );
     }
 }

@@ -355,10 +355,10 @@ test(`soak: ${OPS} operations in one page, every method, memory flat, nothing lo
     assert.deepEqual(p.consoleErrors, [], 'console errors');
     assert.deepEqual(p.dialogs, [], 'dialogs');
   }
-  // 1.3×, not 1.1×, since LRP (2026-12-07): its second run, after the sanity test's randomised networks, raises the
-  // high-water mark in one step (the growth list above says where): 95.9 → 108.6 MB (1.13×) that afternoon; in the
-  // evening the same step went 87.8 → 107.4 MB and 87.2 → 107.5 MB (1.22×, 1.23×) — the end no higher, the baseline
-  // lower, because a model's load no longer holds its file and proto (issue 24). Memory that grew with every
-  // operation would still cross it. Open in issue 25's note (LRP's transient allocations).
-  assert.ok(end <= 1.3 * baseline, `wasm memory ${end} bytes after ${plan.length} operations, ${baseline} after ${baselineOps}`);
+  // At most 32 MiB above the baseline, an absolute allowance rather than a ratio: LRP's second run (after the sanity
+  // test's randomised networks) raises the high-water mark in one step (the growth list above says where) — 95.9 →
+  // 108.6 MB, 87.8 → 107.4 MB, and 77.7 → 102.2 MB on 2026-12-07 23:50 after the reverse pass stopped copying the
+  // weights: the end no higher, the baseline lower (issue 24), so a ratio bound failed (1.31×) on memory that had
+  // fallen. Memory that grew with every operation would still cross it.
+  assert.ok(end <= baseline + 32 * 2 ** 20, `wasm memory ${end} bytes after ${plan.length} operations, ${baseline} after ${baselineOps}`);
 });

@@ -277,15 +277,20 @@ function forwardByOp(lens, image) {
 
 // ---------------- onnxruntime-web ----------------
 
-async function suiteOrt() {
+/** onnxruntime-web's wasm backend at THREADS threads, a session for the model at `url`, and how long it took. */
+async function ortSession(url) {
   const ort = await import('/ort/ort.wasm.min.mjs');
   ort.env.wasm.wasmPaths = '/ort/';
   ort.env.wasm.numThreads = THREADS;
   ort.env.wasm.proxy = false;
-  const model = await bytes(MODEL_URL);
+  const model = await bytes(url);
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const createMs = performance.now() - t0;
+  return { ort, session, createMs: performance.now() - t0 };
+}
+
+async function suiteOrt() {
+  const { ort, session, createMs } = await ortSession(MODEL_URL);
   const input = await npy('/reference/test_data_set_0/input_0.npy');
   const want = await npy('/reference/test_data_set_0/output_0.npy');
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
@@ -331,14 +336,7 @@ async function suiteNetlensVitLogits() {
 
 /** onnxruntime-web on the ViT-B/16, THREADS threads, chelsea_224 as netlens sees it; its centred logits out. */
 async function suiteOrtVit() {
-  const ort = await import('/ort/ort.wasm.min.mjs');
-  ort.env.wasm.wasmPaths = '/ort/';
-  ort.env.wasm.numThreads = THREADS;
-  ort.env.wasm.proxy = false;
-  const model = await bytes(VIT_MODEL_URL);
-  const t0 = performance.now();
-  const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  const createMs = performance.now() - t0;
+  const { ort, session, createMs } = await ortSession(VIT_MODEL_URL);
   const input = await chelseaTensor();
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input.data, input.shape) };
   const got = (await session.run(feeds))[session.outputNames[0]].data;

@@ -8,6 +8,7 @@ use tract_onnx::prelude::TValue;
 use crate::backward::{self, GradStore, Wanted};
 use crate::error::{Error, Result};
 use crate::forward::{self, Analysed, Forward};
+use crate::graph::stream::{Decoded, ModelBytes};
 use crate::graph::{self, Graph, ValueId};
 use crate::tensor::{Tensor, View};
 use crate::vjp::{self, Values};
@@ -168,37 +169,49 @@ impl Engine {
     pub fn from_onnx_bytes(bytes: &[u8]) -> Result<Engine> {
         // Natively, the thread pool (NETLENS_THREADS or the machine's cores) unless the caller set it already.
         crate::threads::init();
-        Engine::from_proto(graph::decode_proto(bytes)?)
+        Engine::from_decoded(graph::stream::decode(bytes)?)
     }
 
     /// As [`Engine::from_onnx_bytes`], with a symbolic image height and width (an export with `dynamic_axes` on
     /// them) fixed to `side`. Also says whether the model had one.
     pub fn from_onnx_bytes_sized(bytes: &[u8], side: usize) -> Result<(Engine, bool)> {
+        Engine::from_model_bytes_sized(bytes, side)
+    }
+
+    /// As [`Engine::from_onnx_bytes_sized`], reading the file in pieces wherever it is (the page's `Uint8Array`
+    /// stays in JavaScript's memory): the weights are then in this memory once (`graph::stream`).
+    pub fn from_model_bytes_sized<S: ModelBytes + ?Sized>(src: &S, side: usize) -> Result<(Engine, bool)> {
         crate::threads::init();
-        Engine::from_proto_sized(graph::decode_proto(bytes)?, side)
+        Engine::from_decoded_sized(graph::stream::decode(src)?, side)
     }
 
     /// As [`Engine::from_onnx_bytes_sized`], taking the bytes: they are freed as soon as they are decoded, before
-    /// the model is built (in the page, where memory only grows, each copy of the weights held at once counts).
+    /// the model is built.
     pub fn from_onnx_vec_sized(bytes: Vec<u8>, side: usize) -> Result<(Engine, bool)> {
         crate::threads::init();
-        let proto = graph::decode_proto(&bytes)?;
+        let decoded = graph::stream::decode(&bytes[..])?;
         drop(bytes);
-        Engine::from_proto_sized(proto, side)
+        Engine::from_decoded_sized(decoded, side)
     }
 
-    fn from_proto_sized(mut proto: tract_onnx::pb::ModelProto, side: usize) -> Result<(Engine, bool)> {
-        let symbolic = graph::fix_symbolic_sides(&mut proto, side)?;
-        Ok((Engine::from_proto(proto)?, symbolic))
+    fn from_decoded_sized(mut decoded: Decoded, side: usize) -> Result<(Engine, bool)> {
+        let symbolic = graph::fix_symbolic_sides(&mut decoded.proto, side)?;
+        Ok((Engine::from_decoded(decoded)?, symbolic))
     }
 
-    /// The model as decoded, float weights included: the engine keeps its proto without them (our graph holds
-    /// them exactly) and puts them back for the rare builds that start from a proto (a plan cut at a layer, a copy
-    /// with replaced weights).
-    pub(crate) fn full_proto(&self) -> tract_onnx::pb::ModelProto {
-        graph::with_float_weights((*self.proto).clone(), &|name| {
-            self.graph.value_id(name).and_then(|id| self.graph.consts[id].as_ref()).map(|t| t.view().data)
-        })
+    /// The model as [`graph::stream::decode`] gives it: the proto without its float weights (the engine keeps it
+    /// so), and those weights as the tensors our graph and tract's model share, for the rare builds that start
+    /// from a proto (a plan cut at a layer, a copy with replaced weights): they share the weights too.
+    pub(crate) fn separated(&self) -> Result<Decoded> {
+        let proto = (*self.proto).clone();
+        let mut weights = vec![];
+        for t in proto.graph.iter().flat_map(|g| &g.initializer).filter(|t| graph::is_without_data(t)) {
+            let c = self.analysed.constant(&t.name).ok_or_else(|| {
+                Error::Model(format!("the weights '{}' are neither in the proto nor in tract's model", t.name))
+            })?;
+            weights.push((t.name.clone(), c.to_tract()?));
+        }
+        Ok(Decoded { proto, weights })
     }
 
     /// The model's `metadata_props`, as (key, value) pairs.
@@ -206,11 +219,11 @@ impl Engine {
         self.proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect()
     }
 
-    fn from_proto(proto: tract_onnx::pb::ModelProto) -> Result<Engine> {
+    fn from_decoded(Decoded { proto, weights }: Decoded) -> Result<Engine> {
         // tract's analysis tells which nodes compute constants (shape computations): those need no VJP, so
         // unsupported ops are reported by `graph::build` after it. Where tract fails, an op we do not support
         // is the clearer message.
-        let analysed = match forward::analyse(&proto) {
+        let analysed = match forward::analyse(&proto, &weights) {
             Ok(a) => a,
             Err(e) => {
                 check_ops(&proto)?;
@@ -218,7 +231,7 @@ impl Engine {
             }
         };
         // tract's model holds the weights now: the proto keeps everything but the float weights tract has (our graph
-        // takes them from tract; Engine::full_proto puts them back when a proto is needed again).
+        // takes them from tract; Engine::separated gives them back with the proto when a proto is needed again).
         let proto = graph::without_float_weights(proto, &|name| analysed.has_constant(name));
         let graph = graph::build(&proto, &analysed.shapes(), &|name| analysed.constant(name))?;
         if graph.shape(graph.input) != analysed.input_shape.as_slice() {
@@ -446,8 +459,8 @@ impl Engine {
         let plan = match cached {
             Some(plan) => plan,
             None => {
-                let plan =
-                    Arc::new(forward::cut_at(&self.full_proto(), layer, self.graph.shape(id), self.input_shape())?);
+                let model = self.separated()?;
+                let plan = Arc::new(forward::cut_at(&model, layer, self.graph.shape(id), self.input_shape())?);
                 self.cuts.lock().expect("no panic holds this lock").push((id, plan.clone()));
                 plan
             }
@@ -602,8 +615,8 @@ mod tests {
     }
 
     /// The engine keeps its proto without the float weights (one copy fewer in the page's memory) and gives them
-    /// back exactly: every initializer of the full proto is the file's, value for value, and a model rebuilt from
-    /// it computes the same logits.
+    /// back exactly, as the very tensors tract's model holds: every initializer is the file's, value for value, and
+    /// a model rebuilt from them computes the same logits.
     #[test]
     fn the_kept_proto_has_no_float_weights_and_gives_them_back_exactly() {
         let bytes = std::fs::read(crate::test_data::squeezenet_path()).expect("SqueezeNet in the shared data");
@@ -612,16 +625,20 @@ mod tests {
         let kept = engine.proto.graph.as_ref().unwrap();
         let stored: usize = kept.initializer.iter().map(|t| t.raw_data.len() + 4 * t.float_data.len()).sum();
         assert_eq!(stored, 0, "the kept proto holds no weights");
-        let full = engine.full_proto();
-        let (a, b) = (original.graph.as_ref().unwrap(), full.graph.as_ref().unwrap());
-        assert_eq!(a.initializer.len(), b.initializer.len());
-        assert!(a.initializer.len() > 40, "SqueezeNet's weights and biases");
-        for (x, y) in a.initializer.iter().zip(&b.initializer) {
-            assert_eq!((&x.name, &x.dims), (&y.name, &y.dims));
-            let (x, y) = (graph::load_tensor(x).unwrap(), graph::load_tensor(y).unwrap());
-            assert!(x.data.iter().zip(&y.data).all(|(p, q)| p.to_bits() == q.to_bits()), "{}", a.name);
+        let separated = engine.separated().unwrap();
+        let a = original.graph.as_ref().unwrap();
+        assert_eq!(a.initializer.len(), separated.proto.graph.as_ref().unwrap().initializer.len());
+        assert_eq!(a.initializer.len(), separated.weights.len(), "SqueezeNet's weights and biases, all of them");
+        assert!(a.initializer.len() > 40);
+        for x in &a.initializer {
+            let (_, y) = separated.weights.iter().find(|(name, _)| name == &x.name).expect("every initializer");
+            let shared = engine.analysed.constant(&x.name).unwrap().to_tract().unwrap();
+            assert!(Arc::ptr_eq(y, &shared), "'{}' is tract's own tensor, not a copy", x.name);
+            let x = graph::load_tensor(x).unwrap();
+            let y = y.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap();
+            assert!(x.data.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
         }
-        let rebuilt = Engine::from_proto(full).unwrap();
+        let rebuilt = Engine::from_decoded(separated).unwrap();
         let x =
             Tensor::new(engine.input_shape().to_vec(), (0..3 * 224 * 224).map(|i| (i % 17) as f32 / 17.0).collect());
         assert_eq!(rebuilt.forward_only(&x).unwrap().data, engine.forward_only(&x).unwrap().data);

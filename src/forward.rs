@@ -10,12 +10,18 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::error::{Error, Result};
 use crate::graph;
+use crate::graph::stream::Decoded;
 use crate::tensor::{Tensor, View};
+use weights_as_inputs::{AsInputs, WEIGHTS_AS_INPUTS};
+
+/// tract's tensor (ours is `Tensor`).
+type Tensor_ = tract_onnx::prelude::Tensor;
 
 mod fuse_through_reshape;
 mod maxpool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod wasm_gemm;
+mod weights_as_inputs;
 
 type Plan = Arc<TypedRunnableModel>;
 
@@ -31,17 +37,70 @@ fn model_err(e: impl std::fmt::Display) -> Error {
     Error::Model(format!("{e:#}"))
 }
 
-pub fn analyse(proto: &pb::ModelProto) -> Result<Analysed> {
+/// tract's parse of `proto`, analysed at its declared input shape. `weights` are initializers whose data the proto
+/// does not hold (taken out as the file was decoded, `graph::stream`): tract's model holds these tensors
+/// themselves, not copies.
+pub fn analyse(proto: &pb::ModelProto, weights: &[(String, Arc<Tensor_>)]) -> Result<Analysed> {
     let g = proto.graph.as_ref().ok_or_else(|| Error::Model("no graph".into()))?;
     let input_shape = graph::declared_input_shape(graph::feed_input(g)?)?;
-    let parsed = onnx().parse(proto, None).map_err(model_err)?;
+    let (mut model, outlets) = parse(proto, weights)?;
+    model.set_input_fact(0, f32::fact(&input_shape).into()).map_err(model_err)?;
+    model.analyse(false).map_err(model_err)?;
+    Ok(Analysed { model, outlets, input_shape })
+}
+
+/// tract's parse of `proto` with `weights` as constants (see [`analyse`]), and its values by name.
+fn parse(
+    proto: &pb::ModelProto,
+    weights: &[(String, Arc<Tensor_>)],
+) -> Result<(InferenceModel, HashMap<String, OutletId>)> {
+    let parsed = if weights.is_empty() {
+        onnx().parse(proto, None)
+    } else {
+        onnx().parse(&declared_as_inputs(proto, weights), None)
+    };
+    let parsed = parsed.map_err(model_err)?;
     if !parsed.unresolved_inputs.is_empty() {
         return Err(Error::Model(format!("values used but never defined: {:?}", parsed.unresolved_inputs)));
     }
     let mut model = parsed.model;
-    model.set_input_fact(0, f32::fact(&input_shape).into()).map_err(model_err)?;
-    model.analyse(false).map_err(model_err)?;
-    Ok(Analysed { model, outlets: parsed.outlets_by_name, input_shape })
+    // Each weight was parsed as a graph input (tract's parse wants an initializer's data in the proto): its source
+    // node becomes a constant holding the tensor.
+    for (name, tensor) in weights {
+        let outlet = *parsed.outlets_by_name.get(name).expect("every graph input has an outlet");
+        let node = &mut model.nodes[outlet.node];
+        node.op = Box::new(tract_onnx::tract_hir::ops::konst::Const::new(tensor.clone()).map_err(model_err)?);
+        node.outputs[outlet.slot].fact = TypedFact::try_from(tensor.clone()).map_err(model_err)?.into();
+        model.inputs.retain(|&o| o != outlet);
+    }
+    Ok((model, parsed.outlets_by_name))
+}
+
+/// `proto` with the initializers named in `weights` declared as graph inputs of their type and shape instead.
+fn declared_as_inputs(proto: &pb::ModelProto, weights: &[(String, Arc<Tensor_>)]) -> pb::ModelProto {
+    use pb::tensor_shape_proto::{dimension::Value as Dim, Dimension};
+    use pb::type_proto::{Tensor as TensorType, Value as Ty};
+    let mut proto = proto.clone();
+    let g = proto.graph.as_mut().expect("analyse checked it");
+    let separate: HashMap<&str, &Arc<Tensor_>> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    g.initializer.retain(|t| !separate.contains_key(t.name.as_str()));
+    for (name, tensor) in weights {
+        let shape = pb::TensorShapeProto {
+            dim: tensor
+                .shape()
+                .iter()
+                .map(|&d| Dimension { value: Some(Dim::DimValue(d as i64)), ..Default::default() })
+                .collect(),
+        };
+        let tensor_type = TensorType { elem_type: pb::tensor_proto::DataType::Float as i32, shape: Some(shape) };
+        let r#type = Some(pb::TypeProto { value: Some(Ty::TensorType(tensor_type)), ..Default::default() });
+        match g.input.iter_mut().find(|i| &i.name == name) {
+            // An export that lists its initializers among the inputs too (`keep_initializers_as_inputs`).
+            Some(input) => input.r#type = r#type,
+            None => g.input.push(pb::ValueInfoProto { name: name.clone(), r#type, ..Default::default() }),
+        }
+    }
+    proto
 }
 
 impl Analysed {
@@ -79,31 +138,47 @@ pub struct Forward {
     /// Indices into `outputs` of MaxPool outputs whose window winners (src/window_max.rs) the plan outputs after
     /// them, in this order.
     pub winners: Vec<usize>,
+    /// The weights the plan takes as inputs after the image (a large model's, see [`weights_as_inputs`]).
+    weights: TVec<TValue>,
 }
 
 impl Forward {
     /// Optimises the model with `outputs` (ONNX value names) as its outputs, and the window winners of the
     /// MaxPools producing `outputs[i]` for each i in `winners_of` where tract's plan keeps that pool.
     pub fn new(analysed: Analysed, outputs: Vec<String>, winners_of: &[usize]) -> Result<Forward> {
+        Forward::build(analysed, outputs, winners_of, WEIGHTS_AS_INPUTS)
+    }
+
+    /// As [`Forward::new`], with the rule for which weights the plan takes as inputs.
+    fn build(analysed: Analysed, outputs: Vec<String>, winners_of: &[usize], rule: AsInputs) -> Result<Forward> {
         let Analysed { mut model, outlets, .. } = analysed;
         let selected = outputs
             .iter()
             .map(|n| outlets.get(n).copied().ok_or_else(|| Error::Model(format!("no value named '{n}'"))))
             .collect::<Result<Vec<_>>>()?;
         model.select_output_outlets(&selected).map_err(model_err)?;
-        let mut typed = model.into_typed().map_err(model_err)?.into_decluttered().map_err(model_err)?;
+        let mut typed = model.into_typed().map_err(model_err)?;
+        // Before tract's simplifications, which would otherwise fold a transposed or reshaped copy of a weight.
+        let weights = weights_as_inputs::turn(&mut typed, rule).map_err(model_err)?;
+        let mut typed = typed.into_decluttered().map_err(model_err)?;
         let winners = maxpool::replace_max_pools(&mut typed, winners_of).map_err(model_err)?;
         let mut optimized = typed.into_optimized().map_err(model_err)?;
         fuse_through_reshape::fuse_scalar_ops_through_reshapes(&mut optimized).map_err(model_err)?;
-        let plan = optimized.into_runnable().map_err(model_err)?;
-        Ok(Forward { plan, outputs, winners })
+        let plan = weights_as_inputs::plan(optimized, weights.len()).map_err(model_err)?;
+        Ok(Forward { plan, outputs, winners, weights })
     }
 
     /// Runs the plan; returns tract's tensors in the order of `self.outputs`, left in tract's buffers.
     pub fn run(&self, input: &Tensor) -> Result<TVec<TValue>> {
         let x = tract_onnx::prelude::Tensor::from_shape(&input.shape, &input.data)
             .map_err(|e| Error::Forward(e.to_string()))?;
-        self.plan.run(tvec!(x.into())).map_err(|e| Error::Forward(format!("{e:#}")))
+        self.plan.run(self.with_weights(tvec!(x.into()))).map_err(|e| Error::Forward(format!("{e:#}")))
+    }
+
+    /// The plan's inputs: `inputs`, then the weights it takes as inputs.
+    fn with_weights(&self, mut inputs: TVec<TValue>) -> TVec<TValue> {
+        inputs.extend(self.weights.iter().cloned());
+        inputs
     }
 }
 
@@ -116,7 +191,7 @@ impl Forward {
         let mut state =
             tract_onnx::tract_core::plan::SimpleState::new(&self.plan).map_err(|e| Error::Forward(format!("{e:#}")))?;
         state
-            .run_plan_with_eval(tvec!(x.into()), |ctx, op_state, node, inputs| {
+            .run_plan_with_eval(self.with_weights(tvec!(x.into())), |ctx, op_state, node, inputs| {
                 let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
                 after(&node.op().name());
                 out
@@ -129,8 +204,8 @@ impl Forward {
 /// renamed away, and a second graph input takes its name), the image still feeds whatever else reads it (a
 /// skip connection around the layer). Outputs the graph output only. Ablation-CAM replaces a layer's output
 /// this way, as pytorch-grad-cam swaps the layer's module for its `AblationLayer`.
-pub fn cut_at(proto: &pb::ModelProto, layer: &str, layer_shape: &[usize], input_shape: &[usize]) -> Result<Forward> {
-    let mut proto = proto.clone();
+pub fn cut_at(model: &Decoded, layer: &str, layer_shape: &[usize], input_shape: &[usize]) -> Result<Forward> {
+    let mut proto = model.proto.clone();
     let g = proto.graph.as_mut().ok_or_else(|| Error::Model("no graph".into()))?;
     let output =
         g.output.first().map(|o| o.name.clone()).ok_or_else(|| Error::Model("the graph has no output".into()))?;
@@ -144,12 +219,11 @@ pub fn cut_at(proto: &pb::ModelProto, layer: &str, layer_shape: &[usize], input_
     let mut input = g.input.iter().find(|i| !i.name.is_empty()).cloned().unwrap_or_default();
     input.name = layer.to_string();
     g.input.push(input);
-    let parsed = onnx().parse(&proto, None).map_err(model_err)?;
-    let mut model = parsed.model;
-    model.set_input_fact(0, f32::fact(input_shape).into()).map_err(model_err)?;
-    model.set_input_fact(1, f32::fact(layer_shape).into()).map_err(model_err)?;
-    model.analyse(false).map_err(model_err)?;
-    let outlets = parsed.outlets_by_name;
+    let (mut parsed, outlets) = parse(&proto, &model.weights)?;
+    parsed.set_input_fact(0, f32::fact(input_shape).into()).map_err(model_err)?;
+    parsed.set_input_fact(1, f32::fact(layer_shape).into()).map_err(model_err)?;
+    parsed.analyse(false).map_err(model_err)?;
+    let model = parsed;
     let analysed = Analysed { model, outlets, input_shape: input_shape.to_vec() };
     Forward::new(analysed, vec![output], &[])
 }
@@ -165,7 +239,7 @@ impl Forward {
                     .map_err(|e| Error::Forward(e.to_string()))
             })
             .collect::<Result<TVec<_>>>()?;
-        self.plan.run(values).map_err(|e| Error::Forward(format!("{e:#}")))
+        self.plan.run(self.with_weights(values)).map_err(|e| Error::Forward(format!("{e:#}")))
     }
 }
 
@@ -176,4 +250,67 @@ pub fn view(t: &TValue) -> Result<View<'_>> {
         .and_then(|v| v.as_slice::<f32>())
         .map_err(|e| Error::Forward(format!("expected float32 values: {e}")))?;
     Ok(View { shape: t.shape(), data })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plans(path: &std::path::Path) -> (Analysed, Forward, Forward) {
+        let bytes = std::fs::read(path).expect("the model in the shared data");
+        let decoded = graph::stream::decode(&bytes[..]).unwrap();
+        let analysed = analyse(&decoded.proto, &decoded.weights).unwrap();
+        let output = decoded.proto.graph.as_ref().unwrap().output[0].name.clone();
+        let packed = Forward::build(
+            analysed.clone(),
+            vec![output.clone()],
+            &[],
+            AsInputs { model_above: usize::MAX, tensor_from: 0 },
+        )
+        .unwrap();
+        // Every matrix of these small models (a few KiB and up) as an input.
+        let fed = Forward::build(analysed.clone(), vec![output], &[], AsInputs { model_above: 0, tensor_from: 4096 })
+            .unwrap();
+        (analysed, packed, fed)
+    }
+
+    /// A plan given its weights as inputs computes what the plan with tract's packed weights computes, bit for bit
+    /// (the same kernels on the same packed values: only when they are packed differs), and holds no copy of a
+    /// weight: every one it is fed is the tensor tract's parsed model holds.
+    #[test]
+    fn weights_given_as_inputs_are_the_models_own_and_change_nothing() {
+        // SqueezeNet (convolutions) and every transformer of the zoo (matrix products of every form they export).
+        let zoo = crate::test_data::shared().join("models/zoo-transformers");
+        let index: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(zoo.join("index.json")).expect("the zoo's index")).unwrap();
+        let entries = index["entries"].as_array().expect("the index's entries");
+        assert!(!entries.is_empty());
+        let models = entries.iter().map(|e| zoo.join(e["onnx"].as_str().expect("an entry's onnx file")));
+        for path in std::iter::once(crate::test_data::squeezenet_path()).chain(models) {
+            let (analysed, packed, fed) = plans(&path);
+            assert!(packed.weights.is_empty());
+            assert!(fed.weights.len() > 4, "{}: the weight matrices are inputs", path.display());
+            let held: Vec<&Arc<Tensor_>> = analysed
+                .model
+                .nodes
+                .iter()
+                .filter_map(|n| n.op.as_op().downcast_ref::<tract_onnx::tract_hir::ops::konst::Const>())
+                .map(|c| c.val())
+                .collect();
+            for w in &fed.weights {
+                let w = w.as_arc_tensor().unwrap();
+                // Either the parsed model's own tensor, or a constant tract computed from several (SwinV2's
+                // relative position table), never a copy of one.
+                let shared = held.iter().any(|h| Arc::ptr_eq(h, w));
+                assert!(shared || !held.iter().any(|h| **h == *w), "{}: {:?} is a copy", path.display(), w.shape());
+            }
+            let shape = &analysed.input_shape;
+            let n: usize = shape.iter().product();
+            let x = Tensor::new(shape.clone(), (0..n).map(|i| ((i * 7919) % 255) as f32 / 255.0 - 0.5).collect());
+            let (a, b) = (packed.run(&x).unwrap(), fed.run(&x).unwrap());
+            let (a, b) = (view(&a[0]).unwrap(), view(&b[0]).unwrap());
+            assert_eq!(a.shape, b.shape);
+            assert!(a.data.iter().zip(b.data).all(|(p, q)| p.to_bits() == q.to_bits()), "{}", path.display());
+        }
+    }
 }

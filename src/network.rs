@@ -3,6 +3,7 @@
 
 use crate::engine::{Engine, Objective};
 use crate::error::{Error, Result};
+use crate::graph::stream::ModelBytes;
 use crate::preprocess::{Choice, Preprocess, MAX_SIDE, MIN_SIDE};
 use crate::tensor::{softmax, Tensor};
 
@@ -29,11 +30,16 @@ impl Classifier {
     /// Load with a user's choice of preprocessing (used where the model's metadata does not say) and of the side
     /// a symbolic H/W is fixed to.
     pub fn load(bytes: &[u8], choice: &Choice) -> Result<Classifier> {
-        Classifier::build(choice, |side| Engine::from_onnx_bytes_sized(bytes, side))
+        Classifier::load_from(bytes, choice)
     }
 
-    /// As [`Classifier::load`], taking the bytes: they are freed as soon as they are decoded (the page's memory
-    /// then never holds them beside tract's and our copies of the weights).
+    /// As [`Classifier::load`], reading the file in pieces from wherever it is (the page: from its `Uint8Array`,
+    /// so that the weights are in wasm memory once, see `graph::stream`).
+    pub fn load_from<S: ModelBytes + ?Sized>(src: &S, choice: &Choice) -> Result<Classifier> {
+        Classifier::build(choice, |side| Engine::from_model_bytes_sized(src, side))
+    }
+
+    /// As [`Classifier::load`], taking the bytes: they are freed as soon as they are decoded.
     pub fn load_owned(bytes: Vec<u8>, choice: &Choice) -> Result<Classifier> {
         Classifier::build(choice, move |side| Engine::from_onnx_vec_sized(bytes, side))
     }

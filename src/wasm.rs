@@ -8,6 +8,7 @@ use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::classes::ClassNames;
+use crate::graph::stream::ModelBytes;
 use crate::imageio;
 use crate::methods::registry::{self, Ctx, Input, MethodSpec, Run};
 use crate::methods::settings::Settings;
@@ -222,6 +223,18 @@ static ALLOCATOR: Counting = Counting;
 
 /// Refuses, with the numbers, a model whose file would need more memory than this module can still take (the
 /// threaded build's shared memory has at most 2 GiB, the single-thread build's 4 GiB).
+/// A model file in a JavaScript `Uint8Array`, read in pieces (`graph::stream`).
+struct JsBytes(Uint8Array);
+
+impl ModelBytes for JsBytes {
+    fn byte_len(&self) -> usize {
+        self.0.length() as usize
+    }
+    fn read_into(&self, start: usize, out: &mut [u8]) {
+        self.0.subarray(start as u32, (start + out.len()) as u32).copy_to(out);
+    }
+}
+
 fn check_memory(file_bytes: usize) -> crate::error::Result<()> {
     let threads = cfg!(feature = "wasm-threads");
     let maximum: usize = if threads { 2 << 30 } else { (4u64 << 30).min(usize::MAX as u64) as usize };
@@ -234,18 +247,24 @@ impl NetLens {
     /// `synset_words` may be empty: synonyms then come from the short names only. `class_names` may be empty
     /// too (a user's model without a labels file): the classes are then called "class 0" … "class K−1".
     #[wasm_bindgen(constructor)]
-    pub fn new(model: Vec<u8>, class_names: &str, synset_words: &str) -> Result<NetLens, JsError> {
+    pub fn new(model: Uint8Array, class_names: &str, synset_words: &str) -> Result<NetLens, JsError> {
         NetLens::load(model, class_names, synset_words, "")
     }
 
     /// As `new`, with the user's preprocessing choice for a model without metadata, as JSON
     /// (`{"preset": "mnist", "resize": "squash", "side": 32}`, every key optional; see `Choice::from_json`).
-    pub fn load(model: Vec<u8>, class_names: &str, synset_words: &str, choice_json: &str) -> Result<NetLens, JsError> {
+    pub fn load(
+        model: Uint8Array,
+        class_names: &str,
+        synset_words: &str,
+        choice_json: &str,
+    ) -> Result<NetLens, JsError> {
         let synsets = if synset_words.trim().is_empty() { None } else { Some(synset_words) };
         let choice = Choice::from_json(choice_json).map_err(js_err)?;
-        check_memory(model.len()).map_err(js_err)?;
-        // The bytes are ours: freed once decoded (Classifier::load_owned).
-        let net = Classifier::load_owned(model, &choice).map_err(js_err)?;
+        let model = JsBytes(model);
+        check_memory(model.byte_len()).map_err(js_err)?;
+        // Read from the caller's array a field at a time: the file itself never enters wasm memory.
+        let net = Classifier::load_from(&model, &choice).map_err(js_err)?;
         let generated;
         let class_names = if class_names.trim().is_empty() {
             generated = (0..net.num_classes()).map(|k| format!("class {k}\n")).collect::<String>();

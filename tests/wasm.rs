@@ -2,6 +2,7 @@
 //! Node). The data is embedded at compile time from assets/, which `make assets` fills from ../shared.
 #![cfg(target_arch = "wasm32")]
 
+use js_sys::Uint8Array;
 use netlens::wasm::{encode_png, schema, Image, NetLens};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -16,7 +17,7 @@ const MOTORCYCLE_224: &[u8] = include_bytes!("../assets/reference/motorcycle_lef
 const SALIENCY_665: &[u8] = include_bytes!("../assets/reference/saliency_motorcycle_left_665.npy");
 
 fn lens() -> NetLens {
-    NetLens::new(MODEL.to_vec(), CLASSES, SYNSETS).unwrap_or_else(|_| panic!("the model must load"))
+    NetLens::new(Uint8Array::from(MODEL), CLASSES, SYNSETS).unwrap_or_else(|_| panic!("the model must load"))
 }
 
 fn argmax(v: &[f32]) -> usize {
@@ -96,8 +97,8 @@ fn bad_inputs_are_errors_not_traps() {
     assert!(Image::decode(b"this is a text file, not an image").is_err());
     assert!(Image::decode(&CHELSEA_224[..CHELSEA_224.len() / 3]).is_err());
     assert!(Image::decode(&[]).is_err());
-    assert!(NetLens::new(b"not an onnx model".to_vec(), CLASSES, SYNSETS).is_err());
-    assert!(NetLens::new(MODEL.to_vec(), "only\nthree\nclasses\n", "").is_err());
+    assert!(NetLens::new(Uint8Array::from(&b"not an onnx model"[..]), CLASSES, SYNSETS).is_err());
+    assert!(NetLens::new(Uint8Array::from(MODEL), "only\nthree\nclasses\n", "").is_err());
     assert!(lens.start("classviz", None, r#"{"class": 5000}"#).is_err());
     assert!(lens.start("classviz", None, r#"{"lr": "NaN"}"#).is_err());
     assert!(lens.start("classviz", None, "not json").is_err());
@@ -140,7 +141,7 @@ fn the_simd_pool_pools_as_the_window_scan() {
     let pools = graph.node.iter().filter(|n| n.op_type == "MaxPool").map(|n| n.output[0].clone());
     let outputs: Vec<String> = std::iter::once(graph.output[0].name.clone()).chain(pools).collect();
     assert_eq!(outputs.len(), 4, "SqueezeNet 1.1 has three max pools");
-    let analysed = analyse(&proto).unwrap_or_else(|_| panic!("analyse"));
+    let analysed = analyse(&proto, &[]).unwrap_or_else(|_| panic!("analyse"));
     let simd = Forward::new(analysed.clone(), outputs.clone(), &[]).unwrap_or_else(|_| panic!("plan"));
     let scan = Forward::new(analysed, outputs, &[1, 2, 3]).unwrap_or_else(|_| panic!("recording plan"));
     assert_eq!(scan.winners, [1, 2, 3], "every pool of the recording plan records its winners");

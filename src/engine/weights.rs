@@ -7,6 +7,8 @@ use std::collections::HashMap;
 
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::graph::stream::Decoded;
+use crate::graph::Const;
 use crate::tensor::{Tensor, View};
 
 /// A Conv node's weights, as the model names them.
@@ -65,7 +67,8 @@ impl Engine {
     /// A new engine for the same graph with the named initializers replaced (same shapes). tract builds a new
     /// plan; this engine is unchanged.
     pub fn with_weights(&self, replace: &[(String, Tensor)]) -> Result<Engine> {
-        let mut proto = self.full_proto();
+        // The unchanged weights are shared with this engine, not copied.
+        let Decoded { mut proto, mut weights } = self.separated()?;
         let graph = proto.graph.as_mut().ok_or_else(|| Error::Model("no graph".into()))?;
         let mut by_name: HashMap<&str, &Tensor> = HashMap::new();
         for (name, t) in replace {
@@ -83,18 +86,22 @@ impl Engine {
                     init.name, t.shape
                 )));
             }
+            found += 1;
+            if let Some(w) = weights.iter_mut().find(|(name, _)| name == &init.name) {
+                w.1 = Const::Owned((*t).clone()).to_tract()?;
+                continue;
+            }
             init.data_type = tract_onnx::pb::tensor_proto::DataType::Float as i32;
             init.raw_data.clear();
             init.external_data.clear();
             init.data_location = None;
             init.float_data = t.data.clone();
-            found += 1;
         }
         if found != by_name.len() {
             let missing: Vec<&str> =
                 by_name.keys().copied().filter(|n| !graph.initializer.iter().any(|i| i.name == *n)).collect();
             return Err(Error::Invalid(format!("the model has no weights named {}", missing.join(", "))));
         }
-        Engine::from_proto(proto)
+        Engine::from_decoded(Decoded { proto, weights })
     }
 }

@@ -6,12 +6,13 @@
 
 mod attrs;
 mod proto;
+pub mod stream;
 mod window;
 
 pub use attrs::ParseCtx;
 pub(crate) use attrs::{load_tensor, to_tensor};
 pub use proto::{
-    declared_input_shape, decode_proto, feed_input, fix_symbolic_sides, with_float_weights, without_float_weights,
+    declared_input_shape, decode_proto, feed_input, fix_symbolic_sides, is_without_data, without_float_weights,
     MAX_INPUT_DIM,
 };
 pub use window::Window;
@@ -62,6 +63,16 @@ impl Const {
             Ok(Const::Shared(t))
         } else {
             to_tensor(&t).map(Const::Owned)
+        }
+    }
+
+    /// As tract's tensor: the shared one itself, a converted one copied.
+    pub fn to_tract(&self) -> Result<Arc<tract_onnx::prelude::Tensor>> {
+        match self {
+            Const::Shared(t) => Ok(t.clone()),
+            Const::Owned(t) => tract_onnx::prelude::Tensor::from_shape(&t.shape, &t.data)
+                .map(Arc::new)
+                .map_err(|e| Error::Model(format!("{e}"))),
         }
     }
 

@@ -4,7 +4,8 @@ use tract_onnx::pb;
 
 use crate::error::{Error, Result};
 
-/// The ONNX proto decoded once; tract parses the same proto into its own model.
+/// The ONNX proto decoded whole, as it is in the file (an engine decodes with [`super::stream::decode`], which
+/// takes the large weights out as it goes); tract parses the same proto into its own model.
 pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::Model("the model file is empty".into()));
@@ -12,6 +13,12 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
     // prost from the slice itself: tract-onnx's reader copies the whole file into a buffer first.
     let proto = <pb::ModelProto as prost::Message>::decode(bytes)
         .map_err(|e| Error::Model(format!("not an ONNX model ({e})")))?;
+    check(&proto)?;
+    Ok(proto)
+}
+
+/// The checks every decoded proto passes before tract sees it.
+pub(super) fn check(proto: &pb::ModelProto) -> Result<()> {
     let Some(graph) = proto.graph.as_ref().filter(|g| !g.node.is_empty()) else {
         return Err(Error::Model("not an ONNX model: it holds no graph".into()));
     };
@@ -28,7 +35,7 @@ pub fn decode_proto(bytes: &[u8]) -> Result<pb::ModelProto> {
         return Err(Error::Model("the graph has no output".into()));
     }
     check_window_attributes(graph)?;
-    Ok(proto)
+    Ok(())
 }
 
 /// Largest pad, stride, dilation or kernel side accepted: far beyond any real model, small enough that shape
@@ -184,16 +191,7 @@ pub fn without_float_weights(mut proto: pb::ModelProto, held: &dyn Fn(&str) -> b
     proto
 }
 
-/// A proto made by [`without_float_weights`] with each float initializer's data again, as little-endian raw
-/// data, from `value` (by initializer name).
-pub fn with_float_weights<'a>(mut proto: pb::ModelProto, value: &dyn Fn(&str) -> Option<&'a [f32]>) -> pb::ModelProto {
-    if let Some(g) = proto.graph.as_mut() {
-        let stripped = |t: &pb::TensorProto| float_in_file(t) && !has_data(t) && t.dims.iter().product::<i64>() > 0;
-        for t in g.initializer.iter_mut().filter(|t| stripped(t)) {
-            if let Some(data) = value(&t.name) {
-                t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            }
-        }
-    }
-    proto
+/// Whether [`without_float_weights`] (or the decoder) took this initializer's data out.
+pub fn is_without_data(t: &pb::TensorProto) -> bool {
+    float_in_file(t) && !has_data(t) && t.dims.iter().product::<i64>() > 0
 }

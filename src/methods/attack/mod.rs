@@ -192,6 +192,17 @@ impl Attack {
     /// Classifies the original (one forward pass) and checks the settings against it.
     pub fn new(net: &Classifier, x: &Pixels, settings: AttackSettings) -> Result<Attack> {
         let original_logits = net.logits(&normalise(net, x))?;
+        Attack::classified(net, x, settings, original_logits)
+    }
+
+    /// As [`Attack::new`], for an original whose class scores are known (the robustness curve attacks the same
+    /// image once per ε: one forward pass for all of them).
+    pub fn classified(
+        net: &Classifier,
+        x: &Pixels,
+        settings: AttackSettings,
+        original_logits: Vec<f32>,
+    ) -> Result<Attack> {
         let label = argmax(&original_logits);
         if let Some(t) = settings.target {
             net.check_class(t)?;

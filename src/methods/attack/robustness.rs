@@ -64,7 +64,7 @@ impl Robustness {
         let original = ctx.net.logits(&normalise(ctx.net, &x))?;
         let label = argmax(&original);
         // A target equal to the prediction is refused here as by the attacks themselves.
-        Attack::new(ctx.net, &x, settings("fgsm", 1.0, target))?;
+        Attack::classified(ctx.net, &x, settings("fgsm", 1.0, target), original.clone())?;
         let jobs: Vec<(&'static str, f32)> =
             ["fgsm", "pgd"].iter().flat_map(|&a| EPSILONS.iter().filter(|&&e| e > 0.0).map(move |&e| (a, e))).collect();
         let total = jobs.iter().map(|(a, _)| if *a == "fgsm" { 1 } else { PGD_STEPS }).sum();
@@ -116,7 +116,8 @@ impl Run for Robustness {
     fn step(&mut self, ctx: &Ctx, _: &Settings) -> Result<Progress> {
         if self.current.is_none() && !self.jobs.is_empty() {
             let (attack, eps) = self.jobs.remove(0);
-            self.current = Some(Attack::new(ctx.net, &self.x, settings(attack, eps, self.target))?);
+            self.current =
+                Some(Attack::classified(ctx.net, &self.x, settings(attack, eps, self.target), self.original.clone())?);
         }
         if let Some(a) = &mut self.current {
             a.step(ctx.net)?;

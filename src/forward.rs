@@ -81,7 +81,7 @@ fn declared_as_inputs(proto: &pb::ModelProto, weights: &[(String, Arc<Tensor_>)]
     use pb::tensor_shape_proto::{dimension::Value as Dim, Dimension};
     use pb::type_proto::{Tensor as TensorType, Value as Ty};
     let mut proto = proto.clone();
-    let g = proto.graph.as_mut().expect("analyse checked it");
+    let g = proto.graph.as_mut().expect("its callers checked it has a graph");
     let separate: HashMap<&str, &Arc<Tensor_>> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
     g.initializer.retain(|t| !separate.contains_key(t.name.as_str()));
     for (name, tensor) in weights {
@@ -204,8 +204,8 @@ impl Forward {
 /// renamed away, and a second graph input takes its name), the image still feeds whatever else reads it (a
 /// skip connection around the layer). Outputs the graph output only. Ablation-CAM replaces a layer's output
 /// this way, as pytorch-grad-cam swaps the layer's module for its `AblationLayer`.
-pub fn cut_at(model: &Decoded, layer: &str, layer_shape: &[usize], input_shape: &[usize]) -> Result<Forward> {
-    let mut proto = model.proto.clone();
+pub fn cut_at(decoded: &Decoded, layer: &str, layer_shape: &[usize], input_shape: &[usize]) -> Result<Forward> {
+    let mut proto = decoded.proto.clone();
     let g = proto.graph.as_mut().ok_or_else(|| Error::Model("no graph".into()))?;
     let output =
         g.output.first().map(|o| o.name.clone()).ok_or_else(|| Error::Model("the graph has no output".into()))?;
@@ -219,11 +219,10 @@ pub fn cut_at(model: &Decoded, layer: &str, layer_shape: &[usize], input_shape: 
     let mut input = g.input.iter().find(|i| !i.name.is_empty()).cloned().unwrap_or_default();
     input.name = layer.to_string();
     g.input.push(input);
-    let (mut parsed, outlets) = parse(&proto, &model.weights)?;
-    parsed.set_input_fact(0, f32::fact(input_shape).into()).map_err(model_err)?;
-    parsed.set_input_fact(1, f32::fact(layer_shape).into()).map_err(model_err)?;
-    parsed.analyse(false).map_err(model_err)?;
-    let model = parsed;
+    let (mut model, outlets) = parse(&proto, &decoded.weights)?;
+    model.set_input_fact(0, f32::fact(input_shape).into()).map_err(model_err)?;
+    model.set_input_fact(1, f32::fact(layer_shape).into()).map_err(model_err)?;
+    model.analyse(false).map_err(model_err)?;
     let analysed = Analysed { model, outlets, input_shape: input_shape.to_vec() };
     Forward::new(analysed, vec![output], &[])
 }

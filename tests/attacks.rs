@@ -186,3 +186,22 @@ fn robustness_curve_falls_with_eps() {
     let panels = run.panels();
     assert_eq!(panels[0].plot.as_ref().unwrap()["series"].as_array().unwrap().len(), 2);
 }
+
+/// An attack starts from the input's picture. Its class scores are the input's own (computed once: the page
+/// classifies every image it loads) only when the input's tensor is exactly that picture normalised; for a tensor
+/// that is not (here: one value moved), they are the picture's, from a forward pass of it.
+#[test]
+fn an_attacks_original_scores_are_its_pictures() {
+    let net = classifier();
+    let png = read_shared(&format!("{IMAGES}/chelsea_224.png"));
+    let decoded = Input::from_bytes(&net, &png).unwrap();
+    let (x, scores) = netlens::methods::attack::original(&net, &decoded).unwrap();
+    let of_picture = net.logits(&netlens::methods::attack::normalise(&net, &x)).unwrap();
+    assert_eq!(scores, of_picture);
+    assert_eq!(scores, decoded.logits(&net).unwrap());
+    let mut moved = decoded.tensor.clone();
+    moved.data[0] += 1.0;
+    let given = Input::new(moved, decoded.rgba.clone());
+    assert_ne!(given.logits(&net).unwrap(), of_picture.as_slice(), "the moved value changes the tensor's scores");
+    assert_eq!(netlens::methods::attack::original(&net, &given).unwrap().1, of_picture);
+}

@@ -381,12 +381,24 @@ pub struct AttackRun {
     preprocess: Preprocess,
 }
 
+/// An input's picture as pixel values, and their class scores: the input's own (computed once; the page
+/// classifies every image it loads) when its tensor is exactly those pixels normalised, as for a picture the page
+/// or the CLI decoded; else from a forward pass (a tensor given as is, whose picture is only its rendering).
+pub fn original(net: &Classifier, input: &Input) -> Result<(Pixels, Vec<f32>)> {
+    let x = net.preprocess().pixels_of_rgba(&input.rgba);
+    let normalised = normalise(net, &x);
+    let same = normalised.shape == input.tensor.shape
+        && normalised.data.iter().zip(&input.tensor.data).all(|(a, b)| a.to_bits() == b.to_bits());
+    let logits = if same { input.logits(net)?.to_vec() } else { net.logits(&normalised)? };
+    Ok((x, logits))
+}
+
 impl AttackRun {
     pub fn start(ctx: &Ctx, input: &Input, settings: AttackSettings) -> Result<Box<dyn Run>> {
         let pre = ctx.net.preprocess();
-        let x = pre.pixels_of_rgba(&input.rgba);
+        let (x, logits) = original(ctx.net, input)?;
         Ok(Box::new(AttackRun {
-            attack: Attack::new(ctx.net, &x, settings)?,
+            attack: Attack::classified(ctx.net, &x, settings, logits)?,
             lines: Json::Null,
             preprocess: pre.clone(),
         }))

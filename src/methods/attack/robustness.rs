@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{normalise, Attack, AttackSettings, Norm, Pixels, TARGET};
+use super::{Attack, AttackSettings, Norm, Pixels, TARGET};
 use crate::error::Result;
 use crate::methods::contract::{top5, Ctx, Group, MethodSpec, OutputKind, OutputSpec, Panel, Paper, Progress, Run};
 use crate::methods::settings::Settings;
@@ -36,8 +36,8 @@ pub static SPEC: MethodSpec = MethodSpec {
     ],
     start: |ctx, input, s| {
         let input = input.expect("checked by the registry");
-        let x = ctx.net.preprocess().pixels_of_rgba(&input.rgba);
-        Ok(Box::new(Robustness::new(ctx, x, s.class("target"))?))
+        let (x, original) = super::original(ctx.net, input)?;
+        Ok(Box::new(Robustness::new(ctx, x, original, s.class("target"))?))
     },
     attribution: None,
     sharding: None,
@@ -60,8 +60,8 @@ struct Robustness {
 }
 
 impl Robustness {
-    fn new(ctx: &Ctx, x: Pixels, target: Option<usize>) -> Result<Robustness> {
-        let original = ctx.net.logits(&normalise(ctx.net, &x))?;
+    /// `original`: the class scores of `x`.
+    fn new(ctx: &Ctx, x: Pixels, original: Vec<f32>, target: Option<usize>) -> Result<Robustness> {
         let label = argmax(&original);
         // A target equal to the prediction is refused here as by the attacks themselves.
         Attack::classified(ctx.net, &x, settings("fgsm", 1.0, target), original.clone())?;

@@ -173,19 +173,15 @@ impl Engine {
     }
 
     /// As [`Engine::from_onnx_bytes`], with a symbolic image height and width (an export with `dynamic_axes` on
-    /// them) fixed to `side`. Also says whether the model had one.
-    pub fn from_onnx_bytes_sized(bytes: &[u8], side: usize) -> Result<(Engine, bool)> {
-        Engine::from_model_bytes_sized(bytes, side)
-    }
-
-    /// As [`Engine::from_onnx_bytes_sized`], reading the file in pieces wherever it is (the page's `Uint8Array`
-    /// stays in JavaScript's memory): the weights are then in this memory once (`graph::stream`).
+    /// them) fixed to `side`, and saying whether the model had one. The file is read in pieces from wherever it is
+    /// (bytes in memory, or the page's `Uint8Array`, which stays in JavaScript's memory): the weights are then in
+    /// this memory once (`graph::stream`).
     pub fn from_model_bytes_sized<S: ModelBytes + ?Sized>(src: &S, side: usize) -> Result<(Engine, bool)> {
         crate::threads::init();
         Engine::from_decoded_sized(graph::stream::decode(src)?, side)
     }
 
-    /// As [`Engine::from_onnx_bytes_sized`], taking the bytes: they are freed as soon as they are decoded, before
+    /// As [`Engine::from_model_bytes_sized`], taking the bytes: they are freed as soon as they are decoded, before
     /// the model is built.
     pub fn from_onnx_vec_sized(bytes: Vec<u8>, side: usize) -> Result<(Engine, bool)> {
         crate::threads::init();

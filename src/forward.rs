@@ -279,12 +279,7 @@ mod tests {
     #[test]
     fn weights_given_as_inputs_are_the_models_own_and_change_nothing() {
         // SqueezeNet (convolutions) and every transformer of the zoo (matrix products of every form they export).
-        let zoo = crate::test_data::shared().join("models/zoo-transformers");
-        let index: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(zoo.join("index.json")).expect("the zoo's index")).unwrap();
-        let entries = index["entries"].as_array().expect("the index's entries");
-        assert!(!entries.is_empty());
-        let models = entries.iter().map(|e| zoo.join(e["onnx"].as_str().expect("an entry's onnx file")));
+        let models = crate::test_data::zoo_models("zoo-transformers");
         for path in std::iter::once(crate::test_data::squeezenet_path()).chain(models) {
             let (analysed, packed, fed) = plans(&path);
             assert!(packed.weights.is_empty());

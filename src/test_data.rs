@@ -14,3 +14,13 @@ pub fn shared() -> PathBuf {
 pub fn squeezenet_path() -> PathBuf {
     shared().join("models/squeezenet1_1.onnx")
 }
+
+/// The ONNX file of every entry `models/ZOO/index.json` lists (at least one).
+pub fn zoo_models(zoo: &str) -> Vec<PathBuf> {
+    let dir = shared().join("models").join(zoo);
+    let index = std::fs::read_to_string(dir.join("index.json")).unwrap_or_else(|e| panic!("{zoo}'s index: {e}"));
+    let index: serde_json::Value = serde_json::from_str(&index).expect("the index is JSON");
+    let entries = index["entries"].as_array().expect("the index's entries");
+    assert!(!entries.is_empty(), "{zoo}'s index lists no model");
+    entries.iter().map(|e| dir.join(e["onnx"].as_str().expect("an entry's onnx file"))).collect()
+}

@@ -171,7 +171,7 @@ pub const MAX_INPUT_DIM: i64 = 1 << 16;
 
 /// Whether an initializer is float data kept in the file itself (not external): the kind our graph holds exactly
 /// (f32), so that a proto can do without it.
-fn float_in_file(t: &pb::TensorProto) -> bool {
+pub(super) fn float_in_file(t: &pb::TensorProto) -> bool {
     t.data_type == pb::tensor_proto::DataType::Float as i32 && t.external_data.is_empty()
 }
 

@@ -181,8 +181,7 @@ fn initializer<S: ModelBytes + ?Sized>(
 /// The shape of a float initializer of `raw_bytes` bytes of data that is kept apart from the proto: large, in the
 /// file itself, its shape matching its size (anything else stays in the proto, for tract to read or refuse).
 fn separable(t: &pb::TensorProto, raw_bytes: usize) -> Option<Vec<usize>> {
-    let float = t.data_type == pb::tensor_proto::DataType::Float as i32 && t.external_data.is_empty();
-    if !float || raw_bytes < SEPARATE_FROM_BYTES {
+    if !super::proto::float_in_file(t) || raw_bytes < SEPARATE_FROM_BYTES {
         return None;
     }
     let shape = t.dims.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<Vec<_>>>()?;
@@ -198,15 +197,9 @@ mod tests {
     /// separated initializers' data taken out, and each separated tensor holds that data, byte for byte.
     #[test]
     fn decoding_in_pieces_is_decoding_whole_with_the_weights_apart() {
-        let shared = crate::test_data::shared().join("models");
         let mut files = vec![crate::test_data::squeezenet_path()];
-        for zoo in ["zoo", "zoo-transformers"] {
-            let index: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(shared.join(zoo).join("index.json")).unwrap()).unwrap();
-            let entries = index["entries"].as_array().expect("the index's entries");
-            assert!(!entries.is_empty());
-            files.extend(entries.iter().map(|e| shared.join(zoo).join(e["onnx"].as_str().expect("onnx"))));
-        }
+        files.extend(crate::test_data::zoo_models("zoo"));
+        files.extend(crate::test_data::zoo_models("zoo-transformers"));
         let mut separated = 0;
         for path in files {
             let bytes = std::fs::read(&path).unwrap();
